@@ -1,0 +1,1 @@
+//! Runner configuration (`ksml-runner.yaml`).

@@ -1,0 +1,1 @@
+//! JSON schema of the DSL.
