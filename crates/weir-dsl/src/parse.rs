@@ -548,9 +548,6 @@ fn operation(cx: &mut Cx, node: &Node, path: &str) -> Option<Operation> {
         }
         "aggregate" => {
             let has = |k: &str| obj.get(k).is_some();
-            if !has("aggregator") && !has("adder") {
-                cx.error_hint(node.span, path, "'aggregate' needs an 'aggregator' (streams) or an 'adder' and a 'subtractor' (grouped tables)", None);
-            }
             if has("adder") != has("subtractor") {
                 cx.error(node.span, path, "'aggregate' on a grouped table needs both 'adder' and 'subtractor'");
             }
