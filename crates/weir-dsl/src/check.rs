@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::diag::{Diagnostic, Severity, Span, did_you_mean};
+use crate::diag::{Diagnostic, Span, did_you_mean};
 use crate::model::*;
 
 /// The kind of stream an operation receives or produces (Kafka Streams' wrapper types).
@@ -105,9 +105,7 @@ impl Checker<'_> {
     }
 
     fn warn(&mut self, span: Span, path: &str, message: impl Into<String>) {
-        let mut d = Diagnostic::error(&self.def.file, Some(span), path, message);
-        d.severity = Severity::Warning;
-        self.diags.push(d);
+        self.diags.push(Diagnostic::warning(&self.def.file, Some(span), path, message));
     }
 
     // ---- stores ------------------------------------------------------------------------
@@ -175,7 +173,12 @@ impl Checker<'_> {
         for name in &f.stores {
             if !self.stores.contains(&name.value) {
                 let hint = did_you_mean(&name.value, self.stores.iter().map(String::as_str));
-                self.error(name.span, &format!("functions.{}.stores", f.name), format!("function '{}' uses unknown store '{}'", f.name, name.value), hint);
+                self.error(
+                    name.span,
+                    &format!("functions.{}.stores", f.name),
+                    format!("function '{}' uses unknown store '{}'", f.name, name.value),
+                    hint,
+                );
             }
         }
     }
@@ -188,8 +191,9 @@ impl Checker<'_> {
         match f {
             FnRef::Named(name) => {
                 let Some(def) = self.def.functions.get(&name.value) else {
-                    let hint = did_you_mean(&name.value, self.def.functions.keys().map(String::as_str))
-                        .or_else(|| Some(format!("define it under 'functions:' with 'type: {}', or write the function inline", slot.name())));
+                    let hint = did_you_mean(&name.value, self.def.functions.keys().map(String::as_str)).or_else(|| {
+                        Some(format!("define it under 'functions:' with 'type: {}', or write the function inline", slot.name()))
+                    });
                     self.error(name.span, path, format!("unknown function '{}'", name.value), hint);
                     return;
                 };
@@ -197,8 +201,13 @@ impl Checker<'_> {
                     self.error(
                         name.span,
                         path,
-                        format!("function '{}' is a {}, but a {} is expected here", name.value, def.fn_type.name(), slot.name()),
-                        Some(format!("a {} takes ({}); declare the function with 'type: {}'", slot.name(), slot.params().join(", "), slot.name())),
+                        format!("function '{}' is {}, but {} is expected here", name.value, a(def.fn_type.name()), a(slot.name())),
+                        Some(format!(
+                            "a {} takes ({}); declare the function with 'type: {}'",
+                            slot.name(),
+                            slot.params().join(", "),
+                            slot.name()
+                        )),
                     );
                 } else if def.fn_type == FnType::Generic && slot.result() == ResultRule::Required && def.result_type.is_none() {
                     self.error(
@@ -209,7 +218,12 @@ impl Checker<'_> {
                     );
                 }
                 if !def.stores.is_empty() && !stores_ok {
-                    self.error(name.span, path, format!("function '{}' uses state stores, which are not available here", name.value), Some(stores_hint()));
+                    self.error(
+                        name.span,
+                        path,
+                        format!("function '{}' uses state stores, which are not available here", name.value),
+                        Some(stores_hint()),
+                    );
                 }
             }
             FnRef::Inline(def) => {
@@ -256,7 +270,10 @@ impl Checker<'_> {
                 }
                 let later = self.def.pipelines.values().any(|p| registers(p).iter().any(|n| *n == name.value));
                 let hint = if later {
-                    Some(format!("'{}' is the result of a pipeline further down; a pipeline can only read results of pipelines above it", name.value))
+                    Some(format!(
+                        "'{}' is the result of a pipeline further down; a pipeline can only read results of pipelines above it",
+                        name.value
+                    ))
                 } else {
                     did_you_mean(&name.value, self.def.topics.keys().chain(self.registered.keys()).map(String::as_str))
                         .or_else(|| Some("define it under 'streams:', 'tables:' or 'globalTables:', or write an inline topic".into()))
@@ -284,11 +301,21 @@ impl Checker<'_> {
     fn register(&mut self, name: &Spanned<String>, wrapper: Wrapper, path: &str) {
         if let Some((_, first)) = self.registered.get(&name.value) {
             let line = first.line;
-            self.error(name.span, path, format!("the name '{}' is already used by another pipeline result", name.value), Some(format!("first registered at line {line}")));
+            self.error(
+                name.span,
+                path,
+                format!("the name '{}' is already used by another pipeline result", name.value),
+                Some(format!("first registered at line {line}")),
+            );
             return;
         }
         if self.def.topics.contains_key(&name.value) {
-            self.error(name.span, path, format!("the name '{}' is already a stream, table or globalTable", name.value), Some("pick another name for the pipeline result".into()));
+            self.error(
+                name.span,
+                path,
+                format!("the name '{}' is already a stream, table or globalTable", name.value),
+                Some("pick another name for the pipeline result".into()),
+            );
             return;
         }
         self.registered.insert(name.value.clone(), (wrapper, name.span));
@@ -298,12 +325,19 @@ impl Checker<'_> {
 
     fn pipeline(&mut self, p: &Pipeline) {
         let path = format!("pipelines.{}", p.name);
-        let Some(wrapper) = self.source(&p.from, &format!("{path}.from")).and_then(|w| self.ops(&p.via, w)) else {
-            return;
+        let wrapper = match self.source(&p.from, &format!("{path}.from")) {
+            Some(w) => self.ops(&p.via, w),
+            None => {
+                for op in &p.via {
+                    self.op_refs(op, true);
+                }
+                None
+            }
         };
-        match &p.sink {
-            Some(sink) => self.sink(sink, wrapper, &path),
-            None => self.register(&Spanned::new(p.name.clone(), p.span), wrapper, &path),
+        match (&p.sink, wrapper) {
+            (Some(sink), _) => self.sink(sink, wrapper, &path),
+            (None, Some(w)) => self.register(&Spanned::new(p.name.clone(), p.span), w, &path),
+            (None, None) => {}
         }
     }
 
@@ -337,18 +371,29 @@ impl Checker<'_> {
         }
     }
 
-    fn sink(&mut self, sink: &Sink, wrapper: Wrapper, path: &str) {
+    /// Checks a sink on its input kind; `None` = unknown after an earlier error, in which
+    /// case only the names in the sink are checked.
+    fn sink(&mut self, sink: &Sink, wrapper: Option<Wrapper>, path: &str) {
         if let Sink::As(name) = sink {
-            self.register(name, wrapper, &format!("{path}.as"));
+            if let Some(wrapper) = wrapper {
+                self.register(name, wrapper, &format!("{path}.as"));
+            }
             return;
         }
         let key = sink.key();
-        if wrapper != Wrapper::Stream {
+        if let Some(wrapper) = wrapper
+            && wrapper != Wrapper::Stream
+        {
             let hint = match wrapper {
                 Wrapper::Table => Some("turn the table into a stream first with '- type: toStream'".to_string()),
                 _ => None,
             };
-            self.error(self.sink_span(sink), &format!("{path}.{key}"), format!("'{key}' applies to a stream, not to {}", wrapper.describe()), hint);
+            self.error(
+                self.sink_span(sink),
+                &format!("{path}.{key}"),
+                format!("'{key}' applies to a stream, not to {}", wrapper.describe()),
+                hint,
+            );
             return;
         }
         let spath = format!("{path}.{key}");
@@ -372,9 +417,8 @@ impl Checker<'_> {
                     if let Some(f) = &b.predicate {
                         self.func(f, FnType::Predicate, false, &format!("{}.if", b.path));
                     }
-                    if let Some(w) = self.ops(&b.via, Wrapper::Stream)
-                        && let Some(s) = &b.sink
-                    {
+                    let w = self.ops(&b.via, Wrapper::Stream);
+                    if let Some(s) = &b.sink {
                         self.sink(s, w, &b.path);
                     }
                 }
@@ -466,7 +510,13 @@ impl Checker<'_> {
             Op::Aggregate { aggregator, merger, store, .. } => {
                 let applies = matches!(
                     input,
-                    GroupedStream | GroupedTable | TimeWindowed | SessionWindowed | Cogrouped | TimeWindowedCogrouped | SessionWindowedCogrouped
+                    GroupedStream
+                        | GroupedTable
+                        | TimeWindowed
+                        | SessionWindowed
+                        | Cogrouped
+                        | TimeWindowedCogrouped
+                        | SessionWindowedCogrouped
                 );
                 if applies {
                     match store {
@@ -479,7 +529,12 @@ impl Checker<'_> {
                         ),
                     }
                     if matches!(input, SessionWindowed | SessionWindowedCogrouped) && merger.is_none() {
-                        self.error(op.span, path, format!("'aggregate' on {} needs a 'merger' to combine sessions", input.describe()), None);
+                        self.error(
+                            op.span,
+                            path,
+                            format!("'aggregate' on {} needs a 'merger' to combine sessions", input.describe()),
+                            None,
+                        );
                     }
                     if input == GroupedTable && aggregator.is_some() {
                         self.error(op.span, path, "'aggregate' on a grouped table takes 'adder' and 'subtractor', not 'aggregator'", None);
@@ -517,9 +572,10 @@ impl Checker<'_> {
                 (Table, Op::TransformKey { .. } | Op::TransformKeyValue { .. } | Op::Peek { .. }) => {
                     Some("turn the table into a stream first with '- type: toStream'".to_string())
                 }
-                (Stream, Op::Count { .. } | Op::Reduce { .. } | Op::Aggregate { .. } | Op::WindowByTime(_) | Op::WindowBySession { .. }) => {
-                    Some("group the stream first with '- type: groupByKey' or '- type: groupBy'".to_string())
-                }
+                (
+                    Stream,
+                    Op::Count { .. } | Op::Reduce { .. } | Op::Aggregate { .. } | Op::WindowByTime(_) | Op::WindowBySession { .. },
+                ) => Some("group the stream first with '- type: groupByKey' or '- type: groupBy'".to_string()),
                 (GlobalTable, _) => Some("a globalTable can only be joined with, or named with 'as'".to_string()),
                 _ => None,
             };
@@ -557,12 +613,20 @@ impl Checker<'_> {
             _ => GlobalTable,
         };
         if actual != expected {
-            self.error(op.span, &p(key), format!("'{key}:' names {}, not {}", actual.describe(), expected.describe()), Some(format!("join with it under '{}:'", match actual {
-                Stream => "stream",
-                Table => "table",
-                GlobalTable => "globalTable",
-                _ => "as",
-            })));
+            self.error(
+                op.span,
+                &p(key),
+                format!("'{key}:' names {}, not {}", actual.describe(), expected.describe()),
+                Some(format!(
+                    "join with it under '{}:'",
+                    match actual {
+                        Stream => "stream",
+                        Table => "table",
+                        GlobalTable => "globalTable",
+                        _ => "as",
+                    }
+                )),
+            );
             return None;
         }
         for (s, k) in [(&j.this_store, "thisStore"), (&j.other_store, "otherStore")] {
@@ -587,6 +651,12 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// The name with its indefinite article: "a predicate", "an aggregator".
+fn a(name: &str) -> String {
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {name}")
 }
 
 fn stores_hint() -> String {
@@ -620,12 +690,18 @@ fn op_functions(op: &Op) -> Vec<(&FnRef, FnType, &'static str, Stores)> {
     }
     let mut out = Vec::new();
     match op {
-        Op::Filter { predicate, .. } | Op::FilterNot { predicate, .. } => add(&mut out, Some(predicate), F::Predicate, "if", Stores::OnStreams),
+        Op::Filter { predicate, .. } | Op::FilterNot { predicate, .. } => {
+            add(&mut out, Some(predicate), F::Predicate, "if", Stores::OnStreams)
+        }
         Op::TransformValue { mapper, .. } => add(&mut out, Some(mapper), F::ValueTransformer, "mapper", Stores::OnStreams),
         Op::TransformKey { mapper } => add(&mut out, Some(mapper), F::KeyTransformer, "mapper", Stores::Yes),
         Op::TransformKeyValue { mapper } => add(&mut out, Some(mapper), F::KeyValueTransformer, "mapper", Stores::Yes),
-        Op::TransformKeyValueToKeyValueList { mapper } => add(&mut out, Some(mapper), F::KeyValueToKeyValueListTransformer, "mapper", Stores::Yes),
-        Op::TransformKeyValueToValueList { mapper } => add(&mut out, Some(mapper), F::KeyValueToValueListTransformer, "mapper", Stores::Yes),
+        Op::TransformKeyValueToKeyValueList { mapper } => {
+            add(&mut out, Some(mapper), F::KeyValueToKeyValueListTransformer, "mapper", Stores::Yes)
+        }
+        Op::TransformKeyValueToValueList { mapper } => {
+            add(&mut out, Some(mapper), F::KeyValueToValueListTransformer, "mapper", Stores::Yes)
+        }
         Op::TransformMetadata { mapper } => add(&mut out, Some(mapper), F::MetadataTransformer, "mapper", Stores::Yes),
         Op::Peek { for_each } => add(&mut out, Some(for_each), F::ForEach, "forEach", Stores::Yes),
         Op::GroupBy { mapper, .. } => add(&mut out, Some(mapper), F::KeyValueMapper, "mapper", Stores::No),

@@ -51,14 +51,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(file: &str, span: Option<Span>, path: &str, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            file: file.to_string(),
-            span,
-            path: path.to_string(),
-            message: message.into(),
-            hint: None,
-        }
+        Diagnostic { severity: Severity::Error, file: file.to_string(), span, path: path.to_string(), message: message.into(), hint: None }
+    }
+
+    pub fn warning(file: &str, span: Option<Span>, path: &str, message: impl Into<String>) -> Self {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(file, span, path, message) }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {

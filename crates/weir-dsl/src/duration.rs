@@ -28,31 +28,18 @@ const DURATION_FORMS: &str = "expected a number followed by one of ms, s, m, h, 
 pub fn parse_duration(text: &str) -> Result<i64, String> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
-        return Err(format!(
-            "invalid duration '{text}': it is empty; {DURATION_FORMS}"
-        ));
+        return Err(format!("invalid duration '{text}': it is empty; {DURATION_FORMS}"));
     }
     let lower = trimmed.to_ascii_lowercase();
     // (suffix, milliseconds per unit). "ms" must be checked before "s" and "m".
-    const UNITS: &[(&str, i64)] = &[
-        ("ms", 1),
-        ("s", 1_000),
-        ("m", 60_000),
-        ("h", 3_600_000),
-        ("d", 86_400_000),
-        ("w", 604_800_000),
-    ];
-    let (number, factor) = UNITS
-        .iter()
-        .find_map(|(suffix, factor)| lower.strip_suffix(suffix).map(|n| (n, *factor)))
-        .unwrap_or((lower.as_str(), 1));
+    const UNITS: &[(&str, i64)] = &[("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000), ("w", 604_800_000)];
+    let (number, factor) =
+        UNITS.iter().find_map(|(suffix, factor)| lower.strip_suffix(suffix).map(|n| (n, *factor))).unwrap_or((lower.as_str(), 1));
     let value = parse_java_long(number).map_err(|why| match why {
         LongError::Overflow => format!("invalid duration '{trimmed}': the number is too large"),
         LongError::Syntax => format!("invalid duration '{trimmed}': {DURATION_FORMS}"),
     })?;
-    value.checked_mul(factor).ok_or_else(|| {
-        format!("invalid duration '{trimmed}': too large to express in milliseconds")
-    })
+    value.checked_mul(factor).ok_or_else(|| format!("invalid duration '{trimmed}': too large to express in milliseconds"))
 }
 
 enum LongError {
@@ -140,9 +127,7 @@ pub fn parse_offset_reset_policy(text: &str) -> Result<Option<OffsetResetPolicy>
         };
         return u64::try_from(ms)
             .map(|ms| Some(OffsetResetPolicy::ByDuration(ms)))
-            .map_err(|_| {
-                format!("invalid offset reset policy '{t}': the duration must not be negative")
-            });
+            .map_err(|_| format!("invalid offset reset policy '{t}': the duration must not be negative"));
     }
     Err(format!("unknown offset reset policy '{t}': {POLICY_FORMS}"))
 }
@@ -220,11 +205,7 @@ pub fn parse_iso8601_duration(text: &str) -> Result<i64, String> {
                 return Err("at most 9 fractional digits are allowed".to_string());
             }
             for k in 0..9 {
-                let digit = if k < n {
-                    i128::from(b[fs + k] - b'0')
-                } else {
-                    0
-                };
+                let digit = if k < n { i128::from(b[fs + k] - b'0') } else { 0 };
                 frac_nanos = frac_nanos * 10 + digit;
             }
             if b.get(i) != Some(&b'S') {
@@ -241,10 +222,7 @@ pub fn parse_iso8601_duration(text: &str) -> Result<i64, String> {
             (true, b'M') => (3, 60 * 1_000_000_000),
             (true, b'S') => (4, 1_000_000_000),
             (false, b'Y' | b'M' | b'W') => {
-                return Err(
-                    "years, months and weeks are not supported; use days (nD) or a time part (T...)"
-                        .to_string(),
-                );
+                return Err("years, months and weeks are not supported; use days (nD) or a time part (T...)".to_string());
             }
             (false, b'H' | b'S') => {
                 return Err("hours, minutes and seconds must follow 'T' (e.g. 'PT1H')".to_string());
@@ -306,26 +284,12 @@ mod tests {
     #[test]
     fn duration_errors() {
         let forms = "expected a number followed by one of ms, s, m, h, d, w (e.g. '30s', '5m'); no unit means milliseconds";
-        assert_eq!(
-            parse_duration("5 minutes"),
-            Err(format!("invalid duration '5 minutes': {forms}"))
-        );
-        assert_eq!(
-            parse_duration(""),
-            Err(format!("invalid duration '': it is empty; {forms}"))
-        );
-        assert_eq!(
-            parse_duration("   "),
-            Err(format!("invalid duration '   ': it is empty; {forms}"))
-        );
-        for bad in [
-            "5 m", "1.5s", "s", "ms", "abc", "5x", "--5", "+", "-", "5sec", "PT1H", "1_000", "٣s",
-        ] {
+        assert_eq!(parse_duration("5 minutes"), Err(format!("invalid duration '5 minutes': {forms}")));
+        assert_eq!(parse_duration(""), Err(format!("invalid duration '': it is empty; {forms}")));
+        assert_eq!(parse_duration("   "), Err(format!("invalid duration '   ': it is empty; {forms}")));
+        for bad in ["5 m", "1.5s", "s", "ms", "abc", "5x", "--5", "+", "-", "5sec", "PT1H", "1_000", "٣s"] {
             let err = parse_duration(bad).expect_err(bad);
-            assert!(
-                err.starts_with(&format!("invalid duration '{}'", bad.trim())),
-                "{err}"
-            );
+            assert!(err.starts_with(&format!("invalid duration '{}'", bad.trim())), "{err}");
             assert!(err.contains("ms, s, m, h, d, w"), "{err}");
         }
         assert_eq!(
@@ -334,10 +298,7 @@ mod tests {
         );
         assert_eq!(
             parse_duration("9223372036854775807s"),
-            Err(
-                "invalid duration '9223372036854775807s': too large to express in milliseconds"
-                    .to_string()
-            )
+            Err("invalid duration '9223372036854775807s': too large to express in milliseconds".to_string())
         );
         assert!(parse_duration("99999999999999999999999999w").is_err());
         assert!(parse_duration("-9223372036854775807w").is_err());
@@ -379,11 +340,9 @@ mod tests {
     fn policy_errors() {
         assert_eq!(
             parse_offset_reset_policy("beginning"),
-            Err(
-                "unknown offset reset policy 'beginning': expected one of earliest, latest, none, \
+            Err("unknown offset reset policy 'beginning': expected one of earliest, latest, none, \
                  by_duration:<duration> (e.g. 'by_duration:1h' or 'by_duration:PT1H')"
-                    .to_string()
-            )
+                .to_string())
         );
         assert_eq!(
             parse_offset_reset_policy("by_duration:"),
@@ -393,22 +352,14 @@ mod tests {
         );
         assert_eq!(
             parse_offset_reset_policy("by_duration:-5m"),
-            Err(
-                "invalid offset reset policy 'by_duration:-5m': the duration must not be negative"
-                    .to_string()
-            )
+            Err("invalid offset reset policy 'by_duration:-5m': the duration must not be negative".to_string())
         );
         assert_eq!(
             parse_offset_reset_policy("by_duration:-PT1H"),
             Err("invalid offset reset policy 'by_duration:-PT1H': the duration must not be negative".to_string())
         );
         let e = parse_offset_reset_policy("by_duration:5 minutes").unwrap_err();
-        assert!(
-            e.starts_with(
-                "invalid offset reset policy 'by_duration:5 minutes': '5 minutes' is neither"
-            ),
-            "{e}"
-        );
+        assert!(e.starts_with("invalid offset reset policy 'by_duration:5 minutes': '5 minutes' is neither"), "{e}");
         for bad in [
             "by_duration:P",
             "by_duration:PT",
@@ -437,16 +388,10 @@ mod tests {
         assert_eq!(parse_iso8601_duration("PT1.S"), Ok(1000));
         assert_eq!(parse_iso8601_duration("-PT-1H"), Ok(3_600_000));
         assert_eq!(parse_iso8601_duration("P-1D"), Ok(-86_400_000));
-        assert_eq!(
-            parse_iso8601_duration("1H"),
-            Err("an ISO-8601 duration starts with 'P'".to_string())
-        );
+        assert_eq!(parse_iso8601_duration("1H"), Err("an ISO-8601 duration starts with 'P'".to_string()));
         assert_eq!(
             parse_iso8601_duration("P1Y"),
-            Err(
-                "years, months and weeks are not supported; use days (nD) or a time part (T...)"
-                    .to_string()
-            )
+            Err("years, months and weeks are not supported; use days (nD) or a time part (T...)".to_string())
         );
     }
 
@@ -460,18 +405,13 @@ mod tests {
             OffsetResetPolicy::ByDuration(123_456),
             OffsetResetPolicy::ByDuration(i64::MAX as u64),
         ] {
-            assert_eq!(
-                parse_offset_reset_policy(&p.to_string()),
-                Ok(Some(p.clone()))
-            );
+            assert_eq!(parse_offset_reset_policy(&p.to_string()), Ok(Some(p.clone())));
         }
     }
 
     #[test]
     fn never_panics() {
-        let alphabet: Vec<char> = "0123456789+-.,:_ msdhwMSDHWPTYptyé by_duration:earliest"
-            .chars()
-            .collect();
+        let alphabet: Vec<char> = "0123456789+-.,:_ msdhwMSDHWPTYptyé by_duration:earliest".chars().collect();
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut next = || {
             state ^= state << 13;

@@ -32,10 +32,43 @@ pub fn parse_definition(file: &str, namespace: &str, text: &str, notations: &[St
     let Some(root) = yaml::parse(file, text, &mut diags) else {
         return (None, diags);
     };
-    let mut cx = read::Cx::new(file, notations);
-    let def = parse::definition(&mut cx, &root, namespace);
-    diags.append(&mut cx.diags);
-    check::check(&def, &mut diags);
-    diags.sort_by_key(|d| d.span.map(|s| (s.line, s.col)));
+    let def = definition_from_node(file, namespace, &root, notations, &mut diags);
     (Some(def), diags)
+}
+
+/// Parses and checks a definition that is already a YAML node (e.g. inline in a runner
+/// config), appending its problems to `diags`, sorted by position.
+pub fn definition_from_node(
+    file: &str,
+    namespace: &str,
+    root: &yaml::Node,
+    notations: &[String],
+    diags: &mut Vec<Diagnostic>,
+) -> Definition {
+    let mut cx = read::Cx::new(file, notations);
+    let def = parse::definition(&mut cx, root, namespace);
+    let mut found = cx.diags;
+    check::check(&def, &mut found);
+    found.sort_by_key(|d| d.span.map(|s| (s.line, s.col)));
+    diags.append(&mut found);
+    def
+}
+
+/// Decodes a file's bytes as UTF-8; a file that is not text is reported at the line and
+/// column of its first invalid byte.
+pub fn source_text(file: &str, bytes: Vec<u8>) -> Result<String, Diagnostic> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let before = String::from_utf8_lossy(&bytes[..valid]);
+        let line = before.matches('\n').count() as u32 + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
+        Diagnostic::error(
+            file,
+            Some(Span::new(line, col, 1)),
+            "",
+            format!("the file is not UTF-8 text (invalid byte 0x{:02x})", bytes[valid]),
+        )
+        .with_hint("KSML definitions are YAML text files in UTF-8")
+    })
 }

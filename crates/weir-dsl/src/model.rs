@@ -327,26 +327,72 @@ pub enum SuppressUntil {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    Filter { predicate: FnRef, store: Option<StoreRef> },
-    FilterNot { predicate: FnRef, store: Option<StoreRef> },
-    TransformValue { mapper: FnRef, store: Option<StoreRef> },
-    TransformKey { mapper: FnRef },
-    TransformKeyValue { mapper: FnRef },
-    TransformKeyValueToKeyValueList { mapper: FnRef },
-    TransformKeyValueToValueList { mapper: FnRef },
-    TransformMetadata { mapper: FnRef },
-    Peek { for_each: FnRef },
-    ConvertKey { into: Spanned<UserType> },
-    ConvertValue { into: Spanned<UserType> },
-    ConvertKeyValue { into: Spanned<UserType> },
-    GroupByKey { store: Option<StoreRef> },
-    GroupBy { mapper: FnRef, store: Option<StoreRef> },
-    Repartition { number_of_partitions: Option<u32>, partitioner: Option<FnRef> },
-    ToTable { store: Option<StoreRef> },
-    ToStream { mapper: Option<FnRef> },
-    Count { store: Option<StoreRef> },
+    Filter {
+        predicate: FnRef,
+        store: Option<StoreRef>,
+    },
+    FilterNot {
+        predicate: FnRef,
+        store: Option<StoreRef>,
+    },
+    TransformValue {
+        mapper: FnRef,
+        store: Option<StoreRef>,
+    },
+    TransformKey {
+        mapper: FnRef,
+    },
+    TransformKeyValue {
+        mapper: FnRef,
+    },
+    TransformKeyValueToKeyValueList {
+        mapper: FnRef,
+    },
+    TransformKeyValueToValueList {
+        mapper: FnRef,
+    },
+    TransformMetadata {
+        mapper: FnRef,
+    },
+    Peek {
+        for_each: FnRef,
+    },
+    ConvertKey {
+        into: Spanned<UserType>,
+    },
+    ConvertValue {
+        into: Spanned<UserType>,
+    },
+    ConvertKeyValue {
+        into: Spanned<UserType>,
+    },
+    GroupByKey {
+        store: Option<StoreRef>,
+    },
+    GroupBy {
+        mapper: FnRef,
+        store: Option<StoreRef>,
+    },
+    Repartition {
+        number_of_partitions: Option<u32>,
+        partitioner: Option<FnRef>,
+    },
+    ToTable {
+        store: Option<StoreRef>,
+    },
+    ToStream {
+        mapper: Option<FnRef>,
+    },
+    Count {
+        store: Option<StoreRef>,
+    },
     /// Either `reducer` (streams and windowed streams) or `adder` + `subtractor` (grouped tables).
-    Reduce { reducer: Option<FnRef>, adder: Option<FnRef>, subtractor: Option<FnRef>, store: Option<StoreRef> },
+    Reduce {
+        reducer: Option<FnRef>,
+        adder: Option<FnRef>,
+        subtractor: Option<FnRef>,
+        store: Option<StoreRef>,
+    },
     Aggregate {
         initializer: FnRef,
         aggregator: Option<FnRef>,
@@ -355,11 +401,23 @@ pub enum Op {
         subtractor: Option<FnRef>,
         store: Option<StoreRef>,
     },
-    Cogroup { aggregator: FnRef },
+    Cogroup {
+        aggregator: FnRef,
+    },
     WindowByTime(TimeWindow),
-    WindowBySession { inactivity_gap_ms: u64, grace_ms: Option<u64> },
-    Suppress { until: SuppressUntil, max_bytes: Option<u64>, max_records: Option<u64>, buffer_full: Option<BufferFull> },
-    Merge { stream: TopicRef },
+    WindowBySession {
+        inactivity_gap_ms: u64,
+        grace_ms: Option<u64>,
+    },
+    Suppress {
+        until: SuppressUntil,
+        max_bytes: Option<u64>,
+        max_records: Option<u64>,
+        buffer_full: Option<BufferFull>,
+    },
+    Merge {
+        stream: TopicRef,
+    },
     Join(Box<Join>),
 }
 

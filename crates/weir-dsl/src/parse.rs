@@ -93,9 +93,9 @@ pub fn definition(cx: &mut Cx, root: &Node, namespace: &str) -> Definition {
 
 pub fn is_python_identifier(name: &str) -> bool {
     const KEYWORDS: &[&str] = &[
-        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif",
-        "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal", "not", "or",
-        "pass", "raise", "return", "try", "while", "with", "yield",
+        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif", "else",
+        "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise",
+        "return", "try", "while", "with", "yield",
     ];
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_alphabetic())
@@ -132,7 +132,9 @@ fn topic_def(cx: &mut Cx, name: &str, kind: TopicKind, node: &Node, path: &str, 
     let offset_reset = if shape.field("offsetResetPolicy").is_some() { cx.offset_reset(&obj, "offsetResetPolicy") } else { None };
     let timestamp_extractor = opt_fn(cx, &obj, "timestampExtractor", FnType::TimestampExtractor);
     let partitioner = opt_fn(cx, &obj, "partitioner", FnType::StreamPartitioner);
-    let topic = topic?;
+    // A topic definition with a bad `topic` is still registered, so that its uses do not
+    // report it as unknown on top of the real error.
+    let topic = topic.unwrap_or_else(|| Spanned::new(String::new(), node.span));
     let store = match obj.get("store") {
         Some(n) => store_ref(cx, n, &obj.path_of("store"), &[StoreKind::KeyValue], &topic.value),
         None => None,
@@ -176,7 +178,11 @@ fn store_def(cx: &mut Cx, name: &str, node: &Node, path: &str, allowed: &[StoreK
                 Some(kind) if allowed.contains(&kind) => kind,
                 Some(kind) => {
                     let names: Vec<_> = allowed.iter().map(|k| format!("'{}'", k.name())).collect();
-                    cx.error(t.span, &join_path(path, "type"), format!("a store of type '{}' cannot be used here; expected {}", kind.name(), names.join(" or ")));
+                    cx.error(
+                        t.span,
+                        &join_path(path, "type"),
+                        format!("a store of type '{}' cannot be used here; expected {}", kind.name(), names.join(" or ")),
+                    );
                     return None;
                 }
                 None => {
@@ -184,7 +190,8 @@ fn store_def(cx: &mut Cx, name: &str, node: &Node, path: &str, allowed: &[StoreK
                         t.span,
                         &join_path(path, "type"),
                         format!("unknown store type '{}'", text.value),
-                        did_you_mean(&text.value, StoreKind::ALL.iter().map(|k| k.name())).or(Some("store types are keyValue, window and session".into())),
+                        did_you_mean(&text.value, StoreKind::ALL.iter().map(|k| k.name()))
+                            .or(Some("store types are keyValue, window and session".into())),
                     );
                     return None;
                 }
@@ -192,34 +199,58 @@ fn store_def(cx: &mut Cx, name: &str, node: &Node, path: &str, allowed: &[StoreK
         }
         None if !top_level && allowed.len() == 1 => allowed[0],
         None => {
-            cx.error_hint(node.span, path, format!("{what} is missing required key 'type'"), Some("add 'type: keyValue', 'type: window' or 'type: session'".into()));
+            cx.error_hint(
+                node.span,
+                path,
+                format!("{what} is missing required key 'type'"),
+                Some("add 'type: keyValue', 'type: window' or 'type: session'".into()),
+            );
             return None;
         }
     };
-    let _ = map;
     let shape = shape::store_shape(kind);
     let obj = cx.obj(node, path, shape, &what)?;
     let store_name = cx.string(&obj, "name").map(|s| s.value).unwrap_or_else(|| name.to_string());
-    if top_level && store_name != name {
-        if let Some(n) = obj.get("name") {
-            cx.error(n.span, &obj.path_of("name"), format!("store name '{store_name}' differs from its key '{name}'"));
+    if top_level
+        && store_name != name
+        && let Some(n) = obj.get("name")
+    {
+        cx.error(n.span, &obj.path_of("name"), format!("store name '{store_name}' differs from its key '{name}'"));
+    }
+    if !top_level {
+        for key in ["keyType", "valueType"] {
+            if let Some((k, _)) = map.iter().find(|(k, _)| k.text == key) {
+                cx.error_hint(
+                    k.span,
+                    &obj.path_of(key),
+                    format!("an inline store takes no '{key}'"),
+                    Some(
+                        "an inline store takes its key and value types from the stream; define the store under 'stores:' to set them"
+                            .into(),
+                    ),
+                );
+            }
         }
     }
     let key_type = cx.user_type(&obj, "keyType", false);
     let value_type = cx.user_type(&obj, "valueType", false);
     let persistent = cx.bool(&obj, "persistent").unwrap_or(false);
     let versioned = cx.bool(&obj, "versioned").unwrap_or(false);
-    if versioned && !persistent {
-        if let Some(n) = obj.get("versioned") {
-            cx.diags.push(
-                crate::diag::Diagnostic {
-                    severity: crate::diag::Severity::Warning,
-                    ..crate::diag::Diagnostic::error(cx.file, Some(n.span), &obj.path_of("versioned"), format!("store '{store_name}' is versioned but not persistent: KSML keeps only persistent stores versioned"))
-                }
-                .with_hint("add 'persistent: true'"),
-            );
-        }
+    if versioned
+        && !persistent
+        && let Some(n) = obj.get("versioned")
+    {
+        cx.diags.push(
+            crate::diag::Diagnostic::warning(
+                cx.file,
+                Some(n.span),
+                &obj.path_of("versioned"),
+                format!("store '{store_name}' is versioned but not persistent: KSML keeps only persistent stores versioned"),
+            )
+            .with_hint("add 'persistent: true'"),
+        );
     }
+
     Some(StoreDef {
         name: store_name,
         kind,
@@ -286,7 +317,11 @@ fn function_def(cx: &mut Cx, name: &str, node: &Node, path: &str, slot: Option<F
     let fn_type = match (slot, declared) {
         (Some(slot), Some((ft, span))) => {
             if !ft.fits(slot) {
-                cx.error(span, &obj.path_of("type"), format!("a function of type '{}' cannot be used where a '{}' is expected", ft.name(), slot.name()));
+                cx.error(
+                    span,
+                    &obj.path_of("type"),
+                    format!("a function of type '{}' cannot be used where a '{}' is expected", ft.name(), slot.name()),
+                );
             }
             slot
         }
@@ -315,7 +350,11 @@ fn function_def(cx: &mut Cx, name: &str, node: &Node, path: &str, slot: Option<F
                     if let Some(pname) = &pname
                         && !is_python_identifier(&pname.value)
                     {
-                        cx.error(pname.span, &p.path_of("name"), format!("parameter name '{}' is not a valid Python identifier", pname.value));
+                        cx.error(
+                            pname.span,
+                            &p.path_of("name"),
+                            format!("parameter name '{}' is not a valid Python identifier", pname.value),
+                        );
                     }
                     if let (Some(pname), Some(ty)) = (pname, ty) {
                         parameters.push(Parameter { name: pname.value, ty: ty.value, default_value });
@@ -332,7 +371,12 @@ fn function_def(cx: &mut Cx, name: &str, node: &Node, path: &str, slot: Option<F
     let result_type = cx.user_type(&obj, "resultType", false);
     let stores = cx.str_list(&obj, "stores");
     if global_code.is_none() && code.is_none() && expression.is_none() {
-        cx.error_hint(node.span, path, format!("{what} has no code"), Some("give at least one of 'code', 'expression' or 'globalCode'".into()));
+        cx.error_hint(
+            node.span,
+            path,
+            format!("{what} has no code"),
+            Some("give at least one of 'code', 'expression' or 'globalCode'".into()),
+        );
     }
     match fn_type.result() {
         ResultRule::Required if result_type.is_none() && obj.get("resultType").is_none() => {
@@ -345,7 +389,11 @@ fn function_def(cx: &mut Cx, name: &str, node: &Node, path: &str, slot: Option<F
         }
         ResultRule::Forbidden if obj.get("resultType").is_some() => {
             let span = obj.get("resultType").map_or(node.span, |n| n.span);
-            cx.error(span, &obj.path_of("resultType"), format!("functions of type '{}' return nothing, so they take no 'resultType'", fn_type.name()));
+            cx.error(
+                span,
+                &obj.path_of("resultType"),
+                format!("functions of type '{}' return nothing, so they take no 'resultType'", fn_type.name()),
+            );
         }
         _ => {}
     }
@@ -353,17 +401,7 @@ fn function_def(cx: &mut Cx, name: &str, node: &Node, path: &str, slot: Option<F
         let span = obj.get("stores").map_or(node.span, |n| n.span);
         cx.error(span, &obj.path_of("stores"), format!("functions of type '{}' cannot use state stores", fn_type.name()));
     }
-    Some(FunctionDef {
-        name: name.to_string(),
-        fn_type,
-        parameters,
-        global_code,
-        code,
-        expression,
-        result_type,
-        stores,
-        span: node.span,
-    })
+    Some(FunctionDef { name: name.to_string(), fn_type, parameters, global_code, code, expression, result_type, stores, span: node.span })
 }
 
 fn fn_ref(cx: &mut Cx, node: &Node, path: &str, slot: FnType) -> Option<FnRef> {
@@ -441,7 +479,8 @@ fn sink(cx: &mut Cx, obj: &Obj) -> Option<Sink> {
         }
         "toTopicNameExtractor" => {
             if node.as_map().is_none() {
-                return fn_ref(cx, node, &path, FnType::TopicNameExtractor).map(|extractor| Sink::ToTopicNameExtractor { extractor, partitioner: None });
+                return fn_ref(cx, node, &path, FnType::TopicNameExtractor)
+                    .map(|extractor| Sink::ToTopicNameExtractor { extractor, partitioner: None });
             }
             let t = cx.obj(node, &path, &shape::TO_TOPIC_NAME_EXTRACTOR, "toTopicNameExtractor")?;
             let extractor = opt_fn(cx, &t, "topicNameExtractor", FnType::TopicNameExtractor)?;
@@ -498,16 +537,17 @@ fn operation(cx: &mut Cx, node: &Node, path: &str) -> Option<Operation> {
     let op = match canonical {
         "filter" => Op::Filter { predicate: f(cx, "if", FnType::Predicate)?, store: opt_store(cx, &obj, "store", &store_name) },
         "filterNot" => Op::FilterNot { predicate: f(cx, "if", FnType::Predicate)?, store: opt_store(cx, &obj, "store", &store_name) },
-        "transformValue" => Op::TransformValue {
-            mapper: f(cx, "mapper", FnType::ValueTransformer)?,
-            store: opt_store(cx, &obj, "store", &store_name),
-        },
+        "transformValue" => {
+            Op::TransformValue { mapper: f(cx, "mapper", FnType::ValueTransformer)?, store: opt_store(cx, &obj, "store", &store_name) }
+        }
         "transformKey" => Op::TransformKey { mapper: f(cx, "mapper", FnType::KeyTransformer)? },
         "transformKeyValue" => Op::TransformKeyValue { mapper: f(cx, "mapper", FnType::KeyValueTransformer)? },
         "transformKeyValueToKeyValueList" => {
             Op::TransformKeyValueToKeyValueList { mapper: f(cx, "mapper", FnType::KeyValueToKeyValueListTransformer)? }
         }
-        "transformKeyValueToValueList" => Op::TransformKeyValueToValueList { mapper: f(cx, "mapper", FnType::KeyValueToValueListTransformer)? },
+        "transformKeyValueToValueList" => {
+            Op::TransformKeyValueToValueList { mapper: f(cx, "mapper", FnType::KeyValueToValueListTransformer)? }
+        }
         "transformMetadata" => Op::TransformMetadata { mapper: f(cx, "mapper", FnType::MetadataTransformer)? },
         "peek" => Op::Peek { for_each: f(cx, "forEach", FnType::ForEach)? },
         "convertKey" => Op::ConvertKey { into: cx.user_type(&obj, "into", false)? },
@@ -515,7 +555,12 @@ fn operation(cx: &mut Cx, node: &Node, path: &str) -> Option<Operation> {
         "convertKeyValue" => {
             let into = cx.user_type(&obj, "into", false)?;
             if !matches!(&into.value.kind, TypeKind::Tuple(items) if items.len() == 2) {
-                cx.error_hint(into.span, &obj.path_of("into"), "'convertKeyValue' converts into a (key, value) tuple type", Some("e.g. 'into: (string, json)'".into()));
+                cx.error_hint(
+                    into.span,
+                    &obj.path_of("into"),
+                    "'convertKeyValue' converts into a (key, value) tuple type",
+                    Some("e.g. 'into: (string, json)'".into()),
+                );
             }
             Op::ConvertKeyValue { into }
         }
@@ -524,7 +569,11 @@ fn operation(cx: &mut Cx, node: &Node, path: &str) -> Option<Operation> {
         "repartition" => {
             let n = cx.uint(&obj, "numberOfPartitions");
             if n == Some(0) {
-                cx.error(obj.get("numberOfPartitions").map_or(node.span, |n| n.span), &obj.path_of("numberOfPartitions"), "'numberOfPartitions' must be at least 1");
+                cx.error(
+                    obj.get("numberOfPartitions").map_or(node.span, |n| n.span),
+                    &obj.path_of("numberOfPartitions"),
+                    "'numberOfPartitions' must be at least 1",
+                );
             }
             Op::Repartition {
                 number_of_partitions: n.and_then(|n| u32::try_from(n).ok()),
@@ -540,9 +589,19 @@ fn operation(cx: &mut Cx, node: &Node, path: &str) -> Option<Operation> {
             let subtractor = f(cx, "subtractor", FnType::Reducer);
             let has = |k: &str| obj.get(k).is_some();
             if has("reducer") && (has("adder") || has("subtractor")) {
-                cx.error_hint(node.span, path, "'reduce' takes either 'reducer' or 'adder' and 'subtractor', not both", Some("'reducer' reduces streams, 'adder'/'subtractor' reduce grouped tables".into()));
-            } else if !has("reducer") && !(has("adder") && has("subtractor")) {
-                cx.error_hint(node.span, path, "'reduce' needs a 'reducer' (streams) or an 'adder' and a 'subtractor' (grouped tables)", None);
+                cx.error_hint(
+                    node.span,
+                    path,
+                    "'reduce' takes either 'reducer' or 'adder' and 'subtractor', not both",
+                    Some("'reducer' reduces streams, 'adder'/'subtractor' reduce grouped tables".into()),
+                );
+            } else if !(has("reducer") || has("adder") && has("subtractor")) {
+                cx.error_hint(
+                    node.span,
+                    path,
+                    "'reduce' needs a 'reducer' (streams) or an 'adder' and a 'subtractor' (grouped tables)",
+                    None,
+                );
             }
             Op::Reduce { reducer, adder, subtractor, store: opt_store(cx, &obj, "store", &store_name) }
         }
@@ -562,7 +621,9 @@ fn operation(cx: &mut Cx, node: &Node, path: &str) -> Option<Operation> {
         }
         "cogroup" => Op::Cogroup { aggregator: f(cx, "aggregator", FnType::Aggregator)? },
         "windowByTime" => Op::WindowByTime(time_window(cx, &obj)?),
-        "windowBySession" => Op::WindowBySession { inactivity_gap_ms: cx.duration(&obj, "inactivityGap")?, grace_ms: cx.duration(&obj, "grace") },
+        "windowBySession" => {
+            Op::WindowBySession { inactivity_gap_ms: cx.duration(&obj, "inactivityGap")?, grace_ms: cx.duration(&obj, "grace") }
+        }
         "suppress" => suppress(cx, &obj)?,
         "merge" => Op::Merge { stream: topic_ref(cx, obj.get("stream")?, &obj.path_of("stream"), &shape::JOIN_STREAM, TopicKind::Stream)? },
         "join" | "leftJoin" | "outerJoin" => {
@@ -641,7 +702,12 @@ fn suppress(cx: &mut Cx, obj: &Obj) -> Option<Op> {
             "emitEarlyWhenFull" => Some(BufferFull::EmitEarly),
             "shutdownWhenFull" => Some(BufferFull::Shutdown),
             other => {
-                cx.error_hint(n.span, &obj.path_of("bufferFullStrategy"), format!("unknown buffer strategy '{other}'"), Some("use emitEarlyWhenFull or shutdownWhenFull".into()));
+                cx.error_hint(
+                    n.span,
+                    &obj.path_of("bufferFullStrategy"),
+                    format!("unknown buffer strategy '{other}'"),
+                    Some("use emitEarlyWhenFull or shutdownWhenFull".into()),
+                );
                 None
             }
         },
@@ -664,7 +730,12 @@ fn suppress(cx: &mut Cx, obj: &Obj) -> Option<Op> {
             SuppressUntil::WindowCloses
         }
         other => {
-            cx.error_hint(until_node.span, &obj.path_of("until"), format!("unknown suppression '{other}'"), Some("use timeLimit or windowCloses".into()));
+            cx.error_hint(
+                until_node.span,
+                &obj.path_of("until"),
+                format!("unknown suppression '{other}'"),
+                Some("use timeLimit or windowCloses".into()),
+            );
             return None;
         }
     };
@@ -753,5 +824,15 @@ fn producer(cx: &mut Cx, name: &str, node: &Node, path: &str) -> Option<Producer
     }
     let condition = opt_fn(cx, &obj, "condition", FnType::Predicate);
     let until = opt_fn(cx, &obj, "until", FnType::Predicate);
-    Some(Producer { name: name.to_string(), generator: generator?, to: to?, interval_ms, count, batch_size, condition, until, span: node.span })
+    Some(Producer {
+        name: name.to_string(),
+        generator: generator?,
+        to: to?,
+        interval_ms,
+        count,
+        batch_size,
+        condition,
+        until,
+        span: node.span,
+    })
 }

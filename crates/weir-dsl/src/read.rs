@@ -76,8 +76,9 @@ impl<'a> Cx<'a> {
         };
         for (key, _) in entries {
             if shape.field(&key.text).is_none() && !extra.contains(&key.text.as_str()) {
-                let hint = did_you_mean(&key.text, shape.keys().chain(extra.iter().copied()))
-                    .or_else(|| Some(format!("{what} takes: {}", shape.keys().chain(extra.iter().copied()).collect::<Vec<_>>().join(", "))));
+                let hint = did_you_mean(&key.text, shape.keys().chain(extra.iter().copied())).or_else(|| {
+                    Some(format!("{what} takes: {}", shape.keys().chain(extra.iter().copied()).collect::<Vec<_>>().join(", ")))
+                });
                 self.error_hint(key.span, &join_path(path, &key.text), format!("unknown key '{}' in {what}", key.text), hint);
             }
         }
@@ -124,12 +125,7 @@ impl<'a> Cx<'a> {
             Some("true") => Some(true),
             Some("false") => Some(false),
             _ => {
-                self.error_hint(
-                    node.span,
-                    &obj.path_of(key),
-                    format!("'{key}' must be true or false, found {}", node.describe()),
-                    None,
-                );
+                self.error_hint(node.span, &obj.path_of(key), format!("'{key}' must be true or false, found {}", node.describe()), None);
                 None
             }
         }
@@ -174,12 +170,7 @@ impl<'a> Cx<'a> {
         match parse_offset_reset_policy(&text.value) {
             Ok(policy) => policy,
             Err(message) => {
-                self.error_hint(
-                    node.span,
-                    &obj.path_of(key),
-                    message,
-                    Some("use earliest, latest, none or by_duration:<duration>".into()),
-                );
+                self.error_hint(node.span, &obj.path_of(key), message, Some("use earliest, latest, none or by_duration:<duration>".into()));
                 None
             }
         }
@@ -246,9 +237,7 @@ impl<'a> Cx<'a> {
         let Some(node) = obj.get(key) else { return Vec::new() };
         let path = obj.path_of(key);
         match &node.value {
-            Value::Seq(items) => {
-                items.iter().enumerate().filter_map(|(i, item)| self.name_node(item, &format!("{path}[{i}]"))).collect()
-            }
+            Value::Seq(items) => items.iter().enumerate().filter_map(|(i, item)| self.name_node(item, &format!("{path}[{i}]"))).collect(),
             Value::Scalar(..) if !node.is_null() => self.name_node(node, &path).into_iter().collect(),
             _ => {
                 self.error(node.span, &path, format!("'{key}' must be a list of names, found {}", node.describe()));

@@ -13,6 +13,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::model::{FnType, ResultRule, StoreKind};
+use crate::runner;
 use crate::shape::{self, Field, Kind, Shape};
 
 /// The JSON Schema dialect of the generated schemas.
@@ -32,10 +33,28 @@ pub fn definition_schema() -> Value {
     b.finish("KSML definition", shape::DEFINITION.doc, &root)
 }
 
+/// The JSON schema of a runner config (`ksml-runner.yaml`), inline definitions included.
+pub fn runner_schema() -> Value {
+    let mut b = Builder { runner: true, ..Builder::default() };
+    let root = b.shape(&runner::RUNNER);
+    // `kafka` is open (any Kafka property), with two keys that must be there.
+    let kafka = b.define(runner::KAFKA.name, |b| {
+        let props = runner::KAFKA.fields.iter().map(|f| b.prop(f)).collect();
+        let mut def = object(runner::KAFKA.doc, props);
+        def["additionalProperties"] = json!({ "type": ["string", "number", "boolean"] });
+        def
+    });
+    let kafka_field = runner::RUNNER.field("kafka").map_or("", |f| f.doc);
+    b.defs[root.as_str()]["properties"]["kafka"] = json!({ "$ref": format!("#/$defs/{kafka}"), "description": kafka_field });
+    b.finish("KSML runner config", runner::RUNNER.doc, &root)
+}
+
 /// Collects the `$defs` while walking the shapes.
 #[derive(Default)]
 struct Builder {
     defs: Map<String, Value>,
+    /// Walking the runner config, whose optional sections may be left empty (null).
+    runner: bool,
 }
 
 fn reference(name: &str) -> Value {
@@ -133,14 +152,10 @@ impl Builder {
         match field.kind {
             Kind::Str => string(),
             Kind::Bool => json!({ "type": "boolean" }),
-            Kind::Int => any_of(vec![
-                json!({ "type": "integer", "minimum": 0 }),
-                json!({ "type": "string", "pattern": UINT_PATTERN }),
-            ]),
-            Kind::Duration => any_of(vec![
-                json!({ "type": "integer", "minimum": 0 }),
-                json!({ "type": "string", "pattern": DURATION_PATTERN }),
-            ]),
+            Kind::Int => any_of(vec![json!({ "type": "integer", "minimum": 0 }), json!({ "type": "string", "pattern": UINT_PATTERN })]),
+            Kind::Duration => {
+                any_of(vec![json!({ "type": "integer", "minimum": 0 }), json!({ "type": "string", "pattern": DURATION_PATTERN })])
+            }
             // An empty value is read as the Python `None`.
             Kind::Code => json!({ "type": ["string", "number", "boolean", "null"] }),
             // An unquoted `[string]` is a YAML list of one item; the parser reads it as the type.
@@ -152,7 +167,7 @@ impl Builder {
             Kind::Enum(values) => json!({ "type": "string", "enum": values }),
             Kind::StrList => any_of(vec![json!({ "type": "array", "items": string() }), string()]),
             Kind::ScalarMap => json!({
-                "type": "object",
+                "type": ["object", "null"],
                 "additionalProperties": { "type": ["string", "number", "boolean"] },
             }),
             Kind::Func(t) => {
@@ -181,6 +196,11 @@ impl Builder {
                 let name = self.shape(s);
                 any_of(vec![string(), reference(&name)])
             }
+            // Runner sections other than `ksml` may be left empty.
+            Kind::Obj(s) if self.runner && !std::ptr::eq(s, &runner::KSML) => {
+                let name = self.shape(s);
+                any_of(vec![reference(&name), json!({ "type": "null" })])
+            }
             Kind::Obj(s) => reference(&self.shape(s)),
             // Sections (`streams:` …) may be left empty.
             Kind::MapOf(s) if std::ptr::eq(s, &shape::STORE) => {
@@ -188,6 +208,11 @@ impl Builder {
             }
             Kind::MapOf(s) if std::ptr::eq(s, &shape::FUNCTION) => {
                 json!({ "type": ["object", "null"], "additionalProperties": self.any_function() })
+            }
+            // A schema registry may be left empty (no extra config).
+            Kind::MapOf(s) if std::ptr::eq(s, &runner::SCHEMA_REGISTRY) => {
+                let name = self.shape(s);
+                json!({ "type": ["object", "null"], "additionalProperties": any_of(vec![reference(&name), json!({ "type": "null" })]) })
             }
             Kind::MapOf(s) => {
                 let name = self.shape(s);
@@ -290,11 +315,10 @@ impl Builder {
                     // The parser refuses `stores` on types that cannot use them (generic
                     // functions may declare them).
                     "stores" if !(t.allows_stores() || t == FnType::Generic) => continue,
-                    "resultType" => match t.result() {
-                        ResultRule::Forbidden => continue,
-                        ResultRule::Required => Prop { required: true, ..b.prop(f) },
-                        ResultRule::Default(_) | ResultRule::Optional => b.prop(f),
-                    },
+                    // Functions that return nothing take no `resultType`. Where the parser
+                    // wants one, the schema still leaves it optional: KSML's own examples
+                    // omit it, and editors should not flag them.
+                    "resultType" if t.result() == ResultRule::Forbidden => continue,
                     _ => b.prop(f),
                 };
                 props.push(prop);

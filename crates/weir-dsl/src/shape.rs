@@ -129,7 +129,8 @@ pub static TABLE: Shape = Shape {
     ],
 };
 
-pub static GLOBAL_TABLE: Shape = Shape { name: "globalTable", doc: "A topic read into a table replicated in full to every instance", fields: TABLE.fields };
+pub static GLOBAL_TABLE: Shape =
+    Shape { name: "globalTable", doc: "A topic read into a table replicated in full to every instance", fields: TABLE.fields };
 
 /// `from:` given inline: a stream on a topic.
 pub static SOURCE_TOPIC: Shape = Shape { name: "sourceTopic", doc: "An inline source topic, read as a stream", fields: STREAM.fields };
@@ -390,100 +391,162 @@ macro_rules! op {
             opt("mapper", Kind::Func(FnType::KeyValueMapper), "GlobalTable joins: returns the globalTable key for a record"),
         ])
     };
+    ([$n:literal], $doc:literal, outer_join) => {
+        op!([$n], $doc, [
+            opt("stream", Kind::Topic(&JOIN_STREAM), "Stream to join with"),
+            opt("table", Kind::Topic(&JOIN_TABLE), "Table to join with"),
+            req("valueJoiner", Kind::Func(FnType::ValueJoiner), "Function combining the two values"),
+            opt("timeDifference", Kind::Duration, "Stream joins: maximum time between joined records"),
+            opt("grace", Kind::Duration, "How long out-of-order records are still admitted"),
+            opt("thisStore", Kind::Store(WINDOW), "Stream joins: window store of this stream"),
+            opt("otherStore", Kind::Store(WINDOW), "Stream joins: window store of the other stream"),
+            opt("store", Kind::Store(KV), "Table joins: store materializing the result"),
+        ])
+    };
     ([$($n:literal),+], $doc:literal, [$($f:expr),* $(,)?]) => {
         OpSpec { names: &[$($n),+], shape: Shape { name: [$($n),+][0], doc: $doc, fields: &[TYPE, NAME, $($f),*] } }
     };
 }
 
 pub static OPS: &[OpSpec] = &[
-    op!(["filter"], "Keep the records for which a predicate holds", [
-        req("if", Kind::Func(FnType::Predicate), "The predicate"),
-        opt("store", Kind::Store(KV), "Tables: store materializing the result"),
-    ]),
-    op!(["filterNot"], "Drop the records for which a predicate holds", [
-        req("if", Kind::Func(FnType::Predicate), "The predicate"),
-        opt("store", Kind::Store(KV), "Tables: store materializing the result"),
-    ]),
-    op!(["transformValue", "mapValue", "mapValues"], "Replace each value", [
-        req("mapper", Kind::Func(FnType::ValueTransformer), "Function returning the new value"),
-        opt("store", Kind::Store(KV), "Tables: store materializing the result"),
-    ]),
-    op!(["transformKey", "mapKey", "selectKey"], "Replace each key", [
-        req("mapper", Kind::Func(FnType::KeyTransformer), "Function returning the new key"),
-    ]),
-    op!(["transformKeyValue", "map"], "Replace each key and value", [
-        req("mapper", Kind::Func(FnType::KeyValueTransformer), "Function returning (key, value)"),
-    ]),
-    op!(["transformKeyValueToKeyValueList", "flatMap"], "Replace each record by zero or more records", [
-        req("mapper", Kind::Func(FnType::KeyValueToKeyValueListTransformer), "Function returning a list of (key, value)"),
-    ]),
-    op!(["transformKeyValueToValueList", "flatMapValues"], "Replace each value by zero or more values", [
-        req("mapper", Kind::Func(FnType::KeyValueToValueListTransformer), "Function returning a list of values"),
-    ]),
-    op!(["transformMetadata"], "Replace each record's timestamp and headers", [
-        req("mapper", Kind::Func(FnType::MetadataTransformer), "Function returning the new metadata"),
-    ]),
-    op!(["peek"], "Call a function for each record and pass it on", [
-        req("forEach", Kind::Func(FnType::ForEach), "The function"),
-    ]),
+    op!(
+        ["filter"],
+        "Keep the records for which a predicate holds",
+        [
+            req("if", Kind::Func(FnType::Predicate), "The predicate"),
+            opt("store", Kind::Store(KV), "Tables: store materializing the result"),
+        ]
+    ),
+    op!(
+        ["filterNot"],
+        "Drop the records for which a predicate holds",
+        [
+            req("if", Kind::Func(FnType::Predicate), "The predicate"),
+            opt("store", Kind::Store(KV), "Tables: store materializing the result"),
+        ]
+    ),
+    op!(
+        ["transformValue", "mapValue", "mapValues"],
+        "Replace each value",
+        [
+            req("mapper", Kind::Func(FnType::ValueTransformer), "Function returning the new value"),
+            opt("store", Kind::Store(KV), "Tables: store materializing the result"),
+        ]
+    ),
+    op!(
+        ["transformKey", "mapKey", "selectKey"],
+        "Replace each key",
+        [req("mapper", Kind::Func(FnType::KeyTransformer), "Function returning the new key"),]
+    ),
+    op!(
+        ["transformKeyValue", "map"],
+        "Replace each key and value",
+        [req("mapper", Kind::Func(FnType::KeyValueTransformer), "Function returning (key, value)"),]
+    ),
+    op!(
+        ["transformKeyValueToKeyValueList", "flatMap"],
+        "Replace each record by zero or more records",
+        [req("mapper", Kind::Func(FnType::KeyValueToKeyValueListTransformer), "Function returning a list of (key, value)"),]
+    ),
+    op!(
+        ["transformKeyValueToValueList", "flatMapValues"],
+        "Replace each value by zero or more values",
+        [req("mapper", Kind::Func(FnType::KeyValueToValueListTransformer), "Function returning a list of values"),]
+    ),
+    op!(
+        ["transformMetadata"],
+        "Replace each record's timestamp and headers",
+        [req("mapper", Kind::Func(FnType::MetadataTransformer), "Function returning the new metadata"),]
+    ),
+    op!(["peek"], "Call a function for each record and pass it on", [req("forEach", Kind::Func(FnType::ForEach), "The function"),]),
     op!(["convertKey"], "Convert each key to another type or notation", [req("into", Kind::Type, "Target key type")]),
     op!(["convertValue"], "Convert each value to another type or notation", [req("into", Kind::Type, "Target value type")]),
     op!(["convertKeyValue"], "Convert keys and values", [req("into", Kind::Type, "Target type, a (key, value) tuple type")]),
     op!(["groupByKey"], "Group a stream by its key", [opt("store", Kind::Store(KV), "Store naming the grouping")]),
-    op!(["groupBy"], "Group by a key computed from each record", [
-        req("mapper", Kind::Func(FnType::KeyValueMapper), "Function returning the grouping key (tables: a (key, value) tuple)"),
-        opt("store", Kind::Store(KV), "Store naming the grouping"),
-    ]),
-    op!(["repartition"], "Write the stream through a repartition topic", [
-        opt("numberOfPartitions", Kind::Int, "Partitions of the repartition topic"),
-        opt("partitioner", Kind::Func(FnType::StreamPartitioner), "Function choosing the partition"),
-    ]),
+    op!(
+        ["groupBy"],
+        "Group by a key computed from each record",
+        [
+            req("mapper", Kind::Func(FnType::KeyValueMapper), "Function returning the grouping key (tables: a (key, value) tuple)"),
+            opt("store", Kind::Store(KV), "Store naming the grouping"),
+        ]
+    ),
+    op!(
+        ["repartition"],
+        "Write the stream through a repartition topic",
+        [
+            opt("numberOfPartitions", Kind::Int, "Partitions of the repartition topic"),
+            opt("partitioner", Kind::Func(FnType::StreamPartitioner), "Function choosing the partition"),
+        ]
+    ),
     op!(["toTable"], "Turn a stream into a table", [opt("store", Kind::Store(KV), "Store materializing the table")]),
-    op!(["toStream"], "Turn a table's changes into a stream", [
-        opt("mapper", Kind::Func(FnType::KeyTransformer), "Function returning the new key"),
-    ]),
+    op!(
+        ["toStream"],
+        "Turn a table's changes into a stream",
+        [opt("mapper", Kind::Func(FnType::KeyTransformer), "Function returning the new key"),]
+    ),
     op!(["count"], "Count the records per key (and window)", [opt("store", Kind::Store(ANY_STORE), "Store holding the counts")]),
-    op!(["reduce"], "Combine the values per key (and window)", [
-        opt("reducer", Kind::Func(FnType::Reducer), "Streams: combines two values"),
-        opt("adder", Kind::Func(FnType::Reducer), "Grouped tables: adds a new value"),
-        opt("subtractor", Kind::Func(FnType::Reducer), "Grouped tables: removes an old value"),
-        opt("store", Kind::Store(ANY_STORE), "Store holding the results"),
-    ]),
-    op!(["aggregate"], "Aggregate the values per key (and window)", [
-        req("initializer", Kind::Func(FnType::Initializer), "Function returning the initial aggregate"),
-        opt("aggregator", Kind::Func(FnType::Aggregator), "Streams: adds a value to the aggregate"),
-        opt("merger", Kind::Func(FnType::Merger), "Session windows: merges two aggregates"),
-        opt("adder", Kind::Func(FnType::Aggregator), "Grouped tables: adds a new value"),
-        opt("subtractor", Kind::Func(FnType::Aggregator), "Grouped tables: removes an old value"),
-        req("store", Kind::Store(ANY_STORE), "Store holding the aggregates"),
-    ]),
-    op!(["cogroup"], "Combine several grouped streams into one aggregation", [
-        req("aggregator", Kind::Func(FnType::Aggregator), "Adds a value of this stream to the aggregate"),
-    ]),
-    op!(["windowByTime"], "Window a grouped stream by time", [
-        req("windowType", Kind::Enum(&["tumbling", "hopping", "sliding"]), "Kind of window"),
-        opt("duration", Kind::Duration, "Tumbling and hopping: window size"),
-        opt("advanceBy", Kind::Duration, "Hopping: how far each window starts after the previous one"),
-        opt("timeDifference", Kind::Duration, "Sliding: maximum time between records of one window"),
-        opt("grace", Kind::Duration, "How long out-of-order records are still admitted"),
-    ]),
-    op!(["windowBySession"], "Window a grouped stream by sessions of activity", [
-        req("inactivityGap", Kind::Duration, "Inactivity that closes a session"),
-        opt("grace", Kind::Duration, "How long out-of-order records are still admitted"),
-    ]),
-    op!(["suppress"], "Hold back table updates", [
-        req("until", Kind::Enum(&["timeLimit", "windowCloses"]), "What releases updates"),
-        opt("duration", Kind::Duration, "timeLimit: how long updates are held"),
-        opt("maxBytes", Kind::Int, "Buffer limit in bytes"),
-        opt("maxRecords", Kind::Int, "Buffer limit in records"),
-        opt("bufferFullStrategy", Kind::Enum(&["emitEarlyWhenFull", "shutdownWhenFull"]), "What to do when the buffer is full"),
-    ]),
-    op!(["merge"], "Merge another stream into this one", [
-        req("stream", Kind::Topic(&JOIN_STREAM), "The other stream"),
-    ]),
+    op!(
+        ["reduce"],
+        "Combine the values per key (and window)",
+        [
+            opt("reducer", Kind::Func(FnType::Reducer), "Streams: combines two values"),
+            opt("adder", Kind::Func(FnType::Reducer), "Grouped tables: adds a new value"),
+            opt("subtractor", Kind::Func(FnType::Reducer), "Grouped tables: removes an old value"),
+            opt("store", Kind::Store(ANY_STORE), "Store holding the results"),
+        ]
+    ),
+    op!(
+        ["aggregate"],
+        "Aggregate the values per key (and window)",
+        [
+            req("initializer", Kind::Func(FnType::Initializer), "Function returning the initial aggregate"),
+            opt("aggregator", Kind::Func(FnType::Aggregator), "Streams: adds a value to the aggregate"),
+            opt("merger", Kind::Func(FnType::Merger), "Session windows: merges two aggregates"),
+            opt("adder", Kind::Func(FnType::Aggregator), "Grouped tables: adds a new value"),
+            opt("subtractor", Kind::Func(FnType::Aggregator), "Grouped tables: removes an old value"),
+            req("store", Kind::Store(ANY_STORE), "Store holding the aggregates"),
+        ]
+    ),
+    op!(
+        ["cogroup"],
+        "Combine several grouped streams into one aggregation",
+        [req("aggregator", Kind::Func(FnType::Aggregator), "Adds a value of this stream to the aggregate"),]
+    ),
+    op!(
+        ["windowByTime"],
+        "Window a grouped stream by time",
+        [
+            req("windowType", Kind::Enum(&["tumbling", "hopping", "sliding"]), "Kind of window"),
+            opt("duration", Kind::Duration, "Tumbling and hopping: window size"),
+            opt("advanceBy", Kind::Duration, "Hopping: how far each window starts after the previous one"),
+            opt("timeDifference", Kind::Duration, "Sliding: maximum time between records of one window"),
+            opt("grace", Kind::Duration, "How long out-of-order records are still admitted"),
+        ]
+    ),
+    op!(
+        ["windowBySession"],
+        "Window a grouped stream by sessions of activity",
+        [
+            req("inactivityGap", Kind::Duration, "Inactivity that closes a session"),
+            opt("grace", Kind::Duration, "How long out-of-order records are still admitted"),
+        ]
+    ),
+    op!(
+        ["suppress"],
+        "Hold back table updates",
+        [
+            req("until", Kind::Enum(&["timeLimit", "windowCloses"]), "What releases updates"),
+            opt("duration", Kind::Duration, "timeLimit: how long updates are held"),
+            opt("maxBytes", Kind::Int, "Buffer limit in bytes"),
+            opt("maxRecords", Kind::Int, "Buffer limit in records"),
+            opt("bufferFullStrategy", Kind::Enum(&["emitEarlyWhenFull", "shutdownWhenFull"]), "What to do when the buffer is full"),
+        ]
+    ),
+    op!(["merge"], "Merge another stream into this one", [req("stream", Kind::Topic(&JOIN_STREAM), "The other stream"),]),
     op!(["join"], "Inner join with a stream, table or globalTable", join),
     op!(["leftJoin"], "Left join with a stream, table or globalTable", join),
-    op!(["outerJoin"], "Outer join with a stream or table", join),
+    op!(["outerJoin"], "Outer join with a stream or table", outer_join),
 ];
 
 pub fn op_spec(type_name: &str) -> Option<&'static OpSpec> {

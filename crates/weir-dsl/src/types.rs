@@ -137,8 +137,8 @@ pub const BUILTIN_NOTATIONS: &[&str] = &[
 
 /// The primitive (argument-less) type keywords, in the order used for hints.
 const PRIMITIVE_KEYWORDS: &[&str] = &[
-    "string", "str", "int", "integer", "long", "short", "byte", "boolean", "float", "double",
-    "bytes", "null", "none", "any", "struct", "map",
+    "string", "str", "int", "integer", "long", "short", "byte", "boolean", "float", "double", "bytes", "null", "none", "any", "struct",
+    "map",
 ];
 
 /// Keywords that take arguments in parentheses.
@@ -159,10 +159,7 @@ pub fn parse_user_type(text: &str, extra_notations: &[String]) -> Result<UserTyp
         bytes: text.as_bytes(),
         pos: 0,
         depth: 0,
-        extra: extra_notations
-            .iter()
-            .map(|n| n.trim().to_ascii_lowercase())
-            .collect(),
+        extra: extra_notations.iter().map(|n| n.trim().to_ascii_lowercase()).collect(),
     };
     p.skip_ws();
     if p.pos >= p.bytes.len() {
@@ -210,11 +207,7 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, offset: usize, message: impl Into<String>) -> TypeError {
-        TypeError {
-            offset,
-            message: message.into(),
-            hint: None,
-        }
+        TypeError { offset, message: message.into(), hint: None }
     }
 
     fn skip_ws(&mut self) {
@@ -230,10 +223,7 @@ impl Parser<'_> {
     /// The (possibly multi-byte) character at `pos`; only called when `pos` is in bounds and on a
     /// char boundary (we only ever advance over ASCII bytes).
     fn current_char(&self) -> char {
-        self.text
-            .get(self.pos..)
-            .and_then(|s| s.chars().next())
-            .unwrap_or('?')
+        self.text.get(self.pos..).and_then(|s| s.chars().next()).unwrap_or('?')
     }
 
     fn read_word(&mut self) -> (usize, &str) {
@@ -260,10 +250,7 @@ impl Parser<'_> {
     fn user_type(&mut self, effective: bool) -> Result<UserType, TypeError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(self.err(
-                self.pos,
-                format!("type is nested too deeply (more than {MAX_DEPTH} levels)"),
-            ));
+            return Err(self.err(self.pos, format!("type is nested too deeply (more than {MAX_DEPTH} levels)")));
         }
         let r = self.user_type_inner(effective);
         self.depth -= 1;
@@ -290,10 +277,7 @@ impl Parser<'_> {
                     return Err(self.err(colon + 1, format!("expected a type after '{word}:'")));
                 }
                 let inner = self.type_term(true, true)?;
-                return Ok(UserType {
-                    notation: Some(word.to_ascii_lowercase()),
-                    kind: inner.kind,
-                });
+                return Ok(UserType { notation: Some(word.to_ascii_lowercase()), kind: inner.kind });
             }
             self.pos = start;
         }
@@ -305,12 +289,7 @@ impl Parser<'_> {
     fn type_term(&mut self, effective: bool, after_prefix: bool) -> Result<UserType, TypeError> {
         self.skip_ws();
         let start = self.pos;
-        let plain = |kind| {
-            Ok(UserType {
-                notation: None,
-                kind,
-            })
-        };
+        let plain = |kind| Ok(UserType { notation: None, kind });
         let Some(b) = self.peek() else {
             return Err(self.err(start, "expected a type"));
         };
@@ -319,10 +298,7 @@ impl Parser<'_> {
                 self.pos += 1;
                 self.skip_ws();
                 if self.peek() == Some(b']') {
-                    return Err(self.err(
-                        self.pos,
-                        "empty list type: write the element type, e.g. '[string]'",
-                    ));
+                    return Err(self.err(self.pos, "empty list type: write the element type, e.g. '[string]'"));
                 }
                 let inner = self.user_type(effective)?;
                 self.expect_close(start, b'[', b']', "a list has exactly one element type")?;
@@ -374,49 +350,31 @@ impl Parser<'_> {
                             "enum" => "enum(RED, GREEN)",
                             _ => "windowed(string)",
                         };
-                        return Err(self.err(
-                            wstart,
-                            format!(
-                                "'{word}' needs its arguments in parentheses, e.g. '{example}'"
-                            ),
-                        ));
+                        return Err(self.err(wstart, format!("'{word}' needs its arguments in parentheses, e.g. '{example}'")));
                     }
                     _ => None,
                 };
                 if let Some(kind) = kind {
                     if let Some(open) = paren {
-                        return Err(
-                            self.err(open, format!("type '{word}' does not take arguments"))
-                        );
+                        return Err(self.err(open, format!("type '{word}' does not take arguments")));
                     }
                     return plain(kind);
                 }
                 if !after_prefix && self.is_notation(&word) {
                     if let Some(open) = paren {
-                        return Err(
-                            self.err(open, format!("notation '{word}' does not take arguments"))
-                        );
+                        return Err(self.err(open, format!("notation '{word}' does not take arguments")));
                     }
-                    return Ok(UserType {
-                        notation: Some(word.to_ascii_lowercase()),
-                        kind: TypeKind::NotationDefault,
-                    });
+                    return Ok(UserType { notation: Some(word.to_ascii_lowercase()), kind: TypeKind::NotationDefault });
                 }
                 if effective && paren.is_none() {
                     return plain(TypeKind::Schema(word));
                 }
                 let mut e = self.err(wstart, format!("unknown type '{word}'"));
-                let mut candidates: Vec<String> = PRIMITIVE_KEYWORDS
-                    .iter()
-                    .chain(CONSTRUCTOR_KEYWORDS)
-                    .map(|s| s.to_string())
-                    .collect();
+                let mut candidates: Vec<String> = PRIMITIVE_KEYWORDS.iter().chain(CONSTRUCTOR_KEYWORDS).map(|s| s.to_string()).collect();
                 candidates.extend(self.notation_candidates());
                 e.hint = closest(&word, &candidates).map(|c| format!("did you mean '{c}'?"));
                 if e.hint.is_none() && paren.is_none() {
-                    e.hint = Some(format!(
-                        "a schema name needs a notation prefix, e.g. 'avro:{word}'"
-                    ));
+                    e.hint = Some(format!("a schema name needs a notation prefix, e.g. 'avro:{word}'"));
                 }
                 Err(e)
             }
@@ -432,12 +390,7 @@ impl Parser<'_> {
     }
 
     /// After `word(`; `open` is the offset of the '('.
-    fn constructor(
-        &mut self,
-        word: &str,
-        open: usize,
-        effective: bool,
-    ) -> Result<UserType, TypeError> {
+    fn constructor(&mut self, word: &str, open: usize, effective: bool) -> Result<UserType, TypeError> {
         let kind = match word {
             "tuple" => TypeKind::Tuple(self.type_list(open, effective, "tuple")?),
             "union" => TypeKind::Union(self.type_list(open, effective, "union")?),
@@ -445,18 +398,10 @@ impl Parser<'_> {
             _ => {
                 self.skip_ws();
                 if self.peek() == Some(b')') {
-                    return Err(self.err(
-                        self.pos,
-                        format!("'{word}()' needs a type between the parentheses"),
-                    ));
+                    return Err(self.err(self.pos, format!("'{word}()' needs a type between the parentheses")));
                 }
                 let inner = Box::new(self.user_type(effective)?);
-                self.expect_close(
-                    open,
-                    b'(',
-                    b')',
-                    &format!("'{word}' takes exactly one type"),
-                )?;
+                self.expect_close(open, b'(', b')', &format!("'{word}' takes exactly one type"))?;
                 match word {
                     "list" => TypeKind::List(inner),
                     "map" => TypeKind::Map(Some(inner)),
@@ -464,58 +409,31 @@ impl Parser<'_> {
                 }
             }
         };
-        Ok(UserType {
-            notation: None,
-            kind,
-        })
+        Ok(UserType { notation: None, kind })
     }
 
     /// Expects `close` (after optional whitespace) for the bracket opened at `open_at`.
-    fn expect_close(
-        &mut self,
-        open_at: usize,
-        open: u8,
-        close: u8,
-        on_comma: &str,
-    ) -> Result<(), TypeError> {
+    fn expect_close(&mut self, open_at: usize, open: u8, close: u8, on_comma: &str) -> Result<(), TypeError> {
         self.skip_ws();
         match self.peek() {
             Some(c) if c == close => {
                 self.pos += 1;
                 Ok(())
             }
-            None => Err(self.err(
-                open_at,
-                format!(
-                    "'{}' is never closed: expected '{}'",
-                    char::from(open),
-                    char::from(close)
-                ),
-            )),
+            None => Err(self.err(open_at, format!("'{}' is never closed: expected '{}'", char::from(open), char::from(close)))),
             Some(b',') => Err(self.err(self.pos, on_comma.to_string())),
             Some(_) => {
                 let c = self.current_char();
-                Err(self.err(
-                    self.pos,
-                    format!("expected '{}' but found '{c}'", char::from(close)),
-                ))
+                Err(self.err(self.pos, format!("expected '{}' but found '{c}'", char::from(close))))
             }
         }
     }
 
     /// `usertype {"," usertype} ")"`, after the '(' at `open`.
-    fn type_list(
-        &mut self,
-        open: usize,
-        effective: bool,
-        what: &str,
-    ) -> Result<Vec<UserType>, TypeError> {
+    fn type_list(&mut self, open: usize, effective: bool, what: &str) -> Result<Vec<UserType>, TypeError> {
         self.skip_ws();
         if self.peek() == Some(b')') {
-            return Err(self.err(
-                self.pos,
-                format!("empty {what}: expected at least one type"),
-            ));
+            return Err(self.err(self.pos, format!("empty {what}: expected at least one type")));
         }
         let mut items = Vec::new();
         loop {
@@ -553,10 +471,7 @@ impl Parser<'_> {
                         return Err(self.err(start, "unterminated quoted enum literal"));
                     };
                     // Quote bytes are ASCII, so these are char boundaries.
-                    let s = self
-                        .text
-                        .get(content_start..content_start + len)
-                        .unwrap_or("");
+                    let s = self.text.get(content_start..content_start + len).unwrap_or("");
                     self.pos = content_start + len + 1;
                     if s.is_empty() {
                         return Err(self.err(start, "empty enum literal"));
@@ -573,10 +488,9 @@ impl Parser<'_> {
                 Some(b',' | b')') => return Err(self.err(start, "empty enum literal")),
                 Some(_) => {
                     let c = self.current_char();
-                    return Err(self.err(
-                        start,
-                        format!("unexpected '{c}' in enum literal: literals are letters, digits and '_', or quoted"),
-                    ));
+                    return Err(
+                        self.err(start, format!("unexpected '{c}' in enum literal: literals are letters, digits and '_', or quoted"))
+                    );
                 }
             };
             if out.contains(&literal) {
@@ -754,64 +668,22 @@ const fn info(
     default_kind: &'static str,
     accepts_any_type: bool,
 ) -> NotationInfo {
-    NotationInfo {
-        name,
-        schema,
-        registry_inferable,
-        default_kind,
-        accepts_any_type,
-    }
+    NotationInfo { name, schema, registry_inferable, default_kind, accepts_any_type }
 }
 
 static NOTATIONS: &[NotationInfo] = &[
-    info(
-        "binary",
-        SchemaUse::None,
-        false,
-        "any ('?'); Kafka's standard serdes per primitive, complex types as JSON",
-        true,
-    ),
-    info(
-        "default",
-        SchemaUse::None,
-        false,
-        "any ('?'); same as binary",
-        true,
-    ),
+    info("binary", SchemaUse::None, false, "any ('?'); Kafka's standard serdes per primitive, complex types as JSON", true),
+    info("default", SchemaUse::None, false, "any ('?'); same as binary", true),
     info("json", SchemaUse::None, false, "union(struct, list)", false),
-    info(
-        "csv",
-        SchemaUse::Required,
-        false,
-        "union(struct, list)",
-        false,
-    ),
+    info("csv", SchemaUse::Required, false, "union(struct, list)", false),
     info("xml", SchemaUse::Optional, false, "struct", false),
     info("avro", SchemaUse::Required, true, "struct", false),
     info("confluent_avro", SchemaUse::Required, true, "struct", false),
     info("apicurio_avro", SchemaUse::Required, true, "struct", false),
-    info(
-        "jsonschema",
-        SchemaUse::Required,
-        false,
-        "union(struct, list)",
-        false,
-    ),
-    info(
-        "apicurio_jsonschema",
-        SchemaUse::Required,
-        false,
-        "union(struct, list)",
-        false,
-    ),
+    info("jsonschema", SchemaUse::Required, false, "union(struct, list)", false),
+    info("apicurio_jsonschema", SchemaUse::Required, false, "union(struct, list)", false),
     info("protobuf", SchemaUse::Required, false, "struct", false),
-    info(
-        "apicurio_protobuf",
-        SchemaUse::Required,
-        false,
-        "struct",
-        false,
-    ),
+    info("apicurio_protobuf", SchemaUse::Required, false, "struct", false),
 ];
 
 /// Facts about a built-in notation name (case-insensitive); `None` for unknown or user-only names.
@@ -859,23 +731,17 @@ fn validate(t: &UserType, inherited: Option<&str>, top_of_topic: bool, out: &mut
                         ));
                     }
                 } else {
-                    out.push(format!(
-                        "notation '{name}' requires a schema: write '{name}:<SchemaName>'"
-                    ));
+                    out.push(format!("notation '{name}' requires a schema: write '{name}:<SchemaName>'"));
                 }
             }
         }
         TypeKind::Schema(schema) => match effective {
-            None => out.push(format!(
-                "schema name '{schema}' needs a notation prefix, e.g. 'avro:{schema}'"
-            )),
+            None => out.push(format!("schema name '{schema}' needs a notation prefix, e.g. 'avro:{schema}'")),
             Some(name) => {
                 if let Some(info) = notation_info(name)
                     && info.schema == SchemaUse::None
                 {
-                    out.push(format!(
-                        "notation '{name}' does not use schemas, so schema name '{schema}' is not allowed"
-                    ));
+                    out.push(format!("notation '{name}' does not use schemas, so schema name '{schema}' is not allowed"));
                 }
             }
         },
@@ -896,10 +762,7 @@ fn validate(t: &UserType, inherited: Option<&str>, top_of_topic: bool, out: &mut
                 && !info.accepts_any_type
                 && t.kind != TypeKind::Struct
             {
-                out.push(format!(
-                    "notation '{name}' does not allow data type '{}' (its values are {})",
-                    t.kind, info.default_kind
-                ));
+                out.push(format!("notation '{name}' does not allow data type '{}' (its values are {})", t.kind, info.default_kind));
             }
         }
         TypeKind::Map(inner) => {
@@ -928,16 +791,10 @@ mod tests {
         p(s).unwrap_or_else(|e| panic!("{s:?}: {e}"))
     }
     fn plain(kind: TypeKind) -> UserType {
-        UserType {
-            notation: None,
-            kind,
-        }
+        UserType { notation: None, kind }
     }
     fn with(n: &str, kind: TypeKind) -> UserType {
-        UserType {
-            notation: Some(n.to_string()),
-            kind,
-        }
+        UserType { notation: Some(n.to_string()), kind }
     }
     fn err(s: &str) -> TypeError {
         match p(s) {
@@ -1049,26 +906,11 @@ mod tests {
         assert_eq!(ok(" list ( string ) "), plain(List(s())));
         assert_eq!(ok("map(string)"), plain(Map(Some(s()))));
         assert_eq!(ok("windowed(string)"), plain(Windowed(s())));
-        assert_eq!(
-            ok("(string,long)"),
-            plain(Tuple(vec![plain(String), plain(Long)]))
-        );
-        assert_eq!(
-            ok("tuple( string , long )"),
-            plain(Tuple(vec![plain(String), plain(Long)]))
-        );
+        assert_eq!(ok("(string,long)"), plain(Tuple(vec![plain(String), plain(Long)])));
+        assert_eq!(ok("tuple( string , long )"), plain(Tuple(vec![plain(String), plain(Long)])));
         assert_eq!(ok("(string)"), plain(Tuple(vec![plain(String)])));
-        assert_eq!(
-            ok("union(null, json)"),
-            plain(Union(vec![plain(Null), with("json", NotationDefault)]))
-        );
-        assert_eq!(
-            ok("[(string, [int])]"),
-            plain(List(Box::new(plain(Tuple(vec![
-                plain(String),
-                plain(List(Box::new(plain(Int))))
-            ])))))
-        );
+        assert_eq!(ok("union(null, json)"), plain(Union(vec![plain(Null), with("json", NotationDefault)])));
+        assert_eq!(ok("[(string, [int])]"), plain(List(Box::new(plain(Tuple(vec![plain(String), plain(List(Box::new(plain(Int))))]))))));
     }
 
     #[test]
@@ -1077,10 +919,7 @@ mod tests {
         assert_eq!(ok("enum(A,B)"), e(&["A", "B"]));
         assert_eq!(ok("enum( A , B )"), e(&["A", "B"]));
         assert_eq!(ok("enum(\"A\", 'B')"), e(&["A", "B"]));
-        assert_eq!(
-            ok("enum('a b', \"x,y\", 'say \"hi\"', \"it's\", '(p)')"),
-            e(&["a b", "x,y", "say \"hi\"", "it's", "(p)"])
-        );
+        assert_eq!(ok("enum('a b', \"x,y\", 'say \"hi\"', \"it's\", '(p)')"), e(&["a b", "x,y", "say \"hi\"", "it's", "(p)"]));
         assert_eq!(ok("enum(A)"), e(&["A"]));
     }
 
@@ -1090,223 +929,68 @@ mod tests {
         assert_eq!(ok("json"), with("json", NotationDefault));
         assert_eq!(ok("JSON"), with("json", NotationDefault));
         assert_eq!(ok("avro"), with("avro", NotationDefault));
-        assert_eq!(
-            ok("avro:SensorData"),
-            with("avro", Schema("SensorData".into()))
-        );
-        assert_eq!(
-            ok("AVRO : io.axual.Sensor"),
-            with("avro", Schema("io.axual.Sensor".into()))
-        );
+        assert_eq!(ok("avro:SensorData"), with("avro", Schema("SensorData".into())));
+        assert_eq!(ok("AVRO : io.axual.Sensor"), with("avro", Schema("io.axual.Sensor".into())));
         assert_eq!(ok("json:string"), with("json", String));
         assert_eq!(ok("json:avro"), with("json", Schema("avro".into())));
-        assert_eq!(
-            ok("json:windowed(string)"),
-            with("json", Windowed(Box::new(plain(String))))
-        );
-        assert_eq!(
-            ok("json:[string]"),
-            with("json", List(Box::new(plain(String))))
-        );
+        assert_eq!(ok("json:windowed(string)"), with("json", Windowed(Box::new(plain(String)))));
+        assert_eq!(ok("json:[string]"), with("json", List(Box::new(plain(String)))));
         // inherited notation makes schema names legal below it
-        assert_eq!(
-            ok("avro:list(Sensor)"),
-            with("avro", List(Box::new(plain(Schema("Sensor".into())))))
-        );
-        assert_eq!(
-            ok("[avro:Sensor]"),
-            plain(List(Box::new(with("avro", Schema("Sensor".into())))))
-        );
-        assert_eq!(
-            ok("(string,avro:SensorData)"),
-            plain(Tuple(vec![
-                plain(String),
-                with("avro", Schema("SensorData".into()))
-            ]))
-        );
+        assert_eq!(ok("avro:list(Sensor)"), with("avro", List(Box::new(plain(Schema("Sensor".into()))))));
+        assert_eq!(ok("[avro:Sensor]"), plain(List(Box::new(with("avro", Schema("Sensor".into()))))));
+        assert_eq!(ok("(string,avro:SensorData)"), plain(Tuple(vec![plain(String), with("avro", Schema("SensorData".into()))])));
         // extra notations, case-insensitive, normalised to lowercase
         let extra = vec!["MyAvro".to_string()];
-        assert_eq!(
-            parse_user_type("myavro:Foo", &extra),
-            Ok(with("myavro", Schema("Foo".into())))
-        );
-        assert_eq!(
-            parse_user_type("MYAVRO", &extra),
-            Ok(with("myavro", NotationDefault))
-        );
+        assert_eq!(parse_user_type("myavro:Foo", &extra), Ok(with("myavro", Schema("Foo".into()))));
+        assert_eq!(parse_user_type("MYAVRO", &extra), Ok(with("myavro", NotationDefault)));
         // a configured notation named like a keyword does not shadow the keyword
-        assert_eq!(
-            parse_user_type("string", &["string".to_string()]),
-            Ok(plain(String))
-        );
+        assert_eq!(parse_user_type("string", &["string".to_string()]), Ok(plain(String)));
     }
 
     #[test]
     fn errors_with_offsets_and_hints() {
         let cases: &[(&str, usize, &str, Option<&str>)] = &[
-            (
-                "",
-                0,
-                "empty type",
-                Some("write a type such as 'string', 'json' or 'avro:MySchema'"),
-            ),
-            (
-                "   ",
-                0,
-                "empty type",
-                Some("write a type such as 'string', 'json' or 'avro:MySchema'"),
-            ),
-            (
-                "Foo",
-                0,
-                "unknown type 'Foo'",
-                Some("a schema name needs a notation prefix, e.g. 'avro:Foo'"),
-            ),
-            (
-                "String",
-                0,
-                "unknown type 'String'",
-                Some("did you mean 'string'?"),
-            ),
-            (
-                "strng",
-                0,
-                "unknown type 'strng'",
-                Some("did you mean 'string'?"),
-            ),
+            ("", 0, "empty type", Some("write a type such as 'string', 'json' or 'avro:MySchema'")),
+            ("   ", 0, "empty type", Some("write a type such as 'string', 'json' or 'avro:MySchema'")),
+            ("Foo", 0, "unknown type 'Foo'", Some("a schema name needs a notation prefix, e.g. 'avro:Foo'")),
+            ("String", 0, "unknown type 'String'", Some("did you mean 'string'?")),
+            ("strng", 0, "unknown type 'strng'", Some("did you mean 'string'?")),
             ("jsn", 0, "unknown type 'jsn'", Some("did you mean 'json'?")),
-            (
-                "lst(string)",
-                0,
-                "unknown type 'lst'",
-                Some("did you mean 'list'?"),
-            ),
-            (
-                "list(Strin)",
-                5,
-                "unknown type 'Strin'",
-                Some("did you mean 'string'?"),
-            ),
-            (
-                "SensorData",
-                0,
-                "unknown type 'SensorData'",
-                Some("a schema name needs a notation prefix, e.g. 'avro:SensorData'"),
-            ),
-            (
-                "avr:SensorData",
-                0,
-                "unknown notation 'avr'",
-                Some("did you mean 'avro'?"),
-            ),
+            ("lst(string)", 0, "unknown type 'lst'", Some("did you mean 'list'?")),
+            ("list(Strin)", 5, "unknown type 'Strin'", Some("did you mean 'string'?")),
+            ("SensorData", 0, "unknown type 'SensorData'", Some("a schema name needs a notation prefix, e.g. 'avro:SensorData'")),
+            ("avr:SensorData", 0, "unknown notation 'avr'", Some("did you mean 'avro'?")),
             (
                 "confluent_protobuf:X",
                 0,
                 "unknown notation 'confluent_protobuf'",
-                Some(
-                    "KSML ships a 'confluent_protobuf' provider but cannot load it; use 'apicurio_protobuf' instead",
-                ),
+                Some("KSML ships a 'confluent_protobuf' provider but cannot load it; use 'apicurio_protobuf' instead"),
             ),
-            (
-                "soap:X",
-                0,
-                "unknown notation 'soap'",
-                Some("the SOAP notation was removed from KSML (1.3.0)"),
-            ),
+            ("soap:X", 0, "unknown notation 'soap'", Some("the SOAP notation was removed from KSML (1.3.0)")),
             ("json:", 5, "expected a type after 'json:'", None),
-            (
-                "json:avro:X",
-                9,
-                "unexpected ':': a type has at most one notation prefix, written before any '(' or '['",
-                None,
-            ),
-            (
-                "union()",
-                6,
-                "empty union: expected at least one type",
-                None,
-            ),
-            (
-                "tuple()",
-                6,
-                "empty tuple: expected at least one type",
-                None,
-            ),
+            ("json:avro:X", 9, "unexpected ':': a type has at most one notation prefix, written before any '(' or '['", None),
+            ("union()", 6, "empty union: expected at least one type", None),
+            ("tuple()", 6, "empty tuple: expected at least one type", None),
             ("()", 1, "empty tuple: expected at least one type", None),
-            (
-                "enum()",
-                5,
-                "empty enum: expected at least one literal",
-                None,
-            ),
-            (
-                "[]",
-                1,
-                "empty list type: write the element type, e.g. '[string]'",
-                None,
-            ),
-            (
-                "list()",
-                5,
-                "'list()' needs a type between the parentheses",
-                None,
-            ),
+            ("enum()", 5, "empty enum: expected at least one literal", None),
+            ("[]", 1, "empty list type: write the element type, e.g. '[string]'", None),
+            ("list()", 5, "'list()' needs a type between the parentheses", None),
             ("list(string", 4, "'(' is never closed: expected ')'", None),
             ("[string", 0, "'[' is never closed: expected ']'", None),
-            (
-                "(string, long",
-                0,
-                "'(' is never closed: expected ')'",
-                None,
-            ),
+            ("(string, long", 0, "'(' is never closed: expected ')'", None),
             ("enum(A, B", 4, "'(' is never closed: expected ')'", None),
             ("list(string]", 11, "expected ')' but found ']'", None),
             ("[string)", 7, "expected ']' but found ')'", None),
             ("list(string))", 12, "unmatched ')'", None),
             ("string]", 6, "unmatched ']'", None),
             ("string long", 7, "unexpected 'l' after the type", None),
-            (
-                "string, long",
-                6,
-                "unexpected ',' after the type: a list of types needs parentheses, e.g. '(string, long)'",
-                None,
-            ),
-            (
-                "list(string, long)",
-                11,
-                "'list' takes exactly one type",
-                None,
-            ),
-            (
-                "[string, long]",
-                7,
-                "a list has exactly one element type",
-                None,
-            ),
-            (
-                "list",
-                0,
-                "'list' needs its arguments in parentheses, e.g. 'list(string)'",
-                None,
-            ),
-            (
-                "windowed",
-                0,
-                "'windowed' needs its arguments in parentheses, e.g. 'windowed(string)'",
-                None,
-            ),
-            (
-                "string(x)",
-                6,
-                "type 'string' does not take arguments",
-                None,
-            ),
-            (
-                "json(x)",
-                4,
-                "notation 'json' does not take arguments",
-                None,
-            ),
+            ("string, long", 6, "unexpected ',' after the type: a list of types needs parentheses, e.g. '(string, long)'", None),
+            ("list(string, long)", 11, "'list' takes exactly one type", None),
+            ("[string, long]", 7, "a list has exactly one element type", None),
+            ("list", 0, "'list' needs its arguments in parentheses, e.g. 'list(string)'", None),
+            ("windowed", 0, "'windowed' needs its arguments in parentheses, e.g. 'windowed(string)'", None),
+            ("string(x)", 6, "type 'string' does not take arguments", None),
+            ("json(x)", 4, "notation 'json' does not take arguments", None),
             ("(string,)", 8, "expected a type before ')'", None),
             ("(,string)", 1, "expected a type before ','", None),
             ("enum(A,,B)", 7, "empty enum literal", None),
@@ -1316,28 +1000,14 @@ mod tests {
             ("enum('abc)", 5, "unterminated quoted enum literal", None),
             ("enum(a b)", 7, "expected ',' or ')' but found 'b'", None),
             ("enum(a-b)", 6, "expected ',' or ')' but found '-'", None),
-            (
-                "enum(é)",
-                5,
-                "unexpected 'é' in enum literal: literals are letters, digits and '_', or quoted",
-                None,
-            ),
+            ("enum(é)", 5, "unexpected 'é' in enum literal: literals are letters, digits and '_', or quoted", None),
             ("é", 0, "unexpected 'é': expected a type", None),
-            (
-                "(string long)",
-                8,
-                "expected ',' or ')' but found 'l'",
-                None,
-            ),
+            ("(string long)", 8, "expected ',' or ')' but found 'l'", None),
             (":string", 0, "unexpected ':': expected a type", None),
         ];
         for (s, off, msg, hint) in cases {
             let e = err(s);
-            assert_eq!(
-                (e.offset, e.message.as_str(), e.hint.as_deref()),
-                (*off, *msg, *hint),
-                "{s:?}"
-            );
+            assert_eq!((e.offset, e.message.as_str(), e.hint.as_deref()), (*off, *msg, *hint), "{s:?}");
         }
         let deep = "list(".repeat(100) + "string" + &")".repeat(100);
         assert!(err(&deep).message.starts_with("type is nested too deeply"));
@@ -1392,57 +1062,25 @@ mod tests {
         }
         // nested bare avro is never on a topic
         assert_eq!(v("(string, avro)", true).len(), 1);
-        assert_eq!(
-            v("csv", true),
-            vec!["notation 'csv' requires a schema: write 'csv:<SchemaName>'".to_string()]
-        );
-        assert_eq!(
-            v("protobuf", true),
-            vec![
-                "notation 'protobuf' requires a schema: write 'protobuf:<SchemaName>'".to_string()
-            ]
-        );
-        assert_eq!(
-            v("jsonschema", false),
-            vec![
-                "notation 'jsonschema' requires a schema: write 'jsonschema:<SchemaName>'"
-                    .to_string()
-            ]
-        );
+        assert_eq!(v("csv", true), vec!["notation 'csv' requires a schema: write 'csv:<SchemaName>'".to_string()]);
+        assert_eq!(v("protobuf", true), vec!["notation 'protobuf' requires a schema: write 'protobuf:<SchemaName>'".to_string()]);
+        assert_eq!(v("jsonschema", false), vec!["notation 'jsonschema' requires a schema: write 'jsonschema:<SchemaName>'".to_string()]);
         assert_eq!(
             v("json:string", true),
             vec!["notation 'json' does not allow data type 'string' (its values are union(struct, list))".to_string()]
         );
-        assert_eq!(
-            v("avro:int", true),
-            vec![
-                "notation 'avro' does not allow data type 'int' (its values are struct)"
-                    .to_string()
-            ]
-        );
-        assert_eq!(
-            v("json:Order", true),
-            vec![
-                "notation 'json' does not use schemas, so schema name 'Order' is not allowed"
-                    .to_string()
-            ]
-        );
+        assert_eq!(v("avro:int", true), vec!["notation 'avro' does not allow data type 'int' (its values are struct)".to_string()]);
+        assert_eq!(v("json:Order", true), vec!["notation 'json' does not use schemas, so schema name 'Order' is not allowed".to_string()]);
         assert_eq!(
             v("json:list(Order)", true),
-            vec![
-                "notation 'json' does not use schemas, so schema name 'Order' is not allowed"
-                    .to_string()
-            ]
+            vec!["notation 'json' does not use schemas, so schema name 'Order' is not allowed".to_string()]
         );
         assert_eq!(v("binary:Order", true).len(), 1);
         assert_eq!(v("(json:string, csv)", true).len(), 2);
         // user-configured notation names are not checked
         let t = parse_user_type("myavro", &["myavro".to_string()]).expect("parses");
         assert!(validate_user_type(&t, false).is_empty());
-        assert!(
-            validate_user_type(&plain(TypeKind::Schema("X".into())), true)[0]
-                .contains("needs a notation prefix")
-        );
+        assert!(validate_user_type(&plain(TypeKind::Schema("X".into())), true)[0].contains("needs a notation prefix"));
         assert_eq!(notation_info("JSON").map(|i| i.name), Some("json"));
         assert!(notation_info("myavro").is_none());
         for n in BUILTIN_NOTATIONS {
@@ -1463,34 +1101,14 @@ mod tests {
         }
     }
 
-    const GEN_NOTATIONS: &[&str] = &[
-        "json",
-        "avro",
-        "xml",
-        "csv",
-        "binary",
-        "default",
-        "apicurio_avro",
-        "myavro",
-    ];
+    const GEN_NOTATIONS: &[&str] = &["json", "avro", "xml", "csv", "binary", "default", "apicurio_avro", "myavro"];
     const GEN_SCHEMAS: &[&str] = &["SensorData", "io.axual.Sensor", "X1", "my_schema", "a-b"];
-    const GEN_LITERALS: &[&str] = &[
-        "A",
-        "b_2",
-        "9",
-        "with space",
-        "x,y",
-        "it's",
-        "say \"hi\"",
-        "(p)",
-        "é",
-    ];
+    const GEN_LITERALS: &[&str] = &["A", "b_2", "9", "with space", "x,y", "it's", "say \"hi\"", "(p)", "é"];
 
     fn gen_type(r: &mut Rng, depth: usize, effective: bool) -> UserType {
         use TypeKind::*;
         // maybe write a notation on this node
-        let mut notation =
-            (r.below(4) == 0).then(|| GEN_NOTATIONS[r.below(GEN_NOTATIONS.len())].to_string());
+        let mut notation = (r.below(4) == 0).then(|| GEN_NOTATIONS[r.below(GEN_NOTATIONS.len())].to_string());
         let eff = effective || notation.is_some();
         let leaf = depth >= 4 || r.below(3) == 0;
         let choice = if leaf { r.below(15) } else { 15 + r.below(7) };
@@ -1527,11 +1145,7 @@ mod tests {
             18 | 19 => {
                 let n = 1 + r.below(3);
                 let items = (0..n).map(|_| *sub(r)).collect();
-                if choice == 18 {
-                    Tuple(items)
-                } else {
-                    Union(items)
-                }
+                if choice == 18 { Tuple(items) } else { Union(items) }
             }
             _ => {
                 let mut lits: Vec<std::string::String> = Vec::new();
@@ -1560,14 +1174,8 @@ mod tests {
 
     #[test]
     fn display_examples() {
-        assert_eq!(
-            ok("[ (string,avro:SensorData) ]").to_string(),
-            "list(tuple(string, avro:SensorData))"
-        );
-        assert_eq!(
-            ok("JSON:windowed(str)").to_string(),
-            "json:windowed(string)"
-        );
+        assert_eq!(ok("[ (string,avro:SensorData) ]").to_string(), "list(tuple(string, avro:SensorData))");
+        assert_eq!(ok("JSON:windowed(str)").to_string(), "json:windowed(string)");
         assert_eq!(ok("enum( A ,'b c')").to_string(), "enum(A, \"b c\")");
         assert_eq!(ok("?").to_string(), "any");
         assert_eq!(ok("Avro").to_string(), "avro");
@@ -1617,20 +1225,13 @@ mod tests {
                 parsed += 1;
                 let _ = validate_user_type(&t, r.below(2) == 0);
                 // anything that parses must round-trip through its canonical form
-                assert_eq!(
-                    parse_user_type(&t.to_string(), &extra).as_ref(),
-                    Ok(&t),
-                    "{s:?}"
-                );
+                assert_eq!(parse_user_type(&t.to_string(), &extra).as_ref(), Ok(&t), "{s:?}");
             } else if let Err(e) = parse_user_type(&s, &extra) {
                 assert!(e.offset <= s.len(), "{s:?}");
                 assert!(s.is_char_boundary(e.offset), "{s:?}");
             }
         }
         eprintln!("random inputs that parsed: {parsed}");
-        assert!(
-            parsed > 100,
-            "the generator should also hit valid inputs ({parsed})"
-        );
+        assert!(parsed > 100, "the generator should also hit valid inputs ({parsed})");
     }
 }

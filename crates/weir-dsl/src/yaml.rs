@@ -113,14 +113,7 @@ impl Node {
 /// Parses one YAML document. On a syntax error, returns the diagnostic and no tree. Duplicate
 /// keys are reported in `diags` and the first occurrence is kept.
 pub fn parse(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Node> {
-    let mut builder = Builder {
-        file,
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        docs: Vec::new(),
-        diags: Vec::new(),
-        too_deep: false,
-    };
+    let mut builder = Builder { file, stack: Vec::new(), anchors: HashMap::new(), docs: Vec::new(), diags: Vec::new(), too_deep: false };
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, true) {
         let m = e.marker();
@@ -280,10 +273,11 @@ impl MarkedEventReceiver for Builder<'_> {
                 }
             }
             Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().unwrap_or(Node {
-                    span: span_of(mark, 1),
-                    value: Value::Scalar(String::new(), Style::Plain),
-                });
+                let node = self
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or(Node { span: span_of(mark, 1), value: Value::Scalar(String::new(), Style::Plain) });
                 let mut node = node;
                 node.span = span_of(mark, 1);
                 self.push_node(node, 0);
@@ -320,7 +314,7 @@ mod tests {
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].message, "duplicate key 'b'");
         assert_eq!(diags[0].span, Some(Span::new(3, 3, 1)));
-        assert_eq!(diags[0].path, "a");
+        assert_eq!(diags[0].path, "a.b");
     }
 
     #[test]

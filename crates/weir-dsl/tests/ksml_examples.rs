@@ -11,7 +11,8 @@ fn ksml_dir() -> PathBuf {
 }
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<_> =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).flatten().map(|e| e.path()).collect();
     entries.sort();
     for path in entries {
         if path.is_dir() {
@@ -27,16 +28,19 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 const REJECTED: &[(&str, &str, &[&str])] = &[
     (
         "docs-examples/introduction/example-pipeline-definition.yaml",
-        "a documentation fragment: its source stream is not defined, and its valueTransformer has no resultType",
+        "a documentation fragment: its source and target streams are not defined, and its valueTransformer has no resultType",
         &[
             "docs-examples/introduction/example-pipeline-definition.yaml:3:11: unknown stream, table or pipeline result 'my_input_stream' (define it under 'streams:', 'tables:' or 'globalTables:', or write an inline topic)",
             "docs-examples/introduction/example-pipeline-definition.yaml:10:11: inline valueTransformer function: functions of type 'valueTransformer' need a 'resultType' (add e.g. 'resultType: json' saying what the function returns)",
+            "docs-examples/introduction/example-pipeline-definition.yaml:12:9: unknown stream, table or globalTable 'my_output_stream' (define it under 'streams:', or write an inline topic: 'to: {topic: name}')",
         ],
     ),
     (
         "docs-examples/reference/operations/selectkey-processor.yaml",
         "KSML requires a resultType on keyTransformer functions (since PR #300)",
-        &["docs-examples/reference/operations/selectkey-processor.yaml:18:11: inline keyTransformer function: functions of type 'keyTransformer' need a 'resultType' (add e.g. 'resultType: json' saying what the function returns)"],
+        &[
+            "docs-examples/reference/operations/selectkey-processor.yaml:18:11: inline keyTransformer function: functions of type 'keyTransformer' need a 'resultType' (add e.g. 'resultType: json' saying what the function returns)",
+        ],
     ),
     (
         "docs-examples/use-cases/fraud-detection/fraud-detection-machine-learning.yaml",
@@ -49,22 +53,30 @@ const REJECTED: &[(&str, &str, &[&str])] = &[
     (
         "docs-examples/use-cases/fraud-detection/fraud-notifications.yaml",
         "valueTransformer without resultType",
-        &["docs-examples/use-cases/fraud-detection/fraud-notifications.yaml:16:5: function 'generate_notification': functions of type 'valueTransformer' need a 'resultType' (add e.g. 'resultType: json' saying what the function returns)"],
+        &[
+            "docs-examples/use-cases/fraud-detection/fraud-notifications.yaml:16:5: function 'generate_notification': functions of type 'valueTransformer' need a 'resultType' (add e.g. 'resultType: json' saying what the function returns)",
+        ],
     ),
     (
         "docs-examples/use-cases/fraud-detection/fraud-pattern-detection.yaml",
         "valueTransformer without resultType",
-        &["docs-examples/use-cases/fraud-detection/fraud-pattern-detection.yaml:85:5: function 'calculate_fraud_score': functions of type 'valueTransformer' need a 'resultType' (add e.g. 'resultType: json' saying what the function returns)"],
+        &[
+            "docs-examples/use-cases/fraud-detection/fraud-pattern-detection.yaml:85:5: function 'calculate_fraud_score': functions of type 'valueTransformer' need a 'resultType' (add e.g. 'resultType: json' saying what the function returns)",
+        ],
     ),
     (
         "docs-examples/use-cases/iot-data-processing/edge-processing.yaml",
         "inline valueTransformer without resultType",
-        &["docs-examples/use-cases/iot-data-processing/edge-processing.yaml:26:11: inline valueTransformer function: functions of type 'valueTransformer' need a 'resultType' (add e.g. 'resultType: json' saying what the function returns)"],
+        &[
+            "docs-examples/use-cases/iot-data-processing/edge-processing.yaml:26:11: inline valueTransformer function: functions of type 'valueTransformer' need a 'resultType' (add e.g. 'resultType: json' saying what the function returns)",
+        ],
     ),
     (
         "docs-examples/use-cases/iot-data-processing/processing-geospatial-data.yaml",
         "valueTransformer without resultType",
-        &["docs-examples/use-cases/iot-data-processing/processing-geospatial-data.yaml:40:5: function 'calculate_distance': functions of type 'valueTransformer' need a 'resultType' (add e.g. 'resultType: json' saying what the function returns)"],
+        &[
+            "docs-examples/use-cases/iot-data-processing/processing-geospatial-data.yaml:40:5: function 'calculate_distance': functions of type 'valueTransformer' need a 'resultType' (add e.g. 'resultType: json' saying what the function returns)",
+        ],
     ),
 ];
 

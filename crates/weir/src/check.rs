@@ -1,0 +1,177 @@
+//! `weir check`: validate definitions and runner configs like a compiler.
+//!
+//! Each file is classified by its top-level keys: a runner config (`ksml:`) brings its
+//! definitions, checked with the notations it configures; a test suite (`tests:`) is left
+//! to `weir test`; anything else is a definition whose namespace is its file stem. All
+//! diagnostics are printed (with the source line), then a summary; the result is `false`
+//! when any error was found.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use weir_dsl::runner::{DefinitionSource, base_dir_of, parse_inline_definition};
+use weir_dsl::{Diagnostic, yaml};
+
+/// What was found in one run, for the summary line.
+#[derive(Default)]
+struct Tally {
+    files: usize,
+    errors: usize,
+    warnings: usize,
+    skipped: Vec<PathBuf>,
+}
+
+pub fn run(paths: &[PathBuf], show_warnings: bool) -> anyhow::Result<bool> {
+    let mut files = Vec::new();
+    for path in paths {
+        collect(path, &mut files).with_context(|| format!("cannot read '{}'", path.display()))?;
+    }
+    let mut tally = Tally::default();
+    let mut from_runners = BTreeSet::new();
+    let mut standalone = Vec::new();
+    for file in &files {
+        let name = file.display().to_string();
+        let text = match std::fs::read(file)
+            .map_err(|e| Diagnostic::error(&name, None, "", format!("cannot read file: {e}")))
+            .and_then(|b| weir_dsl::source_text(&name, b))
+        {
+            Ok(text) => text,
+            Err(d) => {
+                tally.files += 1;
+                report(&mut tally, show_warnings, vec![d], None);
+                continue;
+            }
+        };
+        match classify(&text) {
+            FileKind::Runner => check_runner(file, &text, &mut tally, show_warnings, &mut from_runners),
+            FileKind::TestSuite => tally.skipped.push(file.clone()),
+            FileKind::Definition => standalone.push((file.clone(), text)),
+        }
+    }
+    for (file, text) in standalone {
+        if from_runners.contains(&canonical(&file)) {
+            continue;
+        }
+        let name = file.display().to_string();
+        let ns = file.file_stem().and_then(|s| s.to_str()).unwrap_or("default").to_string();
+        let (_, diags) = weir_dsl::parse_definition(&name, &ns, &text, &[]);
+        tally.files += 1;
+        report(&mut tally, show_warnings, diags, Some(&text));
+    }
+    for skipped in &tally.skipped {
+        eprintln!("note: skipped '{}': a test suite (run it with 'weir test')", skipped.display());
+    }
+    let summary = format!(
+        "checked {} definition file{}: {} error{}, {} warning{}",
+        tally.files,
+        plural(tally.files),
+        tally.errors,
+        plural(tally.errors),
+        tally.warnings,
+        plural(tally.warnings)
+    );
+    eprintln!("{summary}");
+    Ok(tally.errors == 0)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Directories are searched recursively for `*.yaml` / `*.yml`, in name order.
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    std::fs::metadata(path)?;
+    if !path.is_dir() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            collect(&entry, out)?;
+        } else if entry.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(entry);
+        }
+    }
+    Ok(())
+}
+
+enum FileKind {
+    Runner,
+    TestSuite,
+    Definition,
+}
+
+fn classify(text: &str) -> FileKind {
+    let mut ignored = Vec::new();
+    let Some(root) = yaml::parse("", text, &mut ignored) else { return FileKind::Definition };
+    if weir_dsl::runner::is_runner_config(&root) {
+        FileKind::Runner
+    } else if root.get("tests").is_some() && root.get("definition").is_some() {
+        FileKind::TestSuite
+    } else {
+        FileKind::Definition
+    }
+}
+
+fn check_runner(file: &Path, text: &str, tally: &mut Tally, show_warnings: bool, seen: &mut BTreeSet<PathBuf>) {
+    let name = file.display().to_string();
+    let (config, diags) = weir_dsl::runner::parse_runner_config(&name, text);
+    tally.files += 1;
+    report(tally, show_warnings, diags, Some(text));
+    let Some(config) = config else { return };
+    let notations = config.notation_names();
+    let base = base_dir_of(file);
+    for (namespace, source) in &config.ksml.definitions {
+        match source {
+            DefinitionSource::Inline(node) => {
+                let (_, diags) = parse_inline_definition(&name, namespace, node, &notations);
+                report(tally, show_warnings, diags, Some(text));
+            }
+            DefinitionSource::File(path) => {
+                let def_path = config.config_directory(&base).join(&path.value);
+                seen.insert(canonical(&def_path));
+                let def_name = def_path.display().to_string();
+                tally.files += 1;
+                match std::fs::read(&def_path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| weir_dsl::source_text(&def_name, b).map_err(|d| d.message))
+                {
+                    Ok(def_text) => {
+                        let (_, diags) = weir_dsl::parse_definition(&def_name, namespace, &def_text, &notations);
+                        report(tally, show_warnings, diags, Some(&def_text));
+                    }
+                    Err(e) => {
+                        let d = Diagnostic::error(
+                            &name,
+                            Some(path.span),
+                            &format!("ksml.definitions.{namespace}"),
+                            format!("cannot read definition '{def_name}': {e}"),
+                        );
+                        report(tally, show_warnings, vec![d], Some(text));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn report(tally: &mut Tally, show_warnings: bool, diags: Vec<Diagnostic>, source: Option<&str>) {
+    for d in diags {
+        if d.is_error() {
+            tally.errors += 1;
+        } else {
+            tally.warnings += 1;
+            if !show_warnings {
+                continue;
+            }
+        }
+        eprintln!("{}", d.render(source));
+    }
+}

@@ -1,0 +1,77 @@
+//! The `weir` binary end to end: exit codes and what it prints.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn weir(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_weir")).args(args).current_dir(root()).output().expect("run weir")
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn check_passes_on_the_example_application() {
+    let out = weir(&["check", "examples/hello"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("checked 3 definition files: 0 errors, 0 warnings"), "{}", stderr(&out));
+}
+
+#[test]
+fn check_fails_with_located_diagnostics() {
+    let out = weir(&["check", "crates/weir-dsl/tests/golden/key-typos.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("error: unknown key 'valuType' in stream 'sensors'"), "{err}");
+    assert!(err.contains("crates/weir-dsl/tests/golden/key-typos.yaml:5:5 (at streams.sensors.valuType)"), "{err}");
+    assert!(err.contains("= help: did you mean 'valueType'?"), "{err}");
+    assert!(err.contains("checked 1 definition file: 7 errors, 0 warnings"), "{err}");
+}
+
+#[test]
+fn check_reports_a_binary_file() {
+    let out = weir(&["check", "crates/weir-dsl/tests/golden/binary-junk.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("binary-junk.yaml:3:14"), "{}", stderr(&out));
+}
+
+#[test]
+fn check_of_a_missing_path_fails() {
+    let out = weir(&["check", "no/such/file.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no/such/file.yaml"), "{}", stderr(&out));
+}
+
+#[test]
+fn check_follows_a_runner_config_to_its_definitions() {
+    let dir = std::env::temp_dir().join(format!("weir-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("ksml-runner.yaml"),
+        "ksml:\n  definitions:\n    main: main.yaml\nkafka:\n  application.id: a\n  bootstrap.servers: b:9092\n",
+    )
+    .expect("write");
+    std::fs::write(dir.join("main.yaml"), "streams:\n  s:\n    topic: t\n    keyType: string\n    valueType: jsn\n").expect("write");
+    let out = weir(&["check", dir.to_str().expect("utf-8 path")]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("main.yaml:5:16"), "{err}");
+    assert!(err.contains("invalid type 'jsn'"), "{err}");
+    assert!(err.contains("checked 2 definition files: 1 error"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn schema_prints_json() {
+    for args in [&["schema"][..], &["schema", "--runner"][..]] {
+        let out = weir(args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("schema is JSON");
+        assert!(value.get("$defs").is_some() || value.get("properties").is_some(), "{value}");
+    }
+}

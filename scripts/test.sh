@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The project's whole test suite: what the README's test command and CI run.
+# Everything the tests need is installed or started from here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --workspace --no-fail-fast
