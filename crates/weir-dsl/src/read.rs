@@ -248,12 +248,20 @@ impl<'a> Cx<'a> {
 
     /// Entries of a `name → object` section such as `streams:`.
     pub fn section<'n>(&mut self, root: &'n Node, key: &str) -> Vec<(Spanned<String>, &'n Node)> {
-        let Some(node) = root.get(key) else { return Vec::new() };
+        match root.get(key) {
+            Some(node) => self.entries(node, key, &format!("'{key}'")),
+            None => Vec::new(),
+        }
+    }
+
+    /// The entries of a `name → object` mapping; null means none. `what` names the mapping
+    /// in the message when it is not one.
+    pub fn entries<'n>(&mut self, node: &'n Node, path: &str, what: &str) -> Vec<(Spanned<String>, &'n Node)> {
         if node.is_null() {
             return Vec::new();
         }
         let Some(entries) = node.as_map() else {
-            self.error(node.span, key, format!("'{key}' must be a mapping of names to definitions, found {}", node.describe()));
+            self.error(node.span, path, format!("{what} must be a mapping of names to definitions, found {}", node.describe()));
             return Vec::new();
         };
         entries.iter().map(|(k, v)| (Spanned::new(k.text.clone(), k.span), v)).collect()

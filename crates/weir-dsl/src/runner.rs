@@ -654,7 +654,7 @@ fn ksml_config(cx: &mut Cx, node: &Node, path: &str) -> KsmlConfig {
     }
     if let Some(node) = obj.get("schemaRegistries") {
         let p = obj.path_of("schemaRegistries");
-        for (name, node) in named_entries(cx, node, &p, "'schemaRegistries'") {
+        for (name, node) in cx.entries(node, &p, "'schemaRegistries'") {
             let p = join_path(&p, &name.value);
             let what = format!("schema registry '{}'", name.value);
             let checked = if node.is_null() { None } else { checked(cx, node, &p, &SCHEMA_REGISTRY, &what) };
@@ -664,7 +664,7 @@ fn ksml_config(cx: &mut Cx, node: &Node, path: &str) -> KsmlConfig {
     }
     if let Some(node) = obj.get("notations") {
         let p = obj.path_of("notations");
-        for (name, node) in named_entries(cx, node, &p, "'notations'") {
+        for (name, node) in cx.entries(node, &p, "'notations'") {
             let p = join_path(&p, &name.value);
             if let Some(n) = notation(cx, &name.value, node, &p, &k.schema_registries) {
                 k.notations.insert(name.value, n);
@@ -806,18 +806,6 @@ fn notation(
     }
     let config = o.get("config").map(|c| scalar_map(cx, c, &o.path_of("config"))).unwrap_or_default();
     Some(NotationConfig { type_: type_?.value, schema_registry: schema_registry.map(|r| r.value), config })
-}
-
-/// The entries of a `name → object` map such as `notations:`; null means none.
-fn named_entries<'n>(cx: &mut Cx, node: &'n Node, path: &str, what: &str) -> Vec<(Spanned<String>, &'n Node)> {
-    if node.is_null() {
-        return Vec::new();
-    }
-    let Some(entries) = node.as_map() else {
-        cx.error(node.span, path, format!("{what} must be a mapping of names to settings, found {}", node.describe()));
-        return Vec::new();
-    };
-    entries.iter().map(|(k, v)| (Spanned::new(k.text.clone(), k.span), v)).collect()
 }
 
 fn definitions(cx: &mut Cx, obj: &Obj) -> IndexMap<String, DefinitionSource> {
