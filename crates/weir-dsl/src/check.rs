@@ -361,13 +361,8 @@ impl Checker<'_> {
 
     /// The functions an operation names, each checked against its slot.
     fn op_refs(&mut self, op: &Operation, stream_input: bool) {
-        for (f, slot, key, stores) in op_functions(&op.op) {
-            let stores_ok = match stores {
-                Stores::Yes => true,
-                Stores::OnStreams => stream_input,
-                Stores::No => false,
-            };
-            self.func(f, slot, stores_ok, &format!("{}.{key}", op.path));
+        for (key, f, slot) in op.op.function_slots() {
+            self.func(f, slot, stores_available(&op.op, key, stream_input), &format!("{}.{key}", op.path));
         }
     }
 
@@ -670,75 +665,20 @@ fn fn_span(f: &FnRef) -> Span {
     }
 }
 
-/// Whether a function slot hands the function its state stores (KSML connects stores only
-/// to functions run through the processor API).
-#[derive(Clone, Copy)]
-enum Stores {
-    Yes,
-    OnStreams,
-    No,
-}
-
-/// The functions an operation names, with their slot type, key and store access.
-fn op_functions(op: &Op) -> Vec<(&FnRef, FnType, &'static str, Stores)> {
-    use FnType as F;
-    type Slot<'a> = (&'a FnRef, FnType, &'static str, Stores);
-    fn add<'a>(out: &mut Vec<Slot<'a>>, f: Option<&'a FnRef>, t: FnType, key: &'static str, s: Stores) {
-        if let Some(f) = f {
-            out.push((f, t, key, s));
-        }
-    }
-    let mut out = Vec::new();
+/// Whether a function in `key` of `op` gets its state stores: KSML connects stores only to
+/// functions run through the processor API (on streams: filter, mapValues, the transforms,
+/// peek), not to table operations, groupBy/toStream mappers, aggregations or joins.
+fn stores_available(op: &Op, key: &str, stream_input: bool) -> bool {
     match op {
-        Op::Filter { predicate, .. } | Op::FilterNot { predicate, .. } => {
-            add(&mut out, Some(predicate), F::Predicate, "if", Stores::OnStreams)
-        }
-        Op::TransformValue { mapper, .. } => add(&mut out, Some(mapper), F::ValueTransformer, "mapper", Stores::OnStreams),
-        Op::TransformKey { mapper } => add(&mut out, Some(mapper), F::KeyTransformer, "mapper", Stores::Yes),
-        Op::TransformKeyValue { mapper } => add(&mut out, Some(mapper), F::KeyValueTransformer, "mapper", Stores::Yes),
-        Op::TransformKeyValueToKeyValueList { mapper } => {
-            add(&mut out, Some(mapper), F::KeyValueToKeyValueListTransformer, "mapper", Stores::Yes)
-        }
-        Op::TransformKeyValueToValueList { mapper } => {
-            add(&mut out, Some(mapper), F::KeyValueToValueListTransformer, "mapper", Stores::Yes)
-        }
-        Op::TransformMetadata { mapper } => add(&mut out, Some(mapper), F::MetadataTransformer, "mapper", Stores::Yes),
-        Op::Peek { for_each } => add(&mut out, Some(for_each), F::ForEach, "forEach", Stores::Yes),
-        Op::GroupBy { mapper, .. } => add(&mut out, Some(mapper), F::KeyValueMapper, "mapper", Stores::No),
-        Op::Repartition { partitioner, .. } => add(&mut out, partitioner.as_ref(), F::StreamPartitioner, "partitioner", Stores::No),
-        Op::ToStream { mapper } => add(&mut out, mapper.as_ref(), F::KeyTransformer, "mapper", Stores::No),
-        Op::Reduce { reducer, adder, subtractor, .. } => {
-            add(&mut out, reducer.as_ref(), F::Reducer, "reducer", Stores::No);
-            add(&mut out, adder.as_ref(), F::Reducer, "adder", Stores::No);
-            add(&mut out, subtractor.as_ref(), F::Reducer, "subtractor", Stores::No);
-        }
-        Op::Aggregate { initializer, aggregator, merger, adder, subtractor, .. } => {
-            add(&mut out, Some(initializer), F::Initializer, "initializer", Stores::No);
-            add(&mut out, aggregator.as_ref(), F::Aggregator, "aggregator", Stores::No);
-            add(&mut out, merger.as_ref(), F::Merger, "merger", Stores::No);
-            add(&mut out, adder.as_ref(), F::Aggregator, "adder", Stores::No);
-            add(&mut out, subtractor.as_ref(), F::Aggregator, "subtractor", Stores::No);
-        }
-        Op::Cogroup { aggregator } => add(&mut out, Some(aggregator), F::Aggregator, "aggregator", Stores::No),
-        Op::Join(j) => {
-            add(&mut out, Some(&j.value_joiner), F::ValueJoiner, "valueJoiner", Stores::No);
-            add(&mut out, j.foreign_key_extractor.as_ref(), F::ForeignKeyExtractor, "foreignKeyExtractor", Stores::No);
-            add(&mut out, j.partitioner.as_ref(), F::StreamPartitioner, "partitioner", Stores::No);
-            add(&mut out, j.other_partitioner.as_ref(), F::StreamPartitioner, "otherPartitioner", Stores::No);
-            add(&mut out, j.mapper.as_ref(), F::KeyValueMapper, "mapper", Stores::No);
-        }
-        Op::ConvertKey { .. }
-        | Op::ConvertValue { .. }
-        | Op::ConvertKeyValue { .. }
-        | Op::GroupByKey { .. }
-        | Op::ToTable { .. }
-        | Op::Count { .. }
-        | Op::WindowByTime(_)
-        | Op::WindowBySession { .. }
-        | Op::Suppress { .. }
-        | Op::Merge { .. } => {}
+        Op::Filter { .. } | Op::FilterNot { .. } | Op::TransformValue { .. } => stream_input,
+        Op::TransformKey { .. }
+        | Op::TransformKeyValue { .. }
+        | Op::TransformKeyValueToKeyValueList { .. }
+        | Op::TransformKeyValueToValueList { .. }
+        | Op::TransformMetadata { .. } => true,
+        Op::Peek { .. } => key == "forEach",
+        _ => false,
     }
-    out
 }
 
 /// The stores named or defined by an operation.

@@ -146,6 +146,9 @@ pub struct Code {
     pub text: String,
     /// 1-based line in the YAML file of the first line of `text`.
     pub line: u32,
+    /// 1-based column in the YAML file where `text` starts (after the quote of a quoted
+    /// scalar); the lines of a block scalar all start at this column.
+    pub col: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -472,4 +475,129 @@ pub struct Producer {
     pub condition: Option<FnRef>,
     pub until: Option<FnRef>,
     pub span: Span,
+}
+
+impl Definition {
+    /// Every function of the definition, top-level and inline, in file order: top-level
+    /// functions first, then inline ones as they appear in topics, pipelines and producers.
+    pub fn all_functions(&self) -> Vec<&FunctionDef> {
+        type Out<'a> = Vec<&'a FunctionDef>;
+        fn add<'a>(out: &mut Out<'a>, f: Option<&'a FnRef>) {
+            if let Some(FnRef::Inline(def)) = f {
+                out.push(def);
+            }
+        }
+        fn topic<'a>(out: &mut Out<'a>, t: &'a TopicDef) {
+            add(out, t.timestamp_extractor.as_ref());
+            add(out, t.partitioner.as_ref());
+        }
+        fn topic_ref<'a>(out: &mut Out<'a>, t: &'a TopicRef) {
+            if let TopicRef::Inline(t) = t {
+                topic(out, t);
+            }
+        }
+        fn ops<'a>(out: &mut Out<'a>, via: &'a [Operation], sink: Option<&'a Sink>) {
+            for op in via {
+                for f in op.op.functions() {
+                    add(out, Some(f));
+                }
+                match &op.op {
+                    Op::Merge { stream } => topic_ref(out, stream),
+                    Op::Join(j) => match &j.target {
+                        JoinTarget::Stream(t) | JoinTarget::Table(t) | JoinTarget::GlobalTable(t) => topic_ref(out, t),
+                    },
+                    _ => {}
+                }
+            }
+            match sink {
+                Some(Sink::ForEach(f)) => add(out, Some(f)),
+                Some(Sink::Print(p)) => add(out, p.mapper.as_ref()),
+                Some(Sink::To(t)) => topic_ref(out, t),
+                Some(Sink::ToTopicNameExtractor { extractor, partitioner }) => {
+                    add(out, Some(extractor));
+                    add(out, partitioner.as_ref());
+                }
+                Some(Sink::Branch(branches)) => {
+                    for b in branches {
+                        add(out, b.predicate.as_ref());
+                        ops(out, &b.via, b.sink.as_ref());
+                    }
+                }
+                Some(Sink::As(_)) | None => {}
+            }
+        }
+        let mut out: Out = self.functions.values().collect();
+        for t in self.topics.values() {
+            topic(&mut out, t);
+        }
+        for p in self.pipelines.values() {
+            topic_ref(&mut out, &p.from);
+            ops(&mut out, &p.via, p.sink.as_ref());
+        }
+        for p in self.producers.values() {
+            add(&mut out, Some(&p.generator));
+            add(&mut out, p.condition.as_ref());
+            add(&mut out, p.until.as_ref());
+            topic_ref(&mut out, &p.to);
+        }
+        out
+    }
+}
+
+impl Op {
+    /// The functions this operation names or defines, with their key and the function type
+    /// the slot expects, in field order.
+    pub fn function_slots(&self) -> Vec<(&'static str, &FnRef, FnType)> {
+        use FnType as F;
+        let one = |key, f, t| vec![(key, f, t)];
+        match self {
+            Op::Filter { predicate, .. } | Op::FilterNot { predicate, .. } => one("if", predicate, F::Predicate),
+            Op::TransformValue { mapper, .. } => one("mapper", mapper, F::ValueTransformer),
+            Op::TransformKey { mapper } => one("mapper", mapper, F::KeyTransformer),
+            Op::TransformKeyValue { mapper } => one("mapper", mapper, F::KeyValueTransformer),
+            Op::TransformKeyValueToKeyValueList { mapper } => one("mapper", mapper, F::KeyValueToKeyValueListTransformer),
+            Op::TransformKeyValueToValueList { mapper } => one("mapper", mapper, F::KeyValueToValueListTransformer),
+            Op::TransformMetadata { mapper } => one("mapper", mapper, F::MetadataTransformer),
+            Op::GroupBy { mapper, .. } => one("mapper", mapper, F::KeyValueMapper),
+            Op::Peek { for_each } => one("forEach", for_each, F::ForEach),
+            Op::Repartition { partitioner, .. } => partitioner.iter().map(|f| ("partitioner", f, F::StreamPartitioner)).collect(),
+            Op::ToStream { mapper } => mapper.iter().map(|f| ("mapper", f, F::KeyTransformer)).collect(),
+            Op::Reduce { reducer, adder, subtractor, .. } => [("reducer", reducer), ("adder", adder), ("subtractor", subtractor)]
+                .into_iter()
+                .filter_map(|(k, f)| f.as_ref().map(|f| (k, f, F::Reducer)))
+                .collect(),
+            Op::Aggregate { initializer, aggregator, merger, adder, subtractor, .. } => {
+                let mut v = vec![("initializer", initializer, F::Initializer)];
+                v.extend(aggregator.iter().map(|f| ("aggregator", f, F::Aggregator)));
+                v.extend(merger.iter().map(|f| ("merger", f, F::Merger)));
+                v.extend(adder.iter().map(|f| ("adder", f, F::Aggregator)));
+                v.extend(subtractor.iter().map(|f| ("subtractor", f, F::Aggregator)));
+                v
+            }
+            Op::Cogroup { aggregator } => one("aggregator", aggregator, F::Aggregator),
+            Op::Join(j) => {
+                let mut v = vec![("valueJoiner", &j.value_joiner, F::ValueJoiner)];
+                v.extend(j.foreign_key_extractor.iter().map(|f| ("foreignKeyExtractor", f, F::ForeignKeyExtractor)));
+                v.extend(j.partitioner.iter().map(|f| ("partitioner", f, F::StreamPartitioner)));
+                v.extend(j.other_partitioner.iter().map(|f| ("otherPartitioner", f, F::StreamPartitioner)));
+                v.extend(j.mapper.iter().map(|f| ("mapper", f, F::KeyValueMapper)));
+                v
+            }
+            Op::ConvertKey { .. }
+            | Op::ConvertValue { .. }
+            | Op::ConvertKeyValue { .. }
+            | Op::GroupByKey { .. }
+            | Op::ToTable { .. }
+            | Op::Count { .. }
+            | Op::WindowByTime(_)
+            | Op::WindowBySession { .. }
+            | Op::Suppress { .. }
+            | Op::Merge { .. } => Vec::new(),
+        }
+    }
+
+    /// The functions this operation names or defines, in field order.
+    pub fn functions(&self) -> Vec<&FnRef> {
+        self.function_slots().into_iter().map(|(_, f, _)| f).collect()
+    }
 }

@@ -224,7 +224,8 @@ impl<'a> Cx<'a> {
                     (Style::Plain, _) if node.is_null() => "None".to_string(),
                     _ => s.clone(),
                 };
-                Some(Code { text, line: node.span.line })
+                let col = if *style == Style::Quoted { node.span.col + 1 } else { node.span.col };
+                Some(Code { text, line: node.span.line, col })
             }
             _ => {
                 self.error(node.span, &obj.path_of(key), format!("'{key}' must be Python code (a string), found {}", node.describe()));
