@@ -2,7 +2,8 @@
 //!
 //! Each file is classified by its top-level keys: a runner config (`ksml:`) brings its
 //! definitions, checked with the notations it configures; a test suite (`tests:`) is left
-//! to `weir test`; anything else is a definition whose namespace is its file stem. All
+//! to `weir test`; anything else is a definition whose namespace is its file stem. Every
+//! function's Python code is compiled (not run) so syntax errors show at their YAML line. All
 //! diagnostics are printed (with the source line), then a summary; the result is `false`
 //! when any error was found.
 
@@ -55,7 +56,7 @@ pub fn run(paths: &[PathBuf], show_warnings: bool) -> anyhow::Result<bool> {
         }
         let name = file.display().to_string();
         let ns = file.file_stem().and_then(|s| s.to_str()).unwrap_or("default").to_string();
-        let (_, diags) = weir_dsl::parse_definition(&name, &ns, &text, &[]);
+        let diags = definition_diagnostics(&name, &ns, &text, &[]);
         tally.files += 1;
         report(&mut tally, show_warnings, diags, Some(&text));
     }
@@ -131,7 +132,8 @@ fn check_runner(file: &Path, text: &str, tally: &mut Tally, show_warnings: bool,
     for (namespace, source) in &config.ksml.definitions {
         match source {
             DefinitionSource::Inline(node) => {
-                let (_, diags) = parse_inline_definition(&name, namespace, node, &notations);
+                let (def, mut diags) = parse_inline_definition(&name, namespace, node, &notations);
+                diags.extend(weir_python::check_definition(&def));
                 report(tally, show_warnings, diags, Some(text));
             }
             DefinitionSource::File(path) => {
@@ -144,7 +146,7 @@ fn check_runner(file: &Path, text: &str, tally: &mut Tally, show_warnings: bool,
                     .and_then(|b| weir_dsl::source_text(&def_name, b).map_err(|d| d.message))
                 {
                     Ok(def_text) => {
-                        let (_, diags) = weir_dsl::parse_definition(&def_name, namespace, &def_text, &notations);
+                        let diags = definition_diagnostics(&def_name, namespace, &def_text, &notations);
                         report(tally, show_warnings, diags, Some(&def_text));
                     }
                     Err(e) => {
@@ -160,6 +162,16 @@ fn check_runner(file: &Path, text: &str, tally: &mut Tally, show_warnings: bool,
             }
         }
     }
+}
+
+/// Everything wrong with one definition file: the front end's diagnostics, then Python
+/// syntax errors in its functions.
+fn definition_diagnostics(name: &str, namespace: &str, text: &str, notations: &[String]) -> Vec<Diagnostic> {
+    let (def, mut diags) = weir_dsl::parse_definition(name, namespace, text, notations);
+    if let Some(def) = def {
+        diags.extend(weir_python::check_definition(&def));
+    }
+    diags
 }
 
 fn report(tally: &mut Tally, show_warnings: bool, diags: Vec<Diagnostic>, source: Option<&str>) {

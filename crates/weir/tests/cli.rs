@@ -75,3 +75,19 @@ fn schema_prints_json() {
         assert!(value.get("$defs").is_some() || value.get("properties").is_some(), "{value}");
     }
 }
+
+#[test]
+fn check_reports_python_syntax_errors_at_the_yaml_line() {
+    let dir = std::env::temp_dir().join(format!("weir-cli-py-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("bad.yaml");
+    std::fs::write(&file, "functions:\n  f:\n    type: predicate\n    code: |\n      x = 1\n      if value >\n        pass\n")
+        .expect("write");
+    let out = weir(&["check", file.to_str().expect("utf-8 path")]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("error: Python syntax error in function 'f': invalid syntax"), "{err}");
+    // The column is where CPython places the error, which varies between 3.11 releases.
+    assert!(err.contains("bad.yaml:6:") && err.contains("(at functions.f.code)"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,7 +7,12 @@ use std::path::Path;
 const ALLOWED: &[(&str, &[&str])] = &[
     // Pure: YAML in, model out. No runtime, Python, Kafka, CLI or anyhow.
     ("weir-dsl", &["yaml-rust2", "indexmap", "serde_json"]),
-    ("weir", &["weir-dsl", "clap", "anyhow", "serde_json"]),
+    // Data model, plan, stores, embedded log, runtime. Owns the ports; names no adapter
+    // technology (Python, Kafka, HTTP, CLI).
+    ("weir-engine", &["weir-dsl", "thiserror", "crc32fast"]),
+    // The only crate that names pyo3.
+    ("weir-python", &["weir-dsl", "pyo3"]),
+    ("weir", &["weir-dsl", "weir-python", "clap", "anyhow", "serde_json"]),
 ];
 
 fn dependencies(manifest: &str) -> Vec<String> {

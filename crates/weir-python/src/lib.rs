@@ -1,0 +1,11 @@
+//! `weir-python`: KSML's Python functions on CPython, through PyO3. The only crate that
+//! names pyo3.
+//!
+//! [`compile`] turns each function of a definition into Python code objects the way KSML
+//! defines them (fixed parameters, custom parameters with defaults, `globalCode` at module
+//! level, `code` + `expression`, `stores` as locals, a `log` per function), with every
+//! position moved to the YAML file, so a syntax error or a traceback points at the YAML line.
+
+pub mod compile;
+
+pub use compile::{check_definition, python_name};
