@@ -4,3 +4,6 @@
 //! Kafka broker) and names no adapter technology itself.
 
 pub mod log;
+pub mod value;
+
+pub use value::Value;

@@ -111,3 +111,69 @@ def compile_function(spec):
     module = ast.Module(body=[fn], type_ignores=[])
     code = compile(ast.fix_missing_locations(module), filename, "exec")
     return global_code, code
+
+
+class Logger:
+    """KSML's `log` object: SLF4J-style methods with `{}` placeholders."""
+
+    __slots__ = ("_name", "_emit")
+
+    def __init__(self, name, emit):
+        self._name = name
+        self._emit = emit
+
+    def _log(self, level, msg, args):
+        text = str(msg)
+        if args:
+            parts = text.split("{}")
+            out = [parts[0]]
+            for i, part in enumerate(parts[1:]):
+                out.append(str(args[i]) if i < len(args) else "{}")
+                out.append(part)
+            text = "".join(out)
+        self._emit(level, self._name, text)
+
+    def trace(self, msg, *args):
+        self._log("trace", msg, args)
+
+    def debug(self, msg, *args):
+        self._log("debug", msg, args)
+
+    def info(self, msg, *args):
+        self._log("info", msg, args)
+
+    def warn(self, msg, *args):
+        self._log("warn", msg, args)
+
+    def error(self, msg, *args):
+        self._log("error", msg, args)
+
+    def isTraceEnabled(self):
+        return True
+
+    isDebugEnabled = isInfoEnabled = isWarnEnabled = isErrorEnabled = isTraceEnabled
+
+    def getName(self):
+        return self._name
+
+
+def new_namespace(namespace, emit):
+    """The module namespace shared by all functions of one definition."""
+    loggers = {}
+
+    def logger(name):
+        found = loggers.get(name)
+        if found is None:
+            found = loggers[name] = Logger(name, emit)
+        return found
+
+    return {"__builtins__": __builtins__, "__name__": f"ksml.{namespace}", LOGGER: logger}
+
+
+def load_function(namespace, spec):
+    """Compiles one function, runs its globalCode, defines it; returns the function."""
+    global_code, code = compile_function(spec)
+    if global_code is not None:
+        exec(global_code, namespace)
+    exec(code, namespace)
+    return namespace[spec["name"]]

@@ -7,5 +7,8 @@
 //! position moved to the YAML file, so a syntax error or a traceback points at the YAML line.
 
 pub mod compile;
+pub mod convert;
+pub mod runtime;
 
 pub use compile::{check_definition, python_name};
+pub use runtime::{FunctionError, PythonFunctions};

@@ -9,9 +9,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("weir-dsl", &["yaml-rust2", "indexmap", "serde_json"]),
     // Data model, plan, stores, embedded log, runtime. Owns the ports; names no adapter
     // technology (Python, Kafka, HTTP, CLI).
-    ("weir-engine", &["weir-dsl", "thiserror", "crc32fast"]),
+    ("weir-engine", &["weir-dsl", "indexmap", "thiserror", "crc32fast"]),
     // The only crate that names pyo3.
-    ("weir-python", &["weir-dsl", "pyo3"]),
+    ("weir-python", &["weir-dsl", "weir-engine", "indexmap", "pyo3", "tracing"]),
     ("weir", &["weir-dsl", "weir-python", "clap", "anyhow", "serde_json"]),
 ];
 

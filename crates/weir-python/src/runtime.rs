@@ -1,0 +1,283 @@
+//! Loading a definition's functions into CPython and calling them.
+//!
+//! [`PythonFunctions::load`] gives each definition one module namespace (KSML semantics:
+//! all functions of a definition share globals and can call each other), runs each
+//! function's `globalCode` there, and defines the function. [`PythonFunctions::call`]
+//! converts the arguments into Python, calls, converts the result back and brings it to the
+//! declared `resultType`. A Python exception becomes a [`FunctionError`] carrying the
+//! function name, the traceback and the YAML line of the failing statement.
+//!
+//! `log` messages go to `tracing` with the target `ksml` and the KSML logger name
+//! (`<namespace>.function.<name>`) as a field.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+use weir_dsl::model::{Definition, FunctionDef, ResultRule};
+use weir_dsl::types::{UserType, parse_user_type};
+use weir_dsl::{Diagnostic, Span};
+use weir_engine::Value;
+use weir_engine::value::convert;
+
+use crate::compile::{LoggerKind, bootstrap, spec, syntax_diagnostic};
+use crate::convert::{from_py, to_py};
+
+/// A failure while running a user function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionError {
+    /// `<namespace>.<function>`.
+    pub function: String,
+    pub message: String,
+    /// Python's traceback, when the function raised.
+    pub traceback: Option<String>,
+    /// The YAML file and line of the innermost frame in the definition, if any.
+    pub location: Option<(String, u32)>,
+}
+
+impl fmt::Display for FunctionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error while executing function {}: {}", self.function, self.message)?;
+        if let Some((file, line)) = &self.location {
+            write!(f, " (at {file}:{line})")?;
+        }
+        if let Some(tb) = &self.traceback {
+            write!(f, "\n{}", tb.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FunctionError {}
+
+struct Loaded {
+    callable: Py<PyAny>,
+    def: FunctionDef,
+    /// The declared result type, or the one the function type implies.
+    result: Option<UserType>,
+}
+
+/// The functions of one definition, loaded into their shared namespace.
+pub struct PythonFunctions {
+    namespace: String,
+    file: String,
+    functions: HashMap<String, Loaded>,
+}
+
+#[pyfunction]
+fn emit(level: &str, logger: &str, message: &str) {
+    match level {
+        "trace" => tracing::trace!(target: "ksml", logger, "{message}"),
+        "debug" => tracing::debug!(target: "ksml", logger, "{message}"),
+        "info" => tracing::info!(target: "ksml", logger, "{message}"),
+        "warn" => tracing::warn!(target: "ksml", logger, "{message}"),
+        _ => tracing::error!(target: "ksml", logger, "{message}"),
+    }
+}
+
+impl PythonFunctions {
+    /// Loads every function of `def` (top-level and inline). Syntax errors and exceptions
+    /// raised by `globalCode` are reported as diagnostics at their YAML line.
+    pub fn load(def: &Definition) -> Result<PythonFunctions, Vec<Diagnostic>> {
+        Python::attach(|py| {
+            let internal = |e: PyErr| {
+                vec![Diagnostic::error(&def.file, None, "", format!("internal error: Weir's Python bootstrap failed (a bug in Weir): {e}"))]
+            };
+            let module = bootstrap(py).map_err(internal)?;
+            let emit = wrap_pyfunction!(emit, py).map_err(internal)?;
+            let namespace = module.call_method1("new_namespace", (&def.namespace, emit)).map_err(internal)?;
+            let mut functions = HashMap::new();
+            let mut diags = Vec::new();
+            for f in def.all_functions() {
+                let path = if def.functions.contains_key(&f.name) { format!("functions.{}", f.name) } else { f.name.clone() };
+                let loaded = spec(py, &def.namespace, &def.file, f, LoggerKind::Function)
+                    .and_then(|s| module.call_method1("load_function", (&namespace, s)));
+                match loaded {
+                    Ok(callable) => {
+                        let result = result_type(f);
+                        functions.insert(f.name.clone(), Loaded { callable: callable.unbind(), def: f.clone(), result });
+                    }
+                    Err(err) if err.is_instance_of::<pyo3::exceptions::PySyntaxError>(py) => {
+                        diags.push(syntax_diagnostic(py, &err, &def.file, f, &path));
+                    }
+                    Err(err) => {
+                        let e = function_error(py, &def.namespace, &def.file, f, &err);
+                        let span = e.location.as_ref().map(|(_, line)| Span::new(*line, 1, 1)).unwrap_or(f.span);
+                        diags.push(
+                            Diagnostic::error(
+                                &def.file,
+                                Some(span),
+                                &path,
+                                format!("globalCode of function '{}' failed: {}", f.name, e.message),
+                            )
+                            .with_hint(e.traceback.unwrap_or_default()),
+                        );
+                    }
+                }
+            }
+            if diags.is_empty() {
+                Ok(PythonFunctions { namespace: def.namespace.clone(), file: def.file.clone(), functions })
+            } else {
+                Err(diags)
+            }
+        })
+    }
+
+    /// Calls a function with its fixed parameters, in KSML's order (e.g. `key, value`).
+    pub fn call(&self, name: &str, args: &[Value]) -> Result<Value, FunctionError> {
+        let Some(f) = self.functions.get(name) else {
+            return Err(FunctionError {
+                function: format!("{}.{name}", self.namespace),
+                message: "no such function (a bug in Weir: the plan refers to a function that was not loaded)".to_string(),
+                traceback: None,
+                location: None,
+            });
+        };
+        Python::attach(|py| {
+            let fail = |message: String| FunctionError {
+                function: format!("{}.{name}", self.namespace),
+                message,
+                traceback: None,
+                location: None,
+            };
+            let py_args = args
+                .iter()
+                .map(|v| to_py(py, v))
+                .collect::<PyResult<Vec<_>>>()
+                .map_err(|e| fail(format!("cannot pass the arguments to Python: {e}")))?;
+            let tuple = PyTuple::new(py, py_args).map_err(|e| fail(e.to_string()))?;
+            // State store proxies are bound here once the engine's store ports exist; until
+            // then a function declaring `stores` gets an empty mapping.
+            let kwargs = if f.def.stores.is_empty() { None } else { Some(PyDict::new(py)) };
+            let result = f
+                .callable
+                .bind(py)
+                .call(tuple, kwargs.as_ref())
+                .map_err(|err| function_error(py, &self.namespace, &self.file, &f.def, &err))?;
+            if f.def.fn_type.result() == ResultRule::Forbidden {
+                return Ok(Value::Null);
+            }
+            if result.is_callable() {
+                return Err(fail("the code returns a function instead of a value".to_string()));
+            }
+            let value = from_py(&result).map_err(|e| fail(format!("the result cannot be converted: {e}")))?;
+            match &f.result {
+                Some(ty) => convert(value, ty).map_err(|e| fail(format!("the result does not fit the resultType '{ty}': {e}"))),
+                None => Ok(value),
+            }
+        })
+    }
+}
+
+fn result_type(f: &FunctionDef) -> Option<UserType> {
+    match (&f.result_type, f.fn_type.result()) {
+        (Some(t), _) => Some(t.value.clone()),
+        (None, ResultRule::Default(text)) => parse_user_type(text, &[]).ok(),
+        _ => None,
+    }
+}
+
+/// A Python exception as a [`FunctionError`]: message, formatted traceback, and the YAML
+/// line of the innermost frame that is in the definition file.
+fn function_error(py: Python<'_>, namespace: &str, file: &str, f: &FunctionDef, err: &PyErr) -> FunctionError {
+    let message = err.value(py).repr().map(|r| r.to_string()).unwrap_or_else(|_| err.to_string());
+    let message = format!(
+        "{}: {}",
+        err.get_type(py).name().map(|n| n.to_string()).unwrap_or_default(),
+        err.value(py).str().map(|s| s.to_string()).unwrap_or(message)
+    );
+    let mut location = None;
+    let mut tb = err.traceback(py);
+    while let Some(frame) = tb {
+        let code = frame.getattr("tb_frame").and_then(|fr| fr.getattr("f_code"));
+        let filename = code.and_then(|c| c.getattr("co_filename")).and_then(|n| n.extract::<String>()).unwrap_or_default();
+        if filename == file
+            && let Ok(line) = frame.getattr("tb_lineno").and_then(|l| l.extract::<u32>())
+        {
+            location = Some((file.to_string(), line));
+        }
+        tb = frame.getattr("tb_next").ok().and_then(|n| n.cast_into::<pyo3::types::PyTraceback>().ok());
+    }
+    let traceback = err.traceback(py).and_then(|t| t.format().ok());
+    FunctionError { function: format!("{namespace}.{}", f.name), message, traceback, location }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indexmap::IndexMap;
+
+    fn load(yaml: &str) -> PythonFunctions {
+        let (def, d) = weir_dsl::parse_definition("defs/t.yaml", "ns", yaml, &[]);
+        assert!(d.iter().all(|d| !d.is_error()), "{d:?}");
+        PythonFunctions::load(&def.expect("definition")).expect("load")
+    }
+
+    fn kv(k: &str, v: Value) -> [Value; 2] {
+        [Value::String(k.into()), v]
+    }
+
+    #[test]
+    fn functions_share_globals_and_call_each_other() {
+        let f = load(
+            "functions:\n  helper:\n    globalCode: |\n      counter = [0]\n      def bump():\n          counter[0] += 1\n          return counter[0]\n    expression: None\n  count:\n    type: valueTransformer\n    code: |\n      return bump()\n    resultType: int\n",
+        );
+        assert_eq!(f.call("count", &kv("k", Value::Null)), Ok(Value::Int(1)));
+        assert_eq!(f.call("count", &kv("k", Value::Null)), Ok(Value::Int(2)));
+    }
+
+    #[test]
+    fn predicates_default_to_true_and_check_their_result() {
+        let f = load(
+            "functions:\n  yes:\n    type: predicate\n    code: x = 1\n  hot:\n    type: predicate\n    expression: value['t'] > 30\n",
+        );
+        assert_eq!(f.call("yes", &kv("k", Value::Null)), Ok(Value::Bool(true)));
+        let v = Value::Struct(IndexMap::from([("t".to_string(), Value::Long(35))]));
+        assert_eq!(f.call("hot", &kv("k", v)), Ok(Value::Bool(true)));
+    }
+
+    #[test]
+    fn custom_parameters_take_their_defaults() {
+        let f = load(
+            "functions:\n  greet:\n    type: valueTransformer\n    parameters:\n      - name: greeting\n        type: string\n        defaultValue: hello\n      - name: times\n        type: int\n        defaultValue: 2\n    expression: greeting * times + value\n    resultType: string\n",
+        );
+        assert_eq!(f.call("greet", &kv("k", Value::String("!".into()))), Ok(Value::String("hellohello!".into())));
+    }
+
+    #[test]
+    fn results_are_converted_to_the_result_type() {
+        let f = load(
+            "functions:\n  pair:\n    type: keyValueTransformer\n    expression: '[key, 5]'\n    resultType: (string, int)\n  bad:\n    type: valueTransformer\n    expression: '\"abc\"'\n    resultType: int\n",
+        );
+        assert_eq!(f.call("pair", &kv("k", Value::Null)), Ok(Value::Tuple(vec![Value::String("k".into()), Value::Int(5)])));
+        let e = f.call("bad", &kv("k", Value::Null)).expect_err("abc is no int");
+        assert!(e.message.contains("does not fit the resultType 'int'"), "{e}");
+    }
+
+    #[test]
+    fn exceptions_carry_the_yaml_line_and_traceback() {
+        let f = load(
+            "functions:\n  boom:\n    type: valueTransformer\n    code: |\n      x = 1\n      y = value['missing']\n      return y\n    resultType: json\n",
+        );
+        let e = f.call("boom", &kv("k", Value::Struct(IndexMap::new()))).expect_err("KeyError");
+        assert_eq!(e.function, "ns.boom");
+        assert_eq!(e.message, "KeyError: 'missing'");
+        assert_eq!(e.location, Some(("defs/t.yaml".to_string(), 6)));
+        assert!(e.traceback.as_deref().is_some_and(|t| t.contains("defs/t.yaml\", line 6, in boom")), "{e}");
+    }
+
+    #[test]
+    fn global_code_errors_are_diagnostics() {
+        let (def, _) = weir_dsl::parse_definition(
+            "t.yaml",
+            "ns",
+            "functions:\n  f:\n    globalCode: |\n      import no_such_module_x\n    expression: None\n",
+            &[],
+        );
+        let diags = PythonFunctions::load(&def.expect("def")).err().expect("import fails");
+        assert_eq!(diags.len(), 1);
+        assert!(diags[0].message.contains("ModuleNotFoundError"), "{}", diags[0]);
+        assert_eq!(diags[0].span.map(|s| s.line), Some(4));
+    }
+}
