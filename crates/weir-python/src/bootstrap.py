@@ -177,3 +177,105 @@ def load_function(namespace, spec):
         exec(global_code, namespace)
     exec(code, namespace)
     return namespace[spec["name"]]
+
+
+# ---- pythonContext: what user code may do ------------------------------------------------
+
+_WRITE_FLAGS = None
+
+
+def _denied(action, setting):
+    return PermissionError(
+        f"{action} is not allowed for KSML functions; set 'pythonContext.{setting}: true' in the runner config to allow it"
+    )
+
+
+class _Environment(dict):
+    """The environment user code sees when environment variables are not inherited: empty,
+    with errors that say why."""
+
+    def __missing__(self, key):
+        raise KeyError(
+            f"{key!r}: environment variables are not visible to KSML functions; "
+            "set 'pythonContext.inheritEnvironmentVariables: true' in the runner config"
+        )
+
+
+def install_guard(settings, module_path):
+    """Installs, once per process and before any user code runs, the audit hook that
+    enforces the runner config's `pythonContext` switches. `settings` maps each switch name
+    to a bool; `module_path` (or None) is put first on `sys.path` and readable."""
+    import os
+    import site
+    import sys
+
+    if module_path:
+        sys.path.insert(0, module_path)
+    readable = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix) if p}
+    for p in site.getsitepackages() + [site.getusersitepackages()]:
+        readable.add(os.path.realpath(p))
+    if module_path:
+        readable.add(os.path.realpath(module_path))
+    readable = tuple(sorted(r.rstrip(os.sep) + os.sep for r in readable))
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+    files = settings["allowHostFileAccess"]
+    sockets = settings["allowHostSocketAccess"]
+    processes = settings["allowCreateProcess"]
+    native = settings["allowNativeAccess"]
+    threads = settings["allowCreateThread"]
+
+    file_events = {
+        "os.remove", "os.rmdir", "os.rename", "os.mkdir", "os.chmod", "os.chown", "os.truncate",
+        "os.symlink", "os.link", "os.utime", "os.chdir", "shutil.rmtree", "shutil.move",
+        "shutil.copyfile", "shutil.copymode", "shutil.copystat", "shutil.copytree", "os.listdir", "os.scandir",
+    }
+    process_events = {
+        "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
+        "os.forkpty", "os.startfile", "os.kill", "os.killpg", "pty.spawn",
+    }
+
+    def readable_path(path, mode, flags):
+        if isinstance(path, int):
+            return True
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (isinstance(flags, int) and flags & write_flags)
+        if writing:
+            return False
+        try:
+            real = os.path.realpath(os.fsdecode(path))
+        except Exception:
+            return False
+        return (real + os.sep).startswith(readable) or any(real.startswith(r) for r in readable)
+
+    def hook(event, args):
+        if event == "open":
+            if not files and not readable_path(args[0], args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else None):
+                raise _denied(f"opening the file {args[0]!r}", "allowHostFileAccess")
+        elif event in file_events:
+            if not files and not (event in ("os.listdir", "os.scandir") and readable_path(args[0] if args else ".", "r", 0)):
+                raise _denied(f"'{event}'", "allowHostFileAccess")
+        elif event.startswith("socket.") and event != "socket.__new__":
+            if not sockets:
+                raise _denied(f"network access ('{event}')", "allowHostSocketAccess")
+        elif event in process_events:
+            if not processes:
+                raise _denied(f"starting a process ('{event}')", "allowCreateProcess")
+        elif event.startswith("ctypes."):
+            if not native:
+                raise _denied(f"native code through ctypes ('{event}')", "allowNativeAccess")
+
+    sys.addaudithook(hook)
+
+    if not threads:
+        import _thread
+        import threading
+
+        def no_threads(*args, **kwargs):
+            raise _denied("starting a thread", "allowCreateThread")
+
+        _thread.start_new_thread = no_threads
+        _thread.start_new = no_threads
+        threading._start_new_thread = no_threads
+
+    if not settings["inheritEnvironmentVariables"]:
+        os.environ = _Environment()

@@ -7,6 +7,7 @@
 //! position moved to the YAML file, so a syntax error or a traceback points at the YAML line.
 
 pub mod compile;
+pub mod context;
 pub mod convert;
 pub mod runtime;
 
