@@ -169,12 +169,15 @@ pub struct ErrorTypeHandling {
     pub log_payload: bool,
     pub logger_name: String,
     pub handler: Handler,
+    /// Weir's addition: a topic that receives each failing record (its original bytes, with
+    /// the error in headers), whatever the handler decides next.
+    pub dead_letter_topic: Option<String>,
 }
 
 impl ErrorTypeHandling {
     /// The defaults, with the given logger name.
     pub fn new(logger_name: &str) -> Self {
-        ErrorTypeHandling { log: true, log_payload: false, logger_name: logger_name.into(), handler: Handler::StopOnFail }
+        ErrorTypeHandling { log: true, log_payload: false, logger_name: logger_name.into(), handler: Handler::StopOnFail, dead_letter_topic: None }
     }
 }
 
@@ -458,6 +461,7 @@ pub static ERROR_TYPE_HANDLING: Shape = Shape {
         opt("logPayload", Kind::Bool, "Include the offending payload in the log (default false)"),
         opt("loggerName", Kind::Str, "Logger the error is logged to"),
         opt("handler", Kind::Enum(HANDLER_NAMES), "What happens next: stopOnFail (default), continueOnFail or retryOnFail"),
+        opt("deadLetterTopic", Kind::Str, "(Weir) Topic receiving each failing record, with the error in its headers"),
     ],
 };
 
@@ -769,16 +773,17 @@ fn error_type_handling(cx: &mut Cx, parent: &Obj, key: &str, slot: &mut ErrorTyp
     }
     if let Some(h) = enum_value(cx, &o, "handler", "error handler", HANDLER_NAMES, Handler::from_name, no_hint) {
         slot.handler = h.value;
-        if h.value == Handler::RetryOnFail && key != "produce" {
+        if h.value == Handler::RetryOnFail && key == "consume" {
             cx.diags.push(warning(
                 cx.file,
                 h.span,
                 &o.path_of("handler"),
-                format!("'retryOnFail' is only supported for produce errors, not for {key} errors"),
-                Some("KSML fails at the first such error; use 'stopOnFail' or 'continueOnFail'".into()),
+                "'retryOnFail' cannot help a record that does not decode: it is handled as 'stopOnFail'",
+                Some("use 'continueOnFail' (with a 'deadLetterTopic') to skip such records".into()),
             ));
         }
     }
+    slot.dead_letter_topic = non_blank(cx, &o, "deadLetterTopic").map(|t| t.value);
 }
 
 fn notation(

@@ -214,13 +214,23 @@ fn bad_handler_lists_the_allowed_values() {
 }
 
 #[test]
-fn retry_on_fail_outside_produce_is_a_warning() {
+fn retry_on_fail_for_consume_errors_is_a_warning() {
     let text = "ksml:\n  definitions: {a: a.yaml}\n  errorHandling:\n    consume:\n      handler: retryOnFail\nkafka: {application.id: a, bootstrap.servers: b}\n";
     let (config, diags) = parse_runner_config_with_env("f", text, &no_env);
     assert_eq!(diags.len(), 1, "{diags:#?}");
     assert_eq!(diags[0].severity, Severity::Warning);
-    assert_eq!(diags[0].message, "'retryOnFail' is only supported for produce errors, not for consume errors");
+    assert_eq!(diags[0].message, "'retryOnFail' cannot help a record that does not decode: it is handled as 'stopOnFail'");
     assert_eq!(config.expect("config").ksml.error_handling.consume.handler, Handler::RetryOnFail);
+}
+
+#[test]
+fn process_errors_may_be_retried_and_dead_lettered() {
+    let text = "ksml:\n  definitions: {a: a.yaml}\n  errorHandling:\n    process:\n      handler: retryOnFail\n      deadLetterTopic: failed\nkafka: {application.id: a, bootstrap.servers: b}\n";
+    let (config, diags) = parse_runner_config_with_env("f", text, &no_env);
+    assert!(diags.is_empty(), "{diags:#?}");
+    let process = config.expect("config").ksml.error_handling.process;
+    assert_eq!(process.handler, Handler::RetryOnFail);
+    assert_eq!(process.dead_letter_topic.as_deref(), Some("failed"));
 }
 
 #[test]
