@@ -177,7 +177,13 @@ pub struct ErrorTypeHandling {
 impl ErrorTypeHandling {
     /// The defaults, with the given logger name.
     pub fn new(logger_name: &str) -> Self {
-        ErrorTypeHandling { log: true, log_payload: false, logger_name: logger_name.into(), handler: Handler::StopOnFail, dead_letter_topic: None }
+        ErrorTypeHandling {
+            log: true,
+            log_payload: false,
+            logger_name: logger_name.into(),
+            handler: Handler::StopOnFail,
+            dead_letter_topic: None,
+        }
     }
 }
 

@@ -1,9 +1,13 @@
 //! `weir-engine`: everything between a validated definition and records flowing: the data
-//! model, the embedded log, and (to come) notations, the plan, operations, state stores and
-//! the runtime. It owns the ports (traits) that adapters implement (Python functions, the
+//! model, notations, the embedded log, the plan, the runtime and (to come) state stores. It owns the ports (traits) that adapters implement (Python functions, the
 //! Kafka broker) and names no adapter technology itself.
 
 pub mod log;
+pub mod notation;
+pub mod partitioner;
+pub mod plan;
+pub mod ports;
+pub mod runtime;
 pub mod value;
 
 pub use value::Value;

@@ -12,4 +12,5 @@ pub mod convert;
 pub mod runtime;
 
 pub use compile::{check_definition, python_name};
-pub use runtime::{FunctionError, PythonFunctions};
+pub use runtime::PythonFunctions;
+pub use weir_engine::ports::{FunctionError, Functions};

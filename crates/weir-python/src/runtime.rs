@@ -11,7 +11,6 @@
 //! (`<namespace>.function.<name>`) as a field.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -19,37 +18,11 @@ use weir_dsl::model::{Definition, FunctionDef, ResultRule};
 use weir_dsl::types::{UserType, parse_user_type};
 use weir_dsl::{Diagnostic, Span};
 use weir_engine::Value;
+use weir_engine::ports::{FunctionError, Functions};
 use weir_engine::value::convert;
 
 use crate::compile::{LoggerKind, bootstrap, spec, syntax_diagnostic};
 use crate::convert::{from_py, to_py};
-
-/// A failure while running a user function.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FunctionError {
-    /// `<namespace>.<function>`.
-    pub function: String,
-    pub message: String,
-    /// Python's traceback, when the function raised.
-    pub traceback: Option<String>,
-    /// The YAML file and line of the innermost frame in the definition, if any.
-    pub location: Option<(String, u32)>,
-}
-
-impl fmt::Display for FunctionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error while executing function {}: {}", self.function, self.message)?;
-        if let Some((file, line)) = &self.location {
-            write!(f, " (at {file}:{line})")?;
-        }
-        if let Some(tb) = &self.traceback {
-            write!(f, "\n{}", tb.trim_end())?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for FunctionError {}
 
 struct Loaded {
     callable: Py<PyAny>,
@@ -123,9 +96,11 @@ impl PythonFunctions {
             }
         })
     }
+}
 
+impl Functions for PythonFunctions {
     /// Calls a function with its fixed parameters, in KSML's order (e.g. `key, value`).
-    pub fn call(&self, name: &str, args: &[Value]) -> Result<Value, FunctionError> {
+    fn call(&self, name: &str, args: &[Value]) -> Result<Value, FunctionError> {
         let Some(f) = self.functions.get(name) else {
             return Err(FunctionError {
                 function: format!("{}.{name}", self.namespace),
@@ -207,6 +182,7 @@ fn function_error(py: Python<'_>, namespace: &str, file: &str, f: &FunctionDef, 
 mod tests {
     use super::*;
     use indexmap::IndexMap;
+    use weir_engine::ports::Functions;
 
     fn load(yaml: &str) -> PythonFunctions {
         let (def, d) = weir_dsl::parse_definition("defs/t.yaml", "ns", yaml, &[]);

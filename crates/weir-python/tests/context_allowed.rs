@@ -3,7 +3,7 @@
 
 use weir_dsl::runner::PythonContext;
 use weir_engine::Value;
-use weir_python::PythonFunctions;
+use weir_python::{Functions, PythonFunctions};
 
 fn run(code: &str) -> Result<Value, String> {
     let all = PythonContext {

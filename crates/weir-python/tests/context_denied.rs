@@ -4,7 +4,7 @@
 
 use weir_dsl::runner::PythonContext;
 use weir_engine::Value;
-use weir_python::PythonFunctions;
+use weir_python::{Functions, PythonFunctions};
 
 fn run(code: &str) -> Result<Value, String> {
     weir_python::context::install(&PythonContext::default(), None).expect("install");

@@ -2,6 +2,8 @@
 //! exit code. Each command lives in its own module.
 
 mod check;
+mod run;
+mod topic;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -27,11 +29,29 @@ enum Command {
         #[arg(long)]
         no_warnings: bool,
     },
+    /// Run KSML definitions: a runner config (ksml-runner.yaml) or definition files, on the
+    /// embedded log in the storage directory, until Ctrl-C.
+    Run {
+        /// A runner config, or one or more definition files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Stop once the producers are done and every input is processed (for scripts and tests).
+        #[arg(long)]
+        until_idle: bool,
+    },
     /// Print the JSON schema of KSML definitions (or of the runner config), for editors.
     Schema {
         /// Print the schema of the runner config (ksml-runner.yaml) instead.
         #[arg(long)]
         runner: bool,
+    },
+    /// Inspect and feed the topics of the embedded log: list, describe, create, produce, consume.
+    Topic {
+        /// The embedded log's directory (the runner config's storage directory).
+        #[arg(long, global = true, default_value = weir_dsl::runner::DEFAULT_STORAGE_DIRECTORY)]
+        storage: PathBuf,
+        #[command(subcommand)]
+        command: topic::TopicCommand,
     },
 }
 
@@ -40,6 +60,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { paths, no_warnings } => check::run(&paths, !no_warnings),
         Command::Schema { runner } => schema(runner),
+        Command::Run { paths, until_idle } => {
+            init_logging();
+            run::run(&paths, until_idle)
+        }
+        Command::Topic { storage, command } => topic::run(&storage, command),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -49,6 +74,24 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Logs go to stderr; `WEIR_LOG` sets the level (error, warn, info — the default —, debug, trace).
+fn init_logging() {
+    let level = match std::env::var("WEIR_LOG").unwrap_or_default().to_ascii_lowercase().as_str() {
+        "error" => tracing::Level::ERROR,
+        "warn" => tracing::Level::WARN,
+        "debug" => tracing::Level::DEBUG,
+        "trace" => tracing::Level::TRACE,
+        _ => tracing::Level::INFO,
+    };
+    use std::io::IsTerminal as _;
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_max_level(level)
+        .with_target(false)
+        .init();
 }
 
 fn schema(runner: bool) -> anyhow::Result<bool> {

@@ -9,10 +9,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("weir-dsl", &["yaml-rust2", "indexmap", "serde_json"]),
     // Data model, plan, stores, embedded log, runtime. Owns the ports; names no adapter
     // technology (Python, Kafka, HTTP, CLI).
-    ("weir-engine", &["weir-dsl", "indexmap", "thiserror", "crc32fast"]),
+    ("weir-engine", &["weir-dsl", "indexmap", "thiserror", "crc32fast", "serde_json", "serde", "tracing"]),
     // The only crate that names pyo3.
     ("weir-python", &["weir-dsl", "weir-engine", "indexmap", "pyo3", "tracing"]),
-    ("weir", &["weir-dsl", "weir-python", "clap", "anyhow", "serde_json"]),
+    ("weir", &["weir-dsl", "weir-engine", "weir-python", "clap", "anyhow", "serde_json", "tracing", "tracing-subscriber", "ctrlc"]),
 ];
 
 fn dependencies(manifest: &str) -> Vec<String> {

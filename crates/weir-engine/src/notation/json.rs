@@ -1,0 +1,388 @@
+//! The `json` notation: UTF-8 JSON text ⇄ [`Value`] (inventory §5.2, `JsonNotation`).
+//!
+//! Also the writer of the `binary` notation's complex types (structs, lists, tuples, unions,
+//! enums, windowed keys), which KSML writes as JSON.
+//!
+//! Decoding goes straight from bytes to [`Value`] through serde (a [`DeserializeSeed`] and
+//! [`Visitor`]), and encoding straight from [`Value`] to bytes (a [`Serialize`] wrapper), with
+//! no intermediate `serde_json::Value`. Mapping:
+//!
+//! | JSON | decodes to |
+//! |---|---|
+//! | object | `Struct`, key order kept; a repeated key keeps its first place and its last value (as Python's `json` does) |
+//! | array | `List` |
+//! | integer that fits `i64` | `Long` |
+//! | other number (fraction, exponent, beyond `i64`) | `Double` |
+//! | string, `true`/`false`, `null` | `String`, `Bool`, `Null` |
+//!
+//! | Value | encodes to |
+//! |---|---|
+//! | `Struct` | object, in the struct's key order |
+//! | `List`, `Tuple` | array |
+//! | `Byte`, `Short`, `Int`, `Long` | integer |
+//! | `Float`, `Double` | number, the shortest text that reads back the same; NaN and ±infinity are an error (JSON has neither) |
+//! | `String`, `Enum` | string |
+//! | `Bytes` | string, standard base64 with padding: what Jackson (KSML's JSON library) writes for a `byte[]` by default |
+//! | `Bool`, `Null` | `true`/`false`, `null` |
+//!
+//! Base64 strings decode as strings: JSON does not say they were bytes. Doubles read back
+//! exactly (serde_json's `float_roundtrip`). Nesting is limited to 127 levels of arrays and objects
+//! both ways (serde_json's reader limit; the writer checks the same).
+//!
+//! A type can constrain the top-level JSON value: KSML's `json` is `union(struct, list)`, so
+//! `valueType: json` refuses a bare `42`; `json:[string]` wants an array; a `binary` union
+//! accepts any JSON value. Only the top level is checked; element types are [`convert`]'s job.
+//!
+//! [`convert`]: crate::value::convert
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, Serializer};
+use weir_dsl::types::{TypeKind, UserType};
+
+use super::{Codec, CodecError, TextPosition, describe, no_schemas};
+use crate::value::Value;
+
+/// Deepest nesting of arrays and objects written: the deepest serde_json reads (its
+/// recursion limit of 128 counts the top level too).
+const MAX_DEPTH: usize = 127;
+
+/// Which JSON values a type allows at the top level of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Any JSON value (unions and `any` under `binary`).
+    Any,
+    /// An object or an array: `json`'s default type `union(struct, list)`.
+    Container,
+    /// An object: struct, map, windowed key.
+    Object,
+    /// An array: list, tuple.
+    Array,
+    /// A string: an enum written by `binary`.
+    String,
+}
+
+impl Shape {
+    fn allows_json(self, value: &Value) -> bool {
+        match self {
+            Shape::Any => true,
+            Shape::Container => matches!(value, Value::Struct(_) | Value::List(_)),
+            Shape::Object => matches!(value, Value::Struct(_)),
+            Shape::Array => matches!(value, Value::List(_)),
+            Shape::String => matches!(value, Value::String(_)),
+        }
+    }
+
+    fn allows_value(self, value: &Value) -> bool {
+        match self {
+            Shape::Any => true,
+            Shape::Container => matches!(value, Value::Struct(_) | Value::List(_) | Value::Tuple(_)),
+            Shape::Object => matches!(value, Value::Struct(_)),
+            Shape::Array => matches!(value, Value::List(_) | Value::Tuple(_)),
+            Shape::String => matches!(value, Value::String(_) | Value::Enum(_)),
+        }
+    }
+
+    /// The shape a type has when its values are written as JSON.
+    pub(crate) fn of(kind: &TypeKind) -> Option<Shape> {
+        Some(match kind {
+            TypeKind::NotationDefault => Shape::Container,
+            TypeKind::Struct | TypeKind::Map(_) | TypeKind::Windowed(_) => Shape::Object,
+            TypeKind::List(_) | TypeKind::Tuple(_) => Shape::Array,
+            TypeKind::Union(_) | TypeKind::Any => Shape::Any,
+            TypeKind::Enum(_) => Shape::String,
+            _ => return None,
+        })
+    }
+}
+
+/// What a JSON value is, for messages: `a JSON number`.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "JSON null",
+        Value::Bool(_) => "a JSON boolean",
+        Value::Long(_) | Value::Double(_) => "a JSON number",
+        Value::String(_) => "a JSON string",
+        Value::List(_) => "a JSON array",
+        _ => "a JSON object",
+    }
+}
+
+/// Reads and writes JSON for one type. `notation` is the notation named in messages: `json`,
+/// or `binary` when it writes the binary notation's complex types.
+#[derive(Debug, Clone)]
+pub struct JsonCodec {
+    notation: &'static str,
+    expected: String,
+    shape: Shape,
+}
+
+impl JsonCodec {
+    /// The codec for a type written with the `json` notation. Primitive types are refused,
+    /// as KSML does (`json:string`: "Notation json does not allow for data type string").
+    pub fn for_type(ty: &UserType) -> Result<JsonCodec, String> {
+        if let Some(message) = no_schemas("json", &ty.kind) {
+            return Err(message);
+        }
+        let shape = Shape::of(&ty.kind).ok_or_else(|| format!("notation 'json' does not allow data type '{ty}'"))?;
+        Ok(JsonCodec { notation: "json", expected: ty.to_string(), shape })
+    }
+
+    /// A codec for `shape`, naming `notation` and `expected` in its messages.
+    pub(crate) fn with_shape(notation: &'static str, expected: String, shape: Shape) -> JsonCodec {
+        JsonCodec { notation, expected, shape }
+    }
+}
+
+impl Codec for JsonCodec {
+    fn decode(&self, bytes: Option<&[u8]>) -> Result<Value, CodecError> {
+        let Some(bytes) = bytes else { return Ok(Value::Null) };
+        let value = from_slice(bytes).map_err(|mut e| {
+            e.notation = self.notation;
+            e.expected.clone_from(&self.expected);
+            e
+        })?;
+        if value != Value::Null && !self.shape.allows_json(&value) {
+            return Err(CodecError::decode(self.notation, &self.expected, format!("found {}", json_kind(&value))));
+        }
+        Ok(value)
+    }
+
+    fn encode(&self, value: &Value) -> Result<Option<Vec<u8>>, CodecError> {
+        if *value == Value::Null {
+            return Ok(None);
+        }
+        if !self.shape.allows_value(value) {
+            return Err(CodecError::encode(self.notation, &self.expected, format!("found {}", describe(value))));
+        }
+        to_vec(value).map(Some).map_err(|mut e| {
+            e.notation = self.notation;
+            e.expected.clone_from(&self.expected);
+            e
+        })
+    }
+}
+
+/// Reads one JSON document (any top-level value; surrounding whitespace allowed) into a
+/// [`Value`].
+pub fn from_slice(bytes: &[u8]) -> Result<Value, CodecError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = ValueSeed.deserialize(&mut de).and_then(|v| de.end().map(|()| v)).map_err(|e| parse_error(bytes, &e))?;
+    Ok(value)
+}
+
+/// Writes a value as compact JSON.
+pub fn to_vec(value: &Value) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::with_capacity(256);
+    to_writer(&mut out, value)?;
+    Ok(out)
+}
+
+/// Appends a value as compact JSON to `out` (left unspecified on error).
+pub fn to_writer(out: &mut Vec<u8>, value: &Value) -> Result<(), CodecError> {
+    let mut ser = serde_json::Serializer::new(out);
+    Json { value, depth: 0 }.serialize(&mut ser).map_err(|_| {
+        let found = unwritable(value, "$", 0).unwrap_or_else(|| "a value JSON cannot hold".to_string());
+        CodecError::encode("json", "json", found)
+    })
+}
+
+fn parse_error(bytes: &[u8], e: &serde_json::Error) -> CodecError {
+    let (line, column) = (e.line(), e.column());
+    let line_start = if line <= 1 {
+        0
+    } else {
+        bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').nth(line - 2).map_or(bytes.len(), |(i, _)| i + 1)
+    };
+    // serde_json reports column 0 after a newline: that is the newline itself.
+    let offset = if column == 0 { line_start.saturating_sub(1) } else { (line_start + column - 1).min(bytes.len()) };
+    let text = e.to_string();
+    let message = text.strip_suffix(&format!(" at line {line} column {column}")).unwrap_or(&text);
+    let before = &bytes[..offset];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let column = offset - before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) + 1;
+    let mut error = CodecError::decode(
+        "json",
+        "json",
+        format!("invalid JSON at byte {offset} (line {line}, column {column}): {}", message.replace('`', "'")),
+    );
+    error.position = Some(TextPosition { offset, line, column });
+    error
+}
+
+/// Where and why a value cannot be written as JSON (the slow path, after an error).
+fn unwritable(value: &Value, path: &str, depth: usize) -> Option<String> {
+    if depth > MAX_DEPTH {
+        return Some(format!("found nesting deeper than {MAX_DEPTH} levels"));
+    }
+    match value {
+        Value::Float(x) if !x.is_finite() => Some(format!("found float {x} at {path} (JSON has no NaN or infinity)")),
+        Value::Double(x) if !x.is_finite() => Some(format!("found double {x} at {path} (JSON has no NaN or infinity)")),
+        Value::List(items) | Value::Tuple(items) => {
+            items.iter().enumerate().find_map(|(i, v)| unwritable(v, &format!("{path}[{i}]"), depth + 1))
+        }
+        Value::Struct(fields) => fields.iter().find_map(|(k, v)| unwritable(v, &format!("{path}.{k}"), depth + 1)),
+        _ => None,
+    }
+}
+
+/// Reads a [`Value`] from any self-describing serde format.
+#[derive(Debug, Clone, Copy)]
+pub struct ValueSeed;
+
+impl<'de> DeserializeSeed<'de> for ValueSeed {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Long(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(i64::try_from(v).map_or(Value::Double(v as f64), Value::Long))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Double(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = seq.next_element_seed(ValueSeed)? {
+            items.push(item);
+        }
+        Ok(Value::List(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        // Gathered first so the map's table is built once at its final size (JSON gives no
+        // length up front, and growing the hash table showed in profiles).
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(ValueSeed)?;
+            entries.push((key, value));
+        }
+        Ok(Value::Struct(IndexMap::from_iter(entries)))
+    }
+}
+
+/// Writes a [`Value`] with any serde format, as the table in the module doc says.
+struct Json<'a> {
+    value: &'a Value,
+    depth: usize,
+}
+
+impl Serialize for Json<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.depth > MAX_DEPTH {
+            return Err(ser::Error::custom("nesting too deep"));
+        }
+        let depth = self.depth + 1;
+        match self.value {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Byte(n) => s.serialize_i8(*n),
+            Value::Short(n) => s.serialize_i16(*n),
+            Value::Int(n) => s.serialize_i32(*n),
+            Value::Long(n) => s.serialize_i64(*n),
+            Value::Float(x) if x.is_finite() => s.serialize_f32(*x),
+            Value::Double(x) if x.is_finite() => s.serialize_f64(*x),
+            Value::Float(_) | Value::Double(_) => Err(ser::Error::custom("not finite")),
+            Value::String(text) | Value::Enum(text) => s.serialize_str(text),
+            Value::Bytes(bytes) => s.serialize_str(&base64(bytes)),
+            Value::List(items) | Value::Tuple(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for value in items {
+                    seq.serialize_element(&Json { value, depth })?;
+                }
+                seq.end()
+            }
+            Value::Struct(fields) => {
+                let mut map = s.serialize_map(Some(fields.len()))?;
+                for (key, value) in fields {
+                    map.serialize_entry(key, &Json { value, depth })?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+/// Standard base64 (RFC 4648 §4) with padding.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        let cases =
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")];
+        for (plain, encoded) in cases {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+        assert_eq!(base64(&[0xff, 0xfe, 0xfd]), "//79");
+    }
+
+    #[test]
+    fn parse_errors_carry_offset_line_and_column() {
+        let e = from_slice(b"{\"a\" 1}").expect_err("missing colon");
+        assert_eq!(e.position, Some(TextPosition { offset: 5, line: 1, column: 6 }));
+        let e = from_slice(b"{\n  \"a\": 1,\n  \"b\": tru\n}").expect_err("bad literal");
+        let p = e.position.expect("position");
+        assert_eq!((p.line, p.column), (3, 11));
+        assert_eq!(&b"{\n  \"a\": 1,\n  \"b\": tru\n}"[p.offset..p.offset + 1], b"\n");
+    }
+}

@@ -1,0 +1,543 @@
+//! Definitions → [`Topology`]: the graph the runtime executes.
+//!
+//! Pipelines are wired in file order, as KSML builds them: each topic is consumed once (one
+//! [`Source`] per topic, shared by every pipeline that reads it), a pipeline reading another
+//! one's `as` result attaches to that pipeline's last node, `merge` joins two streams into
+//! one node. Every node knows the key and value types of the records it emits, so sinks can
+//! pick their codecs; functions are bound to the definition's [`Functions`].
+//!
+//! What the runtime cannot run yet (tables, aggregations, joins, windows: everything that
+//! needs state stores) is refused here with a diagnostic at the operation, never accepted
+//! and ignored.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use weir_dsl::Diagnostic;
+use weir_dsl::diag::Span;
+use weir_dsl::duration::OffsetResetPolicy;
+use weir_dsl::model::*;
+use weir_dsl::types::{TypeKind, UserType};
+
+use crate::notation::{Codec, Notations};
+use crate::ports::Functions;
+
+pub type NodeId = usize;
+
+/// A function bound to the definition that defines it.
+#[derive(Clone)]
+pub struct FnHandle {
+    pub functions: Arc<dyn Functions>,
+    /// The KSML function name (top-level key, or the inline function's path name).
+    pub name: String,
+    /// `<namespace>.<name>`, for messages.
+    pub qualified: String,
+}
+
+impl std::fmt::Debug for FnHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.qualified)
+    }
+}
+
+/// How a topic's keys and values are read and written.
+#[derive(Clone)]
+pub struct TopicFormat {
+    pub key_type: UserType,
+    pub value_type: UserType,
+    pub key: Arc<dyn Codec>,
+    pub value: Arc<dyn Codec>,
+}
+
+impl std::fmt::Debug for TopicFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.key_type, self.value_type)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub topic: String,
+    pub format: TopicFormat,
+    pub offset_reset: Option<OffsetResetPolicy>,
+    pub timestamp_extractor: Option<FnHandle>,
+    pub children: Vec<NodeId>,
+}
+
+#[derive(Debug, Clone)]
+pub enum PrintTarget {
+    Stdout,
+    File(String),
+}
+
+/// Where a sink writes: a fixed topic or one chosen per record.
+#[derive(Debug, Clone)]
+pub struct Sink {
+    pub format: TopicFormat,
+    pub partitioner: Option<FnHandle>,
+}
+
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    Filter {
+        predicate: FnHandle,
+        keep: bool,
+    },
+    MapValues {
+        mapper: FnHandle,
+    },
+    MapKey {
+        mapper: FnHandle,
+    },
+    Map {
+        mapper: FnHandle,
+    },
+    FlatMap {
+        mapper: FnHandle,
+    },
+    FlatMapValues {
+        mapper: FnHandle,
+    },
+    TransformMetadata {
+        mapper: FnHandle,
+    },
+    Peek {
+        action: FnHandle,
+    },
+    ConvertKey {
+        into: UserType,
+    },
+    ConvertValue {
+        into: UserType,
+    },
+    ConvertKeyValue {
+        into: UserType,
+    },
+    /// Passes records on unchanged (the junction of a `merge`).
+    Forward,
+    Branch {
+        branches: Vec<(Option<FnHandle>, NodeId)>,
+    },
+    ForEach {
+        action: FnHandle,
+    },
+    Print {
+        target: PrintTarget,
+        label: Option<String>,
+        mapper: Option<FnHandle>,
+    },
+    To {
+        topic: String,
+        sink: Sink,
+    },
+    ToTopicNameExtractor {
+        extractor: FnHandle,
+        sink: Sink,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// Processor name: `<namespace>_<pipeline>_<path>`, or the operation's `name`.
+    pub name: String,
+    /// The pipeline it belongs to, for counting records per pipeline.
+    pub pipeline: String,
+    pub kind: NodeKind,
+    pub children: Vec<NodeId>,
+    /// Types of the records this node emits.
+    pub key_type: UserType,
+    pub value_type: UserType,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProducerPlan {
+    pub name: String,
+    pub generator: FnHandle,
+    pub condition: Option<FnHandle>,
+    pub until: Option<FnHandle>,
+    pub topic: String,
+    pub sink: Sink,
+    pub interval_ms: Option<u64>,
+    pub count: Option<u64>,
+    pub batch_size: Option<u64>,
+}
+
+/// Everything the runtime executes for one application.
+#[derive(Debug, Clone, Default)]
+pub struct Topology {
+    pub sources: Vec<Source>,
+    pub nodes: Vec<Node>,
+    pub producers: Vec<ProducerPlan>,
+    /// Pipeline names, `<namespace>.<pipeline>`, in file order (for progress reports).
+    pub pipelines: Vec<String>,
+}
+
+/// One definition with its loaded functions.
+pub struct PlanInput<'a> {
+    pub definition: &'a Definition,
+    pub functions: Arc<dyn Functions>,
+}
+
+/// Builds the topology of all definitions of an application. `with_pipelines` and
+/// `with_producers` are the runner config's `enablePipelines`/`enableProducers`.
+pub fn plan(inputs: &[PlanInput], notations: &Notations, with_pipelines: bool, with_producers: bool) -> Result<Topology, Vec<Diagnostic>> {
+    let mut p = Planner { topology: Topology::default(), diags: Vec::new(), notations, source_of_topic: HashMap::new() };
+    for input in inputs {
+        let mut d = DefPlanner { p: &mut p, def: input.definition, functions: &input.functions, registered: HashMap::new() };
+        if with_pipelines {
+            for pipeline in input.definition.pipelines.values() {
+                d.pipeline(pipeline);
+            }
+        }
+        if with_producers {
+            for producer in input.definition.producers.values() {
+                d.producer(producer);
+            }
+        }
+    }
+    if p.diags.is_empty() { Ok(p.topology) } else { Err(p.diags) }
+}
+
+struct Planner<'n> {
+    topology: Topology,
+    diags: Vec<Diagnostic>,
+    notations: &'n Notations,
+    source_of_topic: HashMap<String, usize>,
+}
+
+/// Where the next node of a stream attaches, and the types of its records.
+#[derive(Debug, Clone)]
+struct Tail {
+    at: Attach,
+    key_type: UserType,
+    value_type: UserType,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Attach {
+    Source(usize),
+    Node(NodeId),
+}
+
+struct DefPlanner<'a, 'n> {
+    p: &'a mut Planner<'n>,
+    def: &'a Definition,
+    functions: &'a Arc<dyn Functions>,
+    /// `as` results of earlier pipelines.
+    registered: HashMap<String, Tail>,
+}
+
+fn any_type() -> UserType {
+    UserType { notation: None, kind: TypeKind::Any }
+}
+
+impl DefPlanner<'_, '_> {
+    fn error(&mut self, span: Span, path: &str, message: impl Into<String>) {
+        self.p.diags.push(Diagnostic::error(&self.def.file, Some(span), path, message));
+    }
+
+    fn handle(&self, f: &FnRef) -> FnHandle {
+        let name = match f {
+            FnRef::Named(n) => n.value.clone(),
+            FnRef::Inline(d) => d.name.clone(),
+        };
+        FnHandle { functions: Arc::clone(self.functions), qualified: format!("{}.{name}", self.def.namespace), name }
+    }
+
+    fn fn_def<'d>(&'d self, f: &'d FnRef) -> Option<&'d FunctionDef> {
+        match f {
+            FnRef::Named(n) => self.def.functions.get(&n.value),
+            FnRef::Inline(d) => Some(d),
+        }
+    }
+
+    /// The declared result type of a function, if any.
+    fn result_type(&self, f: &FnRef) -> Option<UserType> {
+        self.fn_def(f).and_then(|d| d.result_type.as_ref()).map(|t| t.value.clone())
+    }
+
+    fn format(&mut self, key: Option<&UserType>, value: Option<&UserType>, span: Span, path: &str) -> Option<TopicFormat> {
+        let key_type = key.cloned().unwrap_or_else(any_type);
+        let value_type = value.cloned().unwrap_or_else(any_type);
+        let codec = |this: &mut Self, t: &UserType, what: &str| match this.p.notations.codec(t) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                this.error(span, path, format!("cannot {what} type '{t}': {e}"));
+                None
+            }
+        };
+        let key = codec(self, &key_type, "read or write the key")?;
+        let value = codec(self, &value_type, "read or write the value")?;
+        Some(TopicFormat { key_type, value_type, key, value })
+    }
+
+    /// The source node of a topic (one per topic across the application).
+    fn source(&mut self, t: &TopicDef, path: &str) -> Option<Tail> {
+        let key_type = t.key_type.as_ref().map(|t| t.value.clone());
+        let value_type = t.value_type.as_ref().map(|t| t.value.clone());
+        if let Some(&i) = self.p.source_of_topic.get(&t.topic.value) {
+            let s = &self.p.topology.sources[i];
+            return Some(Tail { at: Attach::Source(i), key_type: s.format.key_type.clone(), value_type: s.format.value_type.clone() });
+        }
+        let format = self.format(key_type.as_ref(), value_type.as_ref(), t.span, path)?;
+        let tail = Tail {
+            at: Attach::Source(self.p.topology.sources.len()),
+            key_type: format.key_type.clone(),
+            value_type: format.value_type.clone(),
+        };
+        let timestamp_extractor = t.timestamp_extractor.as_ref().map(|f| self.handle(f));
+        self.p.source_of_topic.insert(t.topic.value.clone(), self.p.topology.sources.len());
+        self.p.topology.sources.push(Source {
+            topic: t.topic.value.clone(),
+            format,
+            offset_reset: t.offset_reset.clone(),
+            timestamp_extractor,
+            children: Vec::new(),
+        });
+        Some(tail)
+    }
+
+    /// What a pipeline's `from` (or a merge's `stream`) refers to.
+    fn stream(&mut self, from: &TopicRef, path: &str) -> Option<Tail> {
+        let topic = match from {
+            TopicRef::Inline(t) => t.as_ref(),
+            TopicRef::Named(name) => {
+                if let Some(tail) = self.registered.get(&name.value) {
+                    return Some(tail.clone());
+                }
+                match self.def.topics.get(&name.value) {
+                    Some(t) => t,
+                    None => {
+                        self.error(name.span, path, format!("unknown stream '{}'", name.value));
+                        return None;
+                    }
+                }
+            }
+        };
+        if topic.kind != TopicKind::Stream {
+            self.error(
+                topic.span,
+                path,
+                format!("reading a {} is not supported by 'weir run' yet (tables need state stores)", topic.kind.noun()),
+            );
+            return None;
+        }
+        self.source(topic, path)
+    }
+
+    fn attach(&mut self, at: Attach, node: NodeId) {
+        match at {
+            Attach::Source(i) => self.p.topology.sources[i].children.push(node),
+            Attach::Node(n) => self.p.topology.nodes[n].children.push(node),
+        }
+    }
+
+    fn add(&mut self, tail: &Tail, pipeline: &str, name: String, kind: NodeKind, key_type: UserType, value_type: UserType) -> Tail {
+        let id = self.p.topology.nodes.len();
+        self.p.topology.nodes.push(Node {
+            name,
+            pipeline: pipeline.to_string(),
+            kind,
+            children: Vec::new(),
+            key_type: key_type.clone(),
+            value_type: value_type.clone(),
+        });
+        self.attach(tail.at, id);
+        Tail { at: Attach::Node(id), key_type, value_type }
+    }
+
+    fn pipeline(&mut self, p: &Pipeline) {
+        let path = format!("pipelines.{}", p.name);
+        let qualified = format!("{}.{}", self.def.namespace, p.name);
+        self.p.topology.pipelines.push(qualified.clone());
+        let Some(tail) = self.stream(&p.from, &format!("{path}.from")) else { return };
+        let Some(tail) = self.ops(&p.via, tail, &qualified) else { return };
+        match &p.sink {
+            Some(sink) => self.sink(sink, tail, &qualified, &path),
+            None => {
+                self.registered.insert(p.name.clone(), tail);
+            }
+        }
+    }
+
+    fn ops(&mut self, via: &[Operation], mut tail: Tail, pipeline: &str) -> Option<Tail> {
+        for op in via {
+            tail = self.op(op, tail, pipeline)?;
+        }
+        Some(tail)
+    }
+
+    fn node_name(&self, op: &Operation) -> String {
+        op.name.clone().unwrap_or_else(|| format!("{}_{}", self.def.namespace, op.path.replace(['.', '[', ']'], "_").trim_end_matches('_')))
+    }
+
+    fn op(&mut self, op: &Operation, tail: Tail, pipeline: &str) -> Option<Tail> {
+        let name = self.node_name(op);
+        let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
+        let result = |this: &Self, f: &FnRef| this.result_type(f).unwrap_or_else(any_type);
+        let (kind, key_type, value_type) = match &op.op {
+            Op::Filter { predicate, .. } => (NodeKind::Filter { predicate: self.handle(predicate), keep: true }, k, v),
+            Op::FilterNot { predicate, .. } => (NodeKind::Filter { predicate: self.handle(predicate), keep: false }, k, v),
+            Op::TransformValue { mapper, .. } => (NodeKind::MapValues { mapper: self.handle(mapper) }, k, result(self, mapper)),
+            Op::TransformKey { mapper } => (NodeKind::MapKey { mapper: self.handle(mapper) }, result(self, mapper), v),
+            Op::TransformKeyValue { mapper } => {
+                let (rk, rv) = pair_types(&result(self, mapper));
+                (NodeKind::Map { mapper: self.handle(mapper) }, rk, rv)
+            }
+            Op::TransformKeyValueToKeyValueList { mapper } => {
+                let item = match result(self, mapper).kind {
+                    TypeKind::List(item) => *item,
+                    _ => any_type(),
+                };
+                let (rk, rv) = pair_types(&item);
+                (NodeKind::FlatMap { mapper: self.handle(mapper) }, rk, rv)
+            }
+            Op::TransformKeyValueToValueList { mapper } => {
+                let item = match result(self, mapper).kind {
+                    TypeKind::List(item) => *item,
+                    _ => any_type(),
+                };
+                (NodeKind::FlatMapValues { mapper: self.handle(mapper) }, k, item)
+            }
+            Op::TransformMetadata { mapper } => (NodeKind::TransformMetadata { mapper: self.handle(mapper) }, k, v),
+            Op::Peek { for_each } => (NodeKind::Peek { action: self.handle(for_each) }, k, v),
+            Op::ConvertKey { into } => (NodeKind::ConvertKey { into: into.value.clone() }, into.value.clone(), v),
+            Op::ConvertValue { into } => (NodeKind::ConvertValue { into: into.value.clone() }, k, into.value.clone()),
+            Op::ConvertKeyValue { into } => {
+                let (rk, rv) = pair_types(&into.value);
+                (NodeKind::ConvertKeyValue { into: into.value.clone() }, rk, rv)
+            }
+            Op::Merge { stream } => {
+                let other = self.stream(stream, &format!("{}.stream", op.path))?;
+                let junction = self.add(&tail, pipeline, name, NodeKind::Forward, k, v);
+                if let Attach::Node(id) = junction.at {
+                    self.attach(other.at, id);
+                }
+                return Some(junction);
+            }
+            Op::Repartition { .. } => {
+                self.error(op.span, &op.path, "'repartition' is not supported by 'weir run' yet");
+                return None;
+            }
+            _ => {
+                self.error(
+                    op.span,
+                    &op.path,
+                    format!("operation '{}' is not supported by 'weir run' yet: it needs state stores, which come next", op.type_name),
+                );
+                return None;
+            }
+        };
+        Some(self.add(&tail, pipeline, name, kind, key_type, value_type))
+    }
+
+    /// The format of a target topic: its declared types, or the stream's where it declares none.
+    fn target(&mut self, to: &TopicRef, tail: &Tail, path: &str) -> Option<(String, Sink)> {
+        let t = match to {
+            TopicRef::Inline(t) => t.as_ref(),
+            TopicRef::Named(name) => match self.def.topics.get(&name.value) {
+                Some(t) => t,
+                None => {
+                    self.error(name.span, path, format!("unknown topic definition '{}'", name.value));
+                    return None;
+                }
+            },
+        };
+        let key = t.key_type.as_ref().map(|t| t.value.clone()).unwrap_or_else(|| tail.key_type.clone());
+        let value = t.value_type.as_ref().map(|t| t.value.clone()).unwrap_or_else(|| tail.value_type.clone());
+        let format = self.format(Some(&key), Some(&value), t.span, path)?;
+        let partitioner = t.partitioner.as_ref().map(|f| self.handle(f));
+        Some((t.topic.value.clone(), Sink { format, partitioner }))
+    }
+
+    fn sink(&mut self, sink: &weir_dsl::model::Sink, tail: Tail, pipeline: &str, path: &str) {
+        use weir_dsl::model::Sink as S;
+        let name = format!("{}_{}_{}", self.def.namespace, path.replace('.', "_"), sink.key());
+        let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
+        let kind = match sink {
+            S::As(name) => {
+                self.registered.insert(name.value.clone(), tail);
+                return;
+            }
+            S::ForEach(f) => NodeKind::ForEach { action: self.handle(f) },
+            S::Print(p) => NodeKind::Print {
+                target: p.filename.clone().map_or(PrintTarget::Stdout, PrintTarget::File),
+                label: p.label.clone(),
+                mapper: p.mapper.as_ref().map(|f| self.handle(f)),
+            },
+            S::To(to) => {
+                let Some((topic, sink)) = self.target(to, &tail, &format!("{path}.to")) else { return };
+                NodeKind::To { topic, sink }
+            }
+            S::ToTopicNameExtractor { extractor, partitioner } => {
+                let Some(format) = self.format(Some(&k), Some(&v), Span::default(), path) else { return };
+                NodeKind::ToTopicNameExtractor {
+                    extractor: self.handle(extractor),
+                    sink: Sink { format, partitioner: partitioner.as_ref().map(|f| self.handle(f)) },
+                }
+            }
+            S::Branch(branches) => {
+                let junction = self.add(&tail, pipeline, name, NodeKind::Branch { branches: Vec::new() }, k.clone(), v.clone());
+                let Attach::Node(branch_id) = junction.at else { return };
+                let mut planned = Vec::new();
+                for (i, b) in branches.iter().enumerate() {
+                    let start = Tail { at: Attach::Node(branch_id), key_type: k.clone(), value_type: v.clone() };
+                    // Each branch starts at its own pass-through node, so the branch node can
+                    // forward to exactly one of them.
+                    let entry_id = self.p.topology.nodes.len();
+                    self.p.topology.nodes.push(Node {
+                        name: format!("{}_branch{}", self.p.topology.nodes[branch_id].name, i + 1),
+                        pipeline: pipeline.to_string(),
+                        kind: NodeKind::Forward,
+                        children: Vec::new(),
+                        key_type: k.clone(),
+                        value_type: v.clone(),
+                    });
+                    let entry = Tail { at: Attach::Node(entry_id), ..start };
+                    planned.push((b.predicate.as_ref().map(|f| self.handle(f)), entry_id));
+                    if let Some(end) = self.ops(&b.via, entry, pipeline)
+                        && let Some(s) = &b.sink
+                    {
+                        self.sink(s, end, pipeline, &b.path);
+                    }
+                }
+                if let NodeKind::Branch { branches } = &mut self.p.topology.nodes[branch_id].kind {
+                    *branches = planned;
+                }
+                return;
+            }
+        };
+        self.add(&tail, pipeline, name, kind, k, v);
+    }
+
+    fn producer(&mut self, p: &Producer) {
+        let path = format!("producers.{}", p.name);
+        let generated = self.result_type(&p.generator);
+        let (gk, gv) = match generated.as_ref().map(|t| &t.kind) {
+            Some(TypeKind::Tuple(_)) => generated.as_ref().map(pair_types).unwrap_or((any_type(), any_type())),
+            Some(TypeKind::List(item)) => pair_types(item),
+            _ => (any_type(), any_type()),
+        };
+        let tail = Tail { at: Attach::Source(usize::MAX), key_type: gk, value_type: gv };
+        let Some((topic, sink)) = self.target(&p.to, &tail, &format!("{path}.to")) else { return };
+        self.p.topology.producers.push(ProducerPlan {
+            name: format!("{}.{}", self.def.namespace, p.name),
+            generator: self.handle(&p.generator),
+            condition: p.condition.as_ref().map(|f| self.handle(f)),
+            until: p.until.as_ref().map(|f| self.handle(f)),
+            topic,
+            sink,
+            interval_ms: p.interval_ms,
+            count: p.count,
+            batch_size: p.batch_size,
+        });
+    }
+}
+
+/// The key and value types of a `(K, V)` tuple type; unknown otherwise.
+fn pair_types(t: &UserType) -> (UserType, UserType) {
+    match &t.kind {
+        TypeKind::Tuple(items) if items.len() == 2 => (items[0].clone(), items[1].clone()),
+        _ => (any_type(), any_type()),
+    }
+}

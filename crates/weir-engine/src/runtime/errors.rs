@@ -1,0 +1,173 @@
+//! What happens when a record fails: KSML's `errorHandling` for the three phases, working
+//! as documented (KSML never wires its process handler; Weir does), plus Weir's optional
+//! dead-letter topic per phase.
+//!
+//! Every failure is logged (unless `log: false`) with the record's origin: topic, partition,
+//! offset, and for process errors the function and its traceback. The dead-letter record
+//! keeps the original key and value bytes and headers, and adds `weir.error.*` headers
+//! (phase, message, function, topic, partition, offset). Then the handler decides:
+//! `continueOnFail` skips the record, `stopOnFail` stops the application, `retryOnFail`
+//! tries again (up to [`RETRIES`] more times, with growing pauses) and stops if it still
+//! fails. A record is never dropped without a log line or a dead letter.
+
+use std::time::Duration;
+
+use weir_dsl::runner::{ErrorHandling, ErrorTypeHandling, Handler};
+
+use crate::log::NewRecord;
+use crate::ports::Broker;
+
+/// How many times `retryOnFail` tries again before giving up.
+pub const RETRIES: u32 = 3;
+
+/// The pause before retry `attempt` (1-based): 100 ms, 200 ms, 400 ms.
+pub fn retry_pause(attempt: u32) -> Duration {
+    Duration::from_millis(100 << attempt.saturating_sub(1).min(6))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Consume,
+    Process,
+    Produce,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Consume => "consume",
+            Phase::Process => "process",
+            Phase::Produce => "produce",
+        }
+    }
+}
+
+/// Where a record came from, with its original bytes (for logs and dead letters).
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub topic: &'a str,
+    pub partition: u32,
+    pub offset: u64,
+    pub timestamp: i64,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub headers: &'a [(String, Vec<u8>)],
+}
+
+/// One failure of one record.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub phase: Phase,
+    pub message: String,
+    /// `<namespace>.<function>` for process errors in a function.
+    pub function: Option<String>,
+    /// The processor (operation) where it happened.
+    pub node: Option<String>,
+}
+
+/// The decision after handling a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Skip the record (or the failing part of it) and go on.
+    Continue,
+    /// Try the same thing again (`retryOnFail`, attempts left).
+    Retry,
+    /// Stop the application.
+    Stop,
+}
+
+pub struct ErrorHandlers {
+    config: ErrorHandling,
+}
+
+impl ErrorHandlers {
+    pub fn new(config: ErrorHandling) -> Self {
+        ErrorHandlers { config }
+    }
+
+    fn config(&self, phase: Phase) -> &ErrorTypeHandling {
+        match phase {
+            Phase::Consume => &self.config.consume,
+            Phase::Process => &self.config.process,
+            Phase::Produce => &self.config.produce,
+        }
+    }
+
+    /// Whether a failure in `phase` should be retried, given the attempts made so far.
+    pub fn should_retry(&self, phase: Phase, attempts: u32) -> bool {
+        phase != Phase::Consume && self.config(phase).handler == Handler::RetryOnFail && attempts < RETRIES
+    }
+
+    /// Logs the failure, writes the dead letter, and decides. Call it once per failure that
+    /// will not be retried (after the last retry, too).
+    pub fn handle(&self, failure: &Failure, origin: &Origin, broker: &dyn Broker) -> Decision {
+        let config = self.config(failure.phase);
+        let decision = match config.handler {
+            Handler::ContinueOnFail => Decision::Continue,
+            Handler::StopOnFail | Handler::RetryOnFail => Decision::Stop,
+        };
+        if config.log {
+            let payload = if config.log_payload { describe_payload(origin) } else { "*****".to_string() };
+            tracing::error!(
+                logger = %config.logger_name,
+                phase = failure.phase.name(),
+                topic = origin.topic,
+                partition = origin.partition,
+                offset = origin.offset,
+                function = failure.function.as_deref().unwrap_or("-"),
+                operation = failure.node.as_deref().unwrap_or("-"),
+                payload = %payload,
+                "{} error on {}/{}@{}: {}; {}",
+                failure.phase.name(),
+                origin.topic,
+                origin.partition,
+                origin.offset,
+                failure.message,
+                match decision {
+                    Decision::Continue => "record skipped",
+                    _ => "stopping",
+                }
+            );
+        }
+        if let Some(topic) = &config.dead_letter_topic
+            && let Err(e) = dead_letter(broker, topic, failure, origin)
+        {
+            tracing::error!(logger = %config.logger_name, "could not write to dead-letter topic '{topic}': {e}; stopping");
+            return Decision::Stop;
+        }
+        decision
+    }
+}
+
+fn describe_payload(origin: &Origin) -> String {
+    let show = |b: Option<&[u8]>| match b {
+        None => "null".to_string(),
+        Some(b) => match std::str::from_utf8(b) {
+            Ok(s) => s.to_string(),
+            Err(_) => b.iter().map(|x| format!("{x:02x}")).collect(),
+        },
+    };
+    format!("key={} value={}", show(origin.key), show(origin.value))
+}
+
+fn dead_letter(broker: &dyn Broker, topic: &str, failure: &Failure, origin: &Origin) -> Result<(), crate::log::LogError> {
+    let mut headers = origin.headers.to_vec();
+    let mut add = |k: &str, v: String| headers.push((format!("weir.error.{k}"), v.into_bytes()));
+    add("phase", failure.phase.name().to_string());
+    add("message", failure.message.clone());
+    if let Some(f) = &failure.function {
+        add("function", f.clone());
+    }
+    if let Some(n) = &failure.node {
+        add("operation", n.clone());
+    }
+    add("topic", origin.topic.to_string());
+    add("partition", origin.partition.to_string());
+    add("offset", origin.offset.to_string());
+    let partitions = broker.ensure_topic(topic, 1)?;
+    let partition = origin.partition % partitions.max(1);
+    let record =
+        NewRecord { timestamp: origin.timestamp, key: origin.key.map(<[u8]>::to_vec), value: origin.value.map(<[u8]>::to_vec), headers };
+    broker.append(topic, partition, &[record])?;
+    Ok(())
+}

@@ -1,0 +1,337 @@
+//! The runtime: Kafka Streams' execution model over a [`Broker`].
+//!
+//! - A **task** per partition number: task *p* reads partition *p* of every source topic
+//!   (co-partitioned inputs meet in one task). Within a task, records are processed in
+//!   timestamp order across its partitions (the smallest buffered timestamp first).
+//! - Tasks run on `num.stream.threads` **stream threads**; each thread polls its tasks,
+//!   processes a batch, appends the outputs, and every `commit.interval.ms` makes the
+//!   outputs durable (`sync`) and then commits the consumed offsets under the
+//!   application id. Outputs are always durable before the offsets that produced them are
+//!   committed: after a crash, processing resumes from the last commit (at least once).
+//! - **Producers** run on their own thread ([`producer`]).
+//! - **Shutdown**: when the shared flag is set (SIGINT/SIGTERM in `weir run`), every thread
+//!   finishes the record at hand, appends, syncs and commits what it processed, and stops.
+//!   A failure whose handler says `stopOnFail` stops the whole application the same way,
+//!   and [`run`] returns the error.
+
+pub mod errors;
+pub mod process;
+pub mod producer;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use weir_dsl::duration::OffsetResetPolicy;
+use weir_dsl::runner::ErrorHandling;
+
+use crate::log::{LogError, StoredRecord};
+use crate::plan::Topology;
+use crate::ports::Broker;
+use errors::ErrorHandlers;
+use process::{Outputs, Processor, Stats, Stop};
+
+/// How the application runs (from the runner config's `kafka` section, with Kafka Streams'
+/// defaults).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// `application.id`: the consumer group and the prefix of internal topics.
+    pub application_id: String,
+    /// `num.stream.threads` (default 1).
+    pub threads: usize,
+    /// `commit.interval.ms` (default 30 s, as Kafka Streams with at-least-once).
+    pub commit_interval: Duration,
+    pub errors: ErrorHandling,
+    /// Stop once the producers are done and no stream thread finds anything to process
+    /// (`weir run --until-idle`, and tests).
+    pub until_idle: bool,
+}
+
+impl RunOptions {
+    pub fn new(application_id: &str) -> Self {
+        RunOptions {
+            application_id: application_id.to_string(),
+            threads: 1,
+            commit_interval: Duration::from_secs(30),
+            errors: ErrorHandling::default(),
+            until_idle: false,
+        }
+    }
+}
+
+/// Why the application stopped before it was asked to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunError(pub String);
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// One input partition of a task.
+struct Input {
+    source: usize,
+    partition: u32,
+    /// The next offset to read; committed as the task's position.
+    next: u64,
+    buffer: VecDeque<StoredRecord>,
+    previous_timestamp: i64,
+}
+
+struct Task {
+    id: u32,
+    inputs: Vec<Input>,
+}
+
+/// Maximum bytes read from one partition at a time.
+const FETCH_BYTES: usize = 1 << 20;
+/// Records processed per task before the thread moves on (fairness between tasks).
+const BATCH: usize = 1000;
+
+/// Runs the topology until `shutdown` is set (returns `Ok`) or a failure stops it
+/// (returns the error). `stats` counts records for progress reports.
+pub fn run(
+    topology: Arc<Topology>,
+    broker: Arc<dyn Broker>,
+    options: RunOptions,
+    shutdown: Arc<AtomicBool>,
+    stats: Arc<Stats>,
+) -> Result<(), RunError> {
+    let handlers = Arc::new(ErrorHandlers::new(options.errors.clone()));
+    let tasks = create_tasks(&topology, broker.as_ref(), &options.application_id).map_err(|e| RunError(format!("cannot start: {e}")))?;
+    let threads = options.threads.max(1);
+    let mut per_thread: Vec<Vec<Task>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, task) in tasks.into_iter().enumerate() {
+        per_thread[i % threads].push(task);
+    }
+    let producers_running = Arc::new(AtomicBool::new(!topology.producers.is_empty()));
+    let mut handles = Vec::new();
+    for (n, tasks) in per_thread.into_iter().enumerate().filter(|(_, t)| !t.is_empty()) {
+        let (topology, broker, handlers, shutdown, stats, options, producing) = (
+            Arc::clone(&topology),
+            Arc::clone(&broker),
+            Arc::clone(&handlers),
+            Arc::clone(&shutdown),
+            Arc::clone(&stats),
+            options.clone(),
+            Arc::clone(&producers_running),
+        );
+        let handle = std::thread::Builder::new()
+            .name(format!("{}-stream-{}", options.application_id, n + 1))
+            .spawn(move || {
+                let thread = StreamThread {
+                    topology: &topology,
+                    broker: broker.as_ref(),
+                    handlers: &handlers,
+                    options: &options,
+                    shutdown: &shutdown,
+                    stats: &stats,
+                    producing: &producing,
+                };
+                let result = thread.run(tasks);
+                if result.is_err() {
+                    shutdown.store(true, Ordering::SeqCst);
+                }
+                result
+            })
+            .map_err(|e| RunError(format!("cannot start a stream thread: {e}")))?;
+        handles.push(handle);
+    }
+    if !topology.producers.is_empty() {
+        let (topology, broker, handlers, shutdown, stats, producing) = (
+            Arc::clone(&topology),
+            Arc::clone(&broker),
+            Arc::clone(&handlers),
+            Arc::clone(&shutdown),
+            Arc::clone(&stats),
+            Arc::clone(&producers_running),
+        );
+        // With producers only, the application ends when they are done (as KSML's runner does).
+        let stop_when_done = handles.is_empty();
+        let handle = std::thread::Builder::new()
+            .name("producers".to_string())
+            .spawn(move || {
+                let result = producer::run_producers(&topology.producers, broker.as_ref(), &handlers, &shutdown, &stats);
+                producing.store(false, Ordering::SeqCst);
+                if result.is_err() || stop_when_done {
+                    shutdown.store(true, Ordering::SeqCst);
+                }
+                result
+            })
+            .map_err(|e| RunError(format!("cannot start the producer thread: {e}")))?;
+        handles.push(handle);
+    }
+    let mut first_error = None;
+    for handle in handles {
+        let result = handle.join().unwrap_or_else(|_| Err(RunError("a thread panicked (a bug in Weir)".to_string())));
+        if let Err(e) = result
+            && first_error.is_none()
+        {
+            first_error = Some(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+fn create_tasks(topology: &Topology, broker: &dyn Broker, group: &str) -> Result<Vec<Task>, String> {
+    let mut tasks: Vec<Task> = Vec::new();
+    for (i, source) in topology.sources.iter().enumerate() {
+        let partitions = broker.ensure_topic(&source.topic, 1).map_err(|e| e.to_string())?;
+        for partition in 0..partitions {
+            let next = start_position(broker, group, &source.topic, partition, source.offset_reset.as_ref())?;
+            let input = Input { source: i, partition, next, buffer: VecDeque::new(), previous_timestamp: -1 };
+            match tasks.iter_mut().find(|t| t.id == partition) {
+                Some(task) => task.inputs.push(input),
+                None => tasks.push(Task { id: partition, inputs: vec![input] }),
+            }
+        }
+    }
+    tasks.sort_by_key(|t| t.id);
+    Ok(tasks)
+}
+
+/// Where to start reading a partition: the committed position, else the reset policy
+/// (Kafka Streams' default is `earliest`).
+fn start_position(
+    broker: &dyn Broker,
+    group: &str,
+    topic: &str,
+    partition: u32,
+    policy: Option<&OffsetResetPolicy>,
+) -> Result<u64, String> {
+    let start = broker.start_offset(topic, partition).map_err(|e| e.to_string())?;
+    if let Some(committed) = broker.committed(group, topic, partition) {
+        return Ok(committed.max(start));
+    }
+    match policy {
+        None | Some(OffsetResetPolicy::Earliest) => Ok(start),
+        Some(OffsetResetPolicy::Latest) => broker.end_offset(topic, partition).map_err(|e| e.to_string()),
+        Some(OffsetResetPolicy::None) => Err(format!("no committed offset for {topic}/{partition} and the offset reset policy is 'none'")),
+        Some(OffsetResetPolicy::ByDuration(ms)) => {
+            let cutoff = now_ms() - *ms as i64;
+            let end = broker.end_offset(topic, partition).map_err(|e| e.to_string())?;
+            let mut at = start;
+            while at < end {
+                let batch = broker.read(topic, partition, at, FETCH_BYTES).map_err(|e| e.to_string())?;
+                let Some(last) = batch.last() else { break };
+                if let Some(found) = batch.iter().find(|r| r.timestamp >= cutoff) {
+                    return Ok(found.offset);
+                }
+                at = last.offset + 1;
+            }
+            Ok(end)
+        }
+    }
+}
+
+struct StreamThread<'a> {
+    topology: &'a Topology,
+    broker: &'a dyn Broker,
+    handlers: &'a ErrorHandlers,
+    options: &'a RunOptions,
+    shutdown: &'a AtomicBool,
+    stats: &'a Stats,
+    /// Whether the producer thread is still at work (for `until_idle`).
+    producing: &'a AtomicBool,
+}
+
+impl StreamThread<'_> {
+    fn run(&self, mut tasks: Vec<Task>) -> Result<(), RunError> {
+        let (topology, broker) = (self.topology, self.broker);
+        let mut outputs = Outputs::default();
+        let mut last_commit = Instant::now();
+        let mut failure = None;
+        while !self.shutdown.load(Ordering::SeqCst) {
+            let mut processed = 0;
+            for task in &mut tasks {
+                let mut processor = Processor { topology, broker, handlers: self.handlers, outputs: &mut outputs, stats: self.stats };
+                match process_task(task, &mut processor, broker, topology) {
+                    Ok(n) => processed += n,
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            if failure.is_some() {
+                break;
+            }
+            if let Err(e) = outputs.flush(broker) {
+                failure = Some(Stop(format!("cannot append output records: {e}")));
+                break;
+            }
+            if last_commit.elapsed() >= self.options.commit_interval {
+                commit(broker, &self.options.application_id, &tasks, topology).map_err(|e| RunError(format!("commit failed: {e}")))?;
+                last_commit = Instant::now();
+            }
+            if processed == 0 {
+                if self.options.until_idle && !self.producing.load(Ordering::SeqCst) {
+                    break;
+                }
+                idle(broker, topology, &tasks);
+            }
+        }
+        // Whatever stopped the thread, what was processed is appended, synced and committed,
+        // so a restart does not redo it. (A record that failed with `stopOnFail` is not
+        // committed: its input offset was not advanced.)
+        outputs.flush(broker).map_err(|e| RunError(format!("cannot append output records at shutdown: {e}")))?;
+        commit(broker, &self.options.application_id, &tasks, topology).map_err(|e| RunError(format!("commit at shutdown failed: {e}")))?;
+        match failure {
+            Some(Stop(message)) => Err(RunError(message)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Fills empty buffers and processes up to [`BATCH`] records in timestamp order.
+fn process_task(task: &mut Task, processor: &mut Processor, broker: &dyn Broker, topology: &Topology) -> Result<usize, Stop> {
+    for input in &mut task.inputs {
+        if input.buffer.is_empty() {
+            let topic = &topology.sources[input.source].topic;
+            let records = broker
+                .read(topic, input.partition, input.next, FETCH_BYTES)
+                .map_err(|e| Stop(format!("cannot read {topic}/{}: {e}", input.partition)))?;
+            input.buffer.extend(records.into_iter().filter(|r| r.offset >= input.next));
+        }
+    }
+    let mut done = 0;
+    while done < BATCH {
+        let Some(input) =
+            task.inputs.iter_mut().filter(|i| !i.buffer.is_empty()).min_by_key(|i| i.buffer.front().map_or(i64::MAX, |r| r.timestamp))
+        else {
+            break;
+        };
+        let Some(record) = input.buffer.pop_front() else { break };
+        let source = &topology.sources[input.source];
+        input.previous_timestamp = processor.source_record(source, input.partition, &record, input.previous_timestamp)?;
+        input.next = record.offset + 1;
+        done += 1;
+    }
+    Ok(done)
+}
+
+fn commit(broker: &dyn Broker, group: &str, tasks: &[Task], topology: &Topology) -> Result<(), LogError> {
+    broker.sync()?;
+    let offsets: Vec<(&str, u32, u64)> =
+        tasks.iter().flat_map(|t| t.inputs.iter()).map(|i| (topology.sources[i.source].topic.as_str(), i.partition, i.next)).collect();
+    if offsets.is_empty() { Ok(()) } else { broker.commit(group, &offsets) }
+}
+
+/// Waits a little for new records when there was nothing to do.
+fn idle(broker: &dyn Broker, topology: &Topology, tasks: &[Task]) {
+    let wait = Duration::from_millis(50);
+    match tasks.iter().flat_map(|t| t.inputs.first()).next() {
+        Some(input) => {
+            let _ = broker.wait_for(&topology.sources[input.source].topic, input.partition, input.next, wait);
+        }
+        None => std::thread::sleep(wait),
+    }
+}

@@ -1,0 +1,872 @@
+//! `weir topic`: list, describe, create, produce to and consume from the topics of the
+//! embedded log (`weir_engine::log`), so a pipeline's input can be fed and its output read
+//! from a terminal. See `docs/topic.md` for the formats.
+//!
+//! Every command opens the log itself, which takes the storage directory's lock: while a
+//! `weir run` holds it, `weir topic` fails with a message naming the holder's pid. Talking to
+//! a running pipeline instead is left for later.
+//!
+//! Owns: the JSON-lines record format shared by `produce` and `consume --format json`, the
+//! text format of `consume`, Kafka's default partitioner for keyed records (murmur2), and
+//! ISO-8601 rendering of timestamps.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, anyhow, bail};
+use serde_json::{Map, Value as Json};
+use weir_dsl::diag::did_you_mean;
+use weir_engine::log::{CleanupPolicy, Log, LogError, MAX_RECORD_BYTES, NewRecord, StoredRecord, TopicConfig};
+
+/// The `weir topic` subcommands.
+#[derive(clap::Subcommand)]
+pub enum TopicCommand {
+    /// List the topics: partitions, cleanup policy, start and end offsets (summed over partitions).
+    List,
+    /// Show a topic's config, its partitions (offsets, segments, bytes) and the consumer groups' committed offsets and lag.
+    Describe {
+        /// The topic.
+        topic: String,
+    },
+    /// Create a topic.
+    Create {
+        /// The topic.
+        topic: String,
+        /// Number of partitions.
+        #[arg(long, default_value_t = 1)]
+        partitions: u32,
+        /// Keep the latest record per key (cleanup.policy=compact; with --retention, compact,delete).
+        #[arg(long)]
+        compact: bool,
+        /// Delete records older than this (KSML duration: 30s, 5m, 1h, 7d; -1 or 'forever' keeps them). Default 7d, none with --compact.
+        #[arg(long, allow_hyphen_values = true)]
+        retention: Option<String>,
+    },
+    /// Append records read as JSON lines from stdin (or --file): {"key": .., "value": .., "timestamp": ms, "headers": {..}, "partition": n}.
+    Produce {
+        /// The topic (created with 1 partition if it does not exist).
+        topic: String,
+        /// Read this file instead of stdin.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Each line is a value as is (no key, timestamp now), not JSON.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Print a topic's records (from its end unless --from-beginning).
+    Consume {
+        /// The topic.
+        topic: String,
+        /// Start at the first record held, not at the end.
+        #[arg(long)]
+        from_beginning: bool,
+        /// Keep waiting for new records (until Ctrl-C or --max).
+        #[arg(long)]
+        follow: bool,
+        /// Only this partition.
+        #[arg(long)]
+        partition: Option<u32>,
+        /// Stop after this many records.
+        #[arg(long)]
+        max: Option<u64>,
+        /// Output format: `text` for people, `json` lines that `weir topic produce` reads back.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+/// How `consume` prints records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One line per record: `p0@12 2026-11-22T03:00:00.000Z key=… value=… headers={…}`.
+    Text,
+    /// One JSON object per line, in the format `produce` reads.
+    Json,
+}
+
+/// Runs one `weir topic` command against the log in `storage`.
+pub fn run(storage: &Path, command: TopicCommand) -> anyhow::Result<bool> {
+    match command {
+        TopicCommand::List => list(&open(storage, false)?),
+        TopicCommand::Describe { topic } => describe(&open(storage, false)?, &topic),
+        TopicCommand::Create { topic, partitions, compact, retention } => {
+            let config = create_config(partitions, compact, retention.as_deref())?;
+            let log = open(storage, true)?;
+            log.create_topic(&topic, config.clone())?;
+            println!("created topic '{topic}': {}", config_summary(&config));
+            Ok(true)
+        }
+        TopicCommand::Produce { topic, file, raw } => {
+            let input: Box<dyn Read> = match &file {
+                Some(path) => Box::new(File::open(path).with_context(|| format!("cannot open '{}'", path.display()))?),
+                None => Box::new(std::io::stdin()),
+            };
+            let log = open(storage, true)?;
+            let source = file.as_ref().map_or("stdin".to_string(), |f| format!("'{}'", f.display()));
+            let summary = produce(&log, &topic, BufReader::with_capacity(1 << 16, input), raw, &source, &mut std::io::stderr());
+            print!("{}", summary.report(&topic));
+            log.sync()?;
+            summary.error.map_or(Ok(true), Err)
+        }
+        TopicCommand::Consume { topic, from_beginning, follow, partition, max, format } => {
+            let log = open(storage, false)?;
+            let opts = ConsumeOptions { from_beginning, follow, partition, max, format };
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let printed = match consume(&log, &topic, &opts, &mut out) {
+                // `weir topic consume | head` closes the pipe early: not an error.
+                Err(e) if is_broken_pipe(&e) => return Ok(true),
+                r => r?,
+            };
+            if printed == 0 && !from_beginning && !follow {
+                eprintln!("no records: consuming from the end of '{topic}' without --follow; add --from-beginning to read what it holds");
+            }
+            Ok(true)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// Opens the log in `storage`. Commands that only read (`create` false) refuse a directory
+/// that holds no log rather than create one.
+fn open(storage: &Path, create: bool) -> anyhow::Result<Log> {
+    if !create && !storage.join("topics").is_dir() {
+        bail!(
+            "no embedded log in '{}' (it has no topics/ directory); pass --storage <dir>, or create a topic there with `weir topic create` or `weir topic produce`",
+            storage.display()
+        );
+    }
+    match Log::open(storage) {
+        Ok((log, events)) => {
+            for event in events {
+                eprintln!("note: recovered the log: {event}");
+            }
+            Ok(log)
+        }
+        Err(LogError::Locked { dir, holder }) => {
+            let pid = holder.trim().trim_start_matches("(process ").trim_end_matches(')').trim().to_string();
+            let by = if pid.is_empty() { "another process".to_string() } else { format!("process {pid}") };
+            Err(anyhow!(
+                "the embedded log in '{}' is in use by {by}, probably a running `weir run`; the log allows one process at a time.\n  \
+                 `weir topic` cannot talk to a running pipeline yet (that comes later): stop it first, or use another --storage",
+                dir.display()
+            ))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot open the embedded log in '{}'", storage.display())),
+    }
+}
+
+/// A topic's config, or an error naming the topic with a did-you-mean.
+fn topic_config(log: &Log, topic: &str) -> anyhow::Result<TopicConfig> {
+    log.topic(topic).ok_or_else(|| {
+        let topics = log.topics();
+        let hint = match did_you_mean(topic, topics.iter().map(String::as_str)) {
+            Some(h) => format!("; {h}"),
+            None if topics.is_empty() => "; the log has no topics".to_string(),
+            None => format!(" (topics: {})", topics.join(", ")),
+        };
+        anyhow!("unknown topic '{topic}' in '{}'{hint}", log.dir().display())
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// list, describe, create
+
+fn list(log: &Log) -> anyhow::Result<bool> {
+    let topics = log.topics();
+    if topics.is_empty() {
+        eprintln!("no topics in '{}'", log.dir().display());
+        return Ok(true);
+    }
+    let mut rows = vec![row(["TOPIC", "PARTITIONS", "CLEANUP", "START", "END"])];
+    for topic in &topics {
+        let config = topic_config(log, topic)?;
+        let (mut start, mut end) = (0u64, 0u64);
+        for p in 0..config.partitions {
+            start += log.start_offset(topic, p)?;
+            end += log.end_offset(topic, p)?;
+        }
+        rows.push(vec![
+            topic.clone(),
+            config.partitions.to_string(),
+            config.cleanup_policy.as_str().to_string(),
+            start.to_string(),
+            end.to_string(),
+        ]);
+    }
+    print!("{}", table(&rows));
+    Ok(true)
+}
+
+fn describe(log: &Log, topic: &str) -> anyhow::Result<bool> {
+    let config = topic_config(log, topic)?;
+    let mut out = String::new();
+    let _ = writeln!(out, "topic '{topic}'");
+    let ms = |v: Option<u64>| v.map_or("-1 (forever)".to_string(), |v| format!("{v} ({})", human_duration(v)));
+    let settings = [
+        ("partitions", config.partitions.to_string()),
+        ("cleanup.policy", config.cleanup_policy.as_str().to_string()),
+        ("retention.ms", ms(config.retention_ms)),
+        ("retention.bytes", config.retention_bytes.map_or("-1 (unlimited)".to_string(), |b| b.to_string())),
+        ("segment.bytes", config.segment_bytes.to_string()),
+        ("delete.retention.ms", ms(Some(config.delete_retention_ms))),
+    ];
+    for (name, value) in settings {
+        let _ = writeln!(out, "  {name:<20} {value}");
+    }
+    out.push('\n');
+    let mut rows = vec![row(["PARTITION", "START", "END", "RECORDS", "SEGMENTS", "BYTES"])];
+    let mut ends = Vec::new();
+    for p in 0..config.partitions {
+        let segments = log.segments(topic, p)?;
+        let end = log.end_offset(topic, p)?;
+        ends.push(end);
+        rows.push(vec![
+            p.to_string(),
+            log.start_offset(topic, p)?.to_string(),
+            end.to_string(),
+            segments.iter().map(|s| s.records).sum::<u64>().to_string(),
+            segments.len().to_string(),
+            segments.iter().map(|s| s.size_bytes).sum::<u64>().to_string(),
+        ]);
+    }
+    out.push_str(&table(&rows));
+    out.push('\n');
+    let mut rows = vec![row(["GROUP", "PARTITION", "COMMITTED", "END", "LAG"])];
+    for group in groups(log.dir())? {
+        for (t, p, committed) in log.committed_all(&group) {
+            if t == topic
+                && let Some(&end) = ends.get(p as usize)
+            {
+                rows.push(vec![
+                    group.clone(),
+                    p.to_string(),
+                    committed.to_string(),
+                    end.to_string(),
+                    end.saturating_sub(committed).to_string(),
+                ]);
+            }
+        }
+    }
+    if rows.len() == 1 {
+        let _ = writeln!(out, "no consumer group has committed offsets for '{topic}'");
+    } else {
+        out.push_str(&table(&rows));
+    }
+    print!("{out}");
+    Ok(true)
+}
+
+/// The consumer groups with committed positions: the log keeps each in
+/// `groups/<escaped name>.offsets` (bytes other than ASCII letters, digits, `_`, `-` as `%XX`).
+fn groups(storage: &Path) -> anyhow::Result<Vec<String>> {
+    let dir = storage.join("groups");
+    let mut groups = Vec::new();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(groups),
+        Err(e) => return Err(e).with_context(|| format!("cannot list '{}'", dir.display())),
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list '{}'", dir.display()))?;
+        if let Some(group) = entry.file_name().to_str().and_then(|n| n.strip_suffix(".offsets")).and_then(unescape_group) {
+            groups.push(group);
+        }
+    }
+    groups.sort();
+    Ok(groups)
+}
+
+fn unescape_group(name: &str) -> Option<String> {
+    let bytes = name.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn create_config(partitions: u32, compact: bool, retention: Option<&str>) -> anyhow::Result<TopicConfig> {
+    let mut config = TopicConfig::with_partitions(partitions);
+    let retention_ms = match retention.map(str::trim) {
+        None => None,
+        Some("forever") => Some(None),
+        Some(text) => match weir_dsl::duration::parse_duration(text).map_err(|e| anyhow!("--retention: {e}"))? {
+            -1 => Some(None),
+            ms if ms < 0 => bail!("--retention: must not be negative (use -1 or 'forever' to keep records forever), not '{text}'"),
+            ms => Some(Some(ms as u64)),
+        },
+    };
+    match (compact, retention_ms) {
+        (false, None) => {}
+        (false, Some(ms)) => config.retention_ms = ms,
+        (true, None) => {
+            config.cleanup_policy = CleanupPolicy::Compact;
+            config.retention_ms = None;
+        }
+        (true, Some(ms)) => {
+            config.cleanup_policy = CleanupPolicy::CompactDelete;
+            config.retention_ms = ms;
+        }
+    }
+    Ok(config)
+}
+
+fn config_summary(config: &TopicConfig) -> String {
+    let retention = config.retention_ms.map_or("forever".to_string(), human_duration);
+    let partitions = plural(u64::from(config.partitions), "partition");
+    format!("{partitions}, cleanup.policy={}, retention {retention}", config.cleanup_policy.as_str())
+}
+
+fn plural(n: u64, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
+/// `ms` in the largest KSML duration unit that divides it: `7d`, `90m`, `1500ms`.
+fn human_duration(ms: u64) -> String {
+    const UNITS: &[(&str, u64)] = &[("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)];
+    UNITS.iter().find(|(_, f)| ms != 0 && ms.is_multiple_of(*f)).map_or(format!("{ms}ms"), |(u, f)| format!("{}{u}", ms / f))
+}
+
+fn row<const N: usize>(cells: [&str; N]) -> Vec<String> {
+    cells.iter().map(|c| c.to_string()).collect()
+}
+
+/// Left-aligned columns two spaces apart, no trailing spaces.
+fn table(rows: &[Vec<String>]) -> String {
+    let mut widths = Vec::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            let w = cell.chars().count();
+            if i == widths.len() {
+                widths.push(w);
+            } else {
+                widths[i] = widths[i].max(w);
+            }
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<w$}  ", w = widths[i]);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// produce
+
+/// Records sent per `append` at most (more are split); input is also flushed whenever the
+/// reader has nothing buffered, so records typed at a terminal are appended at once.
+const BATCH: usize = 1000;
+
+/// What `produce` did: counts and offset ranges per partition, and the error that stopped it.
+struct ProduceSummary {
+    /// Partition → (first offset, records).
+    partitions: BTreeMap<u32, (u64, u64)>,
+    error: Option<anyhow::Error>,
+}
+
+impl ProduceSummary {
+    fn total(&self) -> u64 {
+        self.partitions.values().map(|(_, n)| n).sum()
+    }
+
+    fn report(&self, topic: &str) -> String {
+        let mut out = format!("produced {} to '{topic}'\n", plural(self.total(), "record"));
+        for (p, (first, n)) in &self.partitions {
+            let offsets = if *n == 1 { format!("offset {first}") } else { format!("offsets {first}..={}", first + n - 1) };
+            let _ = writeln!(out, "  partition {p}: {}, {offsets}", plural(*n, "record"));
+        }
+        out
+    }
+}
+
+/// Appends the records read from `input` to `topic` (auto-creating it with one partition,
+/// noted on `notes`). Stops at the first bad line; what was produced before stays.
+fn produce(log: &Log, topic: &str, input: BufReader<impl Read>, raw: bool, source: &str, notes: &mut impl Write) -> ProduceSummary {
+    let mut summary = ProduceSummary { partitions: BTreeMap::new(), error: None };
+    if let Err(e) = produce_into(log, topic, input, raw, source, notes, &mut summary) {
+        summary.error = Some(e);
+    }
+    summary
+}
+
+fn produce_into(
+    log: &Log,
+    topic: &str,
+    mut input: BufReader<impl Read>,
+    raw: bool,
+    source: &str,
+    notes: &mut impl Write,
+    summary: &mut ProduceSummary,
+) -> anyhow::Result<()> {
+    let config = match log.topic(topic) {
+        Some(config) => config,
+        None => {
+            let config = TopicConfig::default();
+            log.create_topic(topic, config.clone())?;
+            let _ = writeln!(
+                notes,
+                "note: created topic '{topic}' ({}), as Kafka does with auto.create.topics.enable; use `weir topic create` for other settings",
+                config_summary(&config)
+            );
+            config
+        }
+    };
+    let mut pending: BTreeMap<u32, Vec<NewRecord>> = BTreeMap::new();
+    let mut pending_count = 0;
+    let mut round_robin = 0u32;
+    let mut line = Vec::new();
+    let mut line_no = 0u64;
+    loop {
+        line.clear();
+        let n = input.read_until(b'\n', &mut line).context("cannot read the input")?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        if line.last() == Some(&b'\n') {
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+        }
+        let parsed = if raw {
+            Some(Ok(Input {
+                partition: None,
+                record: NewRecord { timestamp: now_ms(), key: None, value: Some(line.clone()), headers: Vec::new() },
+            }))
+        } else {
+            parse_line(&line)
+        };
+        let checked = parsed.map(|input| check_record(topic, &config, input)).transpose();
+        match checked {
+            Ok(Some((explicit, record))) => {
+                let partition = explicit.unwrap_or_else(|| match &record.key {
+                    Some(key) => weir_engine::partitioner::partition_for_key(key, config.partitions),
+                    None => {
+                        let p = round_robin % config.partitions;
+                        round_robin = round_robin.wrapping_add(1);
+                        p
+                    }
+                });
+                pending.entry(partition).or_default().push(record);
+                pending_count += 1;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                flush(log, topic, &mut pending, summary)?;
+                return Err(anyhow!("line {line_no} of {source}: {e:#}; stopped there (the records before it were produced)"));
+            }
+        }
+        if pending_count >= BATCH || input.buffer().is_empty() {
+            flush(log, topic, &mut pending, summary)?;
+            pending_count = 0;
+        }
+    }
+    flush(log, topic, &mut pending, summary)
+}
+
+fn flush(log: &Log, topic: &str, pending: &mut BTreeMap<u32, Vec<NewRecord>>, summary: &mut ProduceSummary) -> anyhow::Result<()> {
+    for (partition, records) in std::mem::take(pending) {
+        if records.is_empty() {
+            continue;
+        }
+        let first = log.append(topic, partition, &records)?;
+        let entry = summary.partitions.entry(partition).or_insert((first, 0));
+        entry.1 += records.len() as u64;
+    }
+    Ok(())
+}
+
+/// One parsed input line: the record and its explicit partition.
+struct Input {
+    partition: Option<u32>,
+    record: NewRecord,
+}
+
+const FIELDS: &[&str] = &["key", "value", "timestamp", "headers", "partition", "keyHex", "valueHex", "offset", "time"];
+
+/// Parses a JSON line; `None` for a blank line.
+fn parse_line(line: &[u8]) -> Option<anyhow::Result<Input>> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    Some(parse_json_record(line))
+}
+
+fn parse_json_record(line: &[u8]) -> anyhow::Result<Input> {
+    let json: Json = serde_json::from_slice(line).context("invalid JSON")?;
+    let Json::Object(obj) = json else {
+        bail!(
+            "expected a JSON object such as {{\"key\": \"k\", \"value\": {{\"a\": 1}}}}, not {}; use --raw to produce lines as they are",
+            kind(&json)
+        )
+    };
+    for field in obj.keys() {
+        if !FIELDS.contains(&field.as_str()) {
+            let hint = did_you_mean(field, FIELDS.iter().copied()).map_or(String::new(), |h| format!("; {h}"));
+            bail!("unknown field '{field}' (fields: key, value, timestamp, headers, partition){hint}");
+        }
+    }
+    let key = bytes_field(&obj, "key", "keyHex")?.flatten();
+    let value = match bytes_field(&obj, "value", "valueHex")? {
+        Some(value) => value,
+        None => bail!("no \"value\" (use \"value\": null for a tombstone)"),
+    };
+    let timestamp = match obj.get("timestamp") {
+        None | Some(Json::Null) => now_ms(),
+        Some(t) => t.as_i64().ok_or_else(|| anyhow!("\"timestamp\" must be milliseconds since the epoch (an integer), not {}", kind(t)))?,
+    };
+    let partition = match obj.get("partition") {
+        None | Some(Json::Null) => None,
+        Some(p) => Some(
+            p.as_u64()
+                .and_then(|p| u32::try_from(p).ok())
+                .ok_or_else(|| anyhow!("\"partition\" must be a non-negative integer, not {}", kind(p)))?,
+        ),
+    };
+    let mut headers = Vec::new();
+    match obj.get("headers") {
+        None | Some(Json::Null) => {}
+        Some(Json::Object(h)) => {
+            for (name, v) in h {
+                let bytes = json_bytes(v).ok_or_else(|| anyhow!("header '{name}' must not be null"))?;
+                headers.push((name.clone(), bytes));
+            }
+        }
+        Some(h) => bail!("\"headers\" must be an object of names to values, not {}", kind(h)),
+    }
+    Ok(Input { partition, record: NewRecord { timestamp, key, value, headers } })
+}
+
+/// A key or value field: `Some(None)` is JSON null, `None` absent; `<name>Hex` gives bytes.
+fn bytes_field(obj: &Map<String, Json>, name: &str, hex_name: &str) -> anyhow::Result<Option<Option<Vec<u8>>>> {
+    match (obj.get(name), obj.get(hex_name)) {
+        (Some(_), Some(_)) => bail!("both \"{name}\" and \"{hex_name}\" given"),
+        (Some(v), None) => Ok(Some(json_bytes(v))),
+        (None, Some(Json::String(h))) => Ok(Some(Some(from_hex(h).ok_or_else(|| anyhow!("\"{hex_name}\" is not hexadecimal"))?))),
+        (None, Some(v)) => bail!("\"{hex_name}\" must be a string of hexadecimal digits, not {}", kind(v)),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The bytes a JSON value is written as: strings as their UTF-8 text, null as none, anything
+/// else as compact JSON text.
+fn json_bytes(v: &Json) -> Option<Vec<u8>> {
+    match v {
+        Json::Null => None,
+        Json::String(s) => Some(s.as_bytes().to_vec()),
+        other => Some(other.to_string().into_bytes()),
+    }
+}
+
+fn kind(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// What the log would refuse, checked per line so the error names the line.
+fn check_record(topic: &str, config: &TopicConfig, input: anyhow::Result<Input>) -> anyhow::Result<(Option<u32>, NewRecord)> {
+    let Input { partition, record } = input?;
+    if let Some(p) = partition
+        && p >= config.partitions
+    {
+        bail!("partition {p} out of range for topic '{topic}' (it has {})", plural(u64::from(config.partitions), "partition"));
+    }
+    if record.key.is_none() && config.cleanup_policy.compacts() {
+        bail!("record without key for compacted topic '{topic}' (cleanup.policy={})", config.cleanup_policy.as_str());
+    }
+    let size = record.size_bytes();
+    if size > MAX_RECORD_BYTES {
+        bail!("record of {size} bytes is larger than the log's maximum ({MAX_RECORD_BYTES})");
+    }
+    Ok((partition, record))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+// ---------------------------------------------------------------------------------------
+// consume
+
+struct ConsumeOptions {
+    from_beginning: bool,
+    follow: bool,
+    partition: Option<u32>,
+    max: Option<u64>,
+    format: Format,
+}
+
+/// Bytes read from a partition per `read` call.
+const READ_BYTES: usize = 1 << 20;
+
+/// Prints `topic`'s records to `out`, partition by partition (each in offset order), then,
+/// with `follow`, new records as they arrive. Returns how many were printed.
+fn consume(log: &Log, topic: &str, opts: &ConsumeOptions, out: &mut impl Write) -> anyhow::Result<u64> {
+    let config = topic_config(log, topic)?;
+    let partitions: Vec<u32> = match opts.partition {
+        Some(p) if p >= config.partitions => {
+            bail!("partition {p} out of range for topic '{topic}' (it has {})", plural(u64::from(config.partitions), "partition"))
+        }
+        Some(p) => vec![p],
+        None => (0..config.partitions).collect(),
+    };
+    let mut next = Vec::new();
+    for &p in &partitions {
+        next.push(if opts.from_beginning { log.start_offset(topic, p)? } else { log.end_offset(topic, p)? });
+    }
+    let max = opts.max.unwrap_or(u64::MAX);
+    let mut printed = 0u64;
+    loop {
+        let mut got = false;
+        for (i, &p) in partitions.iter().enumerate() {
+            // Drain this partition to its current end.
+            loop {
+                if printed >= max {
+                    out.flush()?;
+                    return Ok(printed);
+                }
+                // The end before the read: if the read finds nothing from `next` on, nothing
+                // lies below that end either (compaction gaps), so skipping to it is safe.
+                let end = log.end_offset(topic, p)?;
+                let records = log.read(topic, p, next[i], READ_BYTES)?;
+                let Some(last) = records.last() else {
+                    next[i] = next[i].max(end);
+                    break;
+                };
+                next[i] = last.offset + 1;
+                got = true;
+                for record in records.iter().take(usize::try_from(max - printed).unwrap_or(usize::MAX)) {
+                    match opts.format {
+                        Format::Text => writeln!(out, "{}", text_line(p, record))?,
+                        Format::Json => writeln!(out, "{}", json_line(p, record))?,
+                    }
+                    printed += 1;
+                }
+            }
+        }
+        out.flush()?;
+        if printed >= max || !opts.follow {
+            return Ok(printed);
+        }
+        if !got {
+            // Nothing new anywhere: block on the partitions in turn, a slice of time each.
+            let slice = Duration::from_millis((500 / partitions.len() as u64).max(10));
+            for (i, &p) in partitions.iter().enumerate() {
+                if log.wait_for(topic, p, next[i], slice)? {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// `p0@12 2026-11-22T03:00:00.000Z key=… value=… headers={…}`.
+fn text_line(partition: u32, r: &StoredRecord) -> String {
+    let headers: Vec<String> = r.headers.iter().map(|(k, v)| format!("{}={}", escape_text(k), text_bytes(Some(v)))).collect();
+    format!(
+        "p{partition}@{} {} key={} value={} headers={{{}}}",
+        r.offset,
+        iso8601(r.timestamp),
+        text_bytes(r.key.as_deref()),
+        text_bytes(r.value.as_deref()),
+        headers.join(", ")
+    )
+}
+
+/// Bytes for people: UTF-8 text (control characters escaped, so a record stays on one line),
+/// else `hex:` and the bytes in hexadecimal; `null` for none.
+fn text_bytes(bytes: Option<&[u8]>) -> String {
+    match bytes {
+        None => "null".to_string(),
+        Some(b) => match std::str::from_utf8(b) {
+            Ok(s) => escape_text(s),
+            Err(_) => format!("hex:{}", to_hex(b)),
+        },
+    }
+}
+
+fn escape_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// One JSON line, in the format `produce` reads back.
+fn json_line(partition: u32, r: &StoredRecord) -> String {
+    let mut obj = Map::new();
+    obj.insert("partition".into(), partition.into());
+    obj.insert("offset".into(), r.offset.into());
+    obj.insert("timestamp".into(), r.timestamp.into());
+    obj.insert("time".into(), iso8601(r.timestamp).into());
+    for (name, hex_name, bytes) in [("key", "keyHex", &r.key), ("value", "valueHex", &r.value)] {
+        match bytes_json(bytes.as_deref()) {
+            Some(v) => obj.insert(name.into(), v),
+            None => obj.insert(hex_name.into(), to_hex(bytes.as_deref().unwrap_or_default()).into()),
+        };
+    }
+    let headers: Map<String, Json> =
+        r.headers.iter().map(|(k, v)| (k.clone(), Json::String(String::from_utf8_lossy(v).into_owned()))).collect();
+    obj.insert("headers".into(), headers.into());
+    Json::Object(obj).to_string()
+}
+
+/// The JSON that `produce` turns back into exactly these bytes (`None`: the bytes are not
+/// UTF-8 and need the `…Hex` field): text that is exactly the compact JSON form of an object,
+/// array, number or boolean (what a JSON serializer writes) is shown as that JSON; any other
+/// text (pretty-printed JSON, `null`, a quoted string, `1e5`) as a JSON string.
+fn bytes_json(bytes: Option<&[u8]>) -> Option<Json> {
+    let Some(bytes) = bytes else { return Some(Json::Null) };
+    let text = std::str::from_utf8(bytes).ok()?;
+    match serde_json::from_str::<Json>(text) {
+        Ok(v @ (Json::Object(_) | Json::Array(_) | Json::Number(_) | Json::Bool(_)))
+            if serde_json::to_string(&v).is_ok_and(|s| s == text) =>
+        {
+            Some(v)
+        }
+        _ => Some(Json::String(text.to_string())),
+    }
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// `ms` since the epoch as ISO-8601 UTC with milliseconds: `2026-11-22T03:00:00.000Z`.
+pub fn iso8601(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let milli = ms.rem_euclid(1000);
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{milli:03}Z", sod / 3600, sod % 3600 / 60, sod % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("weir-topic-unit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn iso8601_formats_utc_with_millis() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_795_316_400_123), "2026-11-22T03:00:00.123Z");
+        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso8601(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn bytes_round_trip_through_json() {
+        for text in [
+            "hello",
+            "",
+            "null",
+            "\"quoted\"",
+            "42",
+            "1e5",
+            " 7",
+            "true",
+            "[1,2]",
+            "{\"a\":1}",
+            "{\"a\": 1}",
+            "{\"b\":1,\"a\":2}",
+            "{\"a\":1,\"a\":2}",
+            "01",
+        ] {
+            let json = bytes_json(Some(text.as_bytes())).expect("utf-8");
+            assert_eq!(json_bytes(&json).as_deref(), Some(text.as_bytes()), "{text}");
+        }
+        assert_eq!(json_bytes(&bytes_json(None).expect("null")), None);
+        assert_eq!(bytes_json(Some(&[0xff, 0])), None);
+        assert_eq!(bytes_json(Some(b"{\"b\":[1,true]}")), Some(serde_json::json!({"b": [1, true]})));
+        assert_eq!(bytes_json(Some(b"{\"b\": 1}")), Some(Json::String("{\"b\": 1}".into())));
+        assert_eq!(from_hex(&to_hex(&[0xff, 0, 0x1a])), Some(vec![0xff, 0, 0x1a]));
+    }
+
+    #[test]
+    fn follow_sees_records_appended_while_it_waits() {
+        let dir = temp_dir("follow");
+        let (log, _) = Log::open(&dir).expect("open");
+        log.create_topic("t", TopicConfig::with_partitions(2)).expect("create");
+        log.append("t", 0, &[NewRecord::new(1000, Some(b"a"), Some(b"1"))]).expect("append");
+        let opts = ConsumeOptions { from_beginning: true, follow: true, partition: None, max: Some(3), format: Format::Text };
+        let mut out = Vec::new();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(300));
+                log.append("t", 1, &[NewRecord::new(2000, Some(b"b"), Some(b"2"))]).expect("append");
+                std::thread::sleep(Duration::from_millis(300));
+                log.append("t", 0, &[NewRecord::new(3000, None, Some(b"3"))]).expect("append");
+            });
+            assert_eq!(consume(&log, "t", &opts, &mut out).expect("consume"), 3);
+        });
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "p0@0 1970-01-01T00:00:01.000Z key=a value=1 headers={}\n\
+             p1@0 1970-01-01T00:00:02.000Z key=b value=2 headers={}\n\
+             p0@1 1970-01-01T00:00:03.000Z key=null value=3 headers={}\n"
+        );
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
