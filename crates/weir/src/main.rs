@@ -3,6 +3,7 @@
 
 mod check;
 mod run;
+mod serve;
 mod topic;
 
 use std::io::Write as _;
@@ -64,7 +65,7 @@ fn main() -> ExitCode {
             init_logging();
             run::run(&paths, until_idle)
         }
-        Command::Topic { storage, command } => topic::run(&storage, command),
+        Command::Topic { storage, command } => topic::run(&storage, command, topic_args()),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -74,6 +75,24 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The arguments after `weir topic`, without the global `--storage` (for forwarding the
+/// command to a running `weir run`).
+fn topic_args() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip_next = false;
+    for arg in std::env::args().skip_while(|a| a != "topic").skip(1) {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        if arg == "--storage" {
+            skip_next = true;
+        } else if !arg.starts_with("--storage=") {
+            out.push(arg);
+        }
+    }
+    out
 }
 
 /// Logs go to stderr; `WEIR_LOG` sets the level (error, warn, info — the default —, debug, trace).

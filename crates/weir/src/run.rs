@@ -88,9 +88,15 @@ pub fn run(paths: &[PathBuf], until_idle: bool) -> anyhow::Result<bool> {
     .context("cannot install the signal handler")?;
     let stats = Arc::new(Stats::default());
     let progress = spawn_progress(Arc::clone(&stats), Arc::clone(&shutdown));
-    let broker: Arc<dyn Broker> = Arc::new(log);
+    let log = Arc::new(log);
+    match crate::serve::start(Arc::clone(&log), &app.storage) {
+        Ok(path) => tracing::info!("`weir topic` commands reach this process through {}", path.display()),
+        Err(e) => tracing::warn!("no control socket, so `weir topic` cannot reach this process: {e:#}"),
+    }
+    let broker: Arc<dyn Broker> = log;
     let result = run_topology(Arc::new(topology), broker, app.options, Arc::clone(&shutdown), Arc::clone(&stats));
     shutdown.store(true, Ordering::SeqCst);
+    let _ = std::fs::remove_file(app.storage.join(crate::serve::SOCKET));
     let _ = progress.join();
     print_progress(&stats);
     match result {

@@ -2,9 +2,10 @@
 //! embedded log (`weir_engine::log`), so a pipeline's input can be fed and its output read
 //! from a terminal. See `docs/topic.md` for the formats.
 //!
-//! Every command opens the log itself, which takes the storage directory's lock: while a
-//! `weir run` holds it, `weir topic` fails with a message naming the holder's pid. Talking to
-//! a running pipeline instead is left for later.
+//! A command opens the log itself when it is free. While a `weir run` holds it (the log allows
+//! one process at a time), the command is sent to that process over its control socket and
+//! runs there (`serve.rs`), so a running pipeline can be fed and watched from another
+//! terminal.
 //!
 //! Owns: the JSON-lines record format shared by `produce` and `consume --format json`, the
 //! text format of `consume`, Kafka's default partitioner for keyed records (murmur2), and
@@ -88,42 +89,77 @@ pub enum Format {
     Json,
 }
 
-/// Runs one `weir topic` command against the log in `storage`.
-pub fn run(storage: &Path, command: TopicCommand) -> anyhow::Result<bool> {
+/// Where a command reads its input (`produce`) and writes its output and notes: the
+/// terminal, or a connection from another `weir topic` process (see `serve.rs`).
+pub struct Io<'a> {
+    pub input: &'a mut dyn Read,
+    /// What the input is called in messages (`stdin`, `'file.jsonl'`).
+    pub input_name: String,
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+}
+
+/// Runs one `weir topic` command against the log in `storage`. When a running `weir run`
+/// holds the log, the command is sent to it over its control socket (`args` are the
+/// command's arguments as typed, after `topic`).
+pub fn run(storage: &Path, command: TopicCommand, args: Vec<String>) -> anyhow::Result<bool> {
+    let create = matches!(command, TopicCommand::Create { .. } | TopicCommand::Produce { .. });
+    let log = match open(storage, create) {
+        Ok(log) => log,
+        Err(Opened::Locked(message)) => {
+            return crate::serve::forward(storage, &command, args)
+                .map_err(|e| anyhow!("{message}\n  and its control socket did not answer: {e:#}"));
+        }
+        Err(Opened::Failed(e)) => return Err(e),
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut err = std::io::stderr();
+    let result = match &command {
+        TopicCommand::Produce { file: Some(path), .. } => {
+            let mut file = File::open(path).with_context(|| format!("cannot open '{}'", path.display()))?;
+            let mut io = Io { input: &mut file, input_name: format!("'{}'", path.display()), out: &mut out, err: &mut err };
+            execute(&log, command, &mut io)
+        }
+        _ => {
+            let mut stdin = std::io::stdin();
+            let mut io = Io { input: &mut stdin, input_name: "stdin".to_string(), out: &mut out, err: &mut err };
+            execute(&log, command, &mut io)
+        }
+    };
+    out.flush()?;
+    result
+}
+
+/// Runs one command against an open log, with the given input and output.
+pub fn execute(log: &Log, command: TopicCommand, io: &mut Io) -> anyhow::Result<bool> {
     match command {
-        TopicCommand::List => list(&open(storage, false)?),
-        TopicCommand::Describe { topic } => describe(&open(storage, false)?, &topic),
+        TopicCommand::List => list(log, io),
+        TopicCommand::Describe { topic } => describe(log, &topic, io),
         TopicCommand::Create { topic, partitions, compact, retention } => {
             let config = create_config(partitions, compact, retention.as_deref())?;
-            let log = open(storage, true)?;
             log.create_topic(&topic, config.clone())?;
-            println!("created topic '{topic}': {}", config_summary(&config));
+            writeln!(io.out, "created topic '{topic}': {}", config_summary(&config))?;
             Ok(true)
         }
-        TopicCommand::Produce { topic, file, raw } => {
-            let input: Box<dyn Read> = match &file {
-                Some(path) => Box::new(File::open(path).with_context(|| format!("cannot open '{}'", path.display()))?),
-                None => Box::new(std::io::stdin()),
-            };
-            let log = open(storage, true)?;
-            let source = file.as_ref().map_or("stdin".to_string(), |f| format!("'{}'", f.display()));
-            let summary = produce(&log, &topic, BufReader::with_capacity(1 << 16, input), raw, &source, &mut std::io::stderr());
-            print!("{}", summary.report(&topic));
+        TopicCommand::Produce { topic, raw, .. } => {
+            let summary = produce(log, &topic, BufReader::with_capacity(1 << 16, &mut *io.input), raw, &io.input_name, &mut *io.err);
+            write!(io.out, "{}", summary.report(&topic))?;
             log.sync()?;
             summary.error.map_or(Ok(true), Err)
         }
         TopicCommand::Consume { topic, from_beginning, follow, partition, max, format } => {
-            let log = open(storage, false)?;
             let opts = ConsumeOptions { from_beginning, follow, partition, max, format };
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            let printed = match consume(&log, &topic, &opts, &mut out) {
+            let printed = match consume(log, &topic, &opts, &mut *io.out) {
                 // `weir topic consume | head` closes the pipe early: not an error.
                 Err(e) if is_broken_pipe(&e) => return Ok(true),
                 r => r?,
             };
             if printed == 0 && !from_beginning && !follow {
-                eprintln!("no records: consuming from the end of '{topic}' without --follow; add --from-beginning to read what it holds");
+                writeln!(
+                    io.err,
+                    "no records: consuming from the end of '{topic}' without --follow; add --from-beginning to read what it holds"
+                )?;
             }
             Ok(true)
         }
@@ -134,14 +170,21 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
+/// Why the log could not be opened: another process holds it (then the command goes to
+/// that process), or anything else.
+enum Opened {
+    Locked(String),
+    Failed(anyhow::Error),
+}
+
 /// Opens the log in `storage`. Commands that only read (`create` false) refuse a directory
 /// that holds no log rather than create one.
-fn open(storage: &Path, create: bool) -> anyhow::Result<Log> {
+fn open(storage: &Path, create: bool) -> Result<Log, Opened> {
     if !create && !storage.join("topics").is_dir() {
-        bail!(
+        return Err(Opened::Failed(anyhow!(
             "no embedded log in '{}' (it has no topics/ directory); pass --storage <dir>, or create a topic there with `weir topic create` or `weir topic produce`",
             storage.display()
-        );
+        )));
     }
     match Log::open(storage) {
         Ok((log, events)) => {
@@ -153,13 +196,9 @@ fn open(storage: &Path, create: bool) -> anyhow::Result<Log> {
         Err(LogError::Locked { dir, holder }) => {
             let pid = holder.trim().trim_start_matches("(process ").trim_end_matches(')').trim().to_string();
             let by = if pid.is_empty() { "another process".to_string() } else { format!("process {pid}") };
-            Err(anyhow!(
-                "the embedded log in '{}' is in use by {by}, probably a running `weir run`; the log allows one process at a time.\n  \
-                 `weir topic` cannot talk to a running pipeline yet (that comes later): stop it first, or use another --storage",
-                dir.display()
-            ))
+            Err(Opened::Locked(format!("the embedded log in '{}' is in use by {by}", dir.display())))
         }
-        Err(e) => Err(e).with_context(|| format!("cannot open the embedded log in '{}'", storage.display())),
+        Err(e) => Err(Opened::Failed(anyhow::Error::new(e).context(format!("cannot open the embedded log in '{}'", storage.display())))),
     }
 }
 
@@ -179,10 +218,10 @@ fn topic_config(log: &Log, topic: &str) -> anyhow::Result<TopicConfig> {
 // ---------------------------------------------------------------------------------------
 // list, describe, create
 
-fn list(log: &Log) -> anyhow::Result<bool> {
+fn list(log: &Log, io: &mut Io) -> anyhow::Result<bool> {
     let topics = log.topics();
     if topics.is_empty() {
-        eprintln!("no topics in '{}'", log.dir().display());
+        writeln!(io.err, "no topics in '{}'", log.dir().display())?;
         return Ok(true);
     }
     let mut rows = vec![row(["TOPIC", "PARTITIONS", "CLEANUP", "START", "END"])];
@@ -201,11 +240,11 @@ fn list(log: &Log) -> anyhow::Result<bool> {
             end.to_string(),
         ]);
     }
-    print!("{}", table(&rows));
+    write!(io.out, "{}", table(&rows))?;
     Ok(true)
 }
 
-fn describe(log: &Log, topic: &str) -> anyhow::Result<bool> {
+fn describe(log: &Log, topic: &str, io: &mut Io) -> anyhow::Result<bool> {
     let config = topic_config(log, topic)?;
     let mut out = String::new();
     let _ = writeln!(out, "topic '{topic}'");
@@ -260,7 +299,7 @@ fn describe(log: &Log, topic: &str) -> anyhow::Result<bool> {
     } else {
         out.push_str(&table(&rows));
     }
-    print!("{out}");
+    write!(io.out, "{out}")?;
     Ok(true)
 }
 
@@ -406,7 +445,7 @@ impl ProduceSummary {
 
 /// Appends the records read from `input` to `topic` (auto-creating it with one partition,
 /// noted on `notes`). Stops at the first bad line; what was produced before stays.
-fn produce(log: &Log, topic: &str, input: BufReader<impl Read>, raw: bool, source: &str, notes: &mut impl Write) -> ProduceSummary {
+fn produce(log: &Log, topic: &str, input: BufReader<impl Read>, raw: bool, source: &str, notes: &mut dyn Write) -> ProduceSummary {
     let mut summary = ProduceSummary { partitions: BTreeMap::new(), error: None };
     if let Err(e) = produce_into(log, topic, input, raw, source, notes, &mut summary) {
         summary.error = Some(e);
@@ -420,7 +459,7 @@ fn produce_into(
     mut input: BufReader<impl Read>,
     raw: bool,
     source: &str,
-    notes: &mut impl Write,
+    notes: &mut dyn Write,
     summary: &mut ProduceSummary,
 ) -> anyhow::Result<()> {
     let config = match log.topic(topic) {
@@ -633,7 +672,7 @@ const READ_BYTES: usize = 1 << 20;
 
 /// Prints `topic`'s records to `out`, partition by partition (each in offset order), then,
 /// with `follow`, new records as they arrive. Returns how many were printed.
-fn consume(log: &Log, topic: &str, opts: &ConsumeOptions, out: &mut impl Write) -> anyhow::Result<u64> {
+fn consume(log: &Log, topic: &str, opts: &ConsumeOptions, out: &mut dyn Write) -> anyhow::Result<u64> {
     let config = topic_config(log, topic)?;
     let partitions: Vec<u32> = match opts.partition {
         Some(p) if p >= config.partitions => {

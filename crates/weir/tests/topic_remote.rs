@@ -1,0 +1,77 @@
+//! `weir topic` against a running `weir run`: the commands go through the control socket to
+//! the process that holds the embedded log, so a running pipeline can be fed and watched.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn weir(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_weir"));
+    c.current_dir(dir);
+    c
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("weir-remote-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn produce(dir: &Path, topic: &str, lines: &str) -> Output {
+    let mut child = weir(dir)
+        .args(["topic", "produce", topic])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    use std::io::Write as _;
+    child.stdin.take().expect("stdin").write_all(lines.as_bytes()).expect("write");
+    child.wait_with_output().expect("wait")
+}
+
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "weir run did not stop cleanly: {status}");
+}
+
+#[test]
+fn a_running_pipeline_is_fed_and_read_through_its_socket() {
+    let dir = temp_dir("feed");
+    std::fs::write(
+        dir.join("upper.yaml"),
+        "pipelines:\n  upper:\n    from:\n      topic: input\n      keyType: string\n      valueType: json\n    via:\n      - type: mapValues\n        mapper:\n          expression: '{\"text\": value[\"text\"].upper()}'\n          resultType: json\n    to:\n      topic: output\n      keyType: string\n      valueType: json\n",
+    )
+    .expect("write definition");
+    let mut run = weir(&dir).args(["run", "upper.yaml"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start weir run");
+    let socket = dir.join(".weir-state/weir.sock");
+    let started = Instant::now();
+    while !socket.exists() {
+        assert!(started.elapsed() < Duration::from_secs(20), "weir run did not open its control socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out =
+        produce(&dir, "input", "{\"key\": \"a\", \"value\": {\"text\": \"hello\"}}\n{\"key\": \"b\", \"value\": {\"text\": \"weir\"}}\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("produced 2 records to 'input'"), "{}", String::from_utf8_lossy(&out.stdout));
+    // The pipeline's output, read while it runs (--follow --max waits for both records).
+    let out = weir(&dir)
+        .args(["topic", "consume", "output", "--from-beginning", "--follow", "--max", "2", "--format", "json"])
+        .output()
+        .expect("consume");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let values: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(values.len(), 2, "{text}");
+    assert_eq!(values[0]["value"], serde_json::json!({"text": "HELLO"}));
+    assert_eq!(values[1]["key"], "b");
+    // A failing remote command reports its own error and fails.
+    let out = weir(&dir).args(["topic", "describe", "nope"]).output().expect("describe");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown topic 'nope'"), "{}", String::from_utf8_lossy(&out.stderr));
+    stop(&mut run);
+    assert!(!socket.exists() || std::os::unix::net::UnixStream::connect(&socket).is_err(), "the socket outlived weir run");
+    let _ = std::fs::remove_dir_all(&dir);
+}
