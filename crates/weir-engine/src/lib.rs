@@ -3,6 +3,7 @@
 //! Kafka broker) and names no adapter technology itself.
 
 pub mod log;
+pub mod metrics;
 pub mod notation;
 pub mod partitioner;
 pub mod plan;

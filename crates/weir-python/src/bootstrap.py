@@ -157,7 +157,53 @@ class Logger:
         return self._name
 
 
-def new_namespace(namespace, emit):
+class _Metric:
+    """A counter, meter or timer of the `metrics` built-in."""
+
+    __slots__ = ("_kind", "_name", "_tags", "_record")
+
+    def __init__(self, kind, name, tags, record):
+        self._kind, self._name, self._tags, self._record = kind, str(name), {str(k): str(v) for k, v in (tags or {}).items()}, record
+        record(kind, self._name, self._tags, "register", 0)
+
+    def increment(self, delta=1):
+        self._record(self._kind, self._name, self._tags, "add", int(delta))
+
+    def mark(self, n=1):
+        self._record(self._kind, self._name, self._tags, "add", int(n))
+
+    def updateSeconds(self, seconds):
+        self._record(self._kind, self._name, self._tags, "time", int(seconds * 1_000_000_000))
+
+    def updateMillis(self, millis):
+        self._record(self._kind, self._name, self._tags, "time", int(millis * 1_000_000))
+
+    def updateNanos(self, nanos):
+        self._record(self._kind, self._name, self._tags, "time", int(nanos))
+
+    def close(self):
+        self._record(self._kind, self._name, self._tags, "remove", 0)
+
+
+class Metrics:
+    """KSML's `metrics` object: `metrics.counter(name, tags)`, `.meter(...)`, `.timer(...)`."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record):
+        self._record = record
+
+    def counter(self, name, tags=None):
+        return _Metric("counter", name, tags, self._record)
+
+    def meter(self, name, tags=None):
+        return _Metric("meter", name, tags, self._record)
+
+    def timer(self, name, tags=None):
+        return _Metric("timer", name, tags, self._record)
+
+
+def new_namespace(namespace, emit, record_metric):
     """The module namespace shared by all functions of one definition."""
     loggers = {}
 
@@ -167,7 +213,7 @@ def new_namespace(namespace, emit):
             found = loggers[name] = Logger(name, emit)
         return found
 
-    return {"__builtins__": __builtins__, "__name__": f"ksml.{namespace}", LOGGER: logger}
+    return {"__builtins__": __builtins__, "__name__": f"ksml.{namespace}", LOGGER: logger, "metrics": Metrics(record_metric)}
 
 
 def load_function(namespace, spec):

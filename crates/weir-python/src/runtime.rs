@@ -18,6 +18,7 @@ use weir_dsl::model::{Definition, FunctionDef, ResultRule};
 use weir_dsl::types::{UserType, parse_user_type};
 use weir_dsl::{Diagnostic, Span};
 use weir_engine::Value;
+use weir_engine::metrics::{MetricId, MetricKind, user_metrics};
 use weir_engine::ports::{FunctionError, Functions};
 use weir_engine::value::convert;
 
@@ -49,6 +50,23 @@ fn emit(level: &str, logger: &str, message: &str) {
     }
 }
 
+#[pyfunction]
+fn record_metric(kind: &str, name: &str, tags: std::collections::BTreeMap<String, String>, op: &str, amount: i64) {
+    let kind = match kind {
+        "counter" => MetricKind::Counter,
+        "meter" => MetricKind::Meter,
+        _ => MetricKind::Timer,
+    };
+    let id = MetricId { kind, name: name.to_string(), tags };
+    let registry = user_metrics();
+    match op {
+        "register" => registry.register(id),
+        "add" => registry.add(id, u64::try_from(amount).unwrap_or(0)),
+        "time" => registry.record(id, u64::try_from(amount).unwrap_or(0)),
+        _ => registry.remove(&id),
+    }
+}
+
 impl PythonFunctions {
     /// Loads every function of `def` (top-level and inline). Syntax errors and exceptions
     /// raised by `globalCode` are reported as diagnostics at their YAML line.
@@ -59,7 +77,8 @@ impl PythonFunctions {
             };
             let module = bootstrap(py).map_err(internal)?;
             let emit = wrap_pyfunction!(emit, py).map_err(internal)?;
-            let namespace = module.call_method1("new_namespace", (&def.namespace, emit)).map_err(internal)?;
+            let record = wrap_pyfunction!(record_metric, py).map_err(internal)?;
+            let namespace = module.call_method1("new_namespace", (&def.namespace, emit, record)).map_err(internal)?;
             let mut functions = HashMap::new();
             let mut diags = Vec::new();
             for f in def.all_functions() {
@@ -241,6 +260,22 @@ mod tests {
         assert_eq!(e.message, "KeyError: 'missing'");
         assert_eq!(e.location, Some(("defs/t.yaml".to_string(), 6)));
         assert!(e.traceback.as_deref().is_some_and(|t| t.contains("defs/t.yaml\", line 6, in boom")), "{e}");
+    }
+
+    #[test]
+    fn metrics_reach_the_registry() {
+        let f = load(
+            "functions:\n  count:\n    type: forEach\n    code: |\n      metrics.counter('weir_test_seen', {'color': value}).increment()\n      metrics.meter('weir_test_rate').mark(3)\n      metrics.timer('weir_test_time').updateMillis(2)\n",
+        );
+        f.call("count", &kv("k", Value::String("blue".into()))).expect("call");
+        f.call("count", &kv("k", Value::String("blue".into()))).expect("call");
+        let snap = user_metrics().snapshot();
+        let find = |name: &str| snap.iter().find(|(id, _)| id.name == name).map(|(id, v)| (id.clone(), v.clone())).expect(name);
+        let (id, v) = find("weir_test_seen");
+        assert_eq!(id.tags.get("color").map(String::as_str), Some("blue"));
+        assert_eq!(v, weir_engine::metrics::MetricValue::Counter { count: 2 });
+        assert!(matches!(find("weir_test_rate").1, weir_engine::metrics::MetricValue::Meter { count: 6, .. }));
+        assert!(matches!(find("weir_test_time").1, weir_engine::metrics::MetricValue::Timer { count: 2, sum_ns: 4_000_000, .. }));
     }
 
     #[test]
