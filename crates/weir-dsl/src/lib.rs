@@ -15,6 +15,7 @@ pub mod read;
 pub mod runner;
 pub mod schema;
 pub mod shape;
+pub mod suite;
 pub mod types;
 pub mod yaml;
 

@@ -104,13 +104,19 @@ pub enum NodeKind {
     Peek {
         action: FnHandle,
     },
+    /// `from` is the stream's type: its notation's converter applies too (KSML's rule 4:
+    /// JSON text ⇄ structures when either side is `json`).
     ConvertKey {
+        from: UserType,
         into: UserType,
     },
     ConvertValue {
+        from: UserType,
         into: UserType,
     },
+    /// `from` and `into` are `(key, value)` tuple types.
     ConvertKeyValue {
+        from: UserType,
         into: UserType,
     },
     /// Passes records on unchanged (the junction of a `merge`).
@@ -401,11 +407,12 @@ impl DefPlanner<'_, '_> {
             }
             Op::TransformMetadata { mapper } => (NodeKind::TransformMetadata { mapper: self.handle(mapper) }, k, v),
             Op::Peek { for_each } => (NodeKind::Peek { action: self.handle(for_each) }, k, v),
-            Op::ConvertKey { into } => (NodeKind::ConvertKey { into: into.value.clone() }, into.value.clone(), v),
-            Op::ConvertValue { into } => (NodeKind::ConvertValue { into: into.value.clone() }, k, into.value.clone()),
+            Op::ConvertKey { into } => (NodeKind::ConvertKey { from: k, into: into.value.clone() }, into.value.clone(), v),
+            Op::ConvertValue { into } => (NodeKind::ConvertValue { from: v, into: into.value.clone() }, k, into.value.clone()),
             Op::ConvertKeyValue { into } => {
                 let (rk, rv) = pair_types(&into.value);
-                (NodeKind::ConvertKeyValue { into: into.value.clone() }, rk, rv)
+                let from = UserType { notation: None, kind: TypeKind::Tuple(vec![k, v]) };
+                (NodeKind::ConvertKeyValue { from, into: into.value.clone() }, rk, rv)
             }
             Op::Merge { stream } => {
                 let other = self.stream(stream, &format!("{}.stream", op.path))?;

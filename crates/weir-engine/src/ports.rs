@@ -44,6 +44,23 @@ pub trait Functions: Send + Sync {
     fn call(&self, name: &str, args: &[Value]) -> Result<Value, FunctionError>;
 }
 
+/// What a worker thread (stream thread, producer thread) runs inside for its whole life.
+/// The Python runtime uses it to keep the thread attached to the interpreter: attaching
+/// for every call instead costs a thread state set up and torn down each time.
+pub trait ThreadScope: Send + Sync {
+    fn run(&self, body: &mut (dyn FnMut() + Send));
+}
+
+/// A shared [`ThreadScope`] (a handle that `RunOptions` can carry and print).
+#[derive(Clone)]
+pub struct ScopeHandle(pub std::sync::Arc<dyn ThreadScope>);
+
+impl fmt::Debug for ScopeHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ThreadScope")
+    }
+}
+
 /// Topics, records and consumer positions, as the runtime uses them.
 pub trait Broker: Send + Sync {
     /// The number of partitions of a topic, creating it with `partitions_if_new` partitions

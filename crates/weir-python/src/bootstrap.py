@@ -325,3 +325,50 @@ def install_guard(settings, module_path):
 
     if not settings["inheritEnvironmentVariables"]:
         os.environ = _Environment()
+
+
+# ---- weir test: assert blocks and module directories -------------------------------------
+
+
+def compile_assertion(code, filename):
+    """Compiles an assert block's code, (text, line, col), as the body of
+    `_run_assertions()` (as KSML's test runner does), keeping its YAML positions."""
+    body = _parse(code, filename, "code").body
+    fn = _stmts("def _run_assertions():\n    pass", code[1])[0]
+    fn.body = body or _stmts("pass", code[1])
+    return compile(ast.fix_missing_locations(ast.Module(body=[fn], type_ignores=[])), filename, "exec")
+
+
+def new_assertion_namespace():
+    """The globals the assert blocks of one test share (`records`, stores)."""
+    return {"__builtins__": __builtins__, "__name__": "ksml_test"}
+
+
+def run_assertion(namespace, code, filename):
+    exec(compile_assertion(code, filename), namespace)
+    namespace["_run_assertions"]()
+
+
+def add_module_path(path):
+    """Puts a suite's `moduleDirectory` first on `sys.path`."""
+    import sys
+
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+
+def remove_module_path(path):
+    """Takes a `moduleDirectory` off `sys.path` and forgets the modules imported from it,
+    so the next test imports them afresh."""
+    import importlib
+    import os
+    import sys
+
+    while path in sys.path:
+        sys.path.remove(path)
+    root = os.path.realpath(path) + os.sep
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if file and os.path.realpath(file).startswith(root):
+            del sys.modules[name]
+    importlib.invalidate_caches()

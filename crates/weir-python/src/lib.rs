@@ -6,11 +6,12 @@
 //! level, `code` + `expression`, `stores` as locals, a `log` per function), with every
 //! position moved to the YAML file, so a syntax error or a traceback points at the YAML line.
 
+pub mod assertions;
 pub mod compile;
 pub mod context;
 pub mod convert;
 pub mod runtime;
 
 pub use compile::{check_definition, python_name};
-pub use runtime::PythonFunctions;
+pub use runtime::{PythonFunctions, thread_scope};
 pub use weir_engine::ports::{FunctionError, Functions};

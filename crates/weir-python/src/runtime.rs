@@ -19,7 +19,7 @@ use weir_dsl::types::{UserType, parse_user_type};
 use weir_dsl::{Diagnostic, Span};
 use weir_engine::Value;
 use weir_engine::metrics::{MetricId, MetricKind, user_metrics};
-use weir_engine::ports::{FunctionError, Functions};
+use weir_engine::ports::{FunctionError, Functions, ScopeHandle, ThreadScope};
 use weir_engine::value::convert;
 
 use crate::compile::{LoggerKind, bootstrap, spec, syntax_diagnostic};
@@ -65,6 +65,22 @@ fn record_metric(kind: &str, name: &str, tags: std::collections::BTreeMap<String
         "time" => registry.record(id, u64::try_from(amount).unwrap_or(0)),
         _ => registry.remove(&id),
     }
+}
+
+/// Keeps a worker thread attached to the interpreter for its whole life, with the GIL
+/// released between calls: each call then only takes the GIL, instead of creating and
+/// destroying a Python thread state (measured: half the time of a Python pipeline).
+pub struct PythonThreads;
+
+impl ThreadScope for PythonThreads {
+    fn run(&self, body: &mut (dyn FnMut() + Send)) {
+        Python::attach(|py| py.detach(body));
+    }
+}
+
+/// The thread scope for the engine's worker threads.
+pub fn thread_scope() -> ScopeHandle {
+    ScopeHandle(std::sync::Arc::new(PythonThreads))
 }
 
 impl PythonFunctions {

@@ -4,6 +4,7 @@
 mod check;
 mod run;
 mod serve;
+mod test;
 mod topic;
 
 use std::io::Write as _;
@@ -40,6 +41,16 @@ enum Command {
         #[arg(long)]
         until_idle: bool,
     },
+    /// Run KSML test suites (KSML's test-runner format) on a fresh embedded log per test, no
+    /// broker needed; exits non-zero unless every test passes.
+    Test {
+        /// Suite files, or directories whose *.yaml / *.yml files (not in subdirectories) are suites.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Also write the results as JUnit XML to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
     /// Print the JSON schema of KSML definitions (or of the runner config), for editors.
     Schema {
         /// Print the schema of the runner config (ksml-runner.yaml) instead.
@@ -65,6 +76,7 @@ fn main() -> ExitCode {
             init_logging();
             run::run(&paths, until_idle)
         }
+        Command::Test { paths, junit } => test::run(&paths, junit.as_deref()),
         Command::Topic { storage, command } => topic::run(&storage, command, topic_args()),
     };
     match result {

@@ -43,6 +43,7 @@ pub fn run(paths: &[PathBuf], until_idle: bool) -> anyhow::Result<bool> {
         Err((diags, sources)) => return Ok(report(&diags, &sources)),
     };
     app.options.until_idle = until_idle;
+    app.options.thread_scope = Some(weir_python::thread_scope());
     weir_python::context::install(&app.python, app.module_path.as_deref()).map_err(anyhow::Error::msg)?;
     let mut inputs = Vec::new();
     let mut failed = Vec::new();

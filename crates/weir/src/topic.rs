@@ -127,7 +127,11 @@ pub fn run(storage: &Path, command: TopicCommand, args: Vec<String>) -> anyhow::
             execute(&log, command, &mut io)
         }
     };
-    out.flush()?;
+    match out.flush() {
+        // `weir topic consume | head` closes the pipe early: not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        r => r?,
+    }
     result
 }
 

@@ -28,7 +28,7 @@ use weir_dsl::runner::ErrorHandling;
 
 use crate::log::{LogError, StoredRecord};
 use crate::plan::Topology;
-use crate::ports::Broker;
+use crate::ports::{Broker, ScopeHandle};
 use errors::ErrorHandlers;
 use process::{Outputs, Processor, Stats, Stop};
 
@@ -46,6 +46,8 @@ pub struct RunOptions {
     /// Stop once the producers are done and no stream thread finds anything to process
     /// (`weir run --until-idle`, and tests).
     pub until_idle: bool,
+    /// What every worker thread runs inside (e.g. attached to the Python interpreter).
+    pub thread_scope: Option<ScopeHandle>,
 }
 
 impl RunOptions {
@@ -56,6 +58,7 @@ impl RunOptions {
             commit_interval: Duration::from_secs(30),
             errors: ErrorHandling::default(),
             until_idle: false,
+            thread_scope: None,
         }
     }
 }
@@ -136,7 +139,7 @@ pub fn run(
                     stats: &stats,
                     producing: &producing,
                 };
-                let result = thread.run(tasks);
+                let result = within(options.thread_scope.as_ref(), || thread.run(tasks));
                 if result.is_err() {
                     shutdown.store(true, Ordering::SeqCst);
                 }
@@ -156,10 +159,12 @@ pub fn run(
         );
         // With producers only, the application ends when they are done (as KSML's runner does).
         let stop_when_done = handles.is_empty();
+        let scope = options.thread_scope.clone();
         let handle = std::thread::Builder::new()
             .name("producers".to_string())
             .spawn(move || {
-                let result = producer::run_producers(&topology.producers, broker.as_ref(), &handlers, &shutdown, &stats);
+                let result =
+                    within(scope.as_ref(), || producer::run_producers(&topology.producers, broker.as_ref(), &handlers, &shutdown, &stats));
                 producing.store(false, Ordering::SeqCst);
                 if result.is_err() || stop_when_done {
                     shutdown.store(true, Ordering::SeqCst);
@@ -179,6 +184,19 @@ pub fn run(
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// Runs a thread's `body` inside the thread scope, if there is one.
+fn within(scope: Option<&ScopeHandle>, body: impl FnOnce() -> Result<(), RunError> + Send) -> Result<(), RunError> {
+    let Some(scope) = scope else { return body() };
+    let mut body = Some(body);
+    let mut result = None;
+    scope.0.run(&mut || {
+        if let Some(body) = body.take() {
+            result = Some(body());
+        }
+    });
+    result.unwrap_or_else(|| Err(RunError("the thread scope did not run its body (a bug in Weir)".to_string())))
 }
 
 fn create_tasks(topology: &Topology, broker: &dyn Broker, group: &str) -> Result<Vec<Task>, String> {

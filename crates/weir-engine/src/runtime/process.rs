@@ -16,6 +16,7 @@ use weir_dsl::types::{TypeKind, UserType};
 
 use super::errors::{Decision, ErrorHandlers, Failure, Origin, Phase, retry_pause};
 use crate::log::{LogError, NewRecord, StoredRecord};
+use crate::notation::json;
 use crate::partitioner::partition_for_key;
 use crate::plan::{FnHandle, NodeId, NodeKind, PrintTarget, Sink, Source, Topology};
 use crate::ports::{Broker, FunctionError};
@@ -126,7 +127,8 @@ fn call(f: &FnHandle, args: &[Value]) -> Result<Value, NodeError> {
 
 impl<'a> Processor<'a> {
     /// Decodes a stored record at its source and runs it through the topology. Returns the
-    /// decoded record's timestamp (for the source's `previousTimestamp`).
+    /// partition time: the highest timestamp seen so far on the partition, which Kafka Streams
+    /// gives a `timestampExtractor` as `previousTimestamp`.
     pub fn source_record(&mut self, source: &Source, partition: u32, stored: &StoredRecord, previous_timestamp: i64) -> Result<i64, Stop> {
         self.stats.consumed.fetch_add(1, Ordering::Relaxed);
         let origin = Origin {
@@ -186,7 +188,7 @@ impl<'a> Processor<'a> {
         for &child in &source.children {
             self.node(child, record.clone(), &origin)?;
         }
-        Ok(timestamp)
+        Ok(timestamp.max(previous_timestamp))
     }
 
     fn fail(&mut self, failure: Failure, origin: &Origin) -> Result<(), Stop> {
@@ -326,15 +328,17 @@ impl<'a> Processor<'a> {
                 call(action, &kv())?;
                 vec![Out::Children(r.clone())]
             }
-            NodeKind::ConvertKey { into } => vec![Out::Children(with(convert_value(r.key.clone(), into)?, r.value.clone()))],
-            NodeKind::ConvertValue { into } => vec![Out::Children(with(r.key.clone(), convert_value(r.value.clone(), into)?))],
-            NodeKind::ConvertKeyValue { into } => match convert_value(Value::Tuple(vec![r.key.clone(), r.value.clone()]), into)? {
-                Value::Tuple(mut kv) if kv.len() == 2 => {
-                    let v = kv.pop().unwrap_or(Value::Null);
-                    let k = kv.pop().unwrap_or(Value::Null);
+            NodeKind::ConvertKey { from, into } => vec![Out::Children(with(convert_value(r.key.clone(), from, into)?, r.value.clone()))],
+            NodeKind::ConvertValue { from, into } => {
+                vec![Out::Children(with(r.key.clone(), convert_value(r.value.clone(), from, into)?))]
+            }
+            NodeKind::ConvertKeyValue { from, into } => match (&from.kind, &into.kind) {
+                (TypeKind::Tuple(f), TypeKind::Tuple(i)) if f.len() == 2 && i.len() == 2 => {
+                    let k = convert_value(r.key.clone(), &f[0], &i[0])?;
+                    let v = convert_value(r.value.clone(), &f[1], &i[1])?;
                     vec![Out::Children(with(k, v))]
                 }
-                other => return Err(NodeError::Other(format!("convertKeyValue gave '{other}', not a (key, value) pair"))),
+                _ => return Err(NodeError::Other(format!("convertKeyValue needs a (key, value) tuple type, got '{into}'"))),
             },
             NodeKind::Forward => vec![Out::Children(r.clone())],
             NodeKind::Branch { branches } => {
@@ -481,8 +485,38 @@ fn key_value(v: Value, function: &str) -> Result<(Value, Value), NodeError> {
     }
 }
 
-fn convert_value(v: Value, into: &UserType) -> Result<Value, NodeError> {
+/// `convertKey`/`convertValue`: KSML's conversion rules, with the notations' converters
+/// (rule 4) before the generic ones. Only `json` has one: when the target or the source
+/// type is `json`, a struct or list converts to `string` as its JSON text (not the
+/// `{a: 1}` print form), and a string converts to a structured type by parsing it as JSON.
+fn convert_value(v: Value, from: &UserType, into: &UserType) -> Result<Value, NodeError> {
+    let v = json_text(v, from, into).map_err(|e| NodeError::Other(format!("cannot convert to '{into}': {e}")))?;
     convert(v, into).map_err(|e| NodeError::Other(format!("cannot convert to '{into}': {e}")))
+}
+
+/// The `json` notation's converter: JSON text ⇄ structures (KSML's `JsonDataObjectConverter`).
+pub(crate) fn json_text(v: Value, from: &UserType, into: &UserType) -> Result<Value, String> {
+    let is_json = |t: &UserType| t.notation.as_deref() == Some("json");
+    if !is_json(from) && !is_json(into) {
+        return Ok(v);
+    }
+    match (&v, &into.kind) {
+        (Value::Struct(_) | Value::List(_), TypeKind::String) => {
+            let text = json::to_vec(&v).map_err(|e| e.to_string())?;
+            Ok(Value::String(String::from_utf8_lossy(&text).into_owned()))
+        }
+        (Value::String(text), kind) => {
+            let structured = match kind {
+                TypeKind::List(_) | TypeKind::Map(_) | TypeKind::Struct => true,
+                TypeKind::NotationDefault => is_json(into),
+                // A union that takes a string as it is does not parse it.
+                TypeKind::Union(members) => !members.iter().any(|m| matches!(m.kind, TypeKind::String | TypeKind::Any)),
+                _ => false,
+            };
+            if structured { json::from_slice(text.as_bytes()).map_err(|e| e.to_string()) } else { Ok(v) }
+        }
+        _ => Ok(v),
+    }
 }
 
 /// Headers as KSML shows them to functions: a list of `{key, value}`, the value a string when

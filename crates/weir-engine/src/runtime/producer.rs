@@ -19,12 +19,13 @@ use std::time::{Duration, Instant};
 
 use super::errors::{Decision, ErrorHandlers, Failure, Origin, Phase};
 use super::now_ms;
-use super::process::Stats;
+use super::process::{Stats, json_text};
 use crate::log::NewRecord;
 use crate::partitioner::partition_for_key;
 use crate::plan::{FnHandle, ProducerPlan};
 use crate::ports::Broker;
 use crate::value::{Value, convert};
+use weir_dsl::types::{TypeKind, UserType};
 
 /// How often a generator is retried when `condition` rejects what it made.
 const MAX_GENERATE_RETRIES: u32 = 10;
@@ -167,11 +168,16 @@ fn write(
 ) -> Result<(), String> {
     let plan = state.plan;
     let format = &plan.sink.format;
-    let encoded = convert(key.clone(), &format.key_type)
+    // As KSML's `shapeMessage`: converted to the topic's types, with the target notation's
+    // converter first (a JSON text for a `json` topic is parsed).
+    let any = UserType { notation: None, kind: TypeKind::Any };
+    let encoded = json_text(key.clone(), &any, &format.key_type)
+        .and_then(|k| convert(k, &format.key_type).map_err(|e| e.to_string()))
         .map_err(|e| format!("the key does not fit '{}': {e}", format.key_type))
         .and_then(|k| format.key.encode(&k).map_err(|e| e.to_string()))
         .and_then(|k| {
-            convert(value.clone(), &format.value_type)
+            json_text(value.clone(), &any, &format.value_type)
+                .and_then(|v| convert(v, &format.value_type).map_err(|e| e.to_string()))
                 .map_err(|e| format!("the value does not fit '{}': {e}", format.value_type))
                 .and_then(|v| format.value.encode(&v).map_err(|e| e.to_string()))
                 .map(|v| (k, v))
