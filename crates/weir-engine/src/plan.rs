@@ -62,6 +62,11 @@ pub struct Source {
     pub offset_reset: Option<OffsetResetPolicy>,
     pub timestamp_extractor: Option<FnHandle>,
     pub children: Vec<NodeId>,
+    /// Partitions to create the topic with when it does not exist; `None`: as many as the
+    /// application's other source topics have (Kafka Streams' rule for repartition topics).
+    pub partitions: Option<u32>,
+    /// An internal topic (`<application.id>-<name>-repartition`) rather than a user's.
+    pub internal: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -186,8 +191,15 @@ pub struct PlanInput<'a> {
 
 /// Builds the topology of all definitions of an application. `with_pipelines` and
 /// `with_producers` are the runner config's `enablePipelines`/`enableProducers`.
-pub fn plan(inputs: &[PlanInput], notations: &Notations, with_pipelines: bool, with_producers: bool) -> Result<Topology, Vec<Diagnostic>> {
-    let mut p = Planner { topology: Topology::default(), diags: Vec::new(), notations, source_of_topic: HashMap::new() };
+/// `application_id` names internal topics, as Kafka Streams does.
+pub fn plan(
+    inputs: &[PlanInput],
+    notations: &Notations,
+    application_id: &str,
+    with_pipelines: bool,
+    with_producers: bool,
+) -> Result<Topology, Vec<Diagnostic>> {
+    let mut p = Planner { topology: Topology::default(), diags: Vec::new(), notations, source_of_topic: HashMap::new(), application_id };
     for input in inputs {
         let mut d = DefPlanner { p: &mut p, def: input.definition, functions: &input.functions, registered: HashMap::new() };
         if with_pipelines {
@@ -209,6 +221,7 @@ struct Planner<'n> {
     diags: Vec<Diagnostic>,
     notations: &'n Notations,
     source_of_topic: HashMap<String, usize>,
+    application_id: &'n str,
 }
 
 /// Where the next node of a stream attaches, and the types of its records.
@@ -299,6 +312,8 @@ impl DefPlanner<'_, '_> {
             offset_reset: t.offset_reset.clone(),
             timestamp_extractor,
             children: Vec::new(),
+            partitions: None,
+            internal: false,
         });
         Some(tail)
     }
@@ -422,9 +437,33 @@ impl DefPlanner<'_, '_> {
                 }
                 return Some(junction);
             }
-            Op::Repartition { .. } => {
-                self.error(op.span, &op.path, "'repartition' is not supported by 'weir run' yet");
-                return None;
+            Op::Repartition { number_of_partitions, partitioner } => {
+                // Written to an internal topic, read back by a new source: the records are
+                // spread over `numberOfPartitions` by the partitioner (or Kafka's default).
+                if k.kind == TypeKind::Any || v.kind == TypeKind::Any {
+                    self.error(
+                        op.span,
+                        &op.path,
+                        format!("'repartition' needs known key and value types to write its internal topic, but the stream is {k}/{v}"),
+                    );
+                    return None;
+                }
+                let topic = format!("{}-{}-repartition", self.p.application_id, name);
+                let format = self.format(Some(&k), Some(&v), op.span, &op.path)?;
+                let sink = Sink { format: format.clone(), partitioner: partitioner.as_ref().map(|f| self.handle(f)) };
+                self.add(&tail, pipeline, name, NodeKind::To { topic: topic.clone(), sink }, k.clone(), v.clone());
+                let source = self.p.topology.sources.len();
+                self.p.source_of_topic.insert(topic.clone(), source);
+                self.p.topology.sources.push(Source {
+                    topic,
+                    format,
+                    offset_reset: None,
+                    timestamp_extractor: None,
+                    children: Vec::new(),
+                    partitions: *number_of_partitions,
+                    internal: true,
+                });
+                return Some(Tail { at: Attach::Source(source), key_type: k, value_type: v });
             }
             _ => {
                 self.error(

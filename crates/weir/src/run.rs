@@ -57,7 +57,7 @@ pub fn run(paths: &[PathBuf], until_idle: bool) -> anyhow::Result<bool> {
         return Ok(report(&failed, &app.sources));
     }
     let notations = Notations::builtin();
-    let topology = match plan(&inputs, &notations, app.with_pipelines, app.with_producers) {
+    let topology = match plan(&inputs, &notations, &app.options.application_id, app.with_pipelines, app.with_producers) {
         Ok(t) => t,
         Err(diags) => return Ok(report(&diags, &app.sources)),
     };

@@ -410,7 +410,7 @@ fn run_test(loaded: &Loaded, test: &TestCase) -> Result<(), Failure> {
     })?;
     let notations = Notations::builtin();
     let inputs = [PlanInput { definition: &definition, functions: Arc::new(functions) as Arc<dyn Functions> }];
-    let topology = plan(&inputs, &notations, true, false)
+    let topology = plan(&inputs, &notations, "weir-test", true, false)
         .map_err(|diags| error(format!("the definition cannot run: {}", diags.first().map(|d| d.to_string()).unwrap_or_default())))?;
 
     // The application starts before the records arrive, as with Kafka's test driver: a first

@@ -18,7 +18,7 @@
 //!   producers);
 //! - producer-tutorial (all seven);
 //! - reference/operations: filternot, flatmap, merge-example, print, topicnameextractor;
-//! - reference/functions: generic, keyvalueprinter, keyvaluetokeyvaluelisttransformer,
+//! - reference/functions: generic, keytransformer, keyvalueprinter, keyvaluetokeyvaluelisttransformer,
 //!   keyvaluetovaluelisttransformer, metadatatransformer, streampartitioner-example,
 //!   timestampextractor, topicnameextractor, generator-batch-producer;
 //! - reference/data-types: any, auto-conversion, enum, explicit-conversion, list-tuple,
@@ -29,8 +29,7 @@
 //! folder mixes in Avro), intermediate-tutorial/{aggregations, joins, state-stores,
 //! windowing, error-handling (stores, counts)}, advanced-tutorial/*, use-cases/*,
 //! reference/table-store-*, reference/data-types/windowed-*,
-//! reference/functions/{foreignkeyextractor (table join), merger-example (session windows),
-//! keytransformer (repartition)}.
+//! reference/functions/{foreignkeyextractor (table join), merger-example (session windows)}.
 //! Not runnable in KSML either: reference/operations/selectkey (its inline keyTransformer
 //! has no `resultType`, which KSML requires; `weir run` reports it like `weir check`).
 //! introduction/* are fragments (no runnable pipeline of their own).
@@ -530,6 +529,15 @@ fn one_to_one(name: &str, kind: &str, example: &str, input: &str, output: &str) 
 #[test]
 fn functions_generic() {
     one_to_one("fn-generic", "functions", "generic", "raw_products", "enriched_products");
+}
+
+#[test]
+fn functions_key_transformer() {
+    // Re-keys each transaction by its region.
+    let dir = one_to_one("fn-keytransformer", "functions", "keytransformer", "transaction_events", "transactions_by_region");
+    for r in dir.consume("transactions_by_region") {
+        assert_eq!(r["key"], r["value"]["region"], "{r}");
+    }
 }
 
 #[test]

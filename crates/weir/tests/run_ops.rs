@@ -562,3 +562,19 @@ fn offset_reset_latest_skips_what_was_there_before_the_first_run() {
     dir.run_ok(&["def.yaml"]);
     dir.expect_topic("out", r#"{"key": "new"}"#);
 }
+
+#[test]
+fn repartition_goes_through_an_internal_topic() {
+    let dir = Dir::new("repartition");
+    let def = dir.fixture("ops/repartition.yaml");
+    dir.produce("numbers", NUMBERS);
+    dir.run_ok(&[&def]);
+    // n % 3: partitions 1, 2, 0 of the internal topic (consume lists partition by partition).
+    dir.expect_topic("weir-by_n-repartition", r#"{"key": "c", "partition": 0} {"key": "a", "partition": 1} {"key": "b", "partition": 2}"#);
+    // Downstream of the repartition, each partition is its own task: the output holds every
+    // record once, transformed.
+    let out = dir.consume("spread_out");
+    let mut got: Vec<String> = out.iter().map(|r| r["value"].to_string()).collect();
+    got.sort();
+    assert_eq!(got, [r#"{"n":1,"doubled":2}"#, r#"{"n":2,"doubled":4}"#, r#"{"n":3,"doubled":6}"#]);
+}

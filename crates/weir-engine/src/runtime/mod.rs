@@ -201,8 +201,12 @@ fn within(scope: Option<&ScopeHandle>, body: impl FnOnce() -> Result<(), RunErro
 
 fn create_tasks(topology: &Topology, broker: &dyn Broker, group: &str) -> Result<Vec<Task>, String> {
     let mut tasks: Vec<Task> = Vec::new();
+    let mut widest = 1;
+    for source in topology.sources.iter().filter(|s| !s.internal) {
+        widest = widest.max(broker.ensure_topic(&source.topic, 1).map_err(|e| e.to_string())?);
+    }
     for (i, source) in topology.sources.iter().enumerate() {
-        let partitions = broker.ensure_topic(&source.topic, 1).map_err(|e| e.to_string())?;
+        let partitions = broker.ensure_topic(&source.topic, source.partitions.unwrap_or(widest)).map_err(|e| e.to_string())?;
         for partition in 0..partitions {
             let next = start_position(broker, group, &source.topic, partition, source.offset_reset.as_ref())?;
             let input = Input { source: i, partition, next, buffer: VecDeque::new(), previous_timestamp: -1 };
