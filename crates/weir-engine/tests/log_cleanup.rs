@@ -121,3 +121,22 @@ fn compaction_keeps_latest_per_key_offsets_and_start() {
     log.create_topic("d", TopicConfig::default()).unwrap();
     assert_eq!(log.compact("d", 0).unwrap(), CleanupStats::default());
 }
+
+#[test]
+fn clean_applies_retention_and_compaction_by_policy() {
+    let dir = TempDir::new("clean");
+    let (log, _) = Log::open(dir.path()).unwrap();
+    log.create_topic("old", TopicConfig { segment_bytes: 300, retention_ms: Some(1000), ..TopicConfig::default() }).unwrap();
+    let compacted =
+        TopicConfig { segment_bytes: 300, cleanup_policy: CleanupPolicy::Compact, retention_ms: None, ..TopicConfig::default() };
+    log.create_topic("latest", compacted).unwrap();
+    append_each(&log, "old", &[0, 1, 2, 3].map(|ts| rec100(ts, "k00")));
+    // Three updates of k00 in the first (closed) segment, then an active one.
+    append_each(&log, "latest", &[0, 1, 2, 3].map(|ts| rec100(ts, "k00")));
+    let stats = log.clean(5000).unwrap();
+    // Retention drops old's closed segment (3 records); compaction keeps the latest k00 of
+    // latest's closed segment (drops 2).
+    assert_eq!(stats.records_removed, 5);
+    assert_eq!(log.start_offset("old", 0).unwrap(), 3);
+    assert_eq!(read_all(&log, "latest", 0).iter().map(|r| r.offset).collect::<Vec<_>>(), vec![2, 3]);
+}

@@ -24,6 +24,8 @@ use weir_python::PythonFunctions;
 
 /// How often the progress line is printed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+/// How often retention and compaction run on the embedded log.
+const CLEAN_EVERY: Duration = Duration::from_secs(60);
 
 struct App {
     definitions: Vec<Definition>,
@@ -94,11 +96,13 @@ pub fn run(paths: &[PathBuf], until_idle: bool) -> anyhow::Result<bool> {
         Ok(path) => tracing::info!("`weir topic` commands reach this process through {}", path.display()),
         Err(e) => tracing::warn!("no control socket, so `weir topic` cannot reach this process: {e:#}"),
     }
+    let cleaner = spawn_cleaner(Arc::clone(&log), Arc::clone(&shutdown));
     let broker: Arc<dyn Broker> = log;
     let result = run_topology(Arc::new(topology), broker, app.options, Arc::clone(&shutdown), Arc::clone(&stats));
     shutdown.store(true, Ordering::SeqCst);
     let _ = std::fs::remove_file(app.storage.join(crate::serve::SOCKET));
     let _ = progress.join();
+    let _ = cleaner.join();
     print_progress(&stats);
     match result {
         Ok(()) => {
@@ -123,6 +127,30 @@ fn spawn_progress(stats: Arc<Stats>, shutdown: Arc<AtomicBool>) -> std::thread::
                 waited = Duration::ZERO;
                 print_progress(&stats);
             }
+        }
+    })
+}
+
+/// Applies retention and compaction to the log at start and every [`CLEAN_EVERY`].
+fn spawn_cleaner(log: Arc<Log>, shutdown: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut since = CLEAN_EVERY;
+        while !shutdown.load(Ordering::SeqCst) {
+            if since >= CLEAN_EVERY {
+                since = Duration::ZERO;
+                match log.clean(weir_engine::runtime::now_ms()) {
+                    Ok(s) if s.records_removed > 0 || s.segments_deleted > 0 => tracing::info!(
+                        "log cleanup: {} records and {} segment files removed, {} bytes freed",
+                        s.records_removed,
+                        s.segments_deleted,
+                        s.bytes_freed
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("log cleanup failed (will retry): {e}"),
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            since += Duration::from_millis(200);
         }
     })
 }

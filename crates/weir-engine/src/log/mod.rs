@@ -339,6 +339,16 @@ impl Log {
         }
         Ok(stats)
     }
+
+    /// Retention for every topic that deletes, then compaction for every topic that
+    /// compacts: what a running application calls periodically.
+    pub fn clean(&self, now_ms: i64) -> Result<CleanupStats> {
+        let mut stats = self.enforce_retention(now_ms)?;
+        for topic in self.topics() {
+            stats += self.compact(&topic, now_ms)?;
+        }
+        Ok(stats)
+    }
 }
 
 #[cfg(test)]
