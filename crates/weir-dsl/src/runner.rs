@@ -34,7 +34,7 @@ use indexmap::IndexMap;
 use crate::diag::{Diagnostic, Span, did_you_mean};
 use crate::model::{Definition, Spanned};
 use crate::read::{Cx, Obj, join_path};
-use crate::shape::{Field, Kind, Shape};
+use crate::shape::{Kind, Shape, opt, req};
 use crate::yaml::{self, Node, Style, Value};
 
 // ---- model ----------------------------------------------------------------------------------
@@ -372,13 +372,6 @@ impl RunnerConfig {
 }
 
 // ---- shapes ---------------------------------------------------------------------------------
-
-const fn req(key: &'static str, kind: Kind, doc: &'static str) -> Field {
-    Field { key, kind, required: true, doc }
-}
-const fn opt(key: &'static str, kind: Kind, doc: &'static str) -> Field {
-    Field { key, kind, required: false, doc }
-}
 
 /// The root of a runner config: exactly `ksml` and `kafka`.
 pub static RUNNER: Shape = Shape {

@@ -70,10 +70,12 @@ impl Shape {
     }
 }
 
-const fn req(key: &'static str, kind: Kind, doc: &'static str) -> Field {
+/// A required key (for building shapes, here and in `runner.rs` / `suite.rs`).
+pub const fn req(key: &'static str, kind: Kind, doc: &'static str) -> Field {
     Field { key, kind, required: true, doc }
 }
-const fn opt(key: &'static str, kind: Kind, doc: &'static str) -> Field {
+/// An optional key.
+pub const fn opt(key: &'static str, kind: Kind, doc: &'static str) -> Field {
     Field { key, kind, required: false, doc }
 }
 

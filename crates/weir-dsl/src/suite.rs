@@ -29,7 +29,7 @@ use serde_json::Value as Json;
 use crate::diag::{Diagnostic, Span, did_you_mean};
 use crate::model::{Code, Spanned};
 use crate::read::{Cx, Obj, join_path};
-use crate::shape::{Field, Kind, Shape};
+use crate::shape::{Kind, Shape, opt, req};
 use crate::types::{TypeKind, UserType, notation_info};
 use crate::yaml::{self, Node, Style, Value};
 
@@ -141,13 +141,6 @@ pub struct Assert {
 pub const DEFAULT_GENERATOR_NAME: &str = "test_generator";
 
 // ---- shapes ---------------------------------------------------------------------------------
-
-const fn req(key: &'static str, kind: Kind, doc: &'static str) -> Field {
-    Field { key, kind, required: true, doc }
-}
-const fn opt(key: &'static str, kind: Kind, doc: &'static str) -> Field {
-    Field { key, kind, required: false, doc }
-}
 
 pub static SUITE: Shape = Shape {
     name: "testSuite",

@@ -276,13 +276,7 @@ impl Log {
     /// Blocks until a record at `offset` or later exists (the end offset is past it), or
     /// `timeout` passes; returns whether it exists.
     pub fn wait_for(&self, topic: &str, partition: u32, offset: u64, timeout: Duration) -> Result<bool> {
-        let t = self.get(topic)?;
-        let p = t.partitions.get(partition as usize).ok_or_else(|| LogError::PartitionOutOfRange {
-            topic: topic.to_string(),
-            partition,
-            partitions: t.config.partitions,
-        })?;
-        p.wait_for(offset, timeout)
+        self.with_partition(topic, partition, |_, p| p.wait_for(offset, timeout))
     }
 
     /// Stores `group`'s next offsets for the given `(topic, partition, next_offset)`s,
