@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use weir_dsl::types::parse_user_type;
-use weir_engine::notation::Notations;
+use weir_engine::notation::{Notations, Target};
 
 const RECORDS: usize = 200_000;
 
@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let fields = serde_json::from_slice::<serde_json::Value>(bytes)?.as_object().map_or(0, |o| o.len());
     println!("record: {} bytes, {fields} fields; {RECORDS} decode+encode rounds each", bytes.len());
 
-    let codec = Notations::builtin().codec(&parse_user_type("json", &[])?)?;
+    let codec = Notations::builtin().codec(&parse_user_type("json", &[])?, &Target::default())?;
     // Warm up both, and check they agree on the output.
     let ours = codec.encode(&codec.decode(Some(bytes))?)?.unwrap_or_default();
     let theirs = serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(bytes)?)?;

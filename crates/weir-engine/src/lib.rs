@@ -8,6 +8,7 @@ pub mod notation;
 pub mod partitioner;
 pub mod plan;
 pub mod ports;
+pub mod registry;
 pub mod runtime;
 pub mod value;
 

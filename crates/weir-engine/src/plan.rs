@@ -19,7 +19,7 @@ use weir_dsl::duration::OffsetResetPolicy;
 use weir_dsl::model::*;
 use weir_dsl::types::{TypeKind, UserType};
 
-use crate::notation::{Codec, Notations};
+use crate::notation::{Codec, Notations, Target};
 use crate::ports::Functions;
 
 pub type NodeId = usize;
@@ -275,10 +275,23 @@ impl DefPlanner<'_, '_> {
         self.fn_def(f).and_then(|d| d.result_type.as_ref()).map(|t| t.value.clone())
     }
 
-    fn format(&mut self, key: Option<&UserType>, value: Option<&UserType>, span: Span, path: &str) -> Option<TopicFormat> {
+    /// The types and codecs of a topic's keys and values; `topic` is `None` for a topic name
+    /// extractor's records.
+    fn format(
+        &mut self,
+        topic: Option<&str>,
+        key: Option<&UserType>,
+        value: Option<&UserType>,
+        span: Span,
+        path: &str,
+    ) -> Option<TopicFormat> {
         let key_type = key.cloned().unwrap_or_else(any_type);
         let value_type = value.cloned().unwrap_or_else(any_type);
-        let codec = |this: &mut Self, t: &UserType, what: &str| match this.p.notations.codec(t) {
+        let codec = |this: &mut Self, t: &UserType, what: &str| match this
+            .p
+            .notations
+            .codec(t, &Target { topic: topic.map(str::to_string), is_key: what.contains("key") })
+        {
             Ok(c) => Some(c),
             Err(e) => {
                 this.error(span, path, format!("cannot {what} type '{t}': {e}"));
@@ -298,7 +311,7 @@ impl DefPlanner<'_, '_> {
             let s = &self.p.topology.sources[i];
             return Some(Tail { at: Attach::Source(i), key_type: s.format.key_type.clone(), value_type: s.format.value_type.clone() });
         }
-        let format = self.format(key_type.as_ref(), value_type.as_ref(), t.span, path)?;
+        let format = self.format(Some(&t.topic.value), key_type.as_ref(), value_type.as_ref(), t.span, path)?;
         let tail = Tail {
             at: Attach::Source(self.p.topology.sources.len()),
             key_type: format.key_type.clone(),
@@ -449,7 +462,7 @@ impl DefPlanner<'_, '_> {
                     return None;
                 }
                 let topic = format!("{}-{}-repartition", self.p.application_id, name);
-                let format = self.format(Some(&k), Some(&v), op.span, &op.path)?;
+                let format = self.format(Some(&topic), Some(&k), Some(&v), op.span, &op.path)?;
                 let sink = Sink { format: format.clone(), partitioner: partitioner.as_ref().map(|f| self.handle(f)) };
                 self.add(&tail, pipeline, name, NodeKind::To { topic: topic.clone(), sink }, k.clone(), v.clone());
                 let source = self.p.topology.sources.len();
@@ -491,7 +504,7 @@ impl DefPlanner<'_, '_> {
         };
         let key = t.key_type.as_ref().map(|t| t.value.clone()).unwrap_or_else(|| tail.key_type.clone());
         let value = t.value_type.as_ref().map(|t| t.value.clone()).unwrap_or_else(|| tail.value_type.clone());
-        let format = self.format(Some(&key), Some(&value), t.span, path)?;
+        let format = self.format(Some(&t.topic.value), Some(&key), Some(&value), t.span, path)?;
         let partitioner = t.partitioner.as_ref().map(|f| self.handle(f));
         Some((t.topic.value.clone(), Sink { format, partitioner }))
     }
@@ -516,7 +529,7 @@ impl DefPlanner<'_, '_> {
                 NodeKind::To { topic, sink }
             }
             S::ToTopicNameExtractor { extractor, partitioner } => {
-                let Some(format) = self.format(Some(&k), Some(&v), Span::default(), path) else { return };
+                let Some(format) = self.format(None, Some(&k), Some(&v), Span::default(), path) else { return };
                 NodeKind::ToTopicNameExtractor {
                     extractor: self.handle(extractor),
                     sink: Sink { format, partitioner: partitioner.as_ref().map(|f| self.handle(f)) },

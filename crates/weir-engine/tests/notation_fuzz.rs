@@ -4,7 +4,7 @@
 mod notation_support;
 
 use notation_support::{Rng, ty};
-use weir_engine::notation::{Codec, Notations};
+use weir_engine::notation::{Codec, Notations, Target};
 
 const TYPES: &[&str] = &[
     "boolean",
@@ -54,7 +54,7 @@ fn check(codec: &dyn Codec, text: &str, bytes: &[u8]) {
 fn random_and_mutated_bytes_never_panic() {
     let notations = Notations::builtin();
     let codecs: Vec<(&str, std::sync::Arc<dyn Codec>)> =
-        TYPES.iter().map(|t| (*t, notations.codec(&ty(t)).unwrap_or_else(|e| panic!("{t}: {e}")))).collect();
+        TYPES.iter().map(|t| (*t, notations.codec(&ty(t), &Target::default()).unwrap_or_else(|e| panic!("{t}: {e}")))).collect();
     let mut rng = Rng::new(0x5eed_0200);
     for round in 0..20_000 {
         let bytes = if round % 2 == 0 {

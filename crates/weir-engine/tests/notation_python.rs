@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use notation_support::{Rng, json_normal, same, ty};
 use weir_engine::Value;
-use weir_engine::notation::{Codec, Notations};
+use weir_engine::notation::{Codec, Notations, Target};
 
 /// Runs a Python snippet with `input` on stdin and returns its stdout.
 fn python(code: &str, input: &[u8]) -> Vec<u8> {
@@ -26,7 +26,7 @@ fn python(code: &str, input: &[u8]) -> Vec<u8> {
 }
 
 fn json() -> std::sync::Arc<dyn Codec> {
-    Notations::builtin().codec(&ty("json")).expect("json codec")
+    Notations::builtin().codec(&ty("json"), &Target::default()).expect("json codec")
 }
 
 /// Documents, one per line, read by Python and written back in its own style (with

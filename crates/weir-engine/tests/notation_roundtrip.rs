@@ -4,12 +4,12 @@ mod notation_support;
 
 use notation_support::{Rng, json_normal, same, ty};
 use weir_engine::Value;
-use weir_engine::notation::{Codec, Notations};
+use weir_engine::notation::{Codec, Notations, Target};
 
 const CASES: usize = 3000;
 
 fn codec(text: &str) -> std::sync::Arc<dyn Codec> {
-    Notations::builtin().codec(&ty(text)).unwrap_or_else(|e| panic!("codec for '{text}': {e}"))
+    Notations::builtin().codec(&ty(text), &Target::default()).unwrap_or_else(|e| panic!("codec for '{text}': {e}"))
 }
 
 fn round_trip(codec: &dyn Codec, value: &Value) -> Value {

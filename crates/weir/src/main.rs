@@ -2,6 +2,8 @@
 //! exit code. Each command lives in its own module.
 
 mod check;
+mod notations;
+mod registry;
 mod run;
 mod serve;
 mod test;

@@ -15,7 +15,6 @@ use weir_dsl::Diagnostic;
 use weir_dsl::model::Definition;
 use weir_dsl::runner::{DefinitionSource, PythonContext, RunnerConfig, base_dir_of, parse_inline_definition, parse_runner_config};
 use weir_engine::log::{Log, RecoveryEvent};
-use weir_engine::notation::Notations;
 use weir_engine::plan::{PlanInput, plan};
 use weir_engine::ports::{Broker, Functions};
 use weir_engine::runtime::process::Stats;
@@ -37,6 +36,11 @@ struct App {
     module_path: Option<String>,
     with_pipelines: bool,
     with_producers: bool,
+    /// The runner config, when the run has one (its notations and schema registries).
+    config: Option<RunnerConfig>,
+    /// Where schema files are read from: the config's `schemaDirectory`, else the directory
+    /// of the runner config (or of the first definition file).
+    schema_directory: PathBuf,
 }
 
 pub fn run(paths: &[PathBuf], until_idle: bool) -> anyhow::Result<bool> {
@@ -58,12 +62,12 @@ pub fn run(paths: &[PathBuf], until_idle: bool) -> anyhow::Result<bool> {
     if !failed.is_empty() {
         return Ok(report(&failed, &app.sources));
     }
-    let notations = Notations::builtin();
+    std::fs::create_dir_all(&app.storage).with_context(|| format!("cannot create the storage directory '{}'", app.storage.display()))?;
+    let notations = crate::notations::for_run(app.config.as_ref(), app.schema_directory.clone(), &app.storage)?;
     let topology = match plan(&inputs, &notations, &app.options.application_id, app.with_pipelines, app.with_producers) {
         Ok(t) => t,
         Err(diags) => return Ok(report(&diags, &app.sources)),
     };
-    std::fs::create_dir_all(&app.storage).with_context(|| format!("cannot create the storage directory '{}'", app.storage.display()))?;
     let (log, recovered) =
         Log::open(&app.storage).with_context(|| format!("cannot open the embedded log in '{}'", app.storage.display()))?;
     for event in recovered {
@@ -239,6 +243,8 @@ fn load(paths: &[PathBuf]) -> anyhow::Result<Result<App, Failed>> {
             module_path: None,
             with_pipelines: true,
             with_producers: true,
+            config: None,
+            schema_directory: base_dir_of(&paths[0]),
         }
     };
     for def in &app.definitions {
@@ -284,6 +290,8 @@ fn app_from_config(
         module_path: config.module_path(base).map(|p| p.display().to_string()),
         with_pipelines: config.ksml.enable_pipelines,
         with_producers: config.ksml.enable_producers,
+        config: Some(config.clone()),
+        schema_directory: config.schema_directory(base),
     })
 }
 

@@ -31,7 +31,7 @@ use weir_dsl::model::Definition;
 use weir_dsl::suite::{ProduceData, Suite, SuiteStream, TestCase, parse_suite};
 use weir_engine::Value;
 use weir_engine::log::{Log, NewRecord, TopicConfig};
-use weir_engine::notation::{Codec, Notations};
+use weir_engine::notation::{Codec, Notations, Target};
 use weir_engine::plan::{PlanInput, plan};
 use weir_engine::ports::{Broker, Functions};
 use weir_engine::runtime::process::Stats;
@@ -190,6 +190,8 @@ struct Loaded {
     /// Errors in the definition: every test reports them.
     definition_error: Option<String>,
     module_directory: Option<String>,
+    /// The suite's `schemaDirectory`, resolved.
+    schema_directory: Option<PathBuf>,
 }
 
 fn run_suite(path: &Path) -> Vec<TestResult> {
@@ -265,7 +267,7 @@ fn load_suite(path: &Path, file: &str, text: &str, sources: &mut Vec<(String, St
         }
         found
     };
-    let _schemas = directory(&suite.schema_directory, "schemaDirectory");
+    let schemas = directory(&suite.schema_directory, "schemaDirectory");
     let modules = directory(&suite.module_directory, "moduleDirectory");
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
@@ -307,7 +309,13 @@ fn load_suite(path: &Path, file: &str, text: &str, sources: &mut Vec<(String, St
     if !def_diags.is_empty() {
         render(&def_diags, sources);
     }
-    Ok(Loaded { suite, definition, definition_error, module_directory: modules.map(|m| m.display().to_string()) })
+    Ok(Loaded {
+        suite,
+        definition,
+        definition_error,
+        module_directory: modules.map(|m| m.display().to_string()),
+        schema_directory: schemas,
+    })
 }
 
 /// Why a test did not pass.
@@ -383,7 +391,7 @@ fn codecs<'a>(
     if !cache.contains_key(&stream.name.value) {
         let codec = |ty: &weir_dsl::types::UserType, what: &str| {
             notations
-                .codec(ty)
+                .codec(ty, &Target { topic: Some(stream.topic.value.clone()), is_key: what == "key" })
                 .map_err(|e| error(format!("stream '{}' (topic '{}'): {what} type '{ty}': {e}", stream.name.value, stream.topic.value)))
         };
         let key = codec(&stream.key_type.value, "key")?;
@@ -408,7 +416,8 @@ fn run_test(loaded: &Loaded, test: &TestCase) -> Result<(), Failure> {
     let functions = PythonFunctions::load(&definition).map_err(|diags| {
         error(format!("cannot load the definition's functions: {}", diags.first().map(|d| d.to_string()).unwrap_or_default()))
     })?;
-    let notations = Notations::builtin();
+    // Each test has a fresh in-memory schema registry, as KSML's test runner has a mock one.
+    let notations = Notations::builtin().with_schema_directory(loaded.schema_directory.clone());
     let inputs = [PlanInput { definition: &definition, functions: Arc::new(functions) as Arc<dyn Functions> }];
     let topology = plan(&inputs, &notations, "weir-test", true, false)
         .map_err(|diags| error(format!("the definition cannot run: {}", diags.first().map(|d| d.to_string()).unwrap_or_default())))?;

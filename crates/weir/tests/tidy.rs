@@ -9,10 +9,44 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("weir-dsl", &["yaml-rust2", "indexmap", "serde_json"]),
     // Data model, plan, stores, embedded log, runtime. Owns the ports; names no adapter
     // technology (Python, Kafka, HTTP, CLI).
-    ("weir-engine", &["weir-dsl", "indexmap", "thiserror", "crc32fast", "serde_json", "serde", "tracing"]),
+    // Notation libraries are named only in their codec modules (notation/<name>.rs).
+    (
+        "weir-engine",
+        &[
+            "weir-dsl",
+            "indexmap",
+            "thiserror",
+            "crc32fast",
+            "serde_json",
+            "serde",
+            "tracing",
+            "apache-avro",
+            "csv",
+            "quick-xml",
+            "jsonschema",
+            "prost-reflect",
+            "protox",
+        ],
+    ),
     // The only crate that names pyo3.
     ("weir-python", &["weir-dsl", "weir-engine", "indexmap", "pyo3", "tracing"]),
-    ("weir", &["weir-dsl", "weir-engine", "weir-python", "clap", "anyhow", "serde_json", "tracing", "tracing-subscriber", "ctrlc"]),
+    // ureq: the schema registry clients (registry.rs).
+    (
+        "weir",
+        &[
+            "weir-dsl",
+            "weir-engine",
+            "weir-python",
+            "clap",
+            "anyhow",
+            "serde_json",
+            "tracing",
+            "tracing-subscriber",
+            "ctrlc",
+            "indexmap",
+            "ureq",
+        ],
+    ),
 ];
 
 fn dependencies(manifest: &str) -> Vec<String> {

@@ -17,19 +17,32 @@
 //!   [`crate::value::convert`]. Encoding is strict: a binary `int` codec writes a
 //!   [`Value::Int`] and refuses a [`Value::Long`] (KSML's serializers check the type too).
 //!
-//! Notations built so far: `binary` (alias `default`) in [`binary`] and `json` in [`json`].
-//! The other KSML notations (Avro, JSON Schema, Protobuf, CSV, XML) are known by name and
-//! refused with "not supported yet" until they are built.
+//! One module per notation: `binary` (alias `default`) in [`binary`], `json` in [`json`],
+//! `avro`/`confluent_avro`/`apicurio_avro` in [`avro`], `jsonschema` in [`jsonschema`],
+//! `protobuf` in [`protobuf`], `csv` in [`csv`], `xml` in [`xml`]. The registry notations share
+//! the wire framing and registry handling of [`framing`]; schema files come from the
+//! [`SchemaDirectory`], registries through the [`crate::registry`] port.
 
+pub mod avro;
 pub mod binary;
+pub mod csv;
+pub mod framing;
 pub mod json;
+pub mod jsonschema;
+pub mod protobuf;
+pub mod xml;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use indexmap::IndexMap;
 use weir_dsl::types::{BUILTIN_NOTATIONS, TypeKind, UserType};
 
+use crate::registry::{MemoryRegistry, SchemaRegistry};
 use crate::value::Value;
+
+pub use framing::Target;
 
 pub use binary::BinaryCodec;
 pub use json::JsonCodec;
@@ -127,51 +140,162 @@ pub(crate) fn hex_preview(bytes: &[u8]) -> String {
     out.join(" ")
 }
 
-/// What a registered notation name stands for.
+/// What a notation name stands for: the implementation behind it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub enum Kind {
     Binary,
     Json,
-    /// A KSML notation Weir does not implement yet.
-    NotYet,
+    /// Avro in Confluent's framing (`avro`, `confluent_avro`).
+    ConfluentAvro,
+    /// Avro in Apicurio's framing (`apicurio_avro`).
+    ApicurioAvro,
+    /// JSON Schema in Apicurio's framing (`jsonschema`, `apicurio_jsonschema`).
+    JsonSchema,
+    /// Protobuf in Apicurio's framing (`protobuf`, `apicurio_protobuf`).
+    Protobuf,
+    Csv,
+    Xml,
+}
+
+impl Kind {
+    /// The implementation a runner config's notation `type` names (`confluent_avro`, `csv`…),
+    /// or a built-in notation name.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "binary" | "default" => Kind::Binary,
+            "json" => Kind::Json,
+            "avro" | "confluent_avro" => Kind::ConfluentAvro,
+            "apicurio_avro" => Kind::ApicurioAvro,
+            "jsonschema" | "apicurio_jsonschema" => Kind::JsonSchema,
+            "protobuf" | "apicurio_protobuf" => Kind::Protobuf,
+            "csv" => Kind::Csv,
+            "xml" => Kind::Xml,
+            _ => return None,
+        })
+    }
+
+    /// Whether records of this notation carry a registry schema id.
+    pub fn uses_registry(self) -> bool {
+        matches!(self, Kind::ConfluentAvro | Kind::ApicurioAvro | Kind::JsonSchema | Kind::Protobuf)
+    }
+}
+
+/// How one notation name is set up: its implementation, its registry (when it has its own)
+/// and its serde properties (a runner config's `kafka` section, the registry's `config`, the
+/// notation's `config`).
+#[derive(Debug, Clone)]
+struct Setup {
+    kind: Kind,
+    registry: Option<Arc<dyn SchemaRegistry>>,
+    config: IndexMap<String, String>,
+}
+
+/// The directory schema files are read from (a runner config's or a test suite's
+/// `schemaDirectory`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SchemaDirectory(pub Option<PathBuf>);
+
+impl SchemaDirectory {
+    /// The text of the schema `name` with extension `ext` (`.avsc`): the file
+    /// `<dir>/<name><ext>`, or, when `name` has dots and that file does not exist, the name
+    /// with its leading namespace segments stripped one at a time (`a.b.C` → `b.C` → `C`), as
+    /// KSML looks schemas up. Returns the file read and its text.
+    pub fn load(&self, name: &str, ext: &str) -> Result<(PathBuf, String), String> {
+        let Some(dir) = &self.0 else {
+            return Err(format!("schema '{name}' needs a schema file '{name}{ext}', but no schemaDirectory is configured"));
+        };
+        let mut candidate = name;
+        loop {
+            let file = dir.join(format!("{candidate}{ext}"));
+            match std::fs::read_to_string(&file) {
+                Ok(text) => return Ok((file, text)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("cannot read schema file '{}': {e}", file.display())),
+            }
+            match candidate.split_once('.') {
+                Some((_, rest)) if !rest.is_empty() => candidate = rest,
+                _ => return Err(format!("schema '{name}' not found: there is no file '{}'", dir.join(format!("{name}{ext}")).display())),
+            }
+        }
+    }
+}
+
+/// What a notation module gets to build a codec for one type.
+#[derive(Debug)]
+pub struct CodecContext<'a> {
+    /// The notation name as the type wrote it, lowercased (`avro`), for messages.
+    pub notation: &'a str,
+    pub target: &'a Target,
+    pub schemas: &'a SchemaDirectory,
+    /// The notation's registry, or the default registry.
+    pub registry: Arc<dyn SchemaRegistry>,
+    /// The notation's serde properties.
+    pub config: &'a IndexMap<String, String>,
 }
 
 /// The notations known by name, and the codec for each user type.
 #[derive(Debug, Clone)]
 pub struct Notations {
-    /// (lowercase name, what it is), in registration order (for messages).
-    entries: Vec<(String, Kind)>,
+    /// (lowercase name, setup), in registration order (for messages).
+    entries: Vec<(String, Setup)>,
+    schemas: SchemaDirectory,
+    /// The registry of registry notations that have none of their own.
+    default_registry: Arc<dyn SchemaRegistry>,
 }
 
 impl Notations {
-    /// KSML's built-in notation names ([`BUILTIN_NOTATIONS`]): `binary` and `default` (the
-    /// binary notation), `json`; the Avro, JSON Schema, Protobuf, CSV and XML names are known
-    /// but not supported yet.
+    /// KSML's built-in notation names ([`BUILTIN_NOTATIONS`]) with no schema directory and
+    /// a fresh in-memory registry as the default registry.
     pub fn builtin() -> Self {
         let entries = BUILTIN_NOTATIONS
             .iter()
-            .map(|name| {
-                let kind = match *name {
-                    "binary" | "default" => Kind::Binary,
-                    "json" => Kind::Json,
-                    _ => Kind::NotYet,
-                };
-                (name.to_string(), kind)
+            .filter_map(|name| {
+                let kind = Kind::from_name(name)?;
+                Some((name.to_string(), Setup { kind, registry: None, config: IndexMap::new() }))
             })
             .collect();
-        Notations { entries }
+        Notations { entries, schemas: SchemaDirectory::default(), default_registry: Arc::new(MemoryRegistry::new()) }
     }
 
-    /// Registers `name` as another name for the notation `of`, as a runner config's
-    /// `notations: {<name>: {type: <of>}}` does. Both names are case-insensitive.
-    pub fn alias(&mut self, name: &str, of: &str) -> Result<(), String> {
-        let kind = self.kind(of)?;
+    /// Reads schema files from `dir`.
+    pub fn with_schema_directory(mut self, dir: Option<PathBuf>) -> Self {
+        self.schemas = SchemaDirectory(dir);
+        self
+    }
+
+    /// Uses `registry` for every registry notation that has no registry of its own.
+    pub fn with_default_registry(mut self, registry: Arc<dyn SchemaRegistry>) -> Self {
+        self.default_registry = registry;
+        self
+    }
+
+    /// Registers `name` for the implementation `type_name` (a runner config's
+    /// `notations: {<name>: {type: <type_name>, …}}`), with its own registry if it names one,
+    /// and its serde properties. Names are case-insensitive.
+    pub fn configure(
+        &mut self,
+        name: &str,
+        type_name: &str,
+        registry: Option<Arc<dyn SchemaRegistry>>,
+        config: IndexMap<String, String>,
+    ) -> Result<(), String> {
+        let kind = match Kind::from_name(type_name) {
+            Some(kind) => kind,
+            None => self.setup(type_name)?.kind,
+        };
         let name = name.trim().to_ascii_lowercase();
+        let setup = Setup { kind, registry, config };
         match self.entries.iter_mut().find(|(n, _)| *n == name) {
-            Some(entry) => entry.1 = kind,
-            None => self.entries.push((name, kind)),
+            Some(entry) => entry.1 = setup,
+            None => self.entries.push((name, setup)),
         }
         Ok(())
+    }
+
+    /// Registers `name` as another name for the notation `of`.
+    pub fn alias(&mut self, name: &str, of: &str) -> Result<(), String> {
+        let setup = self.setup(of)?.clone();
+        self.configure(name, of, setup.registry, setup.config)
     }
 
     /// The names known, in registration order.
@@ -179,22 +303,41 @@ impl Notations {
         self.entries.iter().map(|(n, _)| n.as_str())
     }
 
-    fn kind(&self, name: &str) -> Result<Kind, String> {
+    /// The implementation behind a notation name.
+    pub fn kind(&self, name: &str) -> Result<Kind, String> {
+        self.setup(name).map(|s| s.kind)
+    }
+
+    fn setup(&self, name: &str) -> Result<&Setup, String> {
         let lower = name.trim().to_ascii_lowercase();
-        self.entries.iter().find(|(n, _)| *n == lower).map(|(_, k)| *k).ok_or_else(|| {
+        self.entries.iter().find(|(n, _)| *n == lower).map(|(_, s)| s).ok_or_else(|| {
             let known: Vec<&str> = self.names().collect();
             format!("unknown notation '{name}'; known notations: {}", known.join(", "))
         })
     }
 
-    /// The codec for values of type `ty`: its notation is the one written in front of the
-    /// type (`json:[string]`), or `binary` (KSML's `default`) when none is written.
-    pub fn codec(&self, ty: &UserType) -> Result<Arc<dyn Codec>, String> {
-        let name = ty.notation.as_deref().unwrap_or("binary");
-        match self.kind(name)? {
+    /// The codec for values of type `ty` written to or read from `target`: its notation is
+    /// the one written in front of the type (`json:[string]`), or `binary` (KSML's `default`)
+    /// when none is written.
+    pub fn codec(&self, ty: &UserType, target: &Target) -> Result<Arc<dyn Codec>, String> {
+        let name = ty.notation.as_deref().unwrap_or("binary").trim().to_ascii_lowercase();
+        let setup = self.setup(&name)?;
+        let cx = CodecContext {
+            notation: &name,
+            target,
+            schemas: &self.schemas,
+            registry: setup.registry.clone().unwrap_or_else(|| Arc::clone(&self.default_registry)),
+            config: &setup.config,
+        };
+        match setup.kind {
             Kind::Binary => Ok(Arc::new(BinaryCodec::for_type(ty)?)),
             Kind::Json => Ok(Arc::new(JsonCodec::for_type(ty)?)),
-            Kind::NotYet => Err(format!("notation '{}' is not supported yet", name.to_ascii_lowercase())),
+            Kind::ConfluentAvro => avro::codec(ty, &cx, avro::Vendor::Confluent),
+            Kind::ApicurioAvro => avro::codec(ty, &cx, avro::Vendor::Apicurio),
+            Kind::JsonSchema => jsonschema::codec(ty, &cx),
+            Kind::Protobuf => protobuf::codec(ty, &cx),
+            Kind::Csv => csv::codec(ty, &cx),
+            Kind::Xml => xml::codec(ty, &cx),
         }
     }
 }
