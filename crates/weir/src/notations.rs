@@ -2,7 +2,8 @@
 //! their schema directory and schema registries.
 //!
 //! Registries: a notation whose `schemaRegistry` names an entry of `schemaRegistries` talks to
-//! that registry over HTTP ([`crate::registry`]). Registry notations with no registry of their
+//! that registry over HTTP ([`crate::registry`]), configured by the entry's `config` with the
+//! notation's `config` on top. Registry notations with no registry of their
 //! own use the default registry: the one at the `kafka` section's `schema.registry.url` if it
 //! is set (as KSML's auto-configured `avro` does), else Weir's embedded registry, kept in
 //! `<storage>/schemas.json` so that schema ids stay valid across restarts.

@@ -268,6 +268,38 @@ fn comma_separated_urls_fail_over_and_stick_to_the_one_that_answers() {
     assert!(r.by_id(77).unwrap_err().0.contains("404 Not Found"));
 }
 
+#[test]
+fn malformed_responses_are_errors_naming_what_is_wrong() {
+    let fake = Fake::start();
+    let r = connect(&[("schema.registry.url", &fake.url), ("max.retries", "0")]);
+    let cases = [
+        ("not json", "the response is not JSON"),
+        (r#"{"id": "seven"}"#, "no 'id' in the response"),
+        (r#"{"id": 5000000000}"#, "'id' 5000000000 is out of range"),
+        (r#"{"id": 1, "schema": 7}"#, "no 'schema' in the response"),
+        (r#"{"id": 1, "schema": "x", "schemaType": "XML"}"#, "unknown schemaType 'XML'"),
+        (r#"{"id": 1, "schema": "x", "references": [{"name": 1}]}"#, "bad 'references'"),
+    ];
+    for (body, expected) in cases {
+        fake.control(json!({"reply": [{"status": 200, "body": body}]}));
+        let e = r.latest("orders-value").unwrap_err().0;
+        assert!(e.starts_with(&format!("schema registry 'test' at {}: GET /subjects/orders-value/versions/latest: ", fake.url)), "{e}");
+        assert!(e.contains(expected), "{body}: expected '{expected}' in: {e}");
+    }
+    fake.control(json!({"reply": [{"status": 500, "body": "<html>proxy error</html>"}]}));
+    let e = r.by_id(1).unwrap_err().0;
+    assert!(e.ends_with("GET /schemas/ids/1: 500 Internal Server Error: <html>proxy error</html>"), "{e}");
+
+    let apicurio = connect(&[("apicurio.registry.url", &fake.url), ("apicurio.registry.retry-count", "0")]);
+    let id = apicurio.register("orders-value", &avro(RECORD)).unwrap();
+    fake.control(json!({"reply": [{"status": 200, "body": "\"string\""}, {"status": 200, "body": "[{\"name\": \"x.proto\"}]"}]}));
+    let e = apicurio.by_id(id).unwrap_err().0;
+    assert!(e.contains("GET /ids/contentIds/1/references: a reference without name or artifactId"), "{e}");
+    fake.control(json!({"reply": [{"status": 200, "body": "{\"version\": {\"contentId\": -1}}"}]}));
+    let e = apicurio.register("other-value", &avro(RECORD)).unwrap_err().0;
+    assert!(e.contains("'contentId' -1 is out of range"), "{e}");
+}
+
 // ---- Apicurio ---------------------------------------------------------------------------------
 
 #[test]

@@ -19,8 +19,9 @@ details {"status", "title", "detail", "name"}.
 Test controls (never authenticated, never recorded):
 * GET /__requests: every request so far, [{"method", "path" (as sent, still percent-encoded),
   "query", "authorization", "headers" (names lowercased)}].
-* POST /__control {"delay_ms": n, "fail": [status, ...]}: answer every request n ms late;
-  answer the next requests with these statuses (one each) instead of serving them.
+* POST /__control {"delay_ms": n, "fail": [status, ...], "reply": [{"status", "body"}, ...]}:
+  answer every request n ms late; answer the next requests with these statuses (one each,
+  with the API's error body), or these canned replies, instead of serving them.
 
 Usage: fake_registry.py [--user U --password P] [--tls-cert F --tls-key F [--tls-client-ca F]]
 Prints "listening on <url>" once ready; exits when its standard input closes, so it never
@@ -109,7 +110,7 @@ class Store:
 
 
 STORE = Store()
-CONTROL = {"delay_ms": 0, "fail": []}
+CONTROL = {"delay_ms": 0, "fail": [], "reply": []}
 REQUESTS = []
 LOG_LOCK = threading.Lock()
 AUTH = None  # expected Authorization header value, if any
@@ -416,6 +417,7 @@ class Handler(BaseHTTPRequestHandler):
                              "headers": {k.lower(): v for k, v in self.headers.items()}})
             delay = CONTROL["delay_ms"]
             fail = CONTROL["fail"].pop(0) if CONTROL["fail"] else None
+            canned = CONTROL["reply"].pop(0) if CONTROL["reply"] and not fail else None
         if delay:
             time.sleep(delay / 1000)
         if path.startswith("/apis/registry/v3"):
@@ -426,6 +428,8 @@ class Handler(BaseHTTPRequestHandler):
             api, rest = "confluent", path[len("/apis/ccompat/v7"):]
         else:
             api, rest = "confluent", path
+        if canned:
+            return self.reply(canned.get("status", 200), canned.get("body", "").encode())
         if fail:
             return self.error(api, ApiError(fail, fail * 100 + 1 if fail < 600 else fail, "injected failure %d" % fail))
         if AUTH is not None and self.headers.get("Authorization") != AUTH:
