@@ -278,7 +278,16 @@ impl AvroSchema {
         let registered = RegistrySchema::new(SchemaKind::Avro, json.to_string());
         let mut prepared = json;
         forget_fixed_uuids(&mut prepared, 0);
-        let root = Schema::parse(&prepared).map_err(|e| format!("the schema is not a valid Avro schema: {e}"))?;
+        // Field defaults are kept aside and put back after parsing: apache-avro 0.21 refuses
+        // some valid ones (a `decimal`'s bytes default), and they are checked when used.
+        let mut defaults = Vec::new();
+        take_defaults(&mut prepared, &mut defaults, 0);
+        let mut root = Schema::parse(&prepared).map_err(|e| format!("the schema is not a valid Avro schema: {e}"))?;
+        let mut defaults = defaults.into_iter();
+        put_defaults(&mut root, &mut defaults, 0);
+        if defaults.next().is_some() {
+            return Err("the schema's field defaults do not line up with its fields (a bug in Weir)".to_string());
+        }
         let mut names = HashMap::new();
         collect_names(&root, &mut names);
         let full_name = root.name().map(|n| n.fullname(None));
@@ -347,6 +356,63 @@ fn forget_fixed_uuids(json: &mut Json, depth: usize) {
             map.values_mut().for_each(|v| forget_fixed_uuids(v, depth + 1));
         }
         Json::Array(items) => items.iter_mut().for_each(|v| forget_fixed_uuids(v, depth + 1)),
+        _ => {}
+    }
+}
+
+/// Removes every record field's `default`, in the order [`put_defaults`] visits fields.
+fn take_defaults(json: &mut Json, out: &mut Vec<Option<Json>>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match json {
+        Json::Object(map) => {
+            let is_record = matches!(map.get("type").and_then(Json::as_str), Some("record" | "error"));
+            if is_record && let Some(Json::Array(fields)) = map.get_mut("fields") {
+                for field in fields {
+                    if let Json::Object(f) = field {
+                        out.push(f.shift_remove("default"));
+                        if let Some(t) = f.get_mut("type") {
+                            take_defaults(t, out, depth + 1);
+                        }
+                    }
+                }
+                return;
+            }
+            for key in ["type", "items", "values"] {
+                if let Some(inner) = map.get_mut(key)
+                    && !inner.is_string()
+                {
+                    take_defaults(inner, out, depth + 1);
+                }
+            }
+        }
+        Json::Array(items) => items.iter_mut().for_each(|v| take_defaults(v, out, depth + 1)),
+        _ => {}
+    }
+}
+
+/// Puts back the defaults [`take_defaults`] removed.
+fn put_defaults(schema: &mut Schema, defaults: &mut impl Iterator<Item = Option<Json>>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match schema {
+        Schema::Record(r) => {
+            for field in &mut r.fields {
+                field.default = defaults.next().flatten();
+                put_defaults(&mut field.schema, defaults, depth + 1);
+            }
+        }
+        Schema::Array(a) => put_defaults(&mut a.items, defaults, depth + 1),
+        Schema::Map(m) => put_defaults(&mut m.types, defaults, depth + 1),
+        Schema::Union(u) => {
+            let mut variants = u.variants().to_vec();
+            variants.iter_mut().for_each(|v| put_defaults(v, defaults, depth + 1));
+            if let Ok(rebuilt) = UnionSchema::new(variants) {
+                *u = rebuilt;
+            }
+        }
         _ => {}
     }
 }
@@ -1256,7 +1322,7 @@ impl Reader<'_> {
                 .lookup
                 .get(&wf.name)
                 .copied()
-                .or_else(|| rr.fields.iter().position(|rf| rf.aliases.as_ref().is_some_and(|a| a.iter().any(|x| *x == wf.name))));
+                .or_else(|| rr.fields.iter().position(|rf| rf.aliases.as_ref().is_some_and(|a| a.contains(&wf.name))));
             match target {
                 Some(i) => slots[i] = Some(self.read(&wf.schema, &rr.fields[i].schema, depth + 1).map_err(at)?),
                 // A field the reader does not know: read past it.
