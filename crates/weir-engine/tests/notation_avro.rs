@@ -779,6 +779,17 @@ fn random_and_mutated_bytes_never_panic() {
         }
     }
     assert!(decoded > 1000, "mutations should often still decode: {decoded}");
+    // Any value at all: written or refused, never a panic.
+    for _ in 0..5_000 {
+        let value = match rng.below(3) {
+            0 => rng.value(4, false),
+            1 => st(vec![("rec", rng.value(3, false)), ("u", rng.value(2, false)), ("nested", rng.value(3, false))]),
+            _ => st(vec![("i", rng.value(1, false)), ("dec", rng.value(1, false)), ("e", rng.value(1, false)), ("m", rng.value(3, false))]),
+        };
+        for codec in &codecs[..3] {
+            let _ = codec.encode(&value);
+        }
+    }
 }
 
 /// A recursive schema and bytes that claim a list nested a million deep, or a block of 2^62

@@ -700,7 +700,8 @@ impl Writer<'_> {
                 Value::String(s) if s.eq_ignore_ascii_case("false") => out.push(0),
                 other => return Err(mismatch("boolean", other)),
             },
-            Schema::Int | Schema::Date => put_long(out, integer(value, i32::MIN.into(), i32::MAX.into(), &type_name(schema, self.names))?),
+            Schema::Int => put_long(out, integer(value, i32::MIN.into(), i32::MAX.into(), "int")?),
+            Schema::Date => put_long(out, integer(value, i32::MIN.into(), i32::MAX.into(), "date")?),
             Schema::TimeMillis => put_long(out, integer(value, 0, 86_399_999, "time-millis (0..=86399999)")?),
             Schema::TimeMicros => put_long(out, integer(value, 0, 86_399_999_999, "time-micros (0..=86399999999)")?),
             Schema::Long
@@ -709,7 +710,7 @@ impl Writer<'_> {
             | Schema::TimestampNanos
             | Schema::LocalTimestampMillis
             | Schema::LocalTimestampMicros
-            | Schema::LocalTimestampNanos => put_long(out, integer(value, i64::MIN, i64::MAX, &type_name(schema, self.names))?),
+            | Schema::LocalTimestampNanos => put_long(out, integer(value, i64::MIN, i64::MAX, long_name(schema))?),
             Schema::Float => {
                 let x = floating(value, "float")?;
                 if x.is_finite() && x.abs() > f64::from(f32::MAX) {
@@ -731,10 +732,10 @@ impl Writer<'_> {
                 Value::String(s) => return Err(Fail::new(format!("\"{s}\" is not a valid uuid"))),
                 other => return Err(mismatch("uuid (a string)", other)),
             },
-            Schema::Fixed(f) => self.write_fixed(value, f.size, &type_name(schema, self.names), out)?,
-            Schema::Duration => self.write_fixed(value, 12, "duration (12 bytes)", out)?,
+            Schema::Fixed(f) => self.write_fixed(value, f.size, || type_name(schema, self.names), out)?,
+            Schema::Duration => self.write_fixed(value, 12, || "duration (12 bytes)".to_string(), out)?,
             Schema::Decimal(d) => match d.inner.as_ref() {
-                Schema::Fixed(f) => self.write_fixed(value, f.size, &type_name(schema, self.names), out)?,
+                Schema::Fixed(f) => self.write_fixed(value, f.size, || type_name(schema, self.names), out)?,
                 _ => put_bytes(out, &decimal_bytes(value, d.precision, d.scale)?),
             },
             Schema::Enum(e) => match value {
@@ -777,14 +778,15 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn write_fixed(&self, value: &Value, size: usize, what: &str, out: &mut Vec<u8>) -> Result<(), Fail> {
+    /// `what` names the type, for errors only.
+    fn write_fixed(&self, value: &Value, size: usize, what: impl Fn() -> String, out: &mut Vec<u8>) -> Result<(), Fail> {
         match value {
             Value::Bytes(b) if b.len() == size => {
                 out.extend_from_slice(b);
                 Ok(())
             }
-            Value::Bytes(b) => Err(Fail::new(format!("expected {what}, found {} bytes", b.len()))),
-            other => Err(mismatch(what, other)),
+            Value::Bytes(b) => Err(Fail::new(format!("expected {}, found {} bytes", what(), b.len()))),
+            other => Err(mismatch(&what(), other)),
         }
     }
 
@@ -872,6 +874,20 @@ impl Writer<'_> {
             Some(f) if candidates == 1 => Err(f),
             _ => Err(mismatch(&type_name_union(u, self.names), value)),
         }
+    }
+}
+
+/// The name of a `long`-based schema, for messages.
+fn long_name(schema: &Schema) -> &'static str {
+    match schema {
+        Schema::TimeMicros => "time-micros",
+        Schema::TimestampMillis => "timestamp-millis",
+        Schema::TimestampMicros => "timestamp-micros",
+        Schema::TimestampNanos => "timestamp-nanos",
+        Schema::LocalTimestampMillis => "local-timestamp-millis",
+        Schema::LocalTimestampMicros => "local-timestamp-micros",
+        Schema::LocalTimestampNanos => "local-timestamp-nanos",
+        _ => "long",
     }
 }
 
