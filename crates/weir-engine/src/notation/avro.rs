@@ -1405,6 +1405,45 @@ mod tests {
     }
 
     #[test]
+    fn defaults_are_put_back_on_their_own_fields() {
+        // Records inside unions, arrays and maps, and a decimal default apache-avro refuses.
+        let s = schema(
+            r#"{"type":"record","name":"R","fields":[
+                {"name":"a","type":["null",{"type":"record","name":"X","fields":[{"name":"x","type":"int","default":1}]}],"default":null},
+                {"name":"b","type":{"type":"array","items":{"type":"record","name":"Y","fields":[
+                    {"name":"y","type":"string","default":"q"},
+                    {"name":"z","type":{"type":"map","values":{"type":"record","name":"Z","fields":[{"name":"w","type":"long","default":7}]}}}]}}},
+                {"name":"c","type":{"type":"bytes","logicalType":"decimal","precision":4,"scale":1},"default":"\u0001"},
+                {"name":"d","type":"X","default":{"x":2}}]}"#,
+        );
+        let value = Value::Struct(IndexMap::from([
+            ("a".to_string(), Value::Struct(IndexMap::new())),
+            (
+                "b".to_string(),
+                Value::List(vec![Value::Struct(IndexMap::from([(
+                    "z".to_string(),
+                    Value::Struct(IndexMap::from([("k".to_string(), Value::Struct(IndexMap::new()))])),
+                )]))]),
+            ),
+        ]));
+        let mut out = Vec::new();
+        s.encode(&value, &mut out).unwrap();
+        let back = s.decode(&out, None).unwrap();
+        let x = |n: i32| Value::Struct(IndexMap::from([("x".to_string(), Value::Int(n))]));
+        let z = Value::Struct(IndexMap::from([("k".to_string(), Value::Struct(IndexMap::from([("w".to_string(), Value::Long(7))])))]));
+        let y = Value::Struct(IndexMap::from([("y".to_string(), Value::String("q".into())), ("z".to_string(), z)]));
+        assert_eq!(
+            back,
+            Value::Struct(IndexMap::from([
+                ("a".to_string(), x(1)),
+                ("b".to_string(), Value::List(vec![y])),
+                ("c".to_string(), Value::String("0.1".into())),
+                ("d".to_string(), x(2)),
+            ]))
+        );
+    }
+
+    #[test]
     fn longs_use_zigzag_varints() {
         for (n, bytes) in [(0i64, vec![0u8]), (-1, vec![1]), (1, vec![2]), (-64, vec![0x7f]), (64, vec![0x80, 1])] {
             let mut out = Vec::new();
