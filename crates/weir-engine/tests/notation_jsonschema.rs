@@ -271,6 +271,13 @@ fn reading_validates_against_the_writers_schema() {
     // Without validation the reader takes what the JSON holds.
     let lax = setup.codec("jsonschema:SensorData", "sensors", &[("apicurio.registry.serde.validation-enabled", "false")]).expect("codec");
     assert_eq!(lax.decode(Some(&framed(strict_id, r#"{"name":"abcd"}"#))).expect("lax"), record(&[("name", s("abcd"))]));
+    let e = lax.decode(Some(&framed(strict_id, "[1,]"))).expect_err("invalid JSON");
+    assert_eq!(e.notation, "jsonschema");
+    assert!(
+        e.found.starts_with("invalid JSON at byte 3 (line 1, column 4)")
+            && e.found.ends_with("(in the JSON after the 5-byte registry header)"),
+        "{e}"
+    );
 
     // Damage is named.
     let cases: Vec<(Vec<u8>, &str)> = vec![

@@ -3,7 +3,7 @@
 //! Apicurio's `JsonSchemaKafkaSerializer`).
 //!
 //! A type names its schema: `jsonschema:SensorData` reads `<schemaDirectory>/SensorData.json`
-//! (with KSML's namespace stripping, see [`SchemaDirectory::load`]). A bare `jsonschema` has no
+//! (with KSML's namespace stripping, see [`SchemaDirectory::load`](super::SchemaDirectory::load)). A bare `jsonschema` has no
 //! schema to check against and is refused, as KSML refuses it outside topic definitions (and
 //! KSML cannot infer it from a registry either: only Avro does that).
 //!
@@ -20,7 +20,7 @@
 //! are refused when the codec is built. `weir.framing: confluent` is accepted and changes
 //! nothing, the two vendors' framings being the same for JSON Schema.
 //!
-//! Values map to JSON exactly as in the [`json`](super::json) notation (objects keep their key
+//! Values map to JSON exactly as in the [`json`] notation (objects keep their key
 //! order, integers decode as `Long`, `Bytes` encode as base64 text, …). Decoding gives the
 //! JSON's natural values, not ones shaped by the schema: a `"type": "number"` field holding `3`
 //! decodes as `Long(3)`. A `"format": "uuid"` string is a `String`, as KSML hands it to Python.
@@ -52,7 +52,7 @@ use crate::value::Value;
 
 const NAME: &str = "jsonschema";
 
-/// The serde property that turns validation off (Apicurio's name; default true).
+/// The serde property that switches validation on or off (Apicurio's name; default true).
 pub const VALIDATION_ENABLED: &str = "apicurio.registry.serde.validation-enabled";
 
 /// A property of Weir's own: whose framing a registry notation writes (`apicurio`, the
@@ -135,12 +135,40 @@ fn compile(text: &str) -> Result<Compiled, String> {
     let schema: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("the schema is not valid JSON: {e}"))?;
     let validator = jsonschema::options()
         .should_validate_formats(true)
-        // `uuid` is a format of drafts 2019-09 and later; Apicurio's validator checks it
-        // under draft-07 too, and KSML maps it to its uuid type whatever the draft.
+        // `uuid` is a format of drafts 2019-09 and later; Apicurio's validator (networknt)
+        // knows it under draft-07 as well, and KSML maps it to its uuid type whatever the draft.
         .with_format("uuid", is_uuid)
         .build(&schema)
         .map_err(|e| format!("the schema is not a valid JSON Schema: {e}"))?;
     Ok(Compiled(validator))
+}
+
+/// The JSON document `value` is written as, for the validator: built from the value, which
+/// is cheaper than reading back the text written. Called after the text was written, so the
+/// value holds no NaN or infinity and nests no deeper than JSON allows.
+fn to_document(value: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        Value::Null => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Byte(n) => J::from(*n),
+        Value::Short(n) => J::from(*n),
+        Value::Int(n) => J::from(*n),
+        Value::Long(n) => J::from(*n),
+        // The number the shortest text of the f32 reads as, which is what was written.
+        Value::Float(x) => x.to_string().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or(J::Null, J::Number),
+        Value::Double(x) => serde_json::Number::from_f64(*x).map_or(J::Null, J::Number),
+        Value::String(text) | Value::Enum(text) => J::String(text.clone()),
+        Value::Bytes(bytes) => J::String(json::base64(bytes)),
+        Value::List(items) | Value::Tuple(items) => J::Array(items.iter().map(to_document).collect()),
+        Value::Struct(fields) => {
+            let mut map = serde_json::Map::with_capacity(fields.len());
+            for (k, v) in fields {
+                map.insert(k.clone(), to_document(v));
+            }
+            J::Object(map)
+        }
+    }
 }
 
 /// RFC 4122's text form: 8-4-4-4-12 hex digits.
@@ -204,6 +232,10 @@ impl JsonSchemaCodec {
 
     /// The failures of `instance` against `schema`, or `None` when it is valid.
     fn failures(schema: &Compiled, instance: &serde_json::Value) -> Option<String> {
+        // The yes/no check does not build errors: the common case pays for nothing else.
+        if schema.0.is_valid(instance) {
+            return None;
+        }
         let mut errors = schema.0.iter_errors(instance);
         let first = errors.next()?;
         let mut listed = vec![describe_failure(&first)];
@@ -247,30 +279,34 @@ impl Codec for JsonSchemaCodec {
         let Some(bytes) = bytes else { return Ok(Value::Null) };
         let (id, payload) = self.framing.read_header(bytes, &self.expected)?;
         let header = bytes.len() - payload.len();
+        let located = |mut e: CodecError| {
+            e.notation = NAME;
+            e.expected.clone_from(&self.expected);
+            e.found = format!("{} (in the JSON after the {header}-byte registry header)", e.found);
+            e
+        };
+        if !self.validate {
+            // Straight into a `Value`, as the json notation reads.
+            return json::from_slice(payload).map_err(located);
+        }
         let document: serde_json::Value = match serde_json::from_slice(payload) {
             Ok(document) => document,
             Err(_) => {
                 // The JSON notation's reader says where and why, with line and column.
-                let mut e = match json::from_slice(payload) {
-                    Err(e) => e,
-                    Ok(_) => return Err(self.decode_error("invalid JSON after the schema id")),
-                };
-                e.notation = NAME;
-                e.expected.clone_from(&self.expected);
-                e.found = format!("{} (in the JSON after the {header}-byte registry header)", e.found);
-                return Err(e);
+                return Err(match json::from_slice(payload) {
+                    Err(e) => located(e),
+                    Ok(_) => self.decode_error("invalid JSON after the schema id"),
+                });
             }
         };
-        if self.validate {
-            let writer = self.framing.reader(id, &self.expected, |schema| {
-                if schema.kind != SchemaKind::Json {
-                    return Err(format!("it is a {} schema, not a JSON Schema", schema.kind.api_name()));
-                }
-                compile(&schema.text)
-            })?;
-            if let Some(failures) = Self::failures(&writer, &document) {
-                return Err(self.decode_error(format!("value does not match the writer's schema (id {id}): {failures}")));
+        let writer = self.framing.reader(id, &self.expected, |schema| {
+            if schema.kind != SchemaKind::Json {
+                return Err(format!("it is a {} schema, not a JSON Schema", schema.kind.api_name()));
             }
+            compile(&schema.text)
+        })?;
+        if let Some(failures) = Self::failures(&writer, &document) {
+            return Err(self.decode_error(format!("value does not match the writer's schema (id {id}): {failures}")));
         }
         ValueSeed.deserialize(document).map_err(|e| self.decode_error(format!("cannot read the JSON value: {e}")))
     }
@@ -282,11 +318,9 @@ impl Codec for JsonSchemaCodec {
         let id = self.framing.writer_id(&self.schema, &self.expected)?;
         let mut out = Vec::with_capacity(256);
         self.framing.write_header(&mut out, id);
-        let header = out.len();
         json::to_writer(&mut out, value).map_err(|e| self.encode_error(e.found))?;
         if self.validate {
-            let document: serde_json::Value =
-                serde_json::from_slice(&out[header..]).map_err(|e| self.encode_error(format!("cannot check the JSON written: {e}")))?;
+            let document = to_document(value);
             if let Some(failures) = Self::failures(&self.local, &document) {
                 return Err(self.encode_error(format!("value does not match schema '{}': {failures}", self.name)));
             }

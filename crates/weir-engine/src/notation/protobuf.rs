@@ -4,7 +4,7 @@
 //! `ProtobufFileElementSchemaMapper`).
 //!
 //! A type names its message: `protobuf:sensor_data` reads `<schemaDirectory>/sensor_data.proto`
-//! (with KSML's namespace stripping, see [`SchemaDirectory::load`]) and uses the message named
+//! (with KSML's namespace stripping, see [`SchemaDirectory::load`](super::SchemaDirectory::load)) and uses the message named
 //! `sensor_data` in it: a message with that full name (`io.axual.ksml.example.sensor_data`), else
 //! the top-level message with that simple name (KSML's lookup), else, for a dotted name, the
 //! top-level message named by its last segment. The file is compiled in-process ([`protox`]); it
@@ -265,7 +265,7 @@ impl Codec for ProtobufCodec {
         let message = self.message_to_read(&writer, id, &mut payload)?;
         let decoded = DynamicMessage::decode(message.clone(), payload)
             .map_err(|e| self.decode_error(format!("the payload is not a valid '{}' message: {e}", message.full_name())))?;
-        Ok(from_message(&decoded))
+        Ok(from_message(decoded))
     }
 
     fn encode(&self, value: &Value) -> Result<Option<Vec<u8>>, CodecError> {
@@ -525,76 +525,71 @@ fn by_indexes(file: &FileDescriptor, indexes: &[usize]) -> Option<MessageDescrip
 // ---------------------------------------------------------------------------------------------
 // Decoding: DynamicMessage → Value
 
-fn from_message(message: &DynamicMessage) -> Value {
+/// The decoded message as a struct; its values are moved out, not copied.
+fn from_message(mut message: DynamicMessage) -> Value {
     let desc = message.descriptor();
     let mut out = IndexMap::with_capacity(desc.fields().len());
     for field in desc.fields() {
-        if field.containing_oneof().is_some_and(|o| !o.is_synthetic()) || !message.has_field(&field) {
+        if field.containing_oneof().is_some_and(|o| !o.is_synthetic()) {
             continue;
         }
-        out.insert(field.name().to_string(), from_field(&field, &message.get_field(&field)));
+        if let Some(value) = message.take_field(&field) {
+            out.insert(field.name().to_string(), from_field(&field, value));
+        }
     }
     for oneof in desc.oneofs().filter(|o| !o.is_synthetic()) {
-        if let Some(field) = oneof.fields().find(|f| message.has_field(f)) {
-            out.insert(oneof.name().to_string(), from_field(&field, &message.get_field(&field)));
+        if let Some((field, value)) = oneof.fields().find_map(|f| message.take_field(&f).map(|v| (f, v))) {
+            out.insert(oneof.name().to_string(), from_field(&field, value));
         }
     }
     Value::Struct(out)
 }
 
-fn from_field(field: &FieldDescriptor, value: &prost_reflect::Value) -> Value {
-    match value {
-        prost_reflect::Value::List(items) => {
-            let kind = field.kind();
-            Value::List(items.iter().map(|v| from_value(&kind, v)).collect())
-        }
-        prost_reflect::Value::Map(entries) => {
-            let value_kind = match field.kind() {
-                Kind::Message(entry) => entry.map_entry_value_field().kind(),
-                other => other,
-            };
-            let mut sorted: Vec<(&MapKey, &prost_reflect::Value)> = entries.iter().collect();
-            sorted.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Struct(sorted.into_iter().map(|(k, v)| (map_key_text(k), from_value(&value_kind, v))).collect())
-        }
-        other => from_value(&field.kind(), other),
+fn from_field(field: &FieldDescriptor, value: prost_reflect::Value) -> Value {
+    let kind = field.kind();
+    match (value, &kind) {
+        (prost_reflect::Value::Map(entries), Kind::Message(entry)) => from_map(entries, &entry.map_entry_value_field().kind()),
+        (value, kind) => from_value(kind, value),
     }
 }
 
-fn map_key_text(key: &MapKey) -> String {
+/// A map as a struct, its keys as text in key order.
+fn from_map(entries: HashMap<MapKey, prost_reflect::Value>, kind: &Kind) -> Value {
+    let mut sorted: Vec<(MapKey, prost_reflect::Value)> = entries.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    Value::Struct(sorted.into_iter().map(|(k, v)| (map_key_text(k), from_value(kind, v))).collect())
+}
+
+fn map_key_text(key: MapKey) -> String {
     match key {
         MapKey::Bool(b) => b.to_string(),
         MapKey::I32(n) => n.to_string(),
         MapKey::I64(n) => n.to_string(),
         MapKey::U32(n) => n.to_string(),
         MapKey::U64(n) => n.to_string(),
-        MapKey::String(s) => s.clone(),
+        MapKey::String(s) => s,
     }
 }
 
-fn from_value(kind: &Kind, value: &prost_reflect::Value) -> Value {
+fn from_value(kind: &Kind, value: prost_reflect::Value) -> Value {
     use prost_reflect::Value as P;
     match value {
-        P::Bool(b) => Value::Bool(*b),
-        P::I32(n) => Value::Int(*n),
-        P::I64(n) => Value::Long(*n),
-        P::U32(n) => Value::Long(i64::from(*n)),
-        P::U64(n) => Value::Long(*n as i64),
-        P::F32(x) => Value::Float(*x),
-        P::F64(x) => Value::Double(*x),
-        P::String(s) => Value::String(s.clone()),
-        P::Bytes(b) => Value::Bytes(b.to_vec()),
+        P::Bool(b) => Value::Bool(b),
+        P::I32(n) => Value::Int(n),
+        P::I64(n) => Value::Long(n),
+        P::U32(n) => Value::Long(i64::from(n)),
+        P::U64(n) => Value::Long(n as i64),
+        P::F32(x) => Value::Float(x),
+        P::F64(x) => Value::Double(x),
+        P::String(s) => Value::String(s),
+        P::Bytes(b) => Value::Bytes(Vec::from(b)),
         P::EnumNumber(n) => match kind {
-            Kind::Enum(e) => e.get_value(*n).map_or(Value::Int(*n), |v| Value::Enum(v.name().to_string())),
-            _ => Value::Int(*n),
+            Kind::Enum(e) => e.get_value(n).map_or(Value::Int(n), |v| Value::Enum(v.name().to_string())),
+            _ => Value::Int(n),
         },
         P::Message(m) => from_message(m),
-        P::List(items) => Value::List(items.iter().map(|v| from_value(kind, v)).collect()),
-        P::Map(entries) => {
-            let mut sorted: Vec<(&MapKey, &P)> = entries.iter().collect();
-            sorted.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Struct(sorted.into_iter().map(|(k, v)| (map_key_text(k), from_value(kind, v))).collect())
-        }
+        P::List(items) => Value::List(items.into_iter().map(|v| from_value(kind, v)).collect()),
+        P::Map(entries) => from_map(entries, kind),
     }
 }
 
