@@ -36,7 +36,7 @@
 //! | `Struct` | an element per field, in the struct's order (with a schema: in the schema's order) |
 //! | `List`, `Tuple` | the element repeated once per item (nothing for an empty list); a list in a list is an error |
 //! | `Null` | an empty element `<name/>` |
-//! | `String`, `Enum` | text, with `&`, `<`, `>` escaped; control characters other than tab and line feed as character references (allowed in XML 1.1); NUL, U+FFFE and U+FFFF are an error |
+//! | `String`, `Enum` | text, escaped as Woodstox (KSML's writer) does: `&amp;`, `&lt;`, and `&gt;` where a `>` could end `]]>`; control characters other than tab and line feed as character references (allowed in XML 1.1); NUL, U+FFFE and U+FFFF are an error |
 //! | `Bool`, numbers | their text; NaN and infinities as Java writes them (`NaN`, `Infinity`, `-Infinity`) |
 //! | `Bytes` | base64 text (what Jackson writes for a `byte[]`) |
 //! | the key `""` | the element's text |
@@ -793,22 +793,26 @@ fn simple_text(ty: &XType, value: &Value, path: &str) -> Result<String, String> 
 }
 
 /// Appends `text` escaped for element content (or, with `attribute`, for a double-quoted
-/// attribute value). Returns the character XML cannot hold, if any.
+/// attribute value), as Woodstox (KSML's writer) escapes: `&` and `<` always, `>` at the start
+/// or after `]` (where it could end `]]>`), character references in lowercase hex. Returns the
+/// character XML cannot hold, if any.
 fn escape_into(out: &mut String, text: &str, attribute: bool) -> Result<(), char> {
+    let mut previous = None;
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
+            '>' if attribute || matches!(previous, None | Some(']')) => out.push_str("&gt;"),
             '"' if attribute => out.push_str("&quot;"),
-            '\t' | '\n' if attribute => out.push_str(&format!("&#x{:X};", u32::from(c))),
-            '\t' | '\n' => out.push(c),
+            '\t' | '\n' if attribute => out.push_str(&format!("&#x{:x};", u32::from(c))),
             '\0' | '\u{FFFE}' | '\u{FFFF}' => return Err(c),
             // CR (which readers turn into a line feed), the other C0 controls, DEL and the C1
-            // controls, and the XML 1.1 line separators: as character references.
-            '\u{1}'..='\u{1F}' | '\u{7F}'..='\u{9F}' | '\u{2028}' => out.push_str(&format!("&#x{:X};", u32::from(c))),
+            // controls, and the XML 1.1 line separators (which XML 1.1 readers turn into line
+            // feeds): as character references.
+            '\u{1}'..='\u{8}' | '\u{B}'..='\u{1F}' | '\u{7F}'..='\u{9F}' | '\u{2028}' => out.push_str(&format!("&#x{:x};", u32::from(c))),
             c => out.push(c),
         }
+        previous = Some(c);
     }
     Ok(())
 }
@@ -1363,11 +1367,11 @@ mod tests {
     #[test]
     fn escaping_keeps_what_readers_would_change() {
         let mut out = String::new();
-        escape_into(&mut out, "a<b>&\r\n\t\u{1}\u{85}\u{2028}é", false).expect("escapable");
-        assert_eq!(out, "a&lt;b&gt;&amp;&#xD;\n\t&#x1;&#x85;&#x2028;é");
+        escape_into(&mut out, ">a<b>&\r\n\t\u{1}\u{85}\u{2028}é]]>", false).expect("escapable");
+        assert_eq!(out, "&gt;a&lt;b>&amp;&#xd;\n\t&#x1;&#x85;&#x2028;é]]&gt;");
         let mut out = String::new();
-        escape_into(&mut out, "\"\t\n", true).expect("escapable");
-        assert_eq!(out, "&quot;&#x9;&#xA;");
+        escape_into(&mut out, "\"\t\n>", true).expect("escapable");
+        assert_eq!(out, "&quot;&#x9;&#xa;&gt;");
         assert_eq!(escape_into(&mut String::new(), "a\0", false), Err('\0'));
     }
 }
