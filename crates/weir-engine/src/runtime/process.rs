@@ -16,7 +16,7 @@ use weir_dsl::types::{TypeKind, UserType};
 
 use super::errors::{Decision, ErrorHandlers, Failure, Origin, Phase, retry_pause};
 use crate::log::{LogError, NewRecord, StoredRecord};
-use crate::notation::json;
+use crate::notation::{TextConversion, json};
 use crate::partitioner::partition_for_key;
 use crate::plan::{FnHandle, NodeId, NodeKind, PrintTarget, Sink, Source, Topology};
 use crate::ports::{Broker, FunctionError};
@@ -328,14 +328,16 @@ impl<'a> Processor<'a> {
                 call(action, &kv())?;
                 vec![Out::Children(r.clone())]
             }
-            NodeKind::ConvertKey { from, into } => vec![Out::Children(with(convert_value(r.key.clone(), from, into)?, r.value.clone()))],
-            NodeKind::ConvertValue { from, into } => {
-                vec![Out::Children(with(r.key.clone(), convert_value(r.value.clone(), from, into)?))]
+            NodeKind::ConvertKey { from, into, text } => {
+                vec![Out::Children(with(convert_value(r.key.clone(), from, into, text)?, r.value.clone()))]
             }
-            NodeKind::ConvertKeyValue { from, into } => match (&from.kind, &into.kind) {
+            NodeKind::ConvertValue { from, into, text } => {
+                vec![Out::Children(with(r.key.clone(), convert_value(r.value.clone(), from, into, text)?))]
+            }
+            NodeKind::ConvertKeyValue { from, into, text } => match (&from.kind, &into.kind) {
                 (TypeKind::Tuple(f), TypeKind::Tuple(i)) if f.len() == 2 && i.len() == 2 => {
-                    let k = convert_value(r.key.clone(), &f[0], &i[0])?;
-                    let v = convert_value(r.value.clone(), &f[1], &i[1])?;
+                    let k = convert_value(r.key.clone(), &f[0], &i[0], &text.0)?;
+                    let v = convert_value(r.value.clone(), &f[1], &i[1], &text.1)?;
                     vec![Out::Children(with(k, v))]
                 }
                 _ => return Err(NodeError::Other(format!("convertKeyValue needs a (key, value) tuple type, got '{into}'"))),
@@ -486,10 +488,12 @@ fn key_value(v: Value, function: &str) -> Result<(Value, Value), NodeError> {
 }
 
 /// `convertKey`/`convertValue`: KSML's conversion rules, with the notations' converters
-/// (rule 4) before the generic ones. Only `json` has one: when the target or the source
-/// type is `json`, a struct or list converts to `string` as its JSON text (not the
-/// `{a: 1}` print form), and a string converts to a structured type by parsing it as JSON.
-fn convert_value(v: Value, from: &UserType, into: &UserType) -> Result<Value, NodeError> {
+/// (rule 4) before the generic ones. `text` is the `csv`/`xml` one (text ⇄ structures, built
+/// when planned); for `json`: when the target or the source type is `json`, a struct or list
+/// converts to `string` as its JSON text (not the `{a: 1}` print form), and a string converts
+/// to a structured type by parsing it as JSON.
+fn convert_value(v: Value, from: &UserType, into: &UserType, text: &TextConversion) -> Result<Value, NodeError> {
+    let v = text.apply(v).map_err(|e| NodeError::Other(format!("cannot convert to '{into}': {e}")))?;
     let v = json_text(v, from, into).map_err(|e| NodeError::Other(format!("cannot convert to '{into}': {e}")))?;
     convert(v, into).map_err(|e| NodeError::Other(format!("cannot convert to '{into}': {e}")))
 }
