@@ -24,6 +24,7 @@
 //! [`SchemaDirectory`], registries through the [`crate::registry`] port.
 
 pub mod avro;
+pub mod base64;
 pub mod binary;
 pub mod csv;
 pub mod framing;

@@ -352,32 +352,12 @@ fn find_message(file: &FileDescriptor, name: &str) -> Option<MessageDescriptor> 
         .or_else(|| name.rsplit_once('.').and_then(|(_, last)| top(last)))
 }
 
-/// Standard base64 with optional padding; `None` when `text` is not base64.
+/// Standard base64 with optional padding; `None` when `text` is empty or not base64.
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
-    if text.is_empty() || text.len() % 4 == 1 {
+    if text.trim_end_matches('=').is_empty() {
         return None;
     }
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    super::base64::decode(text)
 }
 
 // ---------------------------------------------------------------------------------------------

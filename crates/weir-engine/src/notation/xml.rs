@@ -526,33 +526,10 @@ fn parse_simple(ty: Simple, text: &str) -> Result<Value, Option<String>> {
     })
 }
 
-/// Standard base64 (RFC 4648 §4), padding optional, XML whitespace ignored.
+/// Standard base64, padding optional, XML whitespace ignored.
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    let body = digits.strip_suffix(b"==").or_else(|| digits.strip_suffix(b"=")).unwrap_or(&digits);
-    if body.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(body.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for &b in body {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
+    let digits: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    super::base64::decode(&digits)
 }
 
 // ---------------------------------------------------------------------------------------------
