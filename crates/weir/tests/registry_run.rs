@@ -136,6 +136,19 @@ fn confluent_avro(url: &str, topic: &str, op: &str, input: &Json) -> Json {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("confluent_avro.py printed bad JSON ({e}): {}", common::stdout(&out)))
 }
 
+/// `weir topic consume <topic> --from-beginning --format json <extra>`: the records printed.
+fn consume_decoded(dir: &Dir, topic: &str, extra: &[&str]) -> Vec<Json> {
+    let mut args = vec!["topic", "consume", topic, "--from-beginning", "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = dir.weir(&args, "");
+    common::assert_ok(&out, &format!("weir {args:?}"));
+    common::stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}"))).collect()
+}
+
+fn values_of(records: &[Json]) -> Vec<Json> {
+    records.iter().map(|r| r["value"].clone()).collect()
+}
+
 fn unhex(text: &str) -> Vec<u8> {
     assert!(text.len().is_multiple_of(2), "odd hex {text:?}");
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect()
@@ -207,6 +220,29 @@ fn a_run_registers_its_schema_over_http_and_confluents_deserializer_reads_the_re
     let hex: Vec<Json> = values.iter().map(|v| json!(v.iter().map(|b| format!("{b:02x}")).collect::<String>())).collect();
     let read = confluent_avro(&fake.url, "sensors_avro", "deserialize", &Json::Array(hex));
     assert_eq!(read, Json::Array(readings_out()));
+
+    // `weir topic consume` decodes them with the runner config's notations: with the schema
+    // file, or (bare `avro`) with the writer's schema from the registry alone.
+    let before = fake.count("GET", &format!("/schemas/ids/{id}"));
+    let records = consume_decoded(&dir, "sensors_avro", &["--value-type", "avro:SensorData", "--config", "ksml-runner.yaml"]);
+    assert_eq!(values_of(&records), readings_out());
+    assert_eq!(records[0]["key"], "s1", "keys are shown as bytes, as without a type");
+    assert!(records[0].get("valueHex").is_none());
+    let records = consume_decoded(&dir, "sensors_avro", &["--value-type", "avro", "--config", "ksml-runner.yaml"]);
+    assert_eq!(values_of(&records), readings_out());
+    assert_eq!(fake.count("GET", &format!("/schemas/ids/{id}")), before + 2, "one fetch per consume");
+    let out = dir.weir(
+        &["topic", "consume", "sensors_avro", "--from-beginning", "--max", "1", "--value-type", "avro", "--config", "ksml-runner.yaml"],
+        "",
+    );
+    common::assert_ok(&out, "consume --format text");
+    assert_eq!(
+        common::stdout(&out).split_once(' ').map(|(_, rest)| rest.split_once(' ').map(|(_, r)| r.to_string())),
+        Some(Some(
+            "key=s1 value={\"name\":\"s1\",\"timestamp\":1700000000000,\"value\":\"21.5\",\"type\":\"TEMPERATURE\",\"unit\":\"C\",\"color\":\"red\",\"city\":\"Utrecht\",\"owner\":\"Alice\"} headers={}\n"
+                .to_string()
+        ))
+    );
 }
 
 #[test]
@@ -284,4 +320,73 @@ fn the_embedded_registry_keeps_ids_across_runs_and_old_records_still_decode() {
     assert_eq!(embedded_subjects(&dir)["sensors_avro-value"], json!([id]), "no new version");
     dir.run_ok(&["reader.yaml"]);
     assert_eq!(dir.values("sensors_back"), readings_out());
+
+    // `weir topic consume` with no runner config: built-in notations, the schema file in the
+    // current directory, the embedded registry.
+    assert_eq!(values_of(&consume_decoded(&dir, "sensors_avro", &["--value-type", "avro:SensorData"])), readings_out());
+    assert_eq!(values_of(&consume_decoded(&dir, "other_avro", &["--value-type", "avro"]))[0]["name"], "s3");
+}
+
+#[test]
+fn consume_decodes_through_a_running_weir_runs_notations() {
+    let dir = Dir::new("registry-consume-live");
+    dir.write("SensorData.avsc", &sensor_data_schema());
+    dir.write("writer.yaml", &copy_definition("sensors_json", "json", "sensors_avro", "avro:SensorData"));
+    let inputs: Vec<&str> = READINGS_IN.lines().filter(|l| !l.trim().is_empty()).collect();
+    dir.produce("sensors_json", inputs[0]);
+    let run = dir.spawn_run(&["writer.yaml"]);
+    let socket = dir.path.join(".weir-state/weir.sock");
+    let started = std::time::Instant::now();
+    while !socket.exists() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "weir run did not open its control socket");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Fed while it runs; the run registers the schema in its embedded registry as it writes, and
+    // the consume (run inside it) decodes with that same registry.
+    dir.produce("sensors_json", &inputs[1..].join("\n"));
+    let records =
+        consume_decoded(&dir, "sensors_avro", &["--follow", "--max", "3", "--value-type", "avro:SensorData", "--config", "nowhere.yaml"]);
+    assert_eq!(values_of(&records), readings_out());
+    let out =
+        dir.weir(&["topic", "consume", "sensors_avro", "--from-beginning", "--max", "1", "--value-type", "avro", "--config", "x.yaml"], "");
+    common::assert_ok(&out, "consume through the socket");
+    assert!(
+        common::stderr(&out).contains("the running `weir run` decodes with its own notations; --config is not read"),
+        "{}",
+        common::stderr(&out)
+    );
+    common::interrupt(&run);
+    let (code, _, err) = dir.finish(run, std::time::Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn consume_with_a_type_reports_what_does_not_decode() {
+    let dir = Dir::new("registry-consume-errors");
+    dir.write("SensorData.avsc", &sensor_data_schema());
+    dir.produce("sensors_json", READINGS_IN);
+    let fails = |args: &[&str], expected: &str| {
+        let mut all = vec!["topic", "consume", "sensors_json", "--from-beginning"];
+        all.extend_from_slice(args);
+        let out = dir.weir(&all, "");
+        assert_eq!(out.status.code(), Some(2), "{all:?}: {}", common::stderr(&out));
+        assert!(common::stderr(&out).contains(expected), "{all:?}: expected {expected:?} in:\n{}", common::stderr(&out));
+        out
+    };
+    // JSON text is not a registry-framed record: the first record stops the command.
+    let out = fails(
+        &["--value-type", "avro:SensorData"],
+        "error: p0@0 value: avro notation: cannot decode avro:SensorData: unknown magic byte 0x7b",
+    );
+    assert_eq!(common::stdout(&out), "");
+    fails(&["--key-type", "avro:Nope"], "--key-type 'avro:Nope': ");
+    fails(&["--value-type", "avro:[string]"], "--value-type 'avro:[string]': ");
+    fails(&["--value-type", "list(", "--format", "json"], "--value-type 'list(': ");
+    fails(&["--config", "ksml-runner.yaml"], "--config gives the notations for --key-type and --value-type");
+    fails(&["--value-type", "json", "--config", "missing.yaml"], "cannot read 'missing.yaml'");
+    // A type that fits decodes; the key as `string`.
+    let records = consume_decoded(&dir, "sensors_json", &["--key-type", "string", "--value-type", "json"]);
+    assert_eq!(records.len(), 3);
+    assert_eq!(records[2]["key"], "s3");
+    assert_eq!(records[2]["value"]["timestamp"], "1700000002000", "JSON as written, not converted");
 }
