@@ -3,6 +3,7 @@
 # Everything the tests need is installed or started from here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The JSON Schema and Protobuf interop tests run Confluent's Python serializers from .venv-test.
-scripts/python-deps-schemas.sh >/dev/null
+# The reference Python packages of the interop tests (the tests would install them on first
+# use too; installing here first reports a failed install once, before any test runs).
+scripts/python-deps.sh >/dev/null
 cargo test --workspace --no-fail-fast

@@ -821,20 +821,6 @@ fn deep_nesting_and_huge_counts_are_bounded() {
 
 // ---- interop with the reference Python implementations --------------------------------------
 
-/// The Python of `.venv-test`, installed by `scripts/python-deps.sh` (fastavro and
-/// confluent-kafka's serdes, pinned).
-fn reference_python() -> PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/python-deps.sh");
-    let out = Command::new("bash").arg(&script).output().expect("run scripts/python-deps.sh");
-    assert!(
-        out.status.success(),
-        "scripts/python-deps.sh could not install fastavro and confluent-kafka: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    PathBuf::from(stdout.lines().last().expect("the venv's python").trim())
-}
-
 fn run_python(python: &Path, code: &str, input: &Json) -> Json {
     let mut child = Command::new(python)
         .args(["-W", "ignore", "-c", code])
@@ -974,7 +960,7 @@ json.dump(out, sys.stdout)
 
 #[test]
 fn fastavro_and_confluent_kafka_read_what_weir_writes_and_the_reverse() {
-    let python = reference_python();
+    let python = notation_support::reference_python();
     let setup = setup(&[("AllTypes.avsc", ALL_TYPES), ("ReadingV1.avsc", V1), ("ReadingV2.avsc", V2)]);
     let codec = setup.codec("avro:AllTypes", "interop");
     let apache = Schema::parse_str(ALL_TYPES).expect("parse");

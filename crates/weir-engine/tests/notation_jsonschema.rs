@@ -5,7 +5,7 @@
 mod notation_support;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
@@ -373,20 +373,8 @@ fn hostile_bytes_never_panic() {
 // ---------------------------------------------------------------------------------------------
 // Interop with Confluent's Python serializers
 
-/// The test virtualenv's python, made by `scripts/python-deps-schemas.sh`.
-pub fn venv_python() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = root.join(".venv-test/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/python-deps-schemas.sh (scripts/test.sh does) to install confluent-kafka, jsonschema and protobuf",
-        python.display()
-    );
-    python
-}
-
 fn python(code: &str, input: &[u8]) -> String {
-    let mut child = Command::new(venv_python())
+    let mut child = Command::new(notation_support::reference_python())
         .args(["-c", code])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

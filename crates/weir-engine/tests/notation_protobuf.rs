@@ -671,19 +671,8 @@ fn hostile_bytes_never_panic() {
 // ---------------------------------------------------------------------------------------------
 // Interop with Google's protobuf package and Confluent's Python serializers
 
-/// The test virtualenv's python, made by `scripts/python-deps-schemas.sh`.
-fn venv_python() -> PathBuf {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-test/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/python-deps-schemas.sh (scripts/test.sh does) to install confluent-kafka, jsonschema and protobuf",
-        python.display()
-    );
-    python
-}
-
 fn python(code: &str, input: &str) -> String {
-    let mut child = Command::new(venv_python())
+    let mut child = Command::new(notation_support::reference_python())
         .args(["-c", code])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -96,7 +96,7 @@ pub fn run(paths: &[PathBuf], until_idle: bool) -> anyhow::Result<bool> {
     let stats = Arc::new(Stats::default());
     let progress = spawn_progress(Arc::clone(&stats), Arc::clone(&shutdown));
     let log = Arc::new(log);
-    match crate::serve::start(Arc::clone(&log), &app.storage) {
+    match crate::serve::start(Arc::clone(&log), &app.storage, notations.clone()) {
         Ok(path) => tracing::info!("`weir topic` commands reach this process through {}", path.display()),
         Err(e) => tracing::warn!("no control socket, so `weir topic` cannot reach this process: {e:#}"),
     }

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, anyhow, bail};
 use clap::Parser;
 use weir_engine::log::Log;
+use weir_engine::notation::Notations;
 
 use crate::topic::{Io, TopicCommand, execute};
 
@@ -29,16 +30,19 @@ struct Remote {
     command: TopicCommand,
 }
 
-/// Starts serving `weir topic` commands for `log`; returns the socket's path.
-pub fn start(log: Arc<Log>, storage: &Path) -> anyhow::Result<PathBuf> {
+/// Starts serving `weir topic` commands for `log`; returns the socket's path. `notations` are
+/// the run's, for `consume --key-type` / `--value-type`.
+pub fn start(log: Arc<Log>, storage: &Path, notations: Notations) -> anyhow::Result<PathBuf> {
     let path = storage.join(SOCKET);
     // We hold the log's lock, so a socket file here is a leftover of a crash.
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).with_context(|| format!("cannot listen on '{}'", path.display()))?;
+    let notations = Arc::new(notations);
     std::thread::Builder::new().name("control".to_string()).spawn(move || {
         for stream in listener.incoming().flatten() {
             let log = Arc::clone(&log);
-            let _ = std::thread::Builder::new().name("control-client".to_string()).spawn(move || serve(&log, stream));
+            let notations = Arc::clone(&notations);
+            let _ = std::thread::Builder::new().name("control-client".to_string()).spawn(move || serve(&log, &notations, stream));
         }
     })?;
     Ok(path)
@@ -69,7 +73,7 @@ impl Write for Frames {
     }
 }
 
-fn serve(log: &Log, stream: UnixStream) {
+fn serve(log: &Log, notations: &Notations, stream: UnixStream) {
     let Ok(read_half) = stream.try_clone() else { return };
     let shared = Arc::new(Mutex::new(stream));
     let mut input = BufReader::new(read_half);
@@ -79,7 +83,7 @@ fn serve(log: &Log, stream: UnixStream) {
         Ok(args) => match Remote::try_parse_from(&args) {
             Ok(remote) => {
                 let mut io = Io { input: &mut input, input_name: "stdin".to_string(), out: &mut out, err: &mut err };
-                let result = execute(log, remote.command, &mut io);
+                let result = execute(log, remote.command, &mut io, Some(notations));
                 let _ = out.flush();
                 match result {
                     Ok(true) => 0,

@@ -10,18 +10,26 @@
 //! Owns: the JSON-lines record format shared by `produce` and `consume --format json`, the
 //! text format of `consume`, Kafka's default partitioner for keyed records (murmur2), and
 //! ISO-8601 rendering of timestamps.
+//!
+//! `consume --key-type` / `--value-type` decode keys and values with the codec of a KSML type
+//! (`avro:SensorData`) and print them as JSON. The codecs come from the notations of the run:
+//! those of the `weir run` holding the log (its runner config's notations, schema directory and
+//! registries), else those `--config` describes, else the built-in notations with schemas in
+//! the current directory and the embedded registry of the storage directory.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, anyhow, bail};
 use serde_json::{Map, Value as Json};
 use weir_dsl::diag::did_you_mean;
 use weir_engine::log::{CleanupPolicy, Log, LogError, MAX_RECORD_BYTES, NewRecord, StoredRecord, TopicConfig};
+use weir_engine::notation::{Codec, Notations, Target};
 
 /// The `weir topic` subcommands.
 #[derive(clap::Subcommand)]
@@ -77,6 +85,17 @@ pub enum TopicCommand {
         /// Output format: `text` for people, `json` lines that `weir topic produce` reads back.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Decode keys as this KSML type (`string`, `json`, `avro:SensorData`, ...) and print them as JSON.
+        #[arg(long, value_name = "TYPE")]
+        key_type: Option<String>,
+        /// Decode values as this KSML type (`avro:SensorData`, `confluent_avro`, ...) and print them as JSON.
+        #[arg(long, value_name = "TYPE")]
+        value_type: Option<String>,
+        /// The runner config whose notations, schema directory and schema registries decode
+        /// --key-type and --value-type (a running `weir run` uses its own instead). Without it:
+        /// the built-in notations, schemas in the current directory, the embedded registry.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -119,12 +138,12 @@ pub fn run(storage: &Path, command: TopicCommand, args: Vec<String>) -> anyhow::
         TopicCommand::Produce { file: Some(path), .. } => {
             let mut file = File::open(path).with_context(|| format!("cannot open '{}'", path.display()))?;
             let mut io = Io { input: &mut file, input_name: format!("'{}'", path.display()), out: &mut out, err: &mut err };
-            execute(&log, command, &mut io)
+            execute(&log, command, &mut io, None)
         }
         _ => {
             let mut stdin = std::io::stdin();
             let mut io = Io { input: &mut stdin, input_name: "stdin".to_string(), out: &mut out, err: &mut err };
-            execute(&log, command, &mut io)
+            execute(&log, command, &mut io, None)
         }
     };
     match out.flush() {
@@ -135,8 +154,9 @@ pub fn run(storage: &Path, command: TopicCommand, args: Vec<String>) -> anyhow::
     result
 }
 
-/// Runs one command against an open log, with the given input and output.
-pub fn execute(log: &Log, command: TopicCommand, io: &mut Io) -> anyhow::Result<bool> {
+/// Runs one command against an open log, with the given input and output. `run_notations`
+/// are those of the `weir run` the command runs in, if any (for `consume --value-type`).
+pub fn execute(log: &Log, command: TopicCommand, io: &mut Io, run_notations: Option<&Notations>) -> anyhow::Result<bool> {
     match command {
         TopicCommand::List => list(log, io),
         TopicCommand::Describe { topic } => describe(log, &topic, io),
@@ -152,8 +172,10 @@ pub fn execute(log: &Log, command: TopicCommand, io: &mut Io) -> anyhow::Result<
             log.sync()?;
             summary.error.map_or(Ok(true), Err)
         }
-        TopicCommand::Consume { topic, from_beginning, follow, partition, max, format } => {
-            let opts = ConsumeOptions { from_beginning, follow, partition, max, format };
+        TopicCommand::Consume { topic, from_beginning, follow, partition, max, format, key_type, value_type, config } => {
+            let types = Types { key: key_type.as_deref(), value: value_type.as_deref(), config: config.as_deref() };
+            let decoders = Decoders::new(log, &topic, &types, run_notations, &mut *io.err)?;
+            let opts = ConsumeOptions { from_beginning, follow, partition, max, format, decoders };
             let printed = match consume(log, &topic, &opts, &mut *io.out) {
                 // `weir topic consume | head` closes the pipe early: not an error.
                 Err(e) if is_broken_pipe(&e) => return Ok(true),
@@ -669,6 +691,92 @@ struct ConsumeOptions {
     partition: Option<u32>,
     max: Option<u64>,
     format: Format,
+    decoders: Decoders,
+}
+
+/// The `--key-type`, `--value-type` and `--config` of a `consume`.
+struct Types<'a> {
+    key: Option<&'a str>,
+    value: Option<&'a str>,
+    config: Option<&'a Path>,
+}
+
+/// The codecs `consume` decodes keys and values with (`None`: shown as bytes).
+#[derive(Default)]
+struct Decoders {
+    key: Option<Arc<dyn Codec>>,
+    value: Option<Arc<dyn Codec>>,
+}
+
+impl Decoders {
+    /// The codecs for `types` on `topic`, from the notations of the run (see the module doc).
+    fn new(log: &Log, topic: &str, types: &Types, run_notations: Option<&Notations>, err: &mut dyn Write) -> anyhow::Result<Decoders> {
+        if types.key.is_none() && types.value.is_none() {
+            if types.config.is_some() {
+                bail!("--config gives the notations for --key-type and --value-type; give one of those too");
+            }
+            return Ok(Decoders::default());
+        }
+        let local;
+        let notations = match run_notations {
+            Some(notations) => {
+                if types.config.is_some() {
+                    writeln!(err, "note: the running `weir run` decodes with its own notations; --config is not read")?;
+                }
+                notations
+            }
+            None => {
+                local = local_notations(types.config, log.dir())?;
+                &local
+            }
+        };
+        let names: Vec<String> = notations.names().map(str::to_string).collect();
+        let decoder = |ty: Option<&str>, is_key: bool| -> anyhow::Result<Option<Arc<dyn Codec>>> {
+            let Some(ty) = ty else { return Ok(None) };
+            let option = if is_key { "--key-type" } else { "--value-type" };
+            let parsed = weir_dsl::types::parse_user_type(ty, &names).map_err(|e| anyhow!("{option} '{ty}': {e}"))?;
+            if let Some(problem) = weir_dsl::types::validate_user_type(&parsed, true).into_iter().next() {
+                bail!("{option} '{ty}': {problem}");
+            }
+            let codec = notations
+                .codec(&parsed, &Target { topic: Some(topic.to_string()), is_key })
+                .map_err(|e| anyhow!("{option} '{ty}': {e}"))?;
+            Ok(Some(codec))
+        };
+        Ok(Decoders { key: decoder(types.key, true)?, value: decoder(types.value, false)? })
+    }
+
+    /// A record's key and value as JSON, for the halves that have a codec.
+    fn decode(&self, partition: u32, r: &StoredRecord) -> anyhow::Result<(Option<Json>, Option<Json>)> {
+        let half = |codec: &Option<Arc<dyn Codec>>, bytes: Option<&[u8]>, what: &str| -> anyhow::Result<Option<Json>> {
+            let Some(codec) = codec else { return Ok(None) };
+            let failed = |e: &dyn std::fmt::Display| anyhow!("p{partition}@{} {what}: {e}", r.offset);
+            let value = codec.decode(bytes).map_err(|e| failed(&e))?;
+            let text = weir_engine::notation::json::to_vec(&value).map_err(|e| failed(&e))?;
+            Ok(Some(serde_json::from_slice(&text).map_err(|e| failed(&e))?))
+        };
+        Ok((half(&self.key, r.key.as_deref(), "key")?, half(&self.value, r.value.as_deref(), "value")?))
+    }
+}
+
+/// The notations `consume` decodes with when no `weir run` holds the log: those of the runner
+/// config at `config` (as `weir run` builds them), else the built-in ones with schemas in the
+/// current directory; registry notations without a registry use the embedded one in `storage`.
+fn local_notations(config: Option<&Path>, storage: &Path) -> anyhow::Result<Notations> {
+    let Some(path) = config else {
+        let here = std::env::current_dir().context("cannot read the current directory")?;
+        return crate::notations::for_run(None, here, storage);
+    };
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read '{name}'"))?;
+    let text = weir_dsl::source_text(&name, bytes).map_err(|d| anyhow!("{d}"))?;
+    let (parsed, diags) = weir_dsl::runner::parse_runner_config(&name, &text);
+    let errors: Vec<String> = diags.iter().filter(|d| d.is_error()).map(|d| d.render(Some(&text)).to_string()).collect();
+    let Some(parsed) = parsed.filter(|_| errors.is_empty()) else {
+        bail!("--config '{name}' is not a valid runner config:\n{}", errors.join("\n"));
+    };
+    let base = weir_dsl::runner::base_dir_of(path);
+    crate::notations::for_run(Some(&parsed), parsed.schema_directory(&base), storage)
 }
 
 /// Bytes read from a partition per `read` call.
@@ -711,9 +819,10 @@ fn consume(log: &Log, topic: &str, opts: &ConsumeOptions, out: &mut dyn Write) -
                 next[i] = last.offset + 1;
                 got = true;
                 for record in records.iter().take(usize::try_from(max - printed).unwrap_or(usize::MAX)) {
+                    let decoded = opts.decoders.decode(p, record)?;
                     match opts.format {
-                        Format::Text => writeln!(out, "{}", text_line(p, record))?,
-                        Format::Json => writeln!(out, "{}", json_line(p, record))?,
+                        Format::Text => writeln!(out, "{}", text_line(p, record, &decoded))?,
+                        Format::Json => writeln!(out, "{}", json_line(p, record, &decoded))?,
                     }
                     printed += 1;
                 }
@@ -735,15 +844,19 @@ fn consume(log: &Log, topic: &str, opts: &ConsumeOptions, out: &mut dyn Write) -
     }
 }
 
-/// `p0@12 2026-11-22T03:00:00.000Z key=… value=… headers={…}`.
-fn text_line(partition: u32, r: &StoredRecord) -> String {
+/// Key and value decoded by `consume --key-type` / `--value-type`, as JSON (`None`: not decoded).
+type Decoded = (Option<Json>, Option<Json>);
+
+/// `p0@12 2026-11-22T03:00:00.000Z key=… value=… headers={…}`; decoded halves as compact JSON.
+fn text_line(partition: u32, r: &StoredRecord, decoded: &Decoded) -> String {
     let headers: Vec<String> = r.headers.iter().map(|(k, v)| format!("{}={}", escape_text(k), text_bytes(Some(v)))).collect();
+    let show = |decoded: &Option<Json>, bytes: Option<&[u8]>| decoded.as_ref().map_or_else(|| text_bytes(bytes), Json::to_string);
     format!(
         "p{partition}@{} {} key={} value={} headers={{{}}}",
         r.offset,
         iso8601(r.timestamp),
-        text_bytes(r.key.as_deref()),
-        text_bytes(r.value.as_deref()),
+        show(&decoded.0, r.key.as_deref()),
+        show(&decoded.1, r.value.as_deref()),
         headers.join(", ")
     )
 }
@@ -772,15 +885,15 @@ fn escape_text(s: &str) -> String {
     out
 }
 
-/// One JSON line, in the format `produce` reads back.
-fn json_line(partition: u32, r: &StoredRecord) -> String {
+/// One JSON line, in the format `produce` reads back (decoded halves: their values as JSON).
+fn json_line(partition: u32, r: &StoredRecord, decoded: &Decoded) -> String {
     let mut obj = Map::new();
     obj.insert("partition".into(), partition.into());
     obj.insert("offset".into(), r.offset.into());
     obj.insert("timestamp".into(), r.timestamp.into());
     obj.insert("time".into(), iso8601(r.timestamp).into());
-    for (name, hex_name, bytes) in [("key", "keyHex", &r.key), ("value", "valueHex", &r.value)] {
-        match bytes_json(bytes.as_deref()) {
+    for (name, hex_name, bytes, decoded) in [("key", "keyHex", &r.key, &decoded.0), ("value", "valueHex", &r.value, &decoded.1)] {
+        match decoded.clone().or_else(|| bytes_json(bytes.as_deref())) {
             Some(v) => obj.insert(name.into(), v),
             None => obj.insert(hex_name.into(), to_hex(bytes.as_deref().unwrap_or_default()).into()),
         };
@@ -892,7 +1005,14 @@ mod tests {
         let (log, _) = Log::open(&dir).expect("open");
         log.create_topic("t", TopicConfig::with_partitions(2)).expect("create");
         log.append("t", 0, &[NewRecord::new(1000, Some(b"a"), Some(b"1"))]).expect("append");
-        let opts = ConsumeOptions { from_beginning: true, follow: true, partition: None, max: Some(3), format: Format::Text };
+        let opts = ConsumeOptions {
+            from_beginning: true,
+            follow: true,
+            partition: None,
+            max: Some(3),
+            format: Format::Text,
+            decoders: Decoders::default(),
+        };
         let mut out = Vec::new();
         std::thread::scope(|s| {
             s.spawn(|| {

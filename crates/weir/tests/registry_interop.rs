@@ -1,5 +1,5 @@
 //! Interop with Confluent's reference client: confluent-kafka's `SchemaRegistryClient`
-//! (Python, installed by `scripts/python-deps-registry.sh` into `target/venv-registry`) and
+//! (Python, installed by `scripts/python-deps.sh` into `.venv-test`) and
 //! Weir's client share the fake registry. What one registers, the other reads by id, as the
 //! latest version and by lookup, with the same kind and references. This shows both that
 //! Weir's client speaks Confluent's API as the reference client does, and that the fake the
@@ -13,9 +13,7 @@ mod registry;
 mod common;
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use common::{Fake, settings};
 use serde_json::{Value as Json, json};
@@ -27,29 +25,9 @@ const EVENT: &str = r#"{"$schema":"http://json-schema.org/draft-07/schema#","typ
 const MONEY: &str = "syntax = \"proto3\";\npackage io.weir;\n\nmessage Money {\n  int64 cents = 1;\n}\n";
 const PAYMENT: &str = "syntax = \"proto3\";\npackage io.weir;\n\nimport \"money.proto\";\n\nmessage Payment {\n  Money amount = 1;\n}\n";
 
-/// The venv's python, installing confluent-kafka first if needed (once per test binary).
-fn python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let out = Command::new("bash")
-            .arg(root.join("scripts/python-deps-registry.sh"))
-            .current_dir(&root)
-            .output()
-            .expect("run python-deps-registry.sh");
-        assert!(
-            out.status.success(),
-            "scripts/python-deps-registry.sh failed (it installs confluent-kafka from PyPI):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let path = String::from_utf8_lossy(&out.stdout).lines().last().expect("the script prints the venv's python").trim().to_string();
-        root.join(path)
-    })
-}
-
 /// Runs `ops` with confluent-kafka's client against `url`; returns its results.
 fn confluent(url: &str, ops: Json) -> Vec<Json> {
-    let mut child = Command::new(python())
+    let mut child = Command::new(common::reference_python())
         .arg(common::dir().join("confluent_client.py"))
         .arg(url)
         .stdin(Stdio::piped())

@@ -172,3 +172,19 @@ pub fn same(a: &Value, b: &Value) -> bool {
         _ => a == b,
     }
 }
+
+/// The Python of `.venv-test` with the reference implementations the interop tests compare
+/// with (fastavro, confluent-kafka's serdes, jsonschema, protobuf), installed by
+/// `scripts/python-deps.sh` on first use (pinned in `scripts/python-requirements.txt`).
+#[allow(dead_code)]
+pub fn reference_python() -> std::path::PathBuf {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/python-deps.sh");
+    let out = std::process::Command::new("bash").arg(&script).output().expect("run scripts/python-deps.sh");
+    assert!(
+        out.status.success(),
+        "scripts/python-deps.sh could not install the reference Python packages: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    std::path::PathBuf::from(stdout.lines().last().expect("the venv's python").trim())
+}

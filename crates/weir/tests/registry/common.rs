@@ -1,11 +1,13 @@
 //! Helpers for the schema registry client tests: the fake registry (`fake_registry.py`,
-//! started on a random loopback port per test), settings maps, and test certificates.
+//! started on a random loopback port per test), the reference Python (confluent-kafka, from
+//! `scripts/python-deps.sh`), settings maps, and test certificates.
 
 #![allow(dead_code)]
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
 
 use indexmap::IndexMap;
 use serde_json::Value as Json;
@@ -63,6 +65,12 @@ impl Fake {
         self.requests().iter().filter(|r| r["method"] == method && r["path"] == path).count()
     }
 
+    /// `GET <url><path>` on the fake's API (a request like any client's, so recorded).
+    pub fn get(&self, path: &str) -> Json {
+        let mut response = Fake::control_agent().get(format!("{}{path}", self.url)).call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        response.body_mut().read_json().unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
     /// Sets the fake's behaviour: `{"delay_ms": n}`, `{"fail": [503, …]}`.
     pub fn control(&self, body: Json) {
         Fake::control_agent().post(format!("{}/__control", self.url)).send_json(body).expect("POST /__control");
@@ -76,6 +84,25 @@ impl Drop for Fake {
             let _ = self.child.kill();
         }
     }
+}
+
+/// The python of `.venv-test`, where `scripts/python-deps.sh` installs the reference
+/// implementations pinned in `scripts/python-requirements.txt` (confluent-kafka's registry
+/// client and serdes, fastavro), installing them first if needed (once per test binary; the
+/// script takes a lock, so test binaries running at once share one install).
+pub fn reference_python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = Command::new("bash").arg(root.join("scripts/python-deps.sh")).output().expect("run scripts/python-deps.sh");
+        assert!(
+            out.status.success(),
+            "scripts/python-deps.sh failed (it installs scripts/python-requirements.txt from PyPI):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let path = String::from_utf8_lossy(&out.stdout).lines().last().expect("the script prints the venv's python").trim().to_string();
+        PathBuf::from(path)
+    })
 }
 
 /// A settings map.
