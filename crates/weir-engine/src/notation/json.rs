@@ -33,6 +33,14 @@
 //! `valueType: json` refuses a bare `42`; `json:[string]` wants an array; a `binary` union
 //! accepts any JSON value. Only the top level is checked; element types are [`convert`]'s job.
 //!
+//! Two more entry points serve a function runtime that keeps values in its own objects
+//! (Python dicts and lists, see [`crate::ports::ForeignValue`]), so a record converts once in
+//! and once out: [`decode_into`] reads JSON into any [`JsonBuilder`] with the mapping above
+//! (the same serde reader, the same number rules), and [`JsonWriter`] writes JSON, byte for
+//! byte as [`to_vec`] would write the equivalent [`Value`], from a walk the runtime drives.
+//! [`JsonCodec::accepts_decoded`] and [`JsonCodec::accepts_written`] apply the codec's
+//! top-level check to such values.
+//!
 //! [`convert`]: crate::value::convert
 
 use std::fmt;
@@ -43,7 +51,7 @@ use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, Serializer};
 use weir_dsl::types::{TypeKind, UserType};
 
 use super::{Codec, CodecError, TextPosition, describe, no_schemas};
-use crate::value::Value;
+use crate::value::{ForeignKind, Value};
 
 /// Deepest nesting of arrays and objects written: the deepest serde_json reads (its
 /// recursion limit of 128 counts the top level too).
@@ -136,7 +144,33 @@ impl JsonCodec {
     }
 }
 
+impl JsonCodec {
+    /// Whether the codec's top-level check accepts a decoded JSON value of this kind.
+    pub fn accepts_decoded(&self, kind: JsonKind) -> bool {
+        match kind {
+            JsonKind::Null => true,
+            JsonKind::Object => matches!(self.shape, Shape::Any | Shape::Container | Shape::Object),
+            JsonKind::Array => matches!(self.shape, Shape::Any | Shape::Container | Shape::Array),
+            JsonKind::String => matches!(self.shape, Shape::Any | Shape::String),
+            JsonKind::Bool | JsonKind::Number => self.shape == Shape::Any,
+        }
+    }
+
+    /// Whether [`Codec::encode`] accepts a value with this top level: a `Struct` for
+    /// [`ForeignKind::Struct`], a `List` or `Tuple` for the others.
+    pub fn accepts_written(&self, kind: ForeignKind) -> bool {
+        match kind {
+            ForeignKind::Struct => matches!(self.shape, Shape::Any | Shape::Container | Shape::Object),
+            ForeignKind::List | ForeignKind::Tuple => matches!(self.shape, Shape::Any | Shape::Container | Shape::Array),
+        }
+    }
+}
+
 impl Codec for JsonCodec {
+    fn as_json(&self) -> Option<&JsonCodec> {
+        Some(self)
+    }
+
     fn decode(&self, bytes: Option<&[u8]>) -> Result<Value, CodecError> {
         let Some(bytes) = bytes else { return Ok(Value::Null) };
         let value = from_slice(bytes).map_err(|mut e| {
@@ -300,6 +334,321 @@ impl<'de> Visitor<'de> for ValueSeed {
             entries.push((key, value));
         }
         Ok(Value::Struct(IndexMap::from_iter(entries)))
+    }
+}
+
+/// The kind of a JSON value's top level, as [`decode_into`] found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonKind {
+    Null,
+    Bool,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+/// Builds a tree in its own representation while [`decode_into`] reads JSON: the same
+/// mapping as into [`Value`] (integers that fit `i64` as longs, other numbers as doubles;
+/// a repeated object key keeps its first place and its last value, which is what inserting
+/// into a Python dict or an `IndexMap` does).
+pub trait JsonBuilder {
+    /// A finished value.
+    type Node;
+    /// An object key, made once per key (so a builder can intern them).
+    type Key;
+    /// An object being filled.
+    type Object;
+    /// An array being filled.
+    type Array;
+    type Error;
+    fn null(&mut self) -> Result<Self::Node, Self::Error>;
+    fn boolean(&mut self, v: bool) -> Result<Self::Node, Self::Error>;
+    fn long(&mut self, v: i64) -> Result<Self::Node, Self::Error>;
+    fn double(&mut self, v: f64) -> Result<Self::Node, Self::Error>;
+    fn string(&mut self, v: &str) -> Result<Self::Node, Self::Error>;
+    fn begin_array(&mut self, size_hint: usize) -> Result<Self::Array, Self::Error>;
+    fn push(&mut self, array: &mut Self::Array, item: Self::Node) -> Result<(), Self::Error>;
+    fn end_array(&mut self, array: Self::Array) -> Result<Self::Node, Self::Error>;
+    fn begin_object(&mut self) -> Result<Self::Object, Self::Error>;
+    fn key(&mut self, key: &str) -> Result<Self::Key, Self::Error>;
+    fn insert(&mut self, object: &mut Self::Object, key: Self::Key, value: Self::Node) -> Result<(), Self::Error>;
+    fn end_object(&mut self, object: Self::Object) -> Result<Self::Node, Self::Error>;
+}
+
+/// Why [`decode_into`] failed.
+#[derive(Debug)]
+pub enum BuildError<E> {
+    /// The bytes are not one JSON document (the error [`from_slice`] gives for the same bytes).
+    Json(CodecError),
+    /// The builder failed.
+    Builder(E),
+}
+
+/// Reads one JSON document (as [`from_slice`] does) into `builder`'s representation.
+pub fn decode_into<B: JsonBuilder>(bytes: &[u8], builder: &mut B) -> Result<(B::Node, JsonKind), BuildError<B::Error>> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let mut failed = None;
+    let result = BuilderSeed { builder, failed: &mut failed }.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    match (result, failed) {
+        (_, Some(e)) => Err(BuildError::Builder(e)),
+        (Ok(node), None) => Ok(node),
+        (Err(e), None) => Err(BuildError::Json(parse_error(bytes, &e))),
+    }
+}
+
+/// The serde side of [`decode_into`]. A builder error is parked in `failed` and surfaces as
+/// a serde error, which stops the reader.
+struct BuilderSeed<'b, B: JsonBuilder> {
+    builder: &'b mut B,
+    failed: &'b mut Option<B::Error>,
+}
+
+impl<B: JsonBuilder> BuilderSeed<'_, B> {
+    fn check<T, E: de::Error>(&mut self, r: Result<T, B::Error>) -> Result<T, E> {
+        r.map_err(|e| {
+            *self.failed = Some(e);
+            E::custom("the builder failed")
+        })
+    }
+
+    fn leaf<E: de::Error>(
+        mut self,
+        kind: JsonKind,
+        make: impl FnOnce(&mut B) -> Result<B::Node, B::Error>,
+    ) -> Result<(B::Node, JsonKind), E> {
+        let r = make(self.builder);
+        self.check(r).map(|n| (n, kind))
+    }
+}
+
+impl<'de, B: JsonBuilder> DeserializeSeed<'de> for BuilderSeed<'_, B> {
+    type Value = (B::Node, JsonKind);
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de, B: JsonBuilder> Visitor<'de> for BuilderSeed<'_, B> {
+    type Value = (B::Node, JsonKind);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        self.leaf(JsonKind::Bool, |b| b.boolean(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        self.leaf(JsonKind::Number, |b| b.long(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        self.leaf(JsonKind::Number, |b| match i64::try_from(v) {
+            Ok(n) => b.long(n),
+            Err(_) => b.double(v as f64),
+        })
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        self.leaf(JsonKind::Number, |b| b.double(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        self.leaf(JsonKind::String, |b| b.string(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        self.leaf(JsonKind::Null, |b| b.null())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        self.leaf(JsonKind::Null, |b| b.null())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let r = self.builder.begin_array(seq.size_hint().unwrap_or(0).min(4096));
+        let mut array = self.check(r)?;
+        while let Some((item, _)) = seq.next_element_seed(BuilderSeed { builder: &mut *self.builder, failed: &mut *self.failed })? {
+            let r = self.builder.push(&mut array, item);
+            self.check(r)?;
+        }
+        let r = self.builder.end_array(array);
+        self.check(r).map(|n| (n, JsonKind::Array))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Self::Value, A::Error> {
+        let r = self.builder.begin_object();
+        let mut object = self.check(r)?;
+        while let Some(key) = map.next_key_seed(KeySeed { builder: &mut *self.builder, failed: &mut *self.failed })? {
+            let (value, _) = map.next_value_seed(BuilderSeed { builder: &mut *self.builder, failed: &mut *self.failed })?;
+            let r = self.builder.insert(&mut object, key, value);
+            self.check(r)?;
+        }
+        let r = self.builder.end_object(object);
+        self.check(r).map(|n| (n, JsonKind::Object))
+    }
+}
+
+/// An object key for a [`JsonBuilder`], made from the text serde_json hands over (borrowed
+/// from the input when it has no escapes), without an owned `String` in between.
+struct KeySeed<'b, B: JsonBuilder> {
+    builder: &'b mut B,
+    failed: &'b mut Option<B::Error>,
+}
+
+impl<'de, B: JsonBuilder> DeserializeSeed<'de> for KeySeed<'_, B> {
+    type Value = B::Key;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<B::Key, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de, B: JsonBuilder> Visitor<'de> for KeySeed<'_, B> {
+    type Value = B::Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<B::Key, E> {
+        self.builder.key(v).map_err(|e| {
+            *self.failed = Some(e);
+            E::custom("the builder failed")
+        })
+    }
+}
+
+/// Writes compact JSON from a walk driven by the caller (a function runtime walking its own
+/// objects): the same bytes as [`to_vec`] writes for the equivalent [`Value`] (a string for
+/// `String`/`Enum`, base64 text for `Bytes`, the shortest round-tripping text for a double).
+/// Refuses what [`to_vec`] refuses: a non-finite double, nesting deeper than 127 levels.
+/// Commas and colons are placed by the writer; the walk only has to open and close in order.
+#[derive(Debug)]
+pub struct JsonWriter {
+    out: Vec<u8>,
+    /// Open arrays and objects.
+    depth: usize,
+    /// Whether the next value or key follows another one at its level (needs a comma).
+    comma: bool,
+}
+
+/// A value [`JsonWriter`] cannot write (the caller's canonical path then reports why).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unwritable;
+
+impl Default for JsonWriter {
+    fn default() -> Self {
+        JsonWriter::new()
+    }
+}
+
+impl JsonWriter {
+    pub fn new() -> JsonWriter {
+        JsonWriter { out: Vec::with_capacity(256), depth: 0, comma: false }
+    }
+
+    /// The JSON written so far.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.out
+    }
+
+    /// Before any value: the comma, and the depth check `to_vec` makes for every value.
+    fn value(&mut self) -> Result<(), Unwritable> {
+        if self.depth > MAX_DEPTH {
+            return Err(Unwritable);
+        }
+        if self.comma {
+            self.out.push(b',');
+        }
+        self.comma = true;
+        Ok(())
+    }
+
+    pub fn null(&mut self) -> Result<(), Unwritable> {
+        self.value()?;
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+
+    pub fn boolean(&mut self, v: bool) -> Result<(), Unwritable> {
+        self.value()?;
+        self.out.extend_from_slice(if v { b"true" } else { b"false" });
+        Ok(())
+    }
+
+    pub fn long(&mut self, v: i64) -> Result<(), Unwritable> {
+        self.value()?;
+        self.serde(&v)
+    }
+
+    pub fn double(&mut self, v: f64) -> Result<(), Unwritable> {
+        if !v.is_finite() {
+            return Err(Unwritable);
+        }
+        self.value()?;
+        self.serde(&v)
+    }
+
+    pub fn string(&mut self, v: &str) -> Result<(), Unwritable> {
+        self.value()?;
+        self.serde(v)
+    }
+
+    /// Bytes, as base64 text (as [`to_vec`] writes `Value::Bytes`).
+    pub fn bytes(&mut self, v: &[u8]) -> Result<(), Unwritable> {
+        self.string(&base64(v))
+    }
+
+    pub fn begin_array(&mut self) -> Result<(), Unwritable> {
+        self.value()?;
+        self.out.push(b'[');
+        self.depth += 1;
+        self.comma = false;
+        Ok(())
+    }
+
+    pub fn end_array(&mut self) {
+        self.out.push(b']');
+        self.depth = self.depth.saturating_sub(1);
+        self.comma = true;
+    }
+
+    pub fn begin_object(&mut self) -> Result<(), Unwritable> {
+        self.value()?;
+        self.out.push(b'{');
+        self.depth += 1;
+        self.comma = false;
+        Ok(())
+    }
+
+    /// An object's next key; its value follows.
+    pub fn key(&mut self, key: &str) -> Result<(), Unwritable> {
+        if self.comma {
+            self.out.push(b',');
+        }
+        self.serde(key)?;
+        self.out.push(b':');
+        self.comma = false;
+        Ok(())
+    }
+
+    pub fn end_object(&mut self) {
+        self.out.push(b'}');
+        self.depth = self.depth.saturating_sub(1);
+        self.comma = true;
+    }
+
+    /// A scalar through serde_json's own writer: the same escaping and number text as [`to_vec`].
+    fn serde<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Unwritable> {
+        serde_json::to_writer(&mut self.out, v).map_err(|_| Unwritable)
     }
 }
 
