@@ -6,7 +6,7 @@
 //!
 //! - [`decode_json`] reads JSON bytes straight into dicts and lists (through the engine's
 //!   serde reader, [`weir_engine::notation::json::decode_into`]), with object keys made once
-//!   and interned ([`KeyCache`]), so `value["amount"]` in user code finds them by identity;
+//!   and interned ([`DecodeCache`]), so `value["amount"]` in user code finds them by identity;
 //! - a function's result that is a dict, list or tuple is handed on as it is when it is
 //!   [`pure`] (see there) and its declared type would not convert it;
 //! - [`PyValue::write_json`] writes such an object straight to JSON bytes.
@@ -23,14 +23,13 @@
 //! gives each its own copy, [`PyValue::fork`].)
 
 use std::any::Any;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use weir_engine::Value;
 use weir_engine::notation::json::{self, JsonBuilder, JsonKind, JsonWriter, Unwritable};
 use weir_engine::ports::ForeignValue;
+use weir_engine::runtime::FastMap;
 use weir_engine::value::ForeignKind;
 
 use crate::convert::from_py;
@@ -214,61 +213,146 @@ fn deep_copy<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     Ok(obj.clone())
 }
 
-/// FNV-1a: object keys are short and trusted enough (a record's keys, bounded in number),
-/// and hashing them is on the path of every record.
+/// What decoding keeps from one document to the next, so that the records of a topic,
+/// which mostly have the same keys in the same order, cost less than the first one:
+///
+/// - object keys as interned Python strings, made once rather than once per record (and
+///   user code's `value["id"]`, whose constant is interned too, finds them by identity);
+///   a key is first compared with the one at the same position of the previous document
+///   (no hashing), then looked up; bounded: short keys only, at most [`DecodeCache::MAX_KEYS`];
+/// - per object position, a template dict with the keys the object had (values `None`):
+///   when the next document's object has the same keys in the same order, the dict is a
+///   copy of the template (one allocation of the right size, no rehashing as it grows)
+///   with the values set. Iteration order, values and equality are those of the dict built
+///   key by key, which is what happens when the keys differ;
+/// - scratch stacks for the items of the arrays and objects being read.
 #[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for b in bytes {
-            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
+pub struct DecodeCache {
+    keys: FastMap<Box<str>, Py<PyString>>,
+    /// The keys of the previous document, in the order read.
+    previous: Vec<(Box<str>, Py<PyString>)>,
+    /// How many keys of the current document were read.
+    position: usize,
+    /// By object position (the order objects end in the document).
+    templates: Vec<Template>,
+    /// How many objects of the current document were finished.
+    objects: usize,
+    items: Vec<Py<PyAny>>,
+    pairs: Vec<(Py<PyString>, Py<PyAny>)>,
 }
 
-/// Interned Python strings for the object keys seen so far, so each key is made once rather
-/// than once per record, and user code's `value["id"]` (whose constant is interned too)
-/// finds it by identity. Bounded: short keys only, and at most [`KeyCache::MAX_KEYS`].
-#[derive(Default)]
-pub struct KeyCache {
-    keys: HashMap<Box<str>, Py<PyString>, BuildHasherDefault<Fnv>>,
+/// The keys an object had, and a dict of them with `None` values.
+struct Template {
+    keys: Vec<Py<PyString>>,
+    dict: Py<PyDict>,
+    /// Objects in a row at this position that had other keys.
+    misses: u32,
 }
 
-impl KeyCache {
+impl DecodeCache {
     const MAX_KEYS: usize = 4096;
     const MAX_KEY_BYTES: usize = 64;
+    /// Key positions remembered from the previous document.
+    const MAX_POSITIONS: usize = 256;
+    /// Object positions with a template.
+    const MAX_TEMPLATES: usize = 64;
+    /// Objects in a row with other keys after which a template is replaced.
+    const MISSES: u32 = 2;
 
-    fn get<'py>(&mut self, py: Python<'py>, key: &str) -> Bound<'py, PyString> {
-        if let Some(k) = self.keys.get(key) {
+    /// Starts a document (whatever an earlier one left, after an error).
+    fn start(&mut self) {
+        self.position = 0;
+        self.objects = 0;
+        self.items.clear();
+        self.pairs.clear();
+    }
+
+    fn key<'py>(&mut self, py: Python<'py>, key: &str) -> Bound<'py, PyString> {
+        let at = self.position;
+        self.position += 1;
+        if let Some((text, k)) = self.previous.get(at)
+            && **text == *key
+        {
             return k.bind(py).clone();
         }
-        let k = PyString::intern(py, key);
-        if key.len() <= Self::MAX_KEY_BYTES && self.keys.len() < Self::MAX_KEYS {
-            self.keys.insert(key.into(), k.clone().unbind());
+        let k = match self.keys.get(key) {
+            Some(k) => k.bind(py).clone(),
+            None => {
+                let k = PyString::intern(py, key);
+                if key.len() <= Self::MAX_KEY_BYTES && self.keys.len() < Self::MAX_KEYS {
+                    self.keys.insert(key.into(), k.clone().unbind());
+                }
+                k
+            }
+        };
+        if key.len() <= Self::MAX_KEY_BYTES && at < Self::MAX_POSITIONS {
+            let entry = (Box::from(key), k.clone().unbind());
+            if at < self.previous.len() {
+                self.previous[at] = entry;
+            } else if at == self.previous.len() {
+                self.previous.push(entry);
+            }
         }
         k
+    }
+
+    /// The dict of the object whose key/value pairs are `pairs[start..]` (taken off).
+    fn object<'py>(&mut self, py: Python<'py>, start: usize) -> PyResult<Bound<'py, PyDict>> {
+        let at = self.objects;
+        self.objects += 1;
+        let pairs = self.pairs.get(start..).unwrap_or_default();
+        let same = |t: &Template| t.keys.len() == pairs.len() && t.keys.iter().zip(pairs).all(|(a, (b, _))| a.is(b));
+        let dict = match self.templates.get_mut(at) {
+            Some(t) if same(t) => {
+                t.misses = 0;
+                t.dict.bind(py).copy()?
+            }
+            found => {
+                let replace = match found {
+                    Some(t) => {
+                        t.misses += 1;
+                        t.misses >= Self::MISSES
+                    }
+                    None => at == self.templates.len() && at < Self::MAX_TEMPLATES,
+                };
+                if replace {
+                    let template = PyDict::new(py);
+                    for (k, _) in pairs {
+                        template.set_item(k, py.None())?;
+                    }
+                    let t =
+                        Template { keys: pairs.iter().map(|(k, _)| k.clone_ref(py)).collect(), dict: template.clone().unbind(), misses: 0 };
+                    if at < self.templates.len() {
+                        self.templates[at] = t;
+                    } else {
+                        self.templates.push(t);
+                    }
+                    template.copy()?
+                } else {
+                    PyDict::new(py)
+                }
+            }
+        };
+        for (k, v) in self.pairs.drain(start..) {
+            dict.set_item(k, v)?;
+        }
+        Ok(dict)
     }
 }
 
 /// Builds Python objects from JSON: the objects `to_py` makes from the [`Value`] that
-/// [`json::from_slice`] reads from the same bytes.
-struct Builder<'py, 'k> {
+/// [`json::from_slice`] reads from the same bytes. Arrays and objects being read keep their
+/// items on the cache's scratch stacks (an array or object is the index where its items start).
+struct Builder<'py, 'c> {
     py: Python<'py>,
-    keys: &'k mut KeyCache,
+    cache: &'c mut DecodeCache,
 }
 
 impl<'py> JsonBuilder for Builder<'py, '_> {
     type Node = Bound<'py, PyAny>;
     type Key = Bound<'py, PyString>;
-    type Object = Bound<'py, PyDict>;
-    type Array = Vec<Bound<'py, PyAny>>;
+    type Object = usize;
+    type Array = usize;
     type Error = PyErr;
 
     fn null(&mut self) -> PyResult<Self::Node> {
@@ -291,40 +375,44 @@ impl<'py> JsonBuilder for Builder<'py, '_> {
         Ok(PyString::new(self.py, v).into_any())
     }
 
-    fn begin_array(&mut self, size_hint: usize) -> PyResult<Self::Array> {
-        Ok(Vec::with_capacity(size_hint))
+    fn begin_array(&mut self, _size_hint: usize) -> PyResult<usize> {
+        Ok(self.cache.items.len())
     }
 
-    fn push(&mut self, array: &mut Self::Array, item: Self::Node) -> PyResult<()> {
-        array.push(item);
+    fn push(&mut self, _array: &mut usize, item: Self::Node) -> PyResult<()> {
+        self.cache.items.push(item.unbind());
         Ok(())
     }
 
-    fn end_array(&mut self, array: Self::Array) -> PyResult<Self::Node> {
-        Ok(PyList::new(self.py, array)?.into_any())
+    fn end_array(&mut self, start: usize) -> PyResult<Self::Node> {
+        let py = self.py;
+        let items = self.cache.items.drain(start.min(self.cache.items.len())..).map(|item| item.into_bound(py));
+        Ok(PyList::new(py, items)?.into_any())
     }
 
-    fn begin_object(&mut self) -> PyResult<Self::Object> {
-        Ok(PyDict::new(self.py))
+    fn begin_object(&mut self) -> PyResult<usize> {
+        Ok(self.cache.pairs.len())
     }
 
     fn key(&mut self, key: &str) -> PyResult<Self::Key> {
-        Ok(self.keys.get(self.py, key))
+        Ok(self.cache.key(self.py, key))
     }
 
-    fn insert(&mut self, object: &mut Self::Object, key: Self::Key, value: Self::Node) -> PyResult<()> {
-        object.set_item(key, value)
+    fn insert(&mut self, _object: &mut usize, key: Self::Key, value: Self::Node) -> PyResult<()> {
+        self.cache.pairs.push((key.unbind(), value.unbind()));
+        Ok(())
     }
 
-    fn end_object(&mut self, object: Self::Object) -> PyResult<Self::Node> {
-        Ok(object.into_any())
+    fn end_object(&mut self, start: usize) -> PyResult<Self::Node> {
+        Ok(self.cache.object(self.py, start)?.into_any())
     }
 }
 
 /// Reads a JSON document into Python objects; `None` unless it is a valid document whose
 /// top level is an object or array (see [`weir_engine::ports::Functions::decode_json`]).
-pub fn decode_json(py: Python<'_>, bytes: &[u8], keys: &mut KeyCache) -> Option<PyValue> {
-    let (obj, kind) = json::decode_into(bytes, &mut Builder { py, keys }).ok()?;
+pub fn decode_json(py: Python<'_>, bytes: &[u8], cache: &mut DecodeCache) -> Option<PyValue> {
+    cache.start();
+    let (obj, kind) = json::decode_into(bytes, &mut Builder { py, cache }).ok()?;
     let kind = match kind {
         JsonKind::Object => ForeignKind::Struct,
         JsonKind::Array => ForeignKind::List,
@@ -385,12 +473,13 @@ mod tests {
         docs
     }
 
-    /// Decoding straight into Python gives what decoding into a Value and converting gives,
+    /// Decoding straight into Python gives what decoding into a Value and converting gives
+    /// (one cache for all documents: templates are reused, missed and replaced),
     /// and writing it back gives the bytes the Value path writes.
     #[test]
     fn the_fast_path_matches_the_value_path() {
         Python::attach(|py| {
-            let mut keys = KeyCache::default();
+            let mut keys = DecodeCache::default();
             for text in documents() {
                 let value = json::from_slice(text.as_bytes()).expect("valid JSON");
                 let expected = to_py(py, &value).expect("to_py");
@@ -405,10 +494,44 @@ mod tests {
         });
     }
 
+    /// Documents of the same shape reuse a template dict; other shapes, duplicate keys,
+    /// nested objects and changes to an earlier result do not leak into the next one.
+    #[test]
+    fn object_templates_give_the_dicts_built_key_by_key() {
+        Python::attach(|py| {
+            let mut cache = DecodeCache::default();
+            let docs = [
+                r#"{"a":1,"b":{"x":[1,{"y":2}]},"c":"s"}"#,
+                r#"{"a":2,"b":{"x":[3,{"y":4}]},"c":"t"}"#,
+                r#"{"a":3,"b":{"x":[5,{"y":6}]},"c":"u"}"#,
+                r#"{"c":"v","a":4,"b":{"x":[]}}"#,
+                r#"{"a":5,"a":6,"b":{"x":[7,{"y":8,"z":9}]},"c":"w"}"#,
+                r#"{"c":"v","a":4,"b":{"x":[]}}"#,
+                r#"{"c":"v","a":4,"b":{"x":[]}}"#,
+                r#"{"a":7,"b":{"x":[9,{"y":10}]},"c":"x","d":null}"#,
+                r#"{"a":8,"b":{"x":[11,{"y":12}]},"c":"y"}"#,
+                r#"[{"k":1},{"k":2},{"k":3,"j":4}]"#,
+                r#"[{"k":5},{"k":6},{"k":7,"j":8}]"#,
+            ];
+            for text in docs {
+                let fast = decode_json(py, text.as_bytes(), &mut cache).expect("a container");
+                let expected = to_py(py, &json::from_slice(text.as_bytes()).expect("JSON")).expect("to_py");
+                assert!(equal(fast.bind(py), &expected), "{text}: {} vs {}", fast.bind(py), expected);
+                let keys = |o: &Bound<'_, PyAny>| o.call_method0("keys").and_then(|k| k.str()).map(|k| k.to_string()).expect("keys");
+                if let Ok(d) = fast.bind(py).cast::<PyDict>() {
+                    assert_eq!(keys(d.as_any()), keys(&expected), "{text}: key order");
+                    // A function changing the dict must not change the next record's.
+                    d.set_item("added", 1).expect("set");
+                    d.del_item("a").expect("del");
+                }
+            }
+        });
+    }
+
     #[test]
     fn scalars_and_invalid_json_are_declined() {
         Python::attach(|py| {
-            let mut keys = KeyCache::default();
+            let mut keys = DecodeCache::default();
             for text in ["42", "\"s\"", "null", "true", "{", "[1,]", "{\"a\":1} x", ""] {
                 assert!(decode_json(py, text.as_bytes(), &mut keys).is_none(), "{text}");
             }
@@ -418,7 +541,7 @@ mod tests {
     #[test]
     fn keys_are_interned_once() {
         Python::attach(|py| {
-            let mut keys = KeyCache::default();
+            let mut keys = DecodeCache::default();
             let a = decode_json(py, br#"{"amount":1}"#, &mut keys).expect("object");
             let b = decode_json(py, br#"{"amount":2}"#, &mut keys).expect("object");
             let key = |v: &PyValue| v.bind(py).cast::<PyDict>().expect("dict").keys().get_item(0).expect("key");

@@ -14,7 +14,6 @@
 //! `log` messages go to `tracing` with the target `ksml` and the KSML logger name
 //! (`<namespace>.function.<name>`) as a field.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use pyo3::prelude::*;
@@ -25,11 +24,12 @@ use weir_dsl::{Diagnostic, Span};
 use weir_engine::Value;
 use weir_engine::metrics::{MetricId, MetricKind, user_metrics};
 use weir_engine::ports::{ForeignValue, FunctionError, Functions, ScopeHandle, ThreadScope};
+use weir_engine::runtime::FastMap;
 use weir_engine::value::{Datum, convert, converts_unchanged};
 
 use crate::compile::{LoggerKind, bootstrap, spec, syntax_diagnostic};
 use crate::convert::{from_py, to_py};
-use crate::objects::{KeyCache, PyValue, container_kind, decode_json};
+use crate::objects::{DecodeCache, PyValue, container_kind, decode_json};
 
 struct Loaded {
     callable: Py<PyAny>,
@@ -42,9 +42,9 @@ struct Loaded {
 pub struct PythonFunctions {
     namespace: String,
     file: String,
-    functions: HashMap<String, Loaded>,
-    /// Object keys of decoded JSON, made once.
-    keys: Mutex<KeyCache>,
+    functions: FastMap<String, Loaded>,
+    /// What decoding JSON into Python keeps between records.
+    decoding: Mutex<DecodeCache>,
 }
 
 #[pyfunction]
@@ -112,7 +112,7 @@ impl PythonFunctions {
             let emit = wrap_pyfunction!(emit, py).map_err(internal)?;
             let record = wrap_pyfunction!(record_metric, py).map_err(internal)?;
             let namespace = module.call_method1("new_namespace", (&def.namespace, emit, record)).map_err(internal)?;
-            let mut functions = HashMap::new();
+            let mut functions = FastMap::default();
             let mut diags = Vec::new();
             for f in def.all_functions() {
                 let path = if def.functions.contains_key(&f.name) { format!("functions.{}", f.name) } else { f.name.clone() };
@@ -142,7 +142,7 @@ impl PythonFunctions {
                 }
             }
             if diags.is_empty() {
-                Ok(PythonFunctions { namespace: def.namespace.clone(), file: def.file.clone(), functions, keys: Mutex::default() })
+                Ok(PythonFunctions { namespace: def.namespace.clone(), file: def.file.clone(), functions, decoding: Mutex::default() })
             } else {
                 Err(diags)
             }
@@ -173,15 +173,28 @@ impl PythonFunctions {
         f: &Loaded,
         args: Vec<Bound<'py, PyAny>>,
     ) -> Result<Option<Bound<'py, PyAny>>, FunctionError> {
-        let tuple = PyTuple::new(py, args).map_err(|e| self.fail(name, e.to_string()))?;
+        let callable = f.callable.bind(py);
         // State store proxies are bound here once the engine's store ports exist; until
         // then a function declaring `stores` gets an empty mapping.
-        let kwargs = if f.def.stores.is_empty() { None } else { Some(PyDict::new(py)) };
-        let result = f
-            .callable
-            .bind(py)
-            .call(tuple, kwargs.as_ref())
-            .map_err(|err| function_error(py, &self.namespace, &self.file, &f.def, &err))?;
+        let result = if !f.def.stores.is_empty() {
+            let tuple = PyTuple::new(py, args).map_err(|e| self.fail(name, e.to_string()))?;
+            callable.call(tuple, Some(&PyDict::new(py)))
+        } else {
+            // KSML's fixed parameters are at most four: a vectorcall, no argument tuple.
+            let mut args = args.into_iter();
+            match (args.next(), args.next(), args.next(), args.next(), args.next()) {
+                (None, ..) => callable.call0(),
+                (Some(a), None, ..) => callable.call1((a,)),
+                (Some(a), Some(b), None, ..) => callable.call1((a, b)),
+                (Some(a), Some(b), Some(c), None, _) => callable.call1((a, b, c)),
+                (Some(a), Some(b), Some(c), Some(d), None) => callable.call1((a, b, c, d)),
+                (Some(a), Some(b), Some(c), Some(d), Some(e)) => {
+                    let all: Vec<_> = [a, b, c, d, e].into_iter().chain(args).collect();
+                    PyTuple::new(py, all).and_then(|t| callable.call1(t))
+                }
+            }
+        };
+        let result = result.map_err(|err| function_error(py, &self.namespace, &self.file, &f.def, &err))?;
         if f.def.fn_type.result() == ResultRule::Forbidden {
             return Ok(None);
         }
@@ -249,8 +262,8 @@ impl Functions for PythonFunctions {
     }
 
     fn decode_json(&self, bytes: &[u8]) -> Option<Box<dyn ForeignValue>> {
-        let mut keys = self.keys.lock().ok()?;
-        Python::attach(|py| decode_json(py, bytes, &mut keys)).map(|v| Box::new(v) as Box<dyn ForeignValue>)
+        let mut cache = self.decoding.lock().ok()?;
+        Python::attach(|py| decode_json(py, bytes, &mut cache)).map(|v| Box::new(v) as Box<dyn ForeignValue>)
     }
 }
 

@@ -387,7 +387,10 @@ pub enum BuildError<E> {
 
 /// Reads one JSON document (as [`from_slice`] does) into `builder`'s representation.
 pub fn decode_into<B: JsonBuilder>(bytes: &[u8], builder: &mut B) -> Result<(B::Node, JsonKind), BuildError<B::Error>> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    // JSON text is UTF-8 throughout: checked once here, rather than string by string by
+    // the reader. (Bytes that are not UTF-8 are not JSON; `from_slice` says where.)
+    let Ok(text) = std::str::from_utf8(bytes) else { return Err(BuildError::Json(from_slice(bytes).err().unwrap_or_else(not_utf8))) };
+    let mut de = serde_json::Deserializer::from_str(text);
     let mut failed = None;
     let result = BuilderSeed { builder, failed: &mut failed }.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
     match (result, failed) {
@@ -395,6 +398,12 @@ pub fn decode_into<B: JsonBuilder>(bytes: &[u8], builder: &mut B) -> Result<(B::
         (Ok(node), None) => Ok(node),
         (Err(e), None) => Err(BuildError::Json(parse_error(bytes, &e))),
     }
+}
+
+/// The error for bytes that are not UTF-8 but that `from_slice` read anyway (it cannot
+/// happen: a JSON document is UTF-8 text).
+fn not_utf8() -> CodecError {
+    CodecError::decode("json", "json", "the bytes are not UTF-8 text")
 }
 
 /// The serde side of [`decode_into`]. A builder error is parked in `failed` and surfaces as
@@ -597,9 +606,18 @@ impl JsonWriter {
         self.serde(&v)
     }
 
+    /// A `float` (written with the shortest text that reads back as the same `f32`).
+    pub fn float(&mut self, v: f32) -> Result<(), Unwritable> {
+        if !v.is_finite() {
+            return Err(Unwritable);
+        }
+        self.value()?;
+        self.serde(&v)
+    }
+
     pub fn string(&mut self, v: &str) -> Result<(), Unwritable> {
         self.value()?;
-        self.serde(v)
+        self.text(v)
     }
 
     /// Bytes, as base64 text (as [`to_vec`] writes `Value::Bytes`).
@@ -634,7 +652,7 @@ impl JsonWriter {
         if self.comma {
             self.out.push(b',');
         }
-        self.serde(key)?;
+        self.text(key)?;
         self.out.push(b':');
         self.comma = false;
         Ok(())
@@ -644,6 +662,20 @@ impl JsonWriter {
         self.out.push(b'}');
         self.depth = self.depth.saturating_sub(1);
         self.comma = true;
+    }
+
+    /// A string: as is between quotes when nothing in it needs escaping (serde_json escapes
+    /// only `"`, `\\` and control characters), else through serde_json's own escaping.
+    fn text(&mut self, v: &str) -> Result<(), Unwritable> {
+        if v.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            self.out.reserve(v.len() + 2);
+            self.out.push(b'"');
+            self.out.extend_from_slice(v.as_bytes());
+            self.out.push(b'"');
+            Ok(())
+        } else {
+            self.serde(v)
+        }
     }
 
     /// A scalar through serde_json's own writer: the same escaping and number text as [`to_vec`].
@@ -723,6 +755,164 @@ mod tests {
             assert_eq!(base64(plain.as_bytes()), encoded);
         }
         assert_eq!(base64(&[0xff, 0xfe, 0xfd]), "//79");
+    }
+
+    /// A [`JsonBuilder`] making [`Value`]s, to compare [`decode_into`] with [`from_slice`].
+    struct Values;
+
+    impl JsonBuilder for Values {
+        type Node = Value;
+        type Key = String;
+        type Object = Vec<(String, Value)>;
+        type Array = Vec<Value>;
+        type Error = ();
+        fn null(&mut self) -> Result<Value, ()> {
+            Ok(Value::Null)
+        }
+        fn boolean(&mut self, v: bool) -> Result<Value, ()> {
+            Ok(Value::Bool(v))
+        }
+        fn long(&mut self, v: i64) -> Result<Value, ()> {
+            Ok(Value::Long(v))
+        }
+        fn double(&mut self, v: f64) -> Result<Value, ()> {
+            Ok(Value::Double(v))
+        }
+        fn string(&mut self, v: &str) -> Result<Value, ()> {
+            Ok(Value::String(v.to_string()))
+        }
+        fn begin_array(&mut self, _: usize) -> Result<Vec<Value>, ()> {
+            Ok(Vec::new())
+        }
+        fn push(&mut self, array: &mut Vec<Value>, item: Value) -> Result<(), ()> {
+            array.push(item);
+            Ok(())
+        }
+        fn end_array(&mut self, array: Vec<Value>) -> Result<Value, ()> {
+            Ok(Value::List(array))
+        }
+        fn begin_object(&mut self) -> Result<Vec<(String, Value)>, ()> {
+            Ok(Vec::new())
+        }
+        fn key(&mut self, key: &str) -> Result<String, ()> {
+            Ok(key.to_string())
+        }
+        fn insert(&mut self, object: &mut Vec<(String, Value)>, key: String, value: Value) -> Result<(), ()> {
+            object.push((key, value));
+            Ok(())
+        }
+        fn end_object(&mut self, object: Vec<(String, Value)>) -> Result<Value, ()> {
+            Ok(Value::Struct(IndexMap::from_iter(object)))
+        }
+    }
+
+    /// Writes a [`Value`] through [`JsonWriter`], as a function runtime walks its objects.
+    fn walk(value: &Value, w: &mut JsonWriter) -> Result<(), Unwritable> {
+        match value {
+            Value::Null => w.null(),
+            Value::Bool(b) => w.boolean(*b),
+            Value::Byte(n) => w.long((*n).into()),
+            Value::Short(n) => w.long((*n).into()),
+            Value::Int(n) => w.long((*n).into()),
+            Value::Long(n) => w.long(*n),
+            Value::Float(x) => w.float(*x),
+            Value::Double(x) => w.double(*x),
+            Value::String(s) | Value::Enum(s) => w.string(s),
+            Value::Bytes(b) => w.bytes(b),
+            Value::List(items) | Value::Tuple(items) => {
+                w.begin_array()?;
+                items.iter().try_for_each(|v| walk(v, w))?;
+                w.end_array();
+                Ok(())
+            }
+            Value::Struct(fields) => {
+                w.begin_object()?;
+                for (k, v) in fields {
+                    w.key(k)?;
+                    walk(v, w)?;
+                }
+                w.end_object();
+                Ok(())
+            }
+        }
+    }
+
+    fn texts() -> Vec<String> {
+        let mut texts: Vec<String> = [
+            r#"{"a":1,"a":2,"b":[true,false,null],"c":{"d":-0.0,"e":1e300,"f":18446744073709551615}}"#,
+            "[\"esc \\\" \\\\ \\n \\t \\u0001 \\u001f \\u007f é \\ud83d\\ude00\", \"\"]",
+            " 42 ",
+            "\"text\"",
+            "null",
+            "-12.5e-3",
+            "9223372036854775808",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        texts.push(deep(127));
+        texts.push(deep(128));
+        texts.push(deep(129));
+        for bad in ["{\"a\" 1}", "[1,]", "\"\u{1}\"", "01", "[1] x", "", "\"\\ud800\""] {
+            texts.push(bad.to_string());
+        }
+        texts
+    }
+
+    #[test]
+    fn decode_into_reads_what_from_slice_reads() {
+        for text in texts() {
+            let ours = decode_into(text.as_bytes(), &mut Values);
+            match (from_slice(text.as_bytes()), ours) {
+                (Ok(v), Ok((w, kind))) => {
+                    assert_eq!(v, w, "{text}");
+                    let expected = match v {
+                        Value::Null => JsonKind::Null,
+                        Value::Bool(_) => JsonKind::Bool,
+                        Value::Long(_) | Value::Double(_) => JsonKind::Number,
+                        Value::String(_) => JsonKind::String,
+                        Value::List(_) => JsonKind::Array,
+                        _ => JsonKind::Object,
+                    };
+                    assert_eq!(kind, expected, "{text}");
+                }
+                (Err(e), Err(BuildError::Json(f))) => assert_eq!(e, f, "{text}"),
+                (a, b) => panic!("{text}: from_slice {a:?}, decode_into {b:?}"),
+            }
+        }
+        let invalid_utf8 = b"[\"\xff\"]";
+        assert!(matches!(decode_into(invalid_utf8, &mut Values), Err(BuildError::Json(_))));
+        assert!(from_slice(invalid_utf8).is_err());
+    }
+
+    #[test]
+    fn the_writer_writes_what_to_vec_writes() {
+        let mut values: Vec<Value> = texts().iter().filter_map(|t| from_slice(t.as_bytes()).ok()).collect();
+        values.extend([
+            Value::Struct(IndexMap::from([
+                ("k\"ey\n".to_string(), Value::Bytes(vec![0, 1, 255])),
+                ("i".to_string(), Value::Int(-7)),
+                ("f".to_string(), Value::Float(0.1)),
+                ("t".to_string(), Value::Tuple(vec![Value::Enum("A".into()), Value::Short(3), Value::Byte(-1)])),
+                ("ctl".to_string(), Value::String("\u{0}\u{1f}\u{7f}\u{80}".into())),
+            ])),
+            Value::Double(f64::NAN),
+            Value::List(vec![Value::Float(f32::INFINITY)]),
+        ]);
+        let mut deep = Value::Null;
+        for _ in 0..130 {
+            deep = Value::List(vec![deep]);
+        }
+        values.push(deep);
+        for value in values {
+            let mut w = JsonWriter::new();
+            match (to_vec(&value), walk(&value, &mut w)) {
+                (Ok(expected), Ok(())) => assert_eq!(String::from_utf8(w.into_bytes()), String::from_utf8(expected), "{value:?}"),
+                (Err(_), Err(Unwritable)) => {}
+                (a, b) => panic!("{value:?}: to_vec {a:?}, writer {b:?}"),
+            }
+        }
     }
 
     #[test]

@@ -34,6 +34,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use weir_dsl::types::{TypeKind, UserType};
 
+use super::FastMap;
 use super::errors::{Decision, ErrorHandlers, Failure, Origin, Phase, retry_pause};
 use crate::log::{LogError, NewRecord, StoredRecord};
 use crate::notation::json::{self, JsonKind, JsonWriter};
@@ -61,11 +62,11 @@ pub struct Stop(pub String);
 #[derive(Default)]
 pub struct Outputs {
     /// Per topic, per partition.
-    pending: HashMap<String, Vec<Vec<NewRecord>>>,
-    partitions: HashMap<String, u32>,
+    pending: FastMap<String, Vec<Vec<NewRecord>>>,
+    partitions: FastMap<String, u32>,
     round_robin: u32,
     produced: u64,
-    by_pipeline: HashMap<String, u64>,
+    by_pipeline: FastMap<String, u64>,
 }
 
 impl Outputs {
