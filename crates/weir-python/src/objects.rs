@@ -406,6 +406,10 @@ impl<'py> JsonBuilder for Builder<'py, '_> {
     fn end_object(&mut self, start: usize) -> PyResult<Self::Node> {
         Ok(self.cache.object(self.py, start)?.into_any())
     }
+
+    fn restart(&mut self) {
+        self.cache.start();
+    }
 }
 
 /// Reads a JSON document into Python objects; `None` unless it is a valid document whose
