@@ -3,4 +3,6 @@
 # Everything the tests need is installed or started from here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The JSON Schema and Protobuf interop tests run Confluent's Python serializers from .venv-test.
+scripts/python-deps-schemas.sh >/dev/null
 cargo test --workspace --no-fail-fast

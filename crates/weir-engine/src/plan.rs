@@ -19,7 +19,7 @@ use weir_dsl::duration::OffsetResetPolicy;
 use weir_dsl::model::*;
 use weir_dsl::types::{TypeKind, UserType};
 
-use crate::notation::{Codec, Notations, Target};
+use crate::notation::{Codec, Notations, Target, TextConversion};
 use crate::ports::Functions;
 
 pub type NodeId = usize;
@@ -110,19 +110,22 @@ pub enum NodeKind {
         action: FnHandle,
     },
     /// `from` is the stream's type: its notation's converter applies too (KSML's rule 4:
-    /// JSON text ⇄ structures when either side is `json`).
+    /// JSON text ⇄ structures when either side is `json`; `text` for `csv` and `xml`).
     ConvertKey {
         from: UserType,
         into: UserType,
+        text: TextConversion,
     },
     ConvertValue {
         from: UserType,
         into: UserType,
+        text: TextConversion,
     },
-    /// `from` and `into` are `(key, value)` tuple types.
+    /// `from` and `into` are `(key, value)` tuple types; `text` for the key and the value.
     ConvertKeyValue {
         from: UserType,
         into: UserType,
+        text: (TextConversion, TextConversion),
     },
     /// Passes records on unchanged (the junction of a `merge`).
     Forward,
@@ -405,6 +408,18 @@ impl DefPlanner<'_, '_> {
         op.name.clone().unwrap_or_else(|| format!("{}_{}", self.def.namespace, op.path.replace(['.', '[', ']'], "_").trim_end_matches('_')))
     }
 
+    /// The `csv`/`xml` converter of a conversion step (a diagnostic when its schema cannot be
+    /// read).
+    fn text_conversion(&mut self, from: &UserType, into: &UserType, op: &Operation) -> Option<TextConversion> {
+        match self.p.notations.text_conversion(from, into) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                self.error(op.span, &op.path, format!("cannot convert '{from}' into '{into}': {e}"));
+                None
+            }
+        }
+    }
+
     fn op(&mut self, op: &Operation, tail: Tail, pipeline: &str) -> Option<Tail> {
         let name = self.node_name(op);
         let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
@@ -435,12 +450,19 @@ impl DefPlanner<'_, '_> {
             }
             Op::TransformMetadata { mapper } => (NodeKind::TransformMetadata { mapper: self.handle(mapper) }, k, v),
             Op::Peek { for_each } => (NodeKind::Peek { action: self.handle(for_each) }, k, v),
-            Op::ConvertKey { into } => (NodeKind::ConvertKey { from: k, into: into.value.clone() }, into.value.clone(), v),
-            Op::ConvertValue { into } => (NodeKind::ConvertValue { from: v, into: into.value.clone() }, k, into.value.clone()),
+            Op::ConvertKey { into } => {
+                let text = self.text_conversion(&k, &into.value, op)?;
+                (NodeKind::ConvertKey { from: k, into: into.value.clone(), text }, into.value.clone(), v)
+            }
+            Op::ConvertValue { into } => {
+                let text = self.text_conversion(&v, &into.value, op)?;
+                (NodeKind::ConvertValue { from: v, into: into.value.clone(), text }, k, into.value.clone())
+            }
             Op::ConvertKeyValue { into } => {
                 let (rk, rv) = pair_types(&into.value);
+                let text = (self.text_conversion(&k, &rk, op)?, self.text_conversion(&v, &rv, op)?);
                 let from = UserType { notation: None, kind: TypeKind::Tuple(vec![k, v]) };
-                (NodeKind::ConvertKeyValue { from, into: into.value.clone() }, rk, rv)
+                (NodeKind::ConvertKeyValue { from, into: into.value.clone(), text }, rk, rv)
             }
             Op::Merge { stream } => {
                 let other = self.stream(stream, &format!("{}.stream", op.path))?;

@@ -2,7 +2,8 @@
 //! their schema directory and schema registries.
 //!
 //! Registries: a notation whose `schemaRegistry` names an entry of `schemaRegistries` talks to
-//! that registry over HTTP ([`crate::registry`]). Registry notations with no registry of their
+//! that registry over HTTP ([`crate::registry`]), configured by the entry's `config` with the
+//! notation's `config` on top. Registry notations with no registry of their
 //! own use the default registry: the one at the `kafka` section's `schema.registry.url` if it
 //! is set (as KSML's auto-configured `avro` does), else Weir's embedded registry, kept in
 //! `<storage>/schemas.json` so that schema ids stay valid across restarts.
@@ -36,7 +37,14 @@ pub fn for_run(config: Option<&RunnerConfig>, schema_directory: PathBuf, storage
     for (name, n) in &config.ksml.notations {
         let registry = match &n.schema_registry {
             Some(r) => match config.ksml.schema_registries.get(r) {
-                Some(settings) => Some(crate::registry::connect(r, settings).map_err(|e| anyhow!("notation '{name}': {e}"))?),
+                Some(settings) => {
+                    // KSML's serdes build their registry client from the registry's config
+                    // and the notation's own `config` (e.g. `normalize.schemas`,
+                    // `apicurio.registry.use-id`), the notation's winning.
+                    let mut settings = settings.clone();
+                    settings.extend(n.config.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    Some(crate::registry::connect(r, &settings).map_err(|e| anyhow!("notation '{name}': {e}"))?)
+                }
                 // A registry name that is not defined is a warning from the config parser.
                 None => None,
             },

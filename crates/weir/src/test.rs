@@ -418,6 +418,17 @@ fn run_test(loaded: &Loaded, test: &TestCase) -> Result<(), Failure> {
     })?;
     // Each test has a fresh in-memory schema registry, as KSML's test runner has a mock one.
     let notations = Notations::builtin().with_schema_directory(loaded.schema_directory.clone());
+    // As in KSML's test runner, the schemas of the suite's streams are registered under their
+    // topics' subjects before anything runs (a bare `avro` output takes its schema from there).
+    let mut codec_cache = HashMap::new();
+    for stream in suite.streams.values() {
+        let codecs = codecs(&mut codec_cache, &notations, stream)?;
+        for (codec, what) in [(&codecs.key, "key"), (&codecs.value, "value")] {
+            codec.register_schema().map_err(|e| {
+                error(format!("stream '{}' (topic '{}'): cannot register the {what} schema: {e}", stream.name.value, stream.topic.value))
+            })?;
+        }
+    }
     let inputs = [PlanInput { definition: &definition, functions: Arc::new(functions) as Arc<dyn Functions> }];
     let topology = plan(&inputs, &notations, "weir-test", true, false)
         .map_err(|diags| error(format!("the definition cannot run: {}", diags.first().map(|d| d.to_string()).unwrap_or_default())))?;
@@ -435,7 +446,6 @@ fn run_test(loaded: &Loaded, test: &TestCase) -> Result<(), Failure> {
             .map_err(|e| error(format!("the pipeline stopped: {e}")))
     };
     run()?;
-    let mut codec_cache = HashMap::new();
     produce(log.as_ref(), suite, test, &notations, &mut codec_cache)?;
     run()?;
 

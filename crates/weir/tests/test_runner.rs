@@ -31,9 +31,9 @@ enum Expect {
     /// Rejected before running: one `<parse>` ERROR whose message has this
     /// `file:line:col: message` tail.
     Invalid(&'static str),
-    /// Needs Avro, which Weir does not have yet (every test is an ERROR saying so). These
-    /// pass in KSML and must pass in Weir once the Avro notations land: move them to `Pass`.
-    NeedsAvro(&'static str),
+    /// Needs state stores, which Weir does not have yet (every test is an ERROR with this
+    /// message). These pass in KSML and must pass in Weir once stores land: move them to `Pass`.
+    NeedsStores(&'static str),
     /// Tests that run and give these counts (passed, failed, errors), with these texts in the
     /// report.
     Counts(usize, usize, usize, &'static [&'static str]),
@@ -89,24 +89,24 @@ const EXPECTED: &[(&str, Expect)] = &[
         ),
     ),
     ("processor-filtering-transforming-complete-test.yaml", Expect::Pass),
-    ("sample-filter-test-apicurio-avro.yaml", Expect::NeedsAvro("notation 'apicurio_avro' is not supported yet")),
-    ("sample-filter-test-avro-python-produce.yaml", Expect::NeedsAvro("notation 'avro' is not supported yet")),
-    ("sample-filter-test-confluent-avro.yaml", Expect::NeedsAvro("notation 'avro' is not supported yet")),
-    ("sample-filter-test-module-import.yaml", Expect::NeedsAvro("notation 'avro' is not supported yet")),
+    ("sample-filter-test-apicurio-avro.yaml", Expect::Pass),
+    ("sample-filter-test-avro-python-produce.yaml", Expect::Pass),
+    ("sample-filter-test-confluent-avro.yaml", Expect::Pass),
+    ("sample-filter-test-module-import.yaml", Expect::Pass),
     ("sample-filter-test-python-produce.yaml", Expect::Pass),
-    ("sample-filter-test-registry-only-types.yaml", Expect::NeedsAvro("notation 'avro' is not supported yet")),
-    ("sample-filter-test.yaml", Expect::NeedsAvro("notation 'avro' is not supported yet")),
-    // Also needs state stores (a key-value store read in the assertions).
-    ("sample-state-store-test.yaml", Expect::NeedsAvro("notation 'avro' is not supported yet")),
-    ("sample-timestamp-test.yaml", Expect::NeedsAvro("notation 'avro' is not supported yet")),
-    ("two-assert-blocks.yaml", Expect::NeedsAvro("notation 'avro' is not supported yet")),
+    ("sample-filter-test-registry-only-types.yaml", Expect::Pass),
+    ("sample-filter-test.yaml", Expect::Pass),
+    // Needs state stores (a key-value store read in the assertions); the store is None in Python.
+    ("sample-state-store-test.yaml", Expect::NeedsStores("process_message: TypeError: 'NoneType' object is not subscriptable (at ")),
+    ("sample-timestamp-test.yaml", Expect::Pass),
+    ("two-assert-blocks.yaml", Expect::Pass),
     (
         "undefined-stream-reference.yaml",
         Expect::Invalid("undefined-stream-reference.yaml:11:13: the produce block of test 'bad_reference' refers to stream 'nonexistent'"),
     ),
-    ("valid-test-definition.yaml", Expect::NeedsAvro("notation 'avro' is not supported yet")),
-    // Also needs state stores.
-    ("valid-test-with-stores.yaml", Expect::NeedsAvro("notation 'avro' is not supported yet")),
+    ("valid-test-definition.yaml", Expect::Pass),
+    // Needs state stores.
+    ("valid-test-with-stores.yaml", Expect::NeedsStores("process_message: TypeError: 'NoneType' object is not subscriptable (at ")),
 ];
 
 /// `(passed, failed, errors)` from the report's last line.
@@ -147,7 +147,7 @@ fn ksml_fixtures_give_their_expected_outcomes() {
                     && stderr.contains("error: ")
                     && stderr.contains(&format!("{}:{}", file, tail.split(':').nth(1).unwrap_or_default()))
             }
-            Expect::NeedsAvro(message) => {
+            Expect::NeedsStores(message) => {
                 code == Some(1)
                     && found.is_some_and(|(p, f, e)| p == 0 && f == 0 && e > 0)
                     && stdout.lines().filter(|l| l.contains(message)).count() == found.map_or(0, |c| c.2)
@@ -242,24 +242,38 @@ fn failing_assertions_are_reported_with_their_line_and_exit_non_zero() {
 }
 
 #[test]
-fn unsupported_notations_and_stores_are_errors_not_crashes() {
+fn missing_schemas_and_stores_are_errors_not_crashes() {
     let dir = TempDir::new("avro");
     dir.write("defs/upper.yaml", UPPERCASE);
-    let suite = dir.write(
-        "suite.yaml",
-        "definition: defs/upper.yaml\nstreams:\n  words: {topic: words, valueType: 'avro:Word'}\n  upper: {topic: upper}\ntests:\n  avro:\n    produce:\n      - to: words\n        messages:\n          - {key: a, value: {w: hello}}\n    assert:\n      - on: upper\n        code: assert records\n  stores:\n    produce: []\n    assert:\n      - stores: [counts]\n        code: assert counts.get('a') == 1\n",
+    // An Avro stream whose schema file does not exist: every test of the suite is an ERROR
+    // naming the stream, the type and the file looked for.
+    let avro = dir.write(
+        "avro.yaml",
+        "definition: defs/upper.yaml\nschemaDirectory: schemas\nstreams:\n  words: {topic: words, valueType: 'avro:Word'}\n  upper: {topic: upper}\ntests:\n  avro:\n    produce:\n      - to: words\n        messages:\n          - {key: a, value: {w: hello}}\n    assert:\n      - on: upper\n        code: assert records\n",
     );
-    let out = weir_test(&[&suite]);
+    std::fs::create_dir_all(dir.0.join("schemas")).expect("schemas dir");
+    let out = weir_test(&[&avro]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let file = dir.0.join("schemas").join("Word.avsc");
     assert!(
-        stdout.contains(
-            "  ERROR suite › avro\n        stream 'words' (topic 'words'): value type 'avro:Word': notation 'avro' is not supported yet\n"
-        ),
+        stdout.contains(&format!(
+            "  ERROR avro › avro\n        stream 'words' (topic 'words'): value type 'avro:Word': schema 'Word' not found: there is no file '{}'\n",
+            file.display()
+        )),
         "{stdout}"
     );
+    assert!(stdout.ends_with("\n0 passed, 0 failed, 1 errors\n"), "{stdout}");
+
+    let stores = dir.write(
+        "stores.yaml",
+        "definition: defs/upper.yaml\nstreams:\n  words: {topic: words}\n  upper: {topic: upper}\ntests:\n  stores:\n    produce: []\n    assert:\n      - stores: [counts]\n        code: assert counts.get('a') == 1\n",
+    );
+    let out = weir_test(&[&stores]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("inspects state store 'counts'") && stdout.contains("state stores are not supported by Weir yet"), "{stdout}");
-    assert!(stdout.ends_with("\n0 passed, 0 failed, 2 errors\n"), "{stdout}");
+    assert!(stdout.ends_with("\n0 passed, 0 failed, 1 errors\n"), "{stdout}");
 }
 
 #[test]

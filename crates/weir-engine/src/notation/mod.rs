@@ -59,6 +59,12 @@ pub trait Codec: Send + Sync + fmt::Debug {
     fn as_json(&self) -> Option<&JsonCodec> {
         None
     }
+    /// Makes sure the schema this codec writes with is registered in its registry, as KSML's
+    /// test runner registers the schemas of a suite's streams before a test runs. Nothing to
+    /// do for notations without a registry, or a codec whose schema comes from the registry.
+    fn register_schema(&self) -> Result<(), CodecError> {
+        Ok(())
+    }
 }
 
 /// Whether a [`CodecError`] happened reading or writing.
@@ -344,6 +350,87 @@ impl Notations {
             Kind::Csv => csv::codec(ty, &cx),
             Kind::Xml => xml::codec(ty, &cx),
         }
+    }
+}
+
+/// The text notations' converter for one `convertKey`/`convertValue` step (KSML's rule 4 of
+/// the conversions, for `csv` and `xml`): a string converted into a `csv` or `xml` type is read
+/// as that notation's text, and a struct (or, for `csv`, a list) of a `csv` or `xml` type
+/// converted into `string` is written as its text. Built by [`Notations::text_conversion`] when
+/// the topology is planned; does nothing when neither side is a text notation.
+#[derive(Debug, Clone, Default)]
+pub struct TextConversion {
+    /// Reads text into the `into` type.
+    read: Option<TextForm>,
+    /// Writes the `from` type's structures as text.
+    write: Option<TextForm>,
+}
+
+#[derive(Debug, Clone)]
+enum TextForm {
+    Csv(Arc<csv::CsvCodec>),
+    Xml(Arc<xml::XmlCodec>),
+}
+
+impl TextConversion {
+    /// Whether the conversion can change a value.
+    pub fn is_active(&self) -> bool {
+        self.read.is_some() || self.write.is_some()
+    }
+
+    /// Applies the conversion: text read into a structure, a structure written as text, any
+    /// other value unchanged.
+    pub fn apply(&self, value: Value) -> Result<Value, CodecError> {
+        match (&value, &self.read, &self.write) {
+            (Value::String(text), Some(TextForm::Csv(c)), _) => c.from_text(text),
+            (Value::String(text), Some(TextForm::Xml(c)), _) => c.from_text(text),
+            (Value::Struct(_) | Value::List(_) | Value::Tuple(_), _, Some(TextForm::Csv(c))) => c.to_text(&value).map(Value::String),
+            (Value::Struct(_), _, Some(TextForm::Xml(c))) => c.to_text(&value).map(Value::String),
+            _ => Ok(value),
+        }
+    }
+}
+
+impl Notations {
+    /// The text notations' converter for converting values of type `from` into `into`
+    /// ([`TextConversion`]); fails when a schema it needs cannot be read.
+    pub fn text_conversion(&self, from: &UserType, into: &UserType) -> Result<TextConversion, String> {
+        let kind_of = |t: &UserType| t.notation.as_deref().and_then(|n| self.kind(n).ok());
+        let context = |t: &'_ UserType| t.notation.as_deref().unwrap_or_default().trim().to_ascii_lowercase();
+        let target = Target::default();
+        let build = |t: &UserType, kind: Kind| -> Result<Option<TextForm>, String> {
+            let name = context(t);
+            let setup = self.setup(&name)?;
+            let cx = CodecContext {
+                notation: &name,
+                target: &target,
+                schemas: &self.schemas,
+                registry: Arc::clone(&self.default_registry),
+                config: &setup.config,
+            };
+            Ok(match kind {
+                Kind::Csv => Some(TextForm::Csv(Arc::new(csv::CsvCodec::for_type(t, &cx)?))),
+                Kind::Xml => Some(TextForm::Xml(Arc::new(xml::XmlCodec::for_type(t, &cx)?))),
+                _ => None,
+            })
+        };
+        // The target notation reads text (KSML tries the target's converter first).
+        let read = match (kind_of(into), &into.kind) {
+            (Some(Kind::Csv), TypeKind::Schema(_) | TypeKind::Struct | TypeKind::List(_) | TypeKind::Union(_)) => build(into, Kind::Csv)?,
+            (Some(Kind::Xml), TypeKind::Schema(_) | TypeKind::Struct | TypeKind::NotationDefault) => build(into, Kind::Xml)?,
+            _ => None,
+        };
+        // The source notation writes its structures as text.
+        let write = match (kind_of(from), &from.kind, &into.kind) {
+            (Some(Kind::Csv), TypeKind::Schema(_) | TypeKind::Struct | TypeKind::List(_) | TypeKind::Union(_), TypeKind::String) => {
+                build(from, Kind::Csv)?
+            }
+            (Some(Kind::Xml), TypeKind::Schema(_) | TypeKind::Struct | TypeKind::NotationDefault | TypeKind::Map(_), TypeKind::String) => {
+                build(from, Kind::Xml)?
+            }
+            _ => None,
+        };
+        Ok(TextConversion { read, write })
     }
 }
 

@@ -38,7 +38,7 @@ use super::FastMap;
 use super::errors::{Decision, ErrorHandlers, Failure, Origin, Phase, retry_pause};
 use crate::log::{LogError, NewRecord, StoredRecord};
 use crate::notation::json::{self, JsonKind, JsonWriter};
-use crate::notation::{Codec, CodecError};
+use crate::notation::{Codec, CodecError, TextConversion};
 use crate::partitioner::partition_for_key;
 use crate::plan::{FnHandle, NodeId, NodeKind, PrintTarget, Sink, Topology};
 use crate::ports::{Broker, FunctionError, Functions, ScopeHandle};
@@ -515,12 +515,12 @@ impl<'a> Processor<'a> {
                 call(action, &kv)?;
                 Effect::Pass
             }
-            NodeKind::ConvertKey { from, into } => Effect::Key(convert_value(materialized(&r.key)?, from, into)?.into()),
-            NodeKind::ConvertValue { from, into } => Effect::Value(convert_value(materialized(&r.value)?, from, into)?.into()),
-            NodeKind::ConvertKeyValue { from, into } => match (&from.kind, &into.kind) {
+            NodeKind::ConvertKey { from, into, text } => Effect::Key(convert_value(materialized(&r.key)?, from, into, text)?.into()),
+            NodeKind::ConvertValue { from, into, text } => Effect::Value(convert_value(materialized(&r.value)?, from, into, text)?.into()),
+            NodeKind::ConvertKeyValue { from, into, text } => match (&from.kind, &into.kind) {
                 (TypeKind::Tuple(f), TypeKind::Tuple(i)) if f.len() == 2 && i.len() == 2 => {
-                    let k = convert_value(materialized(&r.key)?, &f[0], &i[0])?;
-                    let v = convert_value(materialized(&r.value)?, &f[1], &i[1])?;
+                    let k = convert_value(materialized(&r.key)?, &f[0], &i[0], &text.0)?;
+                    let v = convert_value(materialized(&r.value)?, &f[1], &i[1], &text.1)?;
                     Effect::KeyValue(k.into(), v.into())
                 }
                 _ => return Err(NodeError::Other(format!("convertKeyValue needs a (key, value) tuple type, got '{into}'"))),
@@ -645,10 +645,12 @@ fn key_value(v: Value, function: &str) -> Result<(Value, Value), NodeError> {
 }
 
 /// `convertKey`/`convertValue`: KSML's conversion rules, with the notations' converters
-/// (rule 4) before the generic ones. Only `json` has one: when the target or the source
-/// type is `json`, a struct or list converts to `string` as its JSON text (not the
-/// `{a: 1}` print form), and a string converts to a structured type by parsing it as JSON.
-fn convert_value(v: Value, from: &UserType, into: &UserType) -> Result<Value, NodeError> {
+/// (rule 4) before the generic ones. `text` is the `csv`/`xml` one (text ⇄ structures, built
+/// when planned); for `json`: when the target or the source type is `json`, a struct or list
+/// converts to `string` as its JSON text (not the `{a: 1}` print form), and a string converts
+/// to a structured type by parsing it as JSON.
+fn convert_value(v: Value, from: &UserType, into: &UserType, text: &TextConversion) -> Result<Value, NodeError> {
+    let v = text.apply(v).map_err(|e| NodeError::Other(format!("cannot convert to '{into}': {e}")))?;
     let v = json_text(v, from, into).map_err(|e| NodeError::Other(format!("cannot convert to '{into}': {e}")))?;
     convert(v, into).map_err(|e| NodeError::Other(format!("cannot convert to '{into}': {e}")))
 }
