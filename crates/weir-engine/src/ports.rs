@@ -1,14 +1,20 @@
 //! The ports: what the engine needs from the outside, as traits that adapters implement.
 //!
-//! - [`Functions`]: calling a definition's user functions (implemented by `weir-python`).
+//! - [`Functions`]: calling a definition's user functions (implemented by `weir-python`),
+//!   with [`ForeignValue`] for values the function runtime keeps in its own objects.
+//! - [`ThreadScope`]: what worker threads run inside (attached to the interpreter), and how a
+//!   batch of records takes the interpreter's lock once.
 //! - [`Broker`]: topics, records and consumer positions (implemented here for the embedded
 //!   [`Log`], and by `weir-kafka` for Apache Kafka), so the runtime cannot tell them apart.
 
+use std::any::Any;
 use std::fmt;
 use std::time::Duration;
 
 use crate::Value;
 use crate::log::{Log, LogError, NewRecord, StoredRecord, TopicConfig};
+use crate::notation::json::{JsonWriter, Unwritable};
+use crate::value::{Datum, ForeignKind};
 
 /// A failure while running a user function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +48,50 @@ impl std::error::Error for FunctionError {}
 /// result type.
 pub trait Functions: Send + Sync {
     fn call(&self, name: &str, args: &[Value]) -> Result<Value, FunctionError>;
+
+    /// [`Functions::call`] with arguments and result as [`Datum`]s: a runtime that keeps
+    /// values in its own objects takes its [`ForeignValue`]s as they are and may return one,
+    /// when the result's declared type would not change it
+    /// ([`crate::value::converts_unchanged`]) and materializing it gives the same value.
+    /// The default materializes the arguments and calls [`Functions::call`].
+    fn call_datum(&self, name: &str, args: &[&Datum]) -> Result<Datum, FunctionError> {
+        let values = args.iter().map(|d| d.to_value()).collect::<Result<Vec<_>, _>>().map_err(|message| FunctionError {
+            function: name.to_string(),
+            message: format!("cannot pass the arguments: {message}"),
+            traceback: None,
+            location: None,
+        })?;
+        self.call(name, &values).map(Datum::Value)
+    }
+
+    /// Reads a JSON document straight into the runtime's own objects, giving exactly what
+    /// decoding it into a [`Value`] and passing that to a function would give. `None` when
+    /// the runtime cannot, or the top level is not an object or array (a scalar is as cheap
+    /// as a [`Value`]), or the bytes are not JSON: the caller then decodes the usual way,
+    /// which reports the error.
+    fn decode_json(&self, bytes: &[u8]) -> Option<Box<dyn ForeignValue>> {
+        let _ = bytes;
+        None
+    }
+}
+
+/// A value held by a function runtime in its own representation: for Python, the dict or
+/// list a JSON record was decoded into, or that a function returned. Consecutive functions
+/// pass it along without converting it; [`ForeignValue::to_value`] materializes it when an
+/// operation, a conversion or a codec other than JSON needs a [`Value`].
+pub trait ForeignValue: Send + fmt::Debug {
+    /// Struct, list or tuple.
+    fn kind(&self) -> ForeignKind;
+    /// The value as the engine's model: what the runtime's conversion of its result gives.
+    fn to_value(&self) -> Result<Value, String>;
+    /// Writes it as JSON, exactly as [`crate::notation::json::to_vec`] writes
+    /// [`ForeignValue::to_value`]'s result. [`Unwritable`] sends the caller down the
+    /// canonical path (materialize, convert, encode), which reports any error.
+    fn write_json(&self, out: &mut JsonWriter) -> Result<(), Unwritable>;
+    /// An independent copy (a record going to several operations gives each its own).
+    fn fork(&self) -> Box<dyn ForeignValue>;
+    /// For the runtime that made it, to get its object back.
+    fn as_any(&self) -> &dyn Any;
 }
 
 /// What a worker thread (stream thread, producer thread) runs inside for its whole life.
@@ -49,6 +99,19 @@ pub trait Functions: Send + Sync {
 /// for every call instead costs a thread state set up and torn down each time.
 pub trait ThreadScope: Send + Sync {
     fn run(&self, body: &mut (dyn FnMut() + Send));
+
+    /// Runs a batch of records' processing with the runtime's lock held (Python's GIL), so
+    /// the function calls inside do not each take it. Called inside [`ThreadScope::run`].
+    /// The default just runs `body`.
+    fn batch(&self, body: &mut dyn FnMut()) {
+        body()
+    }
+
+    /// Runs `body` (a pause, a wait) with the lock of a surrounding [`ThreadScope::batch`]
+    /// released, so other threads can call functions meanwhile. The default just runs `body`.
+    fn outside(&self, body: &mut (dyn FnMut() + Send)) {
+        body()
+    }
 }
 
 /// A shared [`ThreadScope`] (a handle that `RunOptions` can carry and print).

@@ -5,6 +5,10 @@
 //! functions receive and return them. [`convert`] applies KSML's conversion rules (the
 //! inventory's §5.6) to bring a value to a declared type, e.g. a function's `resultType`.
 //!
+//! [`Datum`] is a value in either form it can have while a record travels: a [`Value`], or a
+//! [`ForeignValue`] (an object of the function runtime, e.g. the Python dict a function
+//! returned), which stays foreign until something other than a function needs it.
+//!
 //! Struct fields keep their insertion order. (KSML sorts struct keys, which shows in the
 //! key order of its JSON output; keeping the order the producer wrote is what users expect
 //! and changes no value.)
@@ -13,6 +17,8 @@ use std::fmt;
 
 use indexmap::IndexMap;
 use weir_dsl::types::{TypeKind, UserType};
+
+use crate::ports::ForeignValue;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -70,6 +76,100 @@ impl Value {
             Value::Double(n) => Some(n),
             _ => self.as_i64().map(|n| n as f64),
         }
+    }
+}
+
+/// The top level of a [`ForeignValue`]: foreign values are always containers (a function
+/// runtime hands scalars over as [`Value`]s, which costs nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForeignKind {
+    /// Materializes to a [`Value::Struct`].
+    Struct,
+    /// Materializes to a [`Value::List`].
+    List,
+    /// Materializes to a [`Value::Tuple`].
+    Tuple,
+}
+
+/// A record's key or value between operations: a [`Value`], or a function runtime's own
+/// object that has not been needed as a [`Value`] yet. Cloning a foreign value makes an
+/// independent copy ([`ForeignValue::fork`]), as cloning a [`Value`] does.
+pub enum Datum {
+    Value(Value),
+    Foreign(Box<dyn ForeignValue>),
+}
+
+impl Datum {
+    /// The value as a [`Value`] (materialized when foreign).
+    pub fn into_value(self) -> Result<Value, String> {
+        match self {
+            Datum::Value(v) => Ok(v),
+            Datum::Foreign(f) => f.to_value(),
+        }
+    }
+
+    /// A [`Value`] copy (materialized when foreign).
+    pub fn to_value(&self) -> Result<Value, String> {
+        match self {
+            Datum::Value(v) => Ok(v.clone()),
+            Datum::Foreign(f) => f.to_value(),
+        }
+    }
+
+    /// Whether it is null (a foreign value never is).
+    pub fn is_null(&self) -> bool {
+        matches!(self, Datum::Value(Value::Null))
+    }
+}
+
+impl From<Value> for Datum {
+    fn from(v: Value) -> Datum {
+        Datum::Value(v)
+    }
+}
+
+impl Clone for Datum {
+    fn clone(&self) -> Datum {
+        match self {
+            Datum::Value(v) => Datum::Value(v.clone()),
+            Datum::Foreign(f) => Datum::Foreign(f.fork()),
+        }
+    }
+}
+
+impl fmt::Debug for Datum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Datum::Value(v) => v.fmt(f),
+            Datum::Foreign(x) => x.fmt(f),
+        }
+    }
+}
+
+/// The value's text form (as [`Value`]'s `Display`; a foreign value is materialized for it).
+impl fmt::Display for Datum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Datum::Value(v) => v.fmt(f),
+            Datum::Foreign(x) => match x.to_value() {
+                Ok(v) => v.fmt(f),
+                Err(e) => write!(f, "<{e}>"),
+            },
+        }
+    }
+}
+
+/// Whether [`convert`] into a type of this kind returns every value of the `foreign` shape
+/// unchanged, so a foreign value can skip it (and stay foreign). True for the types that
+/// take any value (`any`, a notation's default type such as `json`, a schema name) and for
+/// the container types that take the shape as it is (`struct`, `map` without a value type,
+/// a windowed key for a struct; `[any]` for a list).
+pub fn converts_unchanged(kind: &TypeKind, foreign: ForeignKind) -> bool {
+    match kind {
+        TypeKind::Any | TypeKind::NotationDefault | TypeKind::Schema(_) => true,
+        TypeKind::Struct | TypeKind::Map(None) | TypeKind::Windowed(_) => foreign == ForeignKind::Struct,
+        TypeKind::List(item) => foreign == ForeignKind::List && item.kind == TypeKind::Any,
+        _ => false,
     }
 }
 

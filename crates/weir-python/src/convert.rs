@@ -56,13 +56,31 @@ pub fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>>
 }
 
 pub fn from_py(obj: &Bound<'_, PyAny>) -> Result<Value, FromPyError> {
-    from_py_at(obj, "$", 0)
+    from_py_at(obj, Path::Root, 0)
 }
 
 /// Deeper nesting than this in a returned value is refused rather than risking the stack.
 const MAX_DEPTH: usize = 200;
 
-fn from_py_at(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> Result<Value, FromPyError> {
+/// Where in a value [`from_py`] is, rendered (`$.items[2]`) only for an error.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Index(&'a Path<'a>, usize),
+    Key(&'a Path<'a>, &'a str),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root => f.write_str("$"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+            Path::Key(parent, key) => write!(f, "{parent}.{key}"),
+        }
+    }
+}
+
+fn from_py_at(obj: &Bound<'_, PyAny>, path: Path<'_>, depth: usize) -> Result<Value, FromPyError> {
     let err = |message: String| FromPyError { path: path.to_string(), message };
     if depth > MAX_DEPTH {
         return Err(err(format!("the value is nested deeper than {MAX_DEPTH} levels")));
@@ -92,7 +110,7 @@ fn from_py_at(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> Result<Value,
         return list
             .iter()
             .enumerate()
-            .map(|(i, item)| from_py_at(&item, &format!("{path}[{i}]"), depth + 1))
+            .map(|(i, item)| from_py_at(&item, Path::Index(&path, i), depth + 1))
             .collect::<Result<_, _>>()
             .map(Value::List);
     }
@@ -100,7 +118,7 @@ fn from_py_at(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> Result<Value,
         return tuple
             .iter()
             .enumerate()
-            .map(|(i, item)| from_py_at(&item, &format!("{path}[{i}]"), depth + 1))
+            .map(|(i, item)| from_py_at(&item, Path::Index(&path, i), depth + 1))
             .collect::<Result<_, _>>()
             .map(Value::Tuple);
     }
@@ -113,7 +131,7 @@ fn from_py_at(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> Result<Value,
             if key == "@type" || key == "@schema" {
                 continue;
             }
-            let value = from_py_at(&v, &format!("{path}.{key}"), depth + 1)?;
+            let value = from_py_at(&v, Path::Key(&path, &key), depth + 1)?;
             fields.insert(key, value);
         }
         return Ok(Value::Struct(fields));

@@ -10,6 +10,7 @@ pub mod assertions;
 pub mod compile;
 pub mod context;
 pub mod convert;
+pub mod objects;
 pub mod runtime;
 
 pub use compile::{check_definition, python_name};

@@ -7,10 +7,14 @@
 //! declared `resultType`. A Python exception becomes a [`FunctionError`] carrying the
 //! function name, the traceback and the YAML line of the failing statement.
 //!
+//! The engine's fast data path ([`Functions::call_datum`], [`Functions::decode_json`]) keeps
+//! values as Python objects between calls; [`crate::objects`] says when and why that gives
+//! the same results.
+//!
 //! `log` messages go to `tracing` with the target `ksml` and the KSML logger name
 //! (`<namespace>.function.<name>`) as a field.
 
-use std::collections::HashMap;
+use std::sync::Mutex;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -19,11 +23,13 @@ use weir_dsl::types::{UserType, parse_user_type};
 use weir_dsl::{Diagnostic, Span};
 use weir_engine::Value;
 use weir_engine::metrics::{MetricId, MetricKind, user_metrics};
-use weir_engine::ports::{FunctionError, Functions, ScopeHandle, ThreadScope};
-use weir_engine::value::convert;
+use weir_engine::ports::{ForeignValue, FunctionError, Functions, ScopeHandle, ThreadScope};
+use weir_engine::runtime::FastMap;
+use weir_engine::value::{Datum, convert, converts_unchanged};
 
 use crate::compile::{LoggerKind, bootstrap, spec, syntax_diagnostic};
 use crate::convert::{from_py, to_py};
+use crate::objects::{DecodeCache, PyValue, container_kind, decode_json};
 
 struct Loaded {
     callable: Py<PyAny>,
@@ -36,7 +42,9 @@ struct Loaded {
 pub struct PythonFunctions {
     namespace: String,
     file: String,
-    functions: HashMap<String, Loaded>,
+    functions: FastMap<String, Loaded>,
+    /// What decoding JSON into Python keeps between records.
+    decoding: Mutex<DecodeCache>,
 }
 
 #[pyfunction]
@@ -76,6 +84,15 @@ impl ThreadScope for PythonThreads {
     fn run(&self, body: &mut (dyn FnMut() + Send)) {
         Python::attach(|py| py.detach(body));
     }
+
+    /// Holds the GIL for the batch: the calls inside find it held and only count.
+    fn batch(&self, body: &mut dyn FnMut()) {
+        Python::attach(|_| body());
+    }
+
+    fn outside(&self, body: &mut (dyn FnMut() + Send)) {
+        Python::attach(|py| py.detach(body));
+    }
 }
 
 /// The thread scope for the engine's worker threads.
@@ -95,7 +112,7 @@ impl PythonFunctions {
             let emit = wrap_pyfunction!(emit, py).map_err(internal)?;
             let record = wrap_pyfunction!(record_metric, py).map_err(internal)?;
             let namespace = module.call_method1("new_namespace", (&def.namespace, emit, record)).map_err(internal)?;
-            let mut functions = HashMap::new();
+            let mut functions = FastMap::default();
             let mut diags = Vec::new();
             for f in def.all_functions() {
                 let path = if def.functions.contains_key(&f.name) { format!("functions.{}", f.name) } else { f.name.clone() };
@@ -125,7 +142,7 @@ impl PythonFunctions {
                 }
             }
             if diags.is_empty() {
-                Ok(PythonFunctions { namespace: def.namespace.clone(), file: def.file.clone(), functions })
+                Ok(PythonFunctions { namespace: def.namespace.clone(), file: def.file.clone(), functions, decoding: Mutex::default() })
             } else {
                 Err(diags)
             }
@@ -133,50 +150,120 @@ impl PythonFunctions {
     }
 }
 
+impl PythonFunctions {
+    fn loaded(&self, name: &str) -> Result<&Loaded, FunctionError> {
+        self.functions.get(name).ok_or_else(|| FunctionError {
+            function: format!("{}.{name}", self.namespace),
+            message: "no such function (a bug in Weir: the plan refers to a function that was not loaded)".to_string(),
+            traceback: None,
+            location: None,
+        })
+    }
+
+    fn fail(&self, name: &str, message: String) -> FunctionError {
+        FunctionError { function: format!("{}.{name}", self.namespace), message, traceback: None, location: None }
+    }
+
+    /// Calls the function with arguments already in Python. `None`: the function type has
+    /// no result (a `forEach`), whatever the code returned.
+    fn invoke<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        f: &Loaded,
+        args: Vec<Bound<'py, PyAny>>,
+    ) -> Result<Option<Bound<'py, PyAny>>, FunctionError> {
+        let callable = f.callable.bind(py);
+        // State store proxies are bound here once the engine's store ports exist; until
+        // then a function declaring `stores` gets an empty mapping.
+        let result = if !f.def.stores.is_empty() {
+            let tuple = PyTuple::new(py, args).map_err(|e| self.fail(name, e.to_string()))?;
+            callable.call(tuple, Some(&PyDict::new(py)))
+        } else {
+            // KSML's fixed parameters are at most four: a vectorcall, no argument tuple.
+            let mut args = args.into_iter();
+            match (args.next(), args.next(), args.next(), args.next(), args.next()) {
+                (None, ..) => callable.call0(),
+                (Some(a), None, ..) => callable.call1((a,)),
+                (Some(a), Some(b), None, ..) => callable.call1((a, b)),
+                (Some(a), Some(b), Some(c), None, _) => callable.call1((a, b, c)),
+                (Some(a), Some(b), Some(c), Some(d), None) => callable.call1((a, b, c, d)),
+                (Some(a), Some(b), Some(c), Some(d), Some(e)) => {
+                    let all: Vec<_> = [a, b, c, d, e].into_iter().chain(args).collect();
+                    PyTuple::new(py, all).and_then(|t| callable.call1(t))
+                }
+            }
+        };
+        let result = result.map_err(|err| function_error(py, &self.namespace, &self.file, &f.def, &err))?;
+        if f.def.fn_type.result() == ResultRule::Forbidden {
+            return Ok(None);
+        }
+        if result.is_callable() {
+            return Err(self.fail(name, "the code returns a function instead of a value".to_string()));
+        }
+        Ok(Some(result))
+    }
+
+    /// A result as a [`Value`] of the declared result type.
+    fn result_value(&self, name: &str, f: &Loaded, result: &Bound<'_, PyAny>) -> Result<Value, FunctionError> {
+        let value = from_py(result).map_err(|e| self.fail(name, format!("the result cannot be converted: {e}")))?;
+        match &f.result {
+            Some(ty) => convert(value, ty).map_err(|e| self.fail(name, format!("the result does not fit the resultType '{ty}': {e}"))),
+            None => Ok(value),
+        }
+    }
+}
+
 impl Functions for PythonFunctions {
     /// Calls a function with its fixed parameters, in KSML's order (e.g. `key, value`).
     fn call(&self, name: &str, args: &[Value]) -> Result<Value, FunctionError> {
-        let Some(f) = self.functions.get(name) else {
-            return Err(FunctionError {
-                function: format!("{}.{name}", self.namespace),
-                message: "no such function (a bug in Weir: the plan refers to a function that was not loaded)".to_string(),
-                traceback: None,
-                location: None,
-            });
-        };
+        let f = self.loaded(name)?;
         Python::attach(|py| {
-            let fail = |message: String| FunctionError {
-                function: format!("{}.{name}", self.namespace),
-                message,
-                traceback: None,
-                location: None,
-            };
             let py_args = args
                 .iter()
                 .map(|v| to_py(py, v))
                 .collect::<PyResult<Vec<_>>>()
-                .map_err(|e| fail(format!("cannot pass the arguments to Python: {e}")))?;
-            let tuple = PyTuple::new(py, py_args).map_err(|e| fail(e.to_string()))?;
-            // State store proxies are bound here once the engine's store ports exist; until
-            // then a function declaring `stores` gets an empty mapping.
-            let kwargs = if f.def.stores.is_empty() { None } else { Some(PyDict::new(py)) };
-            let result = f
-                .callable
-                .bind(py)
-                .call(tuple, kwargs.as_ref())
-                .map_err(|err| function_error(py, &self.namespace, &self.file, &f.def, &err))?;
-            if f.def.fn_type.result() == ResultRule::Forbidden {
-                return Ok(Value::Null);
-            }
-            if result.is_callable() {
-                return Err(fail("the code returns a function instead of a value".to_string()));
-            }
-            let value = from_py(&result).map_err(|e| fail(format!("the result cannot be converted: {e}")))?;
-            match &f.result {
-                Some(ty) => convert(value, ty).map_err(|e| fail(format!("the result does not fit the resultType '{ty}': {e}"))),
-                None => Ok(value),
+                .map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}")))?;
+            match self.invoke(py, name, f, py_args)? {
+                Some(result) => self.result_value(name, f, &result),
+                None => Ok(Value::Null),
             }
         })
+    }
+
+    /// As [`Functions::call`], with Python objects passed in as they are, and a result that
+    /// is a lossless dict, list or tuple ([`PyValue::keep`]) handed back as it is when its
+    /// declared type would not convert it.
+    fn call_datum(&self, name: &str, args: &[&Datum]) -> Result<Datum, FunctionError> {
+        let f = self.loaded(name)?;
+        Python::attach(|py| {
+            let py_args = args
+                .iter()
+                .map(|d| match d {
+                    Datum::Foreign(x) => match x.as_any().downcast_ref::<PyValue>() {
+                        Some(obj) => Ok(obj.bind(py).clone()),
+                        None => x
+                            .to_value()
+                            .map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}")))
+                            .and_then(|v| to_py(py, &v).map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}")))),
+                    },
+                    Datum::Value(v) => to_py(py, v).map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}"))),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let Some(result) = self.invoke(py, name, f, py_args)? else { return Ok(Datum::Value(Value::Null)) };
+            if let Some(kind) = container_kind(&result)
+                && f.result.as_ref().is_none_or(|ty| converts_unchanged(&ty.kind, kind))
+                && let Some(kept) = PyValue::keep(&result)
+            {
+                return Ok(Datum::Foreign(Box::new(kept)));
+            }
+            self.result_value(name, f, &result).map(Datum::Value)
+        })
+    }
+
+    fn decode_json(&self, bytes: &[u8]) -> Option<Box<dyn ForeignValue>> {
+        let mut cache = self.decoding.lock().ok()?;
+        Python::attach(|py| decode_json(py, bytes, &mut cache)).map(|v| Box::new(v) as Box<dyn ForeignValue>)
     }
 }
 

@@ -105,6 +105,9 @@ pub fn run(paths: &[PathBuf], until_idle: bool) -> anyhow::Result<bool> {
     let result = run_topology(Arc::new(topology), broker, app.options, Arc::clone(&shutdown), Arc::clone(&stats));
     shutdown.store(true, Ordering::SeqCst);
     let _ = std::fs::remove_file(app.storage.join(crate::serve::SOCKET));
+    // Wake them from their pause rather than waiting it out.
+    progress.thread().unpark();
+    cleaner.thread().unpark();
     let _ = progress.join();
     let _ = cleaner.join();
     print_progress(&stats);
@@ -125,7 +128,7 @@ fn spawn_progress(stats: Arc<Stats>, shutdown: Arc<AtomicBool>) -> std::thread::
     std::thread::spawn(move || {
         let mut waited = Duration::ZERO;
         while !shutdown.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::park_timeout(Duration::from_millis(200));
             waited += Duration::from_millis(200);
             if waited >= PROGRESS_EVERY {
                 waited = Duration::ZERO;
@@ -153,7 +156,7 @@ fn spawn_cleaner(log: Arc<Log>, shutdown: Arc<AtomicBool>) -> std::thread::JoinH
                     Err(e) => tracing::warn!("log cleanup failed (will retry): {e}"),
                 }
             }
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::park_timeout(Duration::from_millis(200));
             since += Duration::from_millis(200);
         }
     })

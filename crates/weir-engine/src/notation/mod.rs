@@ -55,6 +55,11 @@ pub trait Codec: Send + Sync + fmt::Debug {
     fn decode(&self, bytes: Option<&[u8]>) -> Result<Value, CodecError>;
     /// [`Value::Null`] encodes to `None` (Kafka's null).
     fn encode(&self, value: &Value) -> Result<Option<Vec<u8>>, CodecError>;
+    /// The codec as a [`JsonCodec`], when it is one: the runtime then decodes and encodes a
+    /// function runtime's own objects directly (see [`json::decode_into`]).
+    fn as_json(&self) -> Option<&JsonCodec> {
+        None
+    }
     /// Makes sure the schema this codec writes with is registered in its registry, as KSML's
     /// test runner registers the schemas of a suite's streams before a test runs. Nothing to
     /// do for notations without a registry, or a codec whose schema comes from the registry.

@@ -8,6 +8,10 @@
 //!   outputs durable (`sync`) and then commits the consumed offsets under the
 //!   application id. Outputs are always durable before the offsets that produced them are
 //!   committed: after a crash, processing resumes from the last commit (at least once).
+//! - A task's batch of records is processed inside the thread scope's
+//!   [`batch`](crate::ports::ThreadScope::batch): with Python, the GIL is taken once per
+//!   batch rather than once per call. Reading the log, appending, committing and idling
+//!   happen outside it.
 //! - **Producers** run on their own thread ([`producer`]).
 //! - **Shutdown**: when the shared flag is set (SIGINT/SIGTERM in `weir run`), every thread
 //!   finishes the record at hand, appends, syncs and commits what it processed, and stops.
@@ -30,7 +34,7 @@ use crate::log::{LogError, StoredRecord};
 use crate::plan::Topology;
 use crate::ports::{Broker, ScopeHandle};
 use errors::ErrorHandlers;
-use process::{Outputs, Processor, Stats, Stop};
+use process::{Outputs, Processor, SourceDecoding, Stats, Stop};
 
 /// How the application runs (from the runner config's `kafka` section, with Kafka Streams'
 /// defaults).
@@ -74,6 +78,29 @@ impl std::fmt::Display for RunError {
 }
 
 impl std::error::Error for RunError {}
+
+/// FNV-1a, for the small maps looked up once or more per record (topics, pipelines,
+/// function names, object keys): their keys are short and come from the definition or
+/// the records' own fields, and the standard SipHash showed in profiles.
+#[derive(Default, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A `HashMap` with [`Fnv`] hashing.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
 
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
@@ -269,13 +296,24 @@ impl StreamThread<'_> {
     fn run(&self, mut tasks: Vec<Task>) -> Result<(), RunError> {
         let (topology, broker) = (self.topology, self.broker);
         let mut outputs = Outputs::default();
+        let decoding = SourceDecoding::plan(topology);
+        let scope = self.options.thread_scope.as_ref();
         let mut last_commit = Instant::now();
         let mut failure = None;
         while !self.shutdown.load(Ordering::SeqCst) {
             let mut processed = 0;
             for task in &mut tasks {
-                let mut processor = Processor { topology, broker, handlers: self.handlers, outputs: &mut outputs, stats: self.stats };
-                match process_task(task, &mut processor, broker, topology) {
+                let mut processor = Processor {
+                    topology,
+                    broker,
+                    handlers: self.handlers,
+                    outputs: &mut outputs,
+                    stats: self.stats,
+                    decoding: &decoding,
+                    scope,
+                };
+                let done = fill(task, broker, topology).and_then(|()| in_batch(scope, || process_task(task, &mut processor)));
+                match done {
                     Ok(n) => processed += n,
                     Err(e) => {
                         failure = Some(e);
@@ -286,7 +324,9 @@ impl StreamThread<'_> {
             if failure.is_some() {
                 break;
             }
-            if let Err(e) = outputs.flush(broker) {
+            let flushed = outputs.flush(broker);
+            outputs.publish(self.stats);
+            if let Err(e) = flushed {
                 failure = Some(Stop(format!("cannot append output records: {e}")));
                 break;
             }
@@ -304,7 +344,9 @@ impl StreamThread<'_> {
         // Whatever stopped the thread, what was processed is appended, synced and committed,
         // so a restart does not redo it. (A record that failed with `stopOnFail` is not
         // committed: its input offset was not advanced.)
-        outputs.flush(broker).map_err(|e| RunError(format!("cannot append output records at shutdown: {e}")))?;
+        let flushed = outputs.flush(broker);
+        outputs.publish(self.stats);
+        flushed.map_err(|e| RunError(format!("cannot append output records at shutdown: {e}")))?;
         commit(broker, &self.options.application_id, &tasks, topology).map_err(|e| RunError(format!("commit at shutdown failed: {e}")))?;
         match failure {
             Some(Stop(message)) => Err(RunError(message)),
@@ -313,8 +355,8 @@ impl StreamThread<'_> {
     }
 }
 
-/// Fills empty buffers and processes up to [`BATCH`] records in timestamp order.
-fn process_task(task: &mut Task, processor: &mut Processor, broker: &dyn Broker, topology: &Topology) -> Result<usize, Stop> {
+/// Reads more records into the task's empty buffers.
+fn fill(task: &mut Task, broker: &dyn Broker, topology: &Topology) -> Result<(), Stop> {
     for input in &mut task.inputs {
         if input.buffer.is_empty() {
             let topic = &topology.sources[input.source].topic;
@@ -324,6 +366,25 @@ fn process_task(task: &mut Task, processor: &mut Processor, broker: &dyn Broker,
             input.buffer.extend(records.into_iter().filter(|r| r.offset >= input.next));
         }
     }
+    Ok(())
+}
+
+/// Runs a batch inside the thread scope's [`batch`](crate::ports::ThreadScope::batch), if
+/// there is a scope.
+fn in_batch(scope: Option<&ScopeHandle>, body: impl FnOnce() -> Result<usize, Stop>) -> Result<usize, Stop> {
+    let Some(scope) = scope else { return body() };
+    let mut body = Some(body);
+    let mut result = None;
+    scope.0.batch(&mut || {
+        if let Some(body) = body.take() {
+            result = Some(body());
+        }
+    });
+    result.unwrap_or_else(|| Err(Stop("the thread scope did not run the batch (a bug in Weir)".to_string())))
+}
+
+/// Processes up to [`BATCH`] buffered records of a task in timestamp order.
+fn process_task(task: &mut Task, processor: &mut Processor) -> Result<usize, Stop> {
     let mut done = 0;
     while done < BATCH {
         let Some(input) =
@@ -332,8 +393,7 @@ fn process_task(task: &mut Task, processor: &mut Processor, broker: &dyn Broker,
             break;
         };
         let Some(record) = input.buffer.pop_front() else { break };
-        let source = &topology.sources[input.source];
-        input.previous_timestamp = processor.source_record(source, input.partition, &record, input.previous_timestamp)?;
+        input.previous_timestamp = processor.source_record(input.source, input.partition, &record, input.previous_timestamp)?;
         input.next = record.offset + 1;
         done += 1;
     }

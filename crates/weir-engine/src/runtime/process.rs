@@ -6,27 +6,49 @@
 //! [`super::errors`]): with `continueOnFail` that node drops the record and its siblings
 //! still see it; with `stopOnFail` processing stops. Sinks do not write immediately: they add
 //! to [`Outputs`], which the stream thread appends in batches and before every commit.
+//!
+//! A record's key and value are [`Datum`]s: a [`Value`], or a function runtime's own object
+//! ([`crate::ports::ForeignValue`], e.g. a Python dict). The data path converts each record
+//! at most once in and once out:
+//!
+//! - a source whose first operation hands the record to a function decodes JSON straight
+//!   into that runtime's objects ([`SourceDecoding`]);
+//! - functions take and return foreign values as they are, so consecutive Python operations
+//!   pass the same object along;
+//! - a JSON sink writes a foreign value straight to bytes when the topic's type would not
+//!   change it; everything else (other codecs, conversions, operations that look inside a
+//!   value) materializes a [`Value`] first, which gives exactly what the [`Value`] path gives.
+//!
+//! Each node works in two steps: [`Processor::apply`] does the node's work from a borrowed
+//! record (and can be retried), then [`Processor::emit`] moves the record on; nothing is
+//! cloned except for a second child (a record going to several operations gives each its
+//! own copy).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use weir_dsl::types::{TypeKind, UserType};
 
+use super::FastMap;
 use super::errors::{Decision, ErrorHandlers, Failure, Origin, Phase, retry_pause};
 use crate::log::{LogError, NewRecord, StoredRecord};
-use crate::notation::{TextConversion, json};
+use crate::notation::json::{self, JsonKind, JsonWriter};
+use crate::notation::{Codec, CodecError, TextConversion};
 use crate::partitioner::partition_for_key;
-use crate::plan::{FnHandle, NodeId, NodeKind, PrintTarget, Sink, Source, Topology};
-use crate::ports::{Broker, FunctionError};
-use crate::value::{Value, convert};
+use crate::plan::{FnHandle, NodeId, NodeKind, PrintTarget, Sink, Topology};
+use crate::ports::{Broker, FunctionError, Functions, ScopeHandle};
+use crate::value::{Datum, ForeignKind, Value, convert, converts_unchanged};
 
 /// A record between operations.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Record {
-    pub key: Value,
-    pub value: Value,
+    pub key: Datum,
+    pub value: Datum,
     pub timestamp: i64,
     pub headers: Vec<(String, Vec<u8>)>,
 }
@@ -35,12 +57,16 @@ pub struct Record {
 #[derive(Debug, Clone)]
 pub struct Stop(pub String);
 
-/// Records written by sinks, waiting to be appended.
+/// Records written by sinks, waiting to be appended, and the counts not yet published to
+/// [`Stats`].
 #[derive(Default)]
 pub struct Outputs {
-    pending: HashMap<(String, u32), Vec<NewRecord>>,
-    partitions: HashMap<String, u32>,
+    /// Per topic, per partition.
+    pending: FastMap<String, Vec<Vec<NewRecord>>>,
+    partitions: FastMap<String, u32>,
     round_robin: u32,
+    produced: u64,
+    by_pipeline: FastMap<String, u64>,
 }
 
 impl Outputs {
@@ -53,22 +79,61 @@ impl Outputs {
         Ok(n)
     }
 
+    fn push(&mut self, topic: &str, partition: u32, record: NewRecord) {
+        if !self.pending.contains_key(topic) {
+            self.pending.insert(topic.to_string(), Vec::new());
+        }
+        if let Some(per_partition) = self.pending.get_mut(topic) {
+            let p = partition as usize;
+            if per_partition.len() <= p {
+                per_partition.resize_with(p + 1, Vec::new);
+            }
+            per_partition[p].push(record);
+        }
+    }
+
+    fn count(&mut self, pipeline: &str) {
+        self.produced += 1;
+        match self.by_pipeline.get_mut(pipeline) {
+            Some(n) => *n += 1,
+            None => {
+                self.by_pipeline.insert(pipeline.to_string(), 1);
+            }
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.pending.values().all(Vec::is_empty)
+        self.pending.values().flatten().all(Vec::is_empty)
     }
 
     /// Appends everything pending. Returns the number of records written.
     pub fn flush(&mut self, broker: &dyn Broker) -> Result<usize, LogError> {
         let mut written = 0;
-        for ((topic, partition), records) in self.pending.iter_mut() {
-            if records.is_empty() {
-                continue;
+        for (topic, per_partition) in self.pending.iter_mut() {
+            for (partition, records) in per_partition.iter_mut().enumerate() {
+                if records.is_empty() {
+                    continue;
+                }
+                broker.append(topic, partition as u32, records)?;
+                written += records.len();
+                records.clear();
             }
-            broker.append(topic, *partition, records)?;
-            written += records.len();
-            records.clear();
         }
         Ok(written)
+    }
+
+    /// Adds the records counted since the last call to `stats` (once per batch, not per
+    /// record: the per-pipeline counts sit behind a lock).
+    pub fn publish(&mut self, stats: &Stats) {
+        stats.produced.fetch_add(std::mem::take(&mut self.produced), Ordering::Relaxed);
+        if self.by_pipeline.values().all(|n| *n == 0) {
+            return;
+        }
+        if let Ok(mut by) = stats.out_by_pipeline.lock() {
+            for (pipeline, n) in self.by_pipeline.iter_mut().filter(|(_, n)| **n > 0) {
+                *by.entry(pipeline.clone()).or_default() += std::mem::take(n);
+            }
+        }
     }
 }
 
@@ -82,12 +147,95 @@ pub struct Stats {
     pub out_by_pipeline: std::sync::Mutex<HashMap<String, u64>>,
 }
 
+/// How one source decodes its records' keys and values: straight into a function runtime's
+/// objects (JSON only) when the source's first operation hands the record to a function of
+/// that runtime, else into [`Value`]s. Only a matter of speed: either form gives the same
+/// results.
+#[derive(Default, Clone)]
+pub struct SourceDecoding {
+    into: Option<Arc<dyn Functions>>,
+}
+
+impl SourceDecoding {
+    /// The decoding of every source of `topology`, by source index.
+    pub fn plan(topology: &Topology) -> Vec<SourceDecoding> {
+        topology
+            .sources
+            .iter()
+            .map(|source| {
+                // A timestamp extractor gets the record as a struct of Values.
+                let into = match source.timestamp_extractor {
+                    Some(_) => None,
+                    None => source.children.iter().find_map(|&child| first_function(&topology.nodes[child].kind)),
+                };
+                SourceDecoding { into: into.map(|f| Arc::clone(&f.functions)) }
+            })
+            .collect()
+    }
+}
+
+/// The function a node first hands its record to, if it starts with one.
+fn first_function(kind: &NodeKind) -> Option<&FnHandle> {
+    match kind {
+        NodeKind::Filter { predicate: f, .. }
+        | NodeKind::MapValues { mapper: f }
+        | NodeKind::MapKey { mapper: f }
+        | NodeKind::Map { mapper: f }
+        | NodeKind::FlatMap { mapper: f }
+        | NodeKind::FlatMapValues { mapper: f }
+        | NodeKind::TransformMetadata { mapper: f }
+        | NodeKind::Peek { action: f }
+        | NodeKind::ForEach { action: f }
+        | NodeKind::ToTopicNameExtractor { extractor: f, .. } => Some(f),
+        NodeKind::Print { mapper, .. } => mapper.as_ref(),
+        NodeKind::Branch { branches } => branches.first().and_then(|(p, _)| p.as_ref()),
+        _ => None,
+    }
+}
+
+/// Decodes a key or value: through `into`'s runtime when it can take JSON, else (and for
+/// anything that runtime declines, errors included) with the codec.
+fn decode(codec: &dyn Codec, bytes: Option<&[u8]>, into: Option<&Arc<dyn Functions>>) -> Result<Datum, CodecError> {
+    if let (Some(bytes), Some(functions), Some(json)) = (bytes, into, codec.as_json())
+        && let Some(foreign) = functions.decode_json(bytes)
+        && json.accepts_decoded(match foreign.kind() {
+            ForeignKind::Struct => JsonKind::Object,
+            ForeignKind::List | ForeignKind::Tuple => JsonKind::Array,
+        })
+    {
+        return Ok(Datum::Foreign(foreign));
+    }
+    codec.decode(bytes).map(Datum::Value)
+}
+
+/// Encodes a key or value for a sink of type `ty`: a foreign value straight to JSON when
+/// the type would not change it; otherwise materialized, converted to `ty`, and encoded.
+fn encode(codec: &dyn Codec, ty: &UserType, datum: Datum, what: &str) -> Result<Option<Vec<u8>>, String> {
+    if let Datum::Foreign(foreign) = &datum
+        && let Some(json) = codec.as_json()
+        && converts_unchanged(&ty.kind, foreign.kind())
+        && json.accepts_written(foreign.kind())
+    {
+        let mut writer = JsonWriter::new();
+        if foreign.write_json(&mut writer).is_ok() {
+            return Ok(Some(writer.into_bytes()));
+        }
+    }
+    let value = datum.into_value().map_err(|e| format!("the {what} cannot be converted: {e}"))?;
+    let value = convert(value, ty).map_err(|e| format!("the {what} does not fit '{ty}': {e}"))?;
+    codec.encode(&value).map_err(|e| e.to_string())
+}
+
 pub struct Processor<'a> {
     pub topology: &'a Topology,
     pub broker: &'a dyn Broker,
     pub handlers: &'a ErrorHandlers,
     pub outputs: &'a mut Outputs,
     pub stats: &'a Stats,
+    /// By source index ([`SourceDecoding::plan`]).
+    pub decoding: &'a [SourceDecoding],
+    /// The thread's scope, to release the function runtime's lock during retry pauses.
+    pub scope: Option<&'a ScopeHandle>,
 }
 
 /// Why a node could not do its work for one record.
@@ -121,15 +269,49 @@ impl From<FunctionError> for NodeError {
     }
 }
 
-fn call(f: &FnHandle, args: &[Value]) -> Result<Value, NodeError> {
-    Ok(f.functions.call(&f.name, args)?)
+fn call(f: &FnHandle, args: &[&Datum]) -> Result<Datum, NodeError> {
+    Ok(f.functions.call_datum(&f.name, args)?)
+}
+
+/// A function's result as a [`Value`], for the operations that look inside it.
+fn call_value(f: &FnHandle, args: &[&Datum]) -> Result<Value, NodeError> {
+    call(f, args)?.into_value().map_err(|e| NodeError::Other(format!("the result of {} cannot be converted: {e}", f.qualified)))
+}
+
+/// The error for a result of the wrong type: `expected a boolean back from ns.f, got long '5'`.
+fn unexpected(expected: &str, f: &FnHandle, got: &Value) -> NodeError {
+    NodeError::Other(format!("expected {expected} from {}, got {} '{got}'", f.qualified, got.type_name()))
+}
+
+/// What a node's work decided for one record ([`Processor::apply`]); [`Processor::emit`]
+/// carries it out.
+enum Effect<'t> {
+    /// The record goes on unchanged to the node's children.
+    Pass,
+    /// Nothing goes on.
+    Drop,
+    /// The record goes on with a new key, value, or both.
+    Key(Datum),
+    Value(Datum),
+    KeyValue(Datum, Datum),
+    /// Several records go on, each with its key (`None`: the record's key) and value.
+    Many(Vec<(Option<Datum>, Datum)>),
+    /// The record goes on with a new timestamp and headers.
+    Metadata(i64, Vec<(String, Vec<u8>)>),
+    /// The record goes on to one node (a branch's entry).
+    To(NodeId),
+    /// The record is written to a topic.
+    Sink(Cow<'t, str>, &'t Sink),
 }
 
 impl<'a> Processor<'a> {
-    /// Decodes a stored record at its source and runs it through the topology. Returns the
-    /// partition time: the highest timestamp seen so far on the partition, which Kafka Streams
-    /// gives a `timestampExtractor` as `previousTimestamp`.
-    pub fn source_record(&mut self, source: &Source, partition: u32, stored: &StoredRecord, previous_timestamp: i64) -> Result<i64, Stop> {
+    /// Decodes a stored record at its source (by index) and runs it through the topology.
+    /// Returns the partition time: the highest timestamp seen so far on the partition, which
+    /// Kafka Streams gives a `timestampExtractor` as `previousTimestamp`.
+    pub fn source_record(&mut self, source: usize, partition: u32, stored: &StoredRecord, previous_timestamp: i64) -> Result<i64, Stop> {
+        let topology = self.topology;
+        let into = self.decoding.get(source).and_then(|d| d.into.as_ref());
+        let source = &topology.sources[source];
         self.stats.consumed.fetch_add(1, Ordering::Relaxed);
         let origin = Origin {
             topic: &source.topic,
@@ -140,8 +322,8 @@ impl<'a> Processor<'a> {
             value: stored.value.as_deref(),
             headers: &stored.headers,
         };
-        let decoded = source.format.key.decode(stored.key.as_deref()).map_err(|e| format!("key: {e}")).and_then(|key| {
-            source.format.value.decode(stored.value.as_deref()).map(|value| (key, value)).map_err(|e| format!("value: {e}"))
+        let decoded = decode(source.format.key.as_ref(), stored.key.as_deref(), into).map_err(|e| format!("key: {e}")).and_then(|key| {
+            decode(source.format.value.as_ref(), stored.value.as_deref(), into).map(|value| (key, value)).map_err(|e| format!("value: {e}"))
         });
         let (key, value) = match decoded {
             Ok(kv) => kv,
@@ -157,16 +339,19 @@ impl<'a> Processor<'a> {
         };
         let mut timestamp = stored.timestamp;
         if let Some(extractor) = &source.timestamp_extractor {
-            let record = Value::Struct(IndexMap::from([
+            let (Ok(k), Ok(v)) = (key.to_value(), value.to_value()) else {
+                return Err(Stop("a timestamp extractor's source decoded into foreign values (a bug in Weir)".to_string()));
+            };
+            let record = Datum::Value(Value::Struct(IndexMap::from([
                 ("timestamp".to_string(), Value::Long(stored.timestamp)),
                 ("timestampType".to_string(), Value::String("CreateTime".to_string())),
-                ("key".to_string(), key.clone()),
-                ("value".to_string(), value.clone()),
+                ("key".to_string(), k),
+                ("value".to_string(), v),
                 ("topic".to_string(), Value::String(source.topic.clone())),
                 ("partition".to_string(), Value::Int(partition as i32)),
                 ("offset".to_string(), Value::Long(stored.offset as i64)),
-            ]));
-            match call(extractor, &[record, Value::Long(previous_timestamp)]) {
+            ])));
+            match call_value(extractor, &[&record, &Datum::Value(Value::Long(previous_timestamp))]) {
                 Ok(Value::Long(t)) => timestamp = t,
                 Ok(other) => {
                     let failure = Failure {
@@ -185,9 +370,7 @@ impl<'a> Processor<'a> {
             }
         }
         let record = Record { key, value, timestamp, headers: stored.headers.clone() };
-        for &child in &source.children {
-            self.node(child, record.clone(), &origin)?;
-        }
+        self.forward(&source.children, record, &origin)?;
         Ok(timestamp.max(previous_timestamp))
     }
 
@@ -207,6 +390,7 @@ impl<'a> Processor<'a> {
         }
     }
 
+    /// Hands the record to each child in turn: a copy to all but the last, which gets it.
     fn forward(&mut self, children: &[NodeId], record: Record, origin: &Origin) -> Result<(), Stop> {
         if let Some((last, rest)) = children.split_last() {
             for &child in rest {
@@ -217,160 +401,153 @@ impl<'a> Processor<'a> {
         Ok(())
     }
 
+    /// Sleeps before a retry, without holding the function runtime's lock.
+    fn pause(&self, duration: Duration) {
+        match self.scope {
+            Some(scope) => scope.0.outside(&mut || std::thread::sleep(duration)),
+            None => std::thread::sleep(duration),
+        }
+    }
+
     /// Runs one node for one record, retrying as the process handler says.
     fn node(&mut self, id: NodeId, record: Record, origin: &Origin) -> Result<(), Stop> {
         let topology = self.topology;
         let node = &topology.nodes[id];
         let mut attempts = 0;
-        let outputs = loop {
+        let effect = loop {
             match self.apply(id, &record) {
-                Ok(outputs) => break outputs,
+                Ok(effect) => break effect,
                 Err(e) if self.handlers.should_retry(Phase::Process, attempts) => {
                     attempts += 1;
                     let failure = e.into_failure(&node.name);
                     tracing::warn!(operation = %node.name, attempt = attempts, "retrying after process error: {}", failure.message);
-                    std::thread::sleep(retry_pause(attempts));
+                    self.pause(retry_pause(attempts));
                 }
                 Err(e) => return self.fail(e.into_failure(&node.name), origin),
             }
         };
-        for out in outputs {
-            match out {
-                Out::Children(r) => self.forward(&node.children, r, origin)?,
-                Out::To(child, r) => self.node(child, r, origin)?,
-                Out::Sink(topic, sink, r) => self.write(node.pipeline.as_str(), &topic, sink, r, origin)?,
-            }
-        }
-        Ok(())
+        self.emit(id, effect, record, origin)
     }
 
-    /// The node's own work; what it emits, without running its children.
-    fn apply(&mut self, id: NodeId, r: &Record) -> Result<Vec<Out<'a>>, NodeError> {
+    /// Carries out a node's [`Effect`], moving the record on.
+    fn emit(&mut self, id: NodeId, effect: Effect<'a>, mut r: Record, origin: &Origin) -> Result<(), Stop> {
+        let node = &self.topology.nodes[id];
+        match effect {
+            Effect::Pass => {}
+            Effect::Drop => return Ok(()),
+            Effect::Key(k) => r.key = k,
+            Effect::Value(v) => r.value = v,
+            Effect::KeyValue(k, v) => (r.key, r.value) = (k, v),
+            Effect::Metadata(timestamp, headers) => (r.timestamp, r.headers) = (timestamp, headers),
+            Effect::Many(items) => {
+                for (k, v) in items {
+                    let key = k.unwrap_or_else(|| r.key.clone());
+                    let record = Record { key, value: v, timestamp: r.timestamp, headers: r.headers.clone() };
+                    self.forward(&node.children, record, origin)?;
+                }
+                return Ok(());
+            }
+            Effect::To(child) => return self.node(child, r, origin),
+            Effect::Sink(topic, sink) => return self.write(node.pipeline.as_str(), &topic, sink, r, origin),
+        }
+        self.forward(&node.children, r, origin)
+    }
+
+    /// The node's own work for a record, without moving it or running its children.
+    fn apply(&mut self, id: NodeId, r: &Record) -> Result<Effect<'a>, NodeError> {
         let topology = self.topology;
         let node = &topology.nodes[id];
-        let kv = || [r.key.clone(), r.value.clone()];
-        let with = |key: Value, value: Value| Record { key, value, timestamp: r.timestamp, headers: r.headers.clone() };
+        let kv = [&r.key, &r.value];
+        let materialized = |d: &Datum| d.to_value().map_err(NodeError::Other);
         Ok(match &node.kind {
-            NodeKind::Filter { predicate, keep } => match call(predicate, &kv())? {
-                Value::Bool(b) if b == *keep => vec![Out::Children(r.clone())],
-                Value::Bool(_) => vec![],
-                other => {
-                    return Err(NodeError::Other(format!(
-                        "expected a boolean back from {}, got {} '{other}'",
-                        predicate.qualified,
-                        other.type_name()
-                    )));
-                }
+            NodeKind::Filter { predicate, keep } => match call_value(predicate, &kv)? {
+                Value::Bool(b) if b == *keep => Effect::Pass,
+                Value::Bool(_) => Effect::Drop,
+                other => return Err(unexpected("a boolean back", predicate, &other)),
             },
-            NodeKind::MapValues { mapper } => vec![Out::Children(with(r.key.clone(), call(mapper, &kv())?))],
-            NodeKind::MapKey { mapper } => vec![Out::Children(with(call(mapper, &kv())?, r.value.clone()))],
+            NodeKind::MapValues { mapper } => Effect::Value(call(mapper, &kv)?),
+            NodeKind::MapKey { mapper } => Effect::Key(call(mapper, &kv)?),
             NodeKind::Map { mapper } => {
-                let (k, v) = key_value(call(mapper, &kv())?, &mapper.qualified)?;
-                vec![Out::Children(with(k, v))]
+                let (k, v) = key_value(call_value(mapper, &kv)?, &mapper.qualified)?;
+                Effect::KeyValue(k.into(), v.into())
             }
-            NodeKind::FlatMap { mapper } => match call(mapper, &kv())? {
-                Value::Null => vec![],
-                Value::List(items) => items
-                    .into_iter()
-                    .map(|item| key_value(item, &mapper.qualified).map(|(k, v)| Out::Children(with(k, v))))
-                    .collect::<Result<_, _>>()?,
-                other => {
-                    return Err(NodeError::Other(format!(
-                        "expected a list of (key, value) from {}, got {} '{other}'",
-                        mapper.qualified,
-                        other.type_name()
-                    )));
-                }
+            NodeKind::FlatMap { mapper } => match call_value(mapper, &kv)? {
+                Value::Null => Effect::Drop,
+                Value::List(items) => Effect::Many(
+                    items
+                        .into_iter()
+                        .map(|item| key_value(item, &mapper.qualified).map(|(k, v)| (Some(k.into()), v.into())))
+                        .collect::<Result<_, _>>()?,
+                ),
+                other => return Err(unexpected("a list of (key, value)", mapper, &other)),
             },
-            NodeKind::FlatMapValues { mapper } => match call(mapper, &kv())? {
-                Value::Null => vec![],
-                Value::List(items) => items.into_iter().map(|v| Out::Children(with(r.key.clone(), v))).collect(),
-                other => {
-                    return Err(NodeError::Other(format!(
-                        "expected a list of values from {}, got {} '{other}'",
-                        mapper.qualified,
-                        other.type_name()
-                    )));
-                }
+            NodeKind::FlatMapValues { mapper } => match call_value(mapper, &kv)? {
+                Value::Null => Effect::Drop,
+                Value::List(items) => Effect::Many(items.into_iter().map(|v| (None, v.into())).collect()),
+                other => return Err(unexpected("a list of values", mapper, &other)),
             },
             NodeKind::TransformMetadata { mapper } => {
-                let metadata = Value::Struct(IndexMap::from([
+                let metadata = Datum::Value(Value::Struct(IndexMap::from([
                     ("timestamp".to_string(), Value::Long(r.timestamp)),
                     ("headers".to_string(), headers_value(&r.headers)),
-                ]));
-                let mut out = r.clone();
-                match call(mapper, &[r.key.clone(), r.value.clone(), metadata])? {
+                ])));
+                let (mut timestamp, mut headers) = (r.timestamp, None);
+                match call_value(mapper, &[&r.key, &r.value, &metadata])? {
                     Value::Struct(fields) => {
                         match fields.get("timestamp") {
                             Some(Value::Null) | None => {}
                             Some(t) => match convert(t.clone(), &long_type()) {
-                                Ok(Value::Long(t)) => out.timestamp = t,
+                                Ok(Value::Long(t)) => timestamp = t,
                                 _ => return Err(NodeError::Other(format!("metadata 'timestamp' must be a long, got '{t}'"))),
                             },
                         }
                         match fields.get("headers") {
                             Some(Value::Null) | None => {}
-                            Some(h) => out.headers = headers_from_value(h).map_err(NodeError::Other)?,
+                            Some(h) => headers = Some(headers_from_value(h).map_err(NodeError::Other)?),
                         }
                     }
                     Value::Null => {}
-                    other => {
-                        return Err(NodeError::Other(format!(
-                            "expected metadata (a dict) from {}, got {} '{other}'",
-                            mapper.qualified,
-                            other.type_name()
-                        )));
-                    }
+                    other => return Err(unexpected("metadata (a dict)", mapper, &other)),
                 }
-                vec![Out::Children(out)]
+                Effect::Metadata(timestamp, headers.unwrap_or_else(|| r.headers.clone()))
             }
             NodeKind::Peek { action } => {
-                call(action, &kv())?;
-                vec![Out::Children(r.clone())]
+                call(action, &kv)?;
+                Effect::Pass
             }
-            NodeKind::ConvertKey { from, into, text } => {
-                vec![Out::Children(with(convert_value(r.key.clone(), from, into, text)?, r.value.clone()))]
-            }
-            NodeKind::ConvertValue { from, into, text } => {
-                vec![Out::Children(with(r.key.clone(), convert_value(r.value.clone(), from, into, text)?))]
-            }
+            NodeKind::ConvertKey { from, into, text } => Effect::Key(convert_value(materialized(&r.key)?, from, into, text)?.into()),
+            NodeKind::ConvertValue { from, into, text } => Effect::Value(convert_value(materialized(&r.value)?, from, into, text)?.into()),
             NodeKind::ConvertKeyValue { from, into, text } => match (&from.kind, &into.kind) {
                 (TypeKind::Tuple(f), TypeKind::Tuple(i)) if f.len() == 2 && i.len() == 2 => {
-                    let k = convert_value(r.key.clone(), &f[0], &i[0], &text.0)?;
-                    let v = convert_value(r.value.clone(), &f[1], &i[1], &text.1)?;
-                    vec![Out::Children(with(k, v))]
+                    let k = convert_value(materialized(&r.key)?, &f[0], &i[0], &text.0)?;
+                    let v = convert_value(materialized(&r.value)?, &f[1], &i[1], &text.1)?;
+                    Effect::KeyValue(k.into(), v.into())
                 }
                 _ => return Err(NodeError::Other(format!("convertKeyValue needs a (key, value) tuple type, got '{into}'"))),
             },
-            NodeKind::Forward => vec![Out::Children(r.clone())],
+            NodeKind::Forward => Effect::Pass,
             NodeKind::Branch { branches } => {
                 for (predicate, entry) in branches {
                     let taken = match predicate {
                         None => true,
-                        Some(p) => match call(p, &kv())? {
+                        Some(p) => match call_value(p, &kv)? {
                             Value::Bool(b) => b,
-                            other => {
-                                return Err(NodeError::Other(format!(
-                                    "expected a boolean back from {}, got {} '{other}'",
-                                    p.qualified,
-                                    other.type_name()
-                                )));
-                            }
+                            other => return Err(unexpected("a boolean back", p, &other)),
                         },
                     };
                     if taken {
-                        return Ok(vec![Out::To(*entry, r.clone())]);
+                        return Ok(Effect::To(*entry));
                     }
                 }
-                vec![]
+                Effect::Drop
             }
             NodeKind::ForEach { action } => {
-                call(action, &kv())?;
-                vec![]
+                call(action, &kv)?;
+                Effect::Drop
             }
             NodeKind::Print { target, label, mapper } => {
                 let text = match mapper {
-                    Some(m) => match call(m, &kv())? {
+                    Some(m) => match call_value(m, &kv)? {
                         Value::String(s) => s,
                         other => other.to_string(),
                     },
@@ -384,23 +561,17 @@ impl<'a> Processor<'a> {
                     }
                 };
                 written.map_err(|e| NodeError::Other(format!("print failed: {e}")))?;
-                vec![]
+                Effect::Drop
             }
-            NodeKind::To { topic, sink } => vec![Out::Sink(topic.clone(), sink, r.clone())],
+            NodeKind::To { topic, sink } => Effect::Sink(Cow::Borrowed(topic), sink),
             NodeKind::ToTopicNameExtractor { extractor, sink } => {
-                let context = Value::Struct(IndexMap::from([
+                let context = Datum::Value(Value::Struct(IndexMap::from([
                     ("timestamp".to_string(), Value::Long(r.timestamp)),
                     ("headers".to_string(), headers_value(&r.headers)),
-                ]));
-                match call(extractor, &[r.key.clone(), r.value.clone(), context])? {
-                    Value::String(topic) if !topic.is_empty() => vec![Out::Sink(topic, sink, r.clone())],
-                    other => {
-                        return Err(NodeError::Other(format!(
-                            "expected a topic name back from {}, got {} '{other}'",
-                            extractor.qualified,
-                            other.type_name()
-                        )));
-                    }
+                ])));
+                match call_value(extractor, &[&r.key, &r.value, &context])? {
+                    Value::String(topic) if !topic.is_empty() => Effect::Sink(Cow::Owned(topic), sink),
+                    other => return Err(unexpected("a topic name back", extractor, &other)),
                 }
             }
         })
@@ -408,15 +579,11 @@ impl<'a> Processor<'a> {
 
     /// Encodes a record for a sink and queues it for its partition(s).
     fn write(&mut self, pipeline: &str, topic: &str, sink: &Sink, r: Record, origin: &Origin) -> Result<(), Stop> {
-        let encoded = convert(r.key.clone(), &sink.format.key_type)
-            .map_err(|e| format!("the key does not fit '{}': {e}", sink.format.key_type))
-            .and_then(|k| sink.format.key.encode(&k).map_err(|e| e.to_string()))
-            .and_then(|k| {
-                convert(r.value.clone(), &sink.format.value_type)
-                    .map_err(|e| format!("the value does not fit '{}': {e}", sink.format.value_type))
-                    .and_then(|v| sink.format.value.encode(&v).map_err(|e| e.to_string()))
-                    .map(|v| (k, v))
-            });
+        let Record { key, value, timestamp, headers } = r;
+        // A partitioner sees the key and value after they were encoded.
+        let kept = sink.partitioner.as_ref().map(|_| (key.clone(), value.clone()));
+        let encoded = encode(sink.format.key.as_ref(), &sink.format.key_type, key, "key")
+            .and_then(|k| encode(sink.format.value.as_ref(), &sink.format.value_type, value, "value").map(|v| (k, v)));
         let (key, value) = match encoded {
             Ok(kv) => kv,
             Err(message) => {
@@ -426,10 +593,10 @@ impl<'a> Processor<'a> {
             }
         };
         let partitions = self.outputs.partitions(self.broker, topic).map_err(|e| Stop(format!("cannot write to topic '{topic}': {e}")))?;
-        let targets = match &sink.partitioner {
-            Some(p) => {
-                let args = [Value::String(topic.to_string()), r.key.clone(), r.value.clone(), Value::Int(partitions as i32)];
-                match call(p, &args) {
+        let targets = match (&sink.partitioner, &kept) {
+            (Some(p), Some((k, v))) => {
+                let args = [&Datum::Value(Value::String(topic.to_string())), k, v, &Datum::Value(Value::Int(partitions as i32))];
+                match call_value(p, &args) {
                     Ok(result) => match chosen_partitions(&result, partitions) {
                         Some(list) => list,
                         None => vec![self.default_partition(key.as_deref(), partitions)],
@@ -437,14 +604,14 @@ impl<'a> Processor<'a> {
                     Err(e) => return self.fail(e.into_failure("partitioner"), origin),
                 }
             }
-            None => vec![self.default_partition(key.as_deref(), partitions)],
+            _ => vec![self.default_partition(key.as_deref(), partitions)],
         };
-        for partition in targets {
-            let record = NewRecord { timestamp: r.timestamp, key: key.clone(), value: value.clone(), headers: r.headers.clone() };
-            self.outputs.pending.entry((topic.to_string(), partition)).or_default().push(record);
-            self.stats.produced.fetch_add(1, Ordering::Relaxed);
-            if let Ok(mut by) = self.stats.out_by_pipeline.lock() {
-                *by.entry(pipeline.to_string()).or_default() += 1;
+        let mut record = Some(NewRecord { timestamp, key, value, headers });
+        for (i, &partition) in targets.iter().enumerate() {
+            let next = if i + 1 == targets.len() { record.take() } else { record.clone() };
+            if let Some(next) = next {
+                self.outputs.push(topic, partition, next);
+                self.outputs.count(pipeline);
             }
         }
         Ok(())
@@ -459,16 +626,6 @@ impl<'a> Processor<'a> {
             }
         }
     }
-}
-
-/// What a node emits.
-enum Out<'t> {
-    /// To all its children.
-    Children(Record),
-    /// To one node (a branch's entry).
-    To(NodeId, Record),
-    /// To a topic.
-    Sink(String, &'t Sink, Record),
 }
 
 fn long_type() -> UserType {
