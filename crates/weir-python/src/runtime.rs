@@ -336,6 +336,16 @@ mod tests {
     }
 
     #[test]
+    fn every_function_has_its_own_logger() {
+        let f = load(
+            "functions:\n  named:\n    type: valueTransformer\n    expression: log._name\n    resultType: string\n  shadowed:\n    type: valueTransformer\n    parameters:\n      - name: log\n        type: string\n    expression: log._name\n    resultType: string\n",
+        );
+        assert_eq!(f.call("named", &kv("k", Value::Null)), Ok(Value::String("ns.function.named".into())));
+        assert_eq!(f.call("named", &kv("k", Value::Null)), Ok(Value::String("ns.function.named".into())));
+        assert_eq!(f.call("shadowed", &kv("k", Value::Null)), Ok(Value::String("ns.function.shadowed".into())));
+    }
+
+    #[test]
     fn custom_parameters_take_their_defaults() {
         let f = load(
             "functions:\n  greet:\n    type: valueTransformer\n    parameters:\n      - name: greeting\n        type: string\n        defaultValue: hello\n      - name: times\n        type: int\n        defaultValue: 2\n    expression: greeting * times + value\n    resultType: string\n",
