@@ -242,3 +242,47 @@ pipelines:
     dir.run_ok(&["ksml-runner.yaml"]);
     assert_eq!(dir.values("out"), vec![json!([21, 42])]);
 }
+
+#[test]
+fn several_stream_threads_share_the_functions() {
+    let dir = Dir::new("threads");
+    dir.write(
+        "def.yaml",
+        r#"
+streams:
+  orders: {topic: orders, keyType: string, valueType: json}
+functions:
+  big:
+    type: predicate
+    expression: value["n"] % 2 == 0
+  tag:
+    type: valueTransformer
+    expression: '{"n": value["n"], "tags": [t.upper() for t in value["tags"]]}'
+    resultType: json
+pipelines:
+  tagged:
+    from: orders
+    via:
+      - type: filter
+        if: big
+      - type: mapValues
+        mapper: tag
+    to: {topic: out, keyType: string, valueType: json}
+"#,
+    );
+    dir.write(
+        "ksml-runner.yaml",
+        "ksml:\n  definitions:\n    main: def.yaml\nkafka:\n  application.id: threads-test\n  bootstrap.servers: unused:9092\n  \
+         num.stream.threads: 4\n",
+    );
+    let out = dir.weir(&["topic", "create", "orders", "--partitions", "4"], "");
+    common::assert_ok(&out, "weir topic create");
+    let input: String =
+        (0..2000).map(|n| format!("{{\"key\": \"k{n}\", \"value\": {{\"n\": {n}, \"tags\": [\"a\", \"b{}\"]}}}}\n", n % 7)).collect();
+    dir.produce("orders", &input);
+    dir.run_ok(&["ksml-runner.yaml"]);
+    let mut values: Vec<i64> = dir.values("out").iter().map(|v| v["n"].as_i64().expect("n")).collect();
+    values.sort_unstable();
+    assert_eq!(values, (0..2000).filter(|n| n % 2 == 0).collect::<Vec<_>>());
+    assert!(dir.values("out").iter().all(|v| v["tags"][0] == "A" && v["tags"][1].as_str().is_some_and(|t| t.starts_with('B'))));
+}
