@@ -95,7 +95,9 @@ pub enum ForeignKind {
 /// object that has not been needed as a [`Value`] yet. Cloning a foreign value makes an
 /// independent copy ([`ForeignValue::fork`]), as cloning a [`Value`] does.
 pub enum Datum {
+    /// The engine's own form.
     Value(Value),
+    /// The function runtime's object (always a struct, list or tuple).
     Foreign(Box<dyn ForeignValue>),
 }
 

@@ -88,11 +88,19 @@ def compile_function(spec):
     line = spec["line"]
     name = spec["name"]
     signature = ", ".join(list(spec["params"]) + [f"{c[0]}=None" for c in spec["custom"]])
-    star = f"*, {STORES}=None" if spec["stores"] else ""
+    keyword_only = []
+    body = []
+    if "log" in list(spec["params"]) + [c[0] for c in spec["custom"]]:
+        body += _stmts(f"log = {LOGGER}({spec['logger']!r})", line)
+    else:
+        # Bound once, when the function is defined, rather than looked up on every call.
+        keyword_only.append(f"log={LOGGER}({spec['logger']!r})")
+    if spec["stores"]:
+        keyword_only.append(f"{STORES}=None")
+    star = "*, " + ", ".join(keyword_only) if keyword_only else ""
     signature = ", ".join(s for s in (signature, star) if s)
     fn = _stmts(f"def {name}({signature}):\n    pass", line)[0]
 
-    body = _stmts(f"log = {LOGGER}({spec['logger']!r})", line)
     for store in spec["stores"]:
         body += _stmts(f"{store} = {STORES}[{store!r}]", line)
     for param, default in spec["custom"]:

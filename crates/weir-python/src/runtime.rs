@@ -43,7 +43,8 @@ pub struct PythonFunctions {
     namespace: String,
     file: String,
     functions: FastMap<String, Loaded>,
-    /// What decoding JSON into Python keeps between records.
+    /// What decoding JSON into Python keeps between records (shared by the stream threads;
+    /// only ever tried, never waited for, see `decode_json`).
     decoding: Mutex<DecodeCache>,
 }
 
@@ -262,8 +263,14 @@ impl Functions for PythonFunctions {
     }
 
     fn decode_json(&self, bytes: &[u8]) -> Option<Box<dyn ForeignValue>> {
-        let mut cache = self.decoding.lock().ok()?;
-        Python::attach(|py| decode_json(py, bytes, &mut cache)).map(|v| Box::new(v) as Box<dyn ForeignValue>)
+        Python::attach(|py| match self.decoding.try_lock() {
+            Ok(mut cache) => decode_json(py, bytes, &mut cache),
+            // Another thread has it (it can give up the GIL while decoding, when a garbage
+            // collection runs Python code): never wait for it while holding the GIL, decode
+            // without the cache instead.
+            Err(_) => decode_json(py, bytes, &mut DecodeCache::default()),
+        })
+        .map(|v| Box::new(v) as Box<dyn ForeignValue>)
     }
 }
 
@@ -333,6 +340,16 @@ mod tests {
         assert_eq!(f.call("yes", &kv("k", Value::Null)), Ok(Value::Bool(true)));
         let v = Value::Struct(IndexMap::from([("t".to_string(), Value::Long(35))]));
         assert_eq!(f.call("hot", &kv("k", v)), Ok(Value::Bool(true)));
+    }
+
+    #[test]
+    fn every_function_has_its_own_logger() {
+        let f = load(
+            "functions:\n  named:\n    type: valueTransformer\n    expression: log._name\n    resultType: string\n  shadowed:\n    type: valueTransformer\n    parameters:\n      - name: log\n        type: string\n    expression: log._name\n    resultType: string\n",
+        );
+        assert_eq!(f.call("named", &kv("k", Value::Null)), Ok(Value::String("ns.function.named".into())));
+        assert_eq!(f.call("named", &kv("k", Value::Null)), Ok(Value::String("ns.function.named".into())));
+        assert_eq!(f.call("shadowed", &kv("k", Value::Null)), Ok(Value::String("ns.function.shadowed".into())));
     }
 
     #[test]

@@ -340,6 +340,7 @@ impl<'de> Visitor<'de> for ValueSeed {
 /// The kind of a JSON value's top level, as [`decode_into`] found it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JsonKind {
+    /// `null`.
     Null,
     Bool,
     Number,
@@ -361,18 +362,31 @@ pub trait JsonBuilder {
     type Object;
     /// An array being filled.
     type Array;
+    /// What stops the reading (the builder's own failure, e.g. a Python exception).
     type Error;
+    /// `null`.
     fn null(&mut self) -> Result<Self::Node, Self::Error>;
+    /// `true` or `false`.
     fn boolean(&mut self, v: bool) -> Result<Self::Node, Self::Error>;
+    /// An integer that fits `i64`.
     fn long(&mut self, v: i64) -> Result<Self::Node, Self::Error>;
+    /// Any other number.
     fn double(&mut self, v: f64) -> Result<Self::Node, Self::Error>;
+    /// A string, unescaped.
     fn string(&mut self, v: &str) -> Result<Self::Node, Self::Error>;
+    /// An array starts; `size_hint` may be 0 when unknown.
     fn begin_array(&mut self, size_hint: usize) -> Result<Self::Array, Self::Error>;
+    /// The array's next item.
     fn push(&mut self, array: &mut Self::Array, item: Self::Node) -> Result<(), Self::Error>;
+    /// The array is complete.
     fn end_array(&mut self, array: Self::Array) -> Result<Self::Node, Self::Error>;
+    /// An object starts.
     fn begin_object(&mut self) -> Result<Self::Object, Self::Error>;
+    /// An object key, unescaped (its value is read next).
     fn key(&mut self, key: &str) -> Result<Self::Key, Self::Error>;
+    /// The object's next entry, in document order (a repeated key comes again).
     fn insert(&mut self, object: &mut Self::Object, key: Self::Key, value: Self::Node) -> Result<(), Self::Error>;
+    /// The object is complete.
     fn end_object(&mut self, object: Self::Object) -> Result<Self::Node, Self::Error>;
     /// Forgets a document read in part: [`decode_into`] reads it again from the start.
     fn restart(&mut self) {}
@@ -846,6 +860,7 @@ impl Default for JsonWriter {
 }
 
 impl JsonWriter {
+    /// An empty writer.
     pub fn new() -> JsonWriter {
         JsonWriter { out: Vec::with_capacity(256), depth: 0, comma: false }
     }
@@ -867,23 +882,28 @@ impl JsonWriter {
         Ok(())
     }
 
+    /// `null`.
     pub fn null(&mut self) -> Result<(), Unwritable> {
         self.value()?;
         self.out.extend_from_slice(b"null");
         Ok(())
     }
 
+    /// `true` or `false`.
     pub fn boolean(&mut self, v: bool) -> Result<(), Unwritable> {
         self.value()?;
         self.out.extend_from_slice(if v { b"true" } else { b"false" });
         Ok(())
     }
 
+    /// An integer.
     pub fn long(&mut self, v: i64) -> Result<(), Unwritable> {
         self.value()?;
         self.serde(&v)
     }
 
+    /// A `double` (the shortest text that reads back as the same value); NaN and ±infinity
+    /// are [`Unwritable`].
     pub fn double(&mut self, v: f64) -> Result<(), Unwritable> {
         if !v.is_finite() {
             return Err(Unwritable);
@@ -901,6 +921,7 @@ impl JsonWriter {
         self.serde(&v)
     }
 
+    /// A string, escaped as serde_json escapes it.
     pub fn string(&mut self, v: &str) -> Result<(), Unwritable> {
         self.value()?;
         self.text(v)
@@ -911,6 +932,7 @@ impl JsonWriter {
         self.string(&base64(v))
     }
 
+    /// Opens an array; its items follow, then [`JsonWriter::end_array`].
     pub fn begin_array(&mut self) -> Result<(), Unwritable> {
         self.value()?;
         self.out.push(b'[');
@@ -919,12 +941,15 @@ impl JsonWriter {
         Ok(())
     }
 
+    /// Closes the innermost array.
     pub fn end_array(&mut self) {
         self.out.push(b']');
         self.depth = self.depth.saturating_sub(1);
         self.comma = true;
     }
 
+    /// Opens an object; [`JsonWriter::key`] and a value for each entry follow, then
+    /// [`JsonWriter::end_object`].
     pub fn begin_object(&mut self) -> Result<(), Unwritable> {
         self.value()?;
         self.out.push(b'{');
@@ -944,6 +969,7 @@ impl JsonWriter {
         Ok(())
     }
 
+    /// Closes the innermost object.
     pub fn end_object(&mut self) {
         self.out.push(b'}');
         self.depth = self.depth.saturating_sub(1);

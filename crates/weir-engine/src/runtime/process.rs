@@ -593,18 +593,23 @@ impl<'a> Processor<'a> {
             }
         };
         let partitions = self.outputs.partitions(self.broker, topic).map_err(|e| Stop(format!("cannot write to topic '{topic}': {e}")))?;
-        let targets = match (&sink.partitioner, &kept) {
+        let chosen = match (&sink.partitioner, &kept) {
             (Some(p), Some((k, v))) => {
                 let args = [&Datum::Value(Value::String(topic.to_string())), k, v, &Datum::Value(Value::Int(partitions as i32))];
                 match call_value(p, &args) {
-                    Ok(result) => match chosen_partitions(&result, partitions) {
-                        Some(list) => list,
-                        None => vec![self.default_partition(key.as_deref(), partitions)],
-                    },
+                    Ok(result) => chosen_partitions(&result, partitions),
                     Err(e) => return self.fail(e.into_failure("partitioner"), origin),
                 }
             }
-            _ => vec![self.default_partition(key.as_deref(), partitions)],
+            _ => None,
+        };
+        let default;
+        let targets = match &chosen {
+            Some(list) => list.as_slice(),
+            None => {
+                default = [self.default_partition(key.as_deref(), partitions)];
+                &default[..]
+            }
         };
         let mut record = Some(NewRecord { timestamp, key, value, headers });
         for (i, &partition) in targets.iter().enumerate() {

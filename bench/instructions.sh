@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Instructions per record (valgrind's callgrind), for the Python pipeline and the plain loop:
+# a figure that does not move with the machine's load, for comparing changes on a shared
+# machine where wall times vary by 10-50%. Prints figures; asserts nothing.
+#
+#   bench/instructions.sh                 # 20,000 records
+#   RECORDS=5000 bench/instructions.sh
+#
+# Environment: RECORDS (20000), DEF (python_pipeline.yaml), WEIR_BIN (skip the build), PYTHON
+# (python3), WEIR_BENCH_DIR (kept if given). Needs valgrind. Each figure is (instructions of
+# a run over RECORDS records - instructions of the same run over none) / RECORDS, so start-up
+# is left out on both sides. Instructions are not time (cache misses, system calls and I/O
+# are not in them), but a change that removes work shows here first.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=$ROOT/bench
+RECORDS=${RECORDS:-20000}
+DEF=${DEF:-python_pipeline.yaml}
+PYTHON=${PYTHON:-python3}
+if [[ -n ${WEIR_BENCH_DIR:-} ]]; then
+    WORK=$WEIR_BENCH_DIR
+    mkdir -p "$WORK"
+else
+    WORK=$(mktemp -d /tmp/weir-instructions.XXXXXX)
+    trap 'rm -rf "$WORK"' EXIT
+fi
+command -v valgrind > /dev/null || { echo "needs valgrind" >&2; exit 1; }
+if [[ -n ${WEIR_BIN:-} ]]; then
+    WEIR=$WEIR_BIN
+else
+    (cd "$ROOT" && cargo build --release -p weir --quiet)
+    WEIR=${CARGO_TARGET_DIR:-$ROOT/target}/release/weir
+fi
+# The interpreter itself, not a launcher script (pyenv's shims would be measured instead).
+PY=$("$PYTHON" -c 'import sys; print(sys.executable)')
+
+"$PYTHON" "$BENCH/gen_input.py" "$RECORDS" "$WORK/in.jsonl" 2> /dev/null
+: > "$WORK/empty.jsonl"
+"$WEIR" topic produce orders --raw --file "$WORK/in.jsonl" --storage "$WORK/seed/state" > /dev/null 2>&1
+mkdir -p "$WORK/seed-empty/state"
+
+# instructions COMMAND...: callgrind's total for one run
+instructions() {
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 > /dev/null | awk '/Collected/ { print $NF }'
+}
+
+# weir_run SEED: instructions of `weir run --until-idle` over a copy of the seeded log
+weir_run() {
+    rm -rf "$WORK/run"
+    mkdir -p "$WORK/run"
+    cp -r "$WORK/$1/state" "$WORK/run/state"
+    printf 'ksml:\n  storageDirectory: %s\n  definitions:\n    bench: %s\nkafka:\n  application.id: bench\n  bootstrap.servers: localhost:9092\n' \
+        "$WORK/run/state" "$BENCH/$DEF" > "$WORK/run/ksml-runner.yaml"
+    instructions "$WEIR" run --until-idle "$WORK/run/ksml-runner.yaml"
+}
+
+per_record() { awk -v a="$1" -v b="$2" -v n="$RECORDS" 'BEGIN { printf "%.0f", (a - b) / n }'; }
+
+weir_full=$(weir_run seed)
+weir_empty=$(weir_run seed-empty)
+echo "weir run ($DEF):    $(per_record "$weir_full" "$weir_empty") instructions per record ($RECORDS records)"
+if [[ $DEF == python_pipeline.yaml ]]; then
+    plain_full=$(instructions "$PY" "$BENCH/plain_loop.py" "$WORK/in.jsonl" "$WORK/plain.out")
+    plain_empty=$(instructions "$PY" "$BENCH/plain_loop.py" "$WORK/empty.jsonl" "$WORK/plain.out")
+    echo "plain CPython loop:  $(per_record "$plain_full" "$plain_empty") instructions per record"
+fi
