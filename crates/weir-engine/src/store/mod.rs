@@ -1075,6 +1075,11 @@ pub struct TaskStores {
 }
 
 impl TaskStores {
+    /// A task's stores from instances (the runtime opens them with [`StateStores::open_task`]).
+    pub fn new(stores: Vec<Arc<StoreInstance>>) -> TaskStores {
+        TaskStores { stores }
+    }
+
     pub fn get(&self, name: &str) -> Option<&Arc<StoreInstance>> {
         self.stores.iter().find(|s| s.spec.name == name)
     }
