@@ -19,6 +19,9 @@ use std::ops::Bound;
 
 use super::keyvalue::StampedBytes;
 
+/// One window's values: (key, sequence number) → value.
+type Segment = BTreeMap<(Vec<u8>, u32), StampedBytes>;
+
 #[derive(Debug, Clone)]
 pub struct WindowBytes {
     retention: i64,
@@ -27,7 +30,7 @@ pub struct WindowBytes {
     observed: i64,
     seq: u32,
     /// Window start → (key, sequence number) → value.
-    segments: BTreeMap<i64, BTreeMap<(Vec<u8>, u32), StampedBytes>>,
+    segments: BTreeMap<i64, Segment>,
 }
 
 /// One entry of a range query.
@@ -157,7 +160,7 @@ impl WindowBytes {
         let lower = key_from.map_or(Bound::Unbounded, |k| Bound::Included((k.to_vec(), 0)));
         let upper = key_to.map_or(Bound::Unbounded, |k| Bound::Included((k.to_vec(), u32::MAX)));
         let mut out = Vec::new();
-        let mut segments: Vec<(&i64, &BTreeMap<(Vec<u8>, u32), StampedBytes>)> = self.segments.range(min_time..=time_to).collect();
+        let mut segments: Vec<(&i64, &Segment)> = self.segments.range(min_time..=time_to).collect();
         if backward {
             segments.reverse();
         }
