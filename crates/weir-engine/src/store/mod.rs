@@ -720,10 +720,19 @@ impl<'a> StoreView<'a> {
         let v = self.spec.encode_value(value)?;
         let home = self.home(&k, |d| matches!(d, Data::KeyValue(kv) if kv.get(&k).is_some()));
         let mut state = home.open_state()?;
-        let log_time = if self.timestamped() { timestamp } else { crate::runtime::now_ms() };
+        let log_time = match self.spec.changelog {
+            Some(_) if !self.timestamped() => crate::runtime::now_ms(),
+            _ => timestamp,
+        };
         let Data::KeyValue(kv) = &mut state.data else { return Err(self.wrong("put")) };
-        let old = kv.put(k.clone(), v.clone().map(|value| StampedBytes { value, timestamp }));
-        state.log(self.spec, k, v, log_time);
+        let old = match self.spec.changelog {
+            Some(_) => {
+                let old = kv.put(k.clone(), v.clone().map(|value| StampedBytes { value, timestamp }));
+                state.log(self.spec, k, v, log_time);
+                old
+            }
+            None => kv.put(k, v.map(|value| StampedBytes { value, timestamp })),
+        };
         drop(state);
         old.as_ref().map(|raw| self.stamped(raw)).transpose()
     }
@@ -832,8 +841,11 @@ impl<'a> StoreView<'a> {
         let home = self.home(&k, |d| matches!(d, Data::Versioned(s) if s.get(&k).is_some()));
         let mut state = home.open_state()?;
         let Data::Versioned(store) = &mut state.data else { return Err(self.wrong("put")) };
-        let result = store.put(&k, v.clone(), timestamp);
-        if result != PUT_NOT_PUT {
+        let logged = self.spec.changelog.as_ref().map(|_| v.clone());
+        let result = store.put(&k, v, timestamp);
+        if let Some(v) = logged
+            && result != PUT_NOT_PUT
+        {
             state.log(self.spec, k, v, timestamp);
         }
         Ok(result)
@@ -873,7 +885,10 @@ impl<'a> StoreView<'a> {
         let home = self.home(&k, |_| false);
         let mut state = home.open_state()?;
         let Data::Window(w) = &mut state.data else { return Err(self.wrong("put")) };
-        if let Some(seq) = w.put(&k, v.clone().map(|value| StampedBytes { value, timestamp }), window_start) {
+        let logged = self.spec.changelog.as_ref().map(|_| v.clone());
+        if let Some(seq) = w.put(&k, v.map(|value| StampedBytes { value, timestamp }), window_start)
+            && let Some(v) = logged
+        {
             let mut log_key = k;
             log_key.extend_from_slice(&window_start.to_be_bytes());
             log_key.extend_from_slice(&seq.to_be_bytes());
@@ -989,7 +1004,10 @@ impl<'a> StoreView<'a> {
         let home = self.home(&k, |_| false);
         let mut state = home.open_state()?;
         let Data::Session(s) = &mut state.data else { return Err(self.wrong("put")) };
-        if s.put(&k, start, end, v.clone()) {
+        let logged = self.spec.changelog.as_ref().map(|_| v.clone());
+        if s.put(&k, start, end, v)
+            && let Some(v) = logged
+        {
             state.log(self.spec, Self::session_log_key(k, start, end), v, crate::runtime::now_ms());
         }
         Ok(())
