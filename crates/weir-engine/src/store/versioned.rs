@@ -218,6 +218,69 @@ mod tests {
         assert_eq!(s.put(b"k", Some(b("c")), 19), PUT_NOT_PUT);
     }
 
+    /// Random puts, deletes and queries (fixed seed) against a naive model that keeps every
+    /// accepted put and answers by searching them all: pruning never changes an answer.
+    #[test]
+    fn random_operations_agree_with_a_model_of_all_puts() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for retention in [0u64, 5, 50] {
+            let mut store = VersionedBytes::new(retention);
+            // (key, timestamp, value), in put order; later puts win for the same timestamp.
+            let mut puts: Vec<(u8, i64, Option<u8>)> = Vec::new();
+            let mut observed = -1i64;
+            let model_at = |puts: &[(u8, i64, Option<u8>)], key: u8, as_of: i64| {
+                let found = puts.iter().filter(|p| p.0 == key && p.1 <= as_of).max_by_key(|p| p.1).copied()?;
+                let found = puts.iter().rev().find(|p| p.0 == key && p.1 == found.1).copied()?;
+                let valid_to = puts.iter().filter(|p| p.0 == key && p.1 > found.1).map(|p| p.1).min();
+                found.2.map(|v| (v, found.1, valid_to))
+            };
+            let record = |found: Option<(u8, i64, Option<i64>)>| {
+                found.map(|(v, t, to)| VersionedBytesRecord { value: vec![v], timestamp: t, valid_to: to })
+            };
+            for _ in 0..3000 {
+                let key = next(4) as u8;
+                let ts = next(200) as i64;
+                let horizon = observed.saturating_sub(retention as i64);
+                match next(4) {
+                    0 | 1 => {
+                        let value = (next(5) > 0).then(|| next(256) as u8);
+                        let got = store.put(&[key], value.map(|v| vec![v]), ts);
+                        if ts < horizon {
+                            assert_eq!(got, PUT_NOT_PUT);
+                            continue;
+                        }
+                        observed = observed.max(ts);
+                        puts.push((key, ts, value));
+                        let valid_to = puts.iter().filter(|p| p.0 == key && p.1 > ts).map(|p| p.1).min();
+                        assert_eq!(got, valid_to.unwrap_or(PUT_VALID_TO_UNDEFINED), "put {key}@{ts}");
+                    }
+                    2 => {
+                        let expected = if ts < horizon { None } else { model_at(&puts, key, ts) };
+                        let (found, done) = store.delete(&[key], ts);
+                        assert_eq!(done, ts >= horizon);
+                        if done {
+                            observed = observed.max(ts);
+                            puts.push((key, ts, None));
+                        }
+                        assert_eq!(found, record(expected), "delete {key}@{ts}");
+                    }
+                    _ => {
+                        let expected = if ts < horizon { None } else { model_at(&puts, key, ts) };
+                        assert_eq!(store.get_as_of(&[key], ts), record(expected), "get {key} as of {ts} (stream time {observed})");
+                        let latest = model_at(&puts, key, i64::MAX).map(|(v, t, _)| (v, t, None));
+                        assert_eq!(store.get(&[key]), record(latest), "get {key}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn unreachable_versions_and_dead_keys_are_dropped() {
         let mut s = VersionedBytes::new(10);

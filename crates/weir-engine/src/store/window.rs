@@ -257,6 +257,58 @@ mod tests {
         assert_eq!(w.len(), 3);
     }
 
+    /// Random puts and range queries (fixed seed) against a naive model: a map of (start, key)
+    /// → value, where windows at or before `streamTime - retention` are gone.
+    #[test]
+    fn random_operations_agree_with_a_model() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for retention in [1u64, 30, 1000] {
+            let mut store = WindowBytes::new(retention, 10, false);
+            let mut model: std::collections::BTreeMap<(i64, Vec<u8>), Vec<u8>> = std::collections::BTreeMap::new();
+            let mut observed = -1i64;
+            for _ in 0..3000 {
+                let key = vec![next(5) as u8];
+                let start = next(300) as i64;
+                if next(3) > 0 {
+                    let value = (next(6) > 0).then(|| vec![next(256) as u8]);
+                    store.put(&key, value.clone().map(|value| StampedBytes { value, timestamp: 0 }), start);
+                    observed = observed.max(start);
+                    if start > observed - retention as i64 {
+                        match value {
+                            Some(v) => model.insert((start, key), v),
+                            None => model.remove(&(start, key)),
+                        };
+                    }
+                    model.retain(|(s, _), _| *s > observed - retention as i64);
+                } else {
+                    let (from, to) = (next(300) as i64, next(300) as i64);
+                    let (k1, k2) = (next(5) as u8, next(5) as u8);
+                    let backward = next(2) == 0;
+                    let got: Vec<(i64, Vec<u8>, Vec<u8>)> = store
+                        .range(Some(&[k1]), Some(&[k2]), from, to, backward)
+                        .into_iter()
+                        .map(|e| (e.start, e.key, e.value.value))
+                        .collect();
+                    let mut expected: Vec<(i64, Vec<u8>, Vec<u8>)> = model
+                        .iter()
+                        .filter(|((s, k), _)| *s >= from && *s <= to && k[0] >= k1 && k[0] <= k2)
+                        .map(|((s, k), v)| (*s, k.clone(), v.clone()))
+                        .collect();
+                    if backward {
+                        expected.reverse();
+                    }
+                    assert_eq!(got, expected, "keys {k1}..={k2}, windows {from}..={to}, stream time {observed}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_null_value_deletes() {
         let mut w = WindowBytes::new(1000, 10, false);
