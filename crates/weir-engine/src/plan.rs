@@ -6,9 +6,10 @@
 //! one node. Every node knows the key and value types of the records it emits, so sinks can
 //! pick their codecs; functions are bound to the definition's [`Functions`].
 //!
-//! What the runtime cannot run yet (tables, aggregations, joins, windows: everything that
-//! needs state stores) is refused here with a diagnostic at the operation, never accepted
-//! and ignored.
+//! A definition's top-level `stores` become [`StoreSpec`]s (one instance per task at run
+//! time), which functions declaring them reach through [`crate::store::current`]. What the
+//! runtime cannot run yet (tables, aggregations, joins, windows: the stateful operations) is
+//! refused here with a diagnostic at the operation, never accepted and ignored.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use weir_dsl::types::{TypeKind, UserType};
 
 use crate::notation::{Codec, Notations, Target, TextConversion};
 use crate::ports::Functions;
+use crate::store::StoreSpec;
 
 pub type NodeId = usize;
 
@@ -184,6 +186,9 @@ pub struct Topology {
     pub producers: Vec<ProducerPlan>,
     /// Pipeline names, `<namespace>.<pipeline>`, in file order (for progress reports).
     pub pipelines: Vec<String>,
+    /// The state stores every task has an instance of: the top-level `stores` of the
+    /// definitions whose pipelines run (KSML adds them all to the topology).
+    pub stores: Vec<Arc<StoreSpec>>,
 }
 
 /// One definition with its loaded functions.
@@ -203,8 +208,33 @@ pub fn plan(
     with_producers: bool,
 ) -> Result<Topology, Vec<Diagnostic>> {
     let mut p = Planner { topology: Topology::default(), diags: Vec::new(), notations, source_of_topic: HashMap::new(), application_id };
+    let mut store_files: HashMap<String, String> = HashMap::new();
     for input in inputs {
-        let mut d = DefPlanner { p: &mut p, def: input.definition, functions: &input.functions, registered: HashMap::new() };
+        let def = input.definition;
+        if with_pipelines {
+            for store in def.stores.values() {
+                if let Some(other) = store_files.get(&store.name) {
+                    p.diags.push(Diagnostic::error(
+                        &def.file,
+                        Some(store.span),
+                        &format!("stores.{}", store.name),
+                        format!(
+                            "state store '{}' is also defined in '{other}': store names are shared by the whole application",
+                            store.name
+                        ),
+                    ));
+                    continue;
+                }
+                store_files.insert(store.name.clone(), def.file.clone());
+                match StoreSpec::new(store, application_id, notations) {
+                    Ok(spec) => p.topology.stores.push(Arc::new(spec)),
+                    Err(message) => {
+                        p.diags.push(Diagnostic::error(&def.file, Some(store.span), &format!("stores.{}", store.name), message))
+                    }
+                }
+            }
+        }
+        let mut d = DefPlanner { p: &mut p, def, functions: &input.functions, registered: HashMap::new() };
         if with_pipelines {
             for pipeline in input.definition.pipelines.values() {
                 d.pipeline(pipeline);
@@ -355,7 +385,10 @@ impl DefPlanner<'_, '_> {
             self.error(
                 topic.span,
                 path,
-                format!("reading a {} is not supported by 'weir run' yet (tables need state stores)", topic.kind.noun()),
+                format!(
+                    "reading a {} is not supported by 'weir run' yet (tables are stateful operations, which are not built yet)",
+                    topic.kind.noun()
+                ),
             );
             return None;
         }
@@ -504,7 +537,10 @@ impl DefPlanner<'_, '_> {
                 self.error(
                     op.span,
                     &op.path,
-                    format!("operation '{}' is not supported by 'weir run' yet: it needs state stores, which come next", op.type_name),
+                    format!(
+                        "operation '{}' is not supported by 'weir run' yet: stateful operations (tables, aggregations, joins, windows) are not built yet; state stores used from functions are",
+                        op.type_name
+                    ),
                 );
                 return None;
             }

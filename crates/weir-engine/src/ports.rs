@@ -129,6 +129,12 @@ pub trait Broker: Send + Sync {
     /// The number of partitions of a topic, creating it with `partitions_if_new` partitions
     /// when it does not exist (Kafka's auto-creation).
     fn ensure_topic(&self, topic: &str, partitions_if_new: u32) -> Result<u32, LogError>;
+    /// As [`Broker::ensure_topic`], creating the topic with `config` (partitions, cleanup
+    /// policy, retention) when it does not exist: for internal topics such as state store
+    /// changelogs. The default ignores all but the partitions.
+    fn ensure_topic_with(&self, topic: &str, config: &TopicConfig) -> Result<u32, LogError> {
+        self.ensure_topic(topic, config.partitions)
+    }
     fn append(&self, topic: &str, partition: u32, records: &[NewRecord]) -> Result<u64, LogError>;
     fn read(&self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>, LogError>;
     fn start_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError>;
@@ -149,6 +155,19 @@ impl Broker for Log {
         match self.create_topic(topic, TopicConfig { partitions: partitions_if_new.max(1), ..TopicConfig::default() }) {
             Ok(()) => Ok(partitions_if_new.max(1)),
             // Created concurrently by another thread: use what is there.
+            Err(LogError::TopicExists { .. }) => {
+                self.topic(topic).map(|c| c.partitions).ok_or(LogError::UnknownTopic { topic: topic.to_string() })
+            }
+            Err(e) => Err(e),
+        }
+    }
+    fn ensure_topic_with(&self, topic: &str, config: &TopicConfig) -> Result<u32, LogError> {
+        if let Some(existing) = self.topic(topic) {
+            return Ok(existing.partitions);
+        }
+        let config = TopicConfig { partitions: config.partitions.max(1), ..config.clone() };
+        match self.create_topic(topic, config.clone()) {
+            Ok(()) => Ok(config.partitions),
             Err(LogError::TopicExists { .. }) => {
                 self.topic(topic).map(|c| c.partitions).ok_or(LogError::UnknownTopic { topic: topic.to_string() })
             }

@@ -5,7 +5,9 @@
 //!   runner, compiled with the suite file as file name and its YAML positions, so a failing
 //!   `assert` is reported at its line in the suite. The blocks of one test share a
 //!   namespace ([`Assertions`]); `records` is put in it before each block that reads a
-//!   stream. `AssertionError` is a failure, any other exception an error.
+//!   stream, and a block's `stores` are put in it as proxies over every instance of each
+//!   store ([`Assertions::set_store`]). `AssertionError` is a failure, any other exception
+//!   an error.
 //! - A produce block's `generator` is a function without parameters whose result (the
 //!   `expression`, default `result`) is a list of `(key, value)` tuples; [`TestGenerator`]
 //!   loads it in a namespace of its own (KSML's namespace `test`) and calls it.
@@ -71,6 +73,17 @@ impl Assertions {
                 .and_then(|n| n.cast_into::<PyDict>().map_err(PyErr::from))
                 .map_err(|e| format!("internal error: cannot create the assertion namespace (a bug in Weir): {e}"))?;
             Ok(Assertions { file: file.to_string(), namespace: namespace.unbind() })
+        })
+    }
+
+    /// Puts a proxy over `instances` (all of one store's instances) in the namespace under
+    /// the store's name ([`crate::stores::inspection_proxy`]). Errors when there are none.
+    pub fn set_store(&self, name: &str, instances: Vec<std::sync::Arc<weir_engine::store::StoreInstance>>) -> Result<(), String> {
+        Python::attach(|py| {
+            let proxy = crate::stores::inspection_proxy(py, instances)
+                .map_err(|e| format!("internal error: cannot make a proxy for state store '{name}' (a bug in Weir): {e}"))?
+                .ok_or_else(|| format!("State store '{name}' not found in topology"))?;
+            self.namespace.bind(py).set_item(name, proxy).map_err(|e| format!("internal error: cannot bind state store '{name}': {e}"))
         })
     }
 

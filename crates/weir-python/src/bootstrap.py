@@ -101,6 +101,10 @@ def compile_function(spec):
     signature = ", ".join(s for s in (signature, star) if s)
     fn = _stmts(f"def {name}({signature}):\n    pass", line)[0]
 
+    if spec["stores"]:
+        # As KSML: `stores` is a global holding the called function's stores, and each store
+        # is also a local named after it.
+        body += _stmts(f"global stores\nstores = {STORES}", line)
     for store in spec["stores"]:
         body += _stmts(f"{store} = {STORES}[{store!r}]", line)
     for param, default in spec["custom"]:
@@ -221,7 +225,13 @@ def new_namespace(namespace, emit, record_metric):
             found = loggers[name] = Logger(name, emit)
         return found
 
-    return {"__builtins__": __builtins__, "__name__": f"ksml.{namespace}", LOGGER: logger, "metrics": Metrics(record_metric)}
+    return {
+        "__builtins__": __builtins__,
+        "__name__": f"ksml.{namespace}",
+        LOGGER: logger,
+        "metrics": Metrics(record_metric),
+        "stores": None,
+    }
 
 
 def load_function(namespace, spec):

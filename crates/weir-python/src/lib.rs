@@ -5,6 +5,7 @@
 //! defines them (fixed parameters, custom parameters with defaults, `globalCode` at module
 //! level, `code` + `expression`, `stores` as locals, a `log` per function), with every
 //! position moved to the YAML file, so a syntax error or a traceback points at the YAML line.
+//! [`stores`] has the state store proxies functions and assert blocks use.
 
 pub mod assertions;
 pub mod compile;
@@ -12,6 +13,7 @@ pub mod context;
 pub mod convert;
 pub mod objects;
 pub mod runtime;
+pub mod stores;
 
 pub use compile::{check_definition, python_name};
 pub use runtime::{PythonFunctions, thread_scope};

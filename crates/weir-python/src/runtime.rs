@@ -119,6 +119,16 @@ impl PythonFunctions {
                 let path = if def.functions.contains_key(&f.name) { format!("functions.{}", f.name) } else { f.name.clone() };
                 let loaded = spec(py, &def.namespace, &def.file, f, LoggerKind::Function)
                     .and_then(|s| module.call_method1("load_function", (&namespace, s)));
+                // A function's store proxies are its `__weir_stores__` keyword default: bound
+                // once, they find the current task's instances at each call.
+                let loaded = loaded.and_then(|callable| {
+                    if !f.stores.is_empty() {
+                        let names: Vec<String> = f.stores.iter().map(|s| s.value.clone()).collect();
+                        let proxies = crate::stores::function_stores(py, def, &names)?;
+                        callable.getattr("__kwdefaults__")?.set_item("__weir_stores__", proxies)?;
+                    }
+                    Ok(callable)
+                });
                 match loaded {
                     Ok(callable) => {
                         let result = result_type(f);
@@ -175,8 +185,7 @@ impl PythonFunctions {
         args: Vec<Bound<'py, PyAny>>,
     ) -> Result<Option<Bound<'py, PyAny>>, FunctionError> {
         let callable = f.callable.bind(py);
-        // State store proxies are bound here once the engine's store ports exist; until
-        // then a function declaring `stores` gets an empty mapping.
+        // A function declaring `stores` takes its store proxies from its keyword defaults.
         let result = if !f.def.stores.is_empty() {
             let tuple = PyTuple::new(py, args).map_err(|e| self.fail(name, e.to_string()))?;
             callable.call(tuple, Some(&PyDict::new(py)))

@@ -9,7 +9,10 @@
 //! assert blocks
 //! run in order; the first one that does not pass decides the test's outcome:
 //! `AssertionError` → FAIL, anything else (a Python exception, a pipeline stopping on an
-//! error, an unsupported notation or state stores) → ERROR.
+//! error, an unsupported notation, a store not in the topology) → ERROR.
+//!
+//! An assert block's `stores` are proxies over the test's state stores after the run (every
+//! task's instance of each), as KSML's runner gives its test driver's stores.
 //!
 //! Messages without `timestamp` get the previous message's timestamp plus 1 ms (the first
 //! one: [`FIRST_TIMESTAMP`]), so runs are reproducible and time never goes backwards.
@@ -36,6 +39,7 @@ use weir_engine::plan::{PlanInput, plan};
 use weir_engine::ports::{Broker, Functions};
 use weir_engine::runtime::process::Stats;
 use weir_engine::runtime::{RunOptions, run as run_topology};
+use weir_engine::store::StateStores;
 use weir_python::PythonFunctions;
 use weir_python::assertions::{Assertions, Outcome, OutputRecord, TestGenerator, check_assertion, check_generator};
 
@@ -437,8 +441,10 @@ fn run_test(loaded: &Loaded, test: &TestCase) -> Result<(), Failure> {
     // run positions every source (committing where each reads from, whatever its
     // `offsetResetPolicy`), the second processes what the produce blocks wrote.
     let topology = Arc::new(topology);
+    let stores = Arc::new(StateStores::new());
     let run = || {
         let mut options = RunOptions::new("weir-test");
+        options.stores = Arc::clone(&stores);
         options.until_idle = true;
         options.thread_scope = Some(weir_python::thread_scope());
         let broker: Arc<dyn Broker> = Arc::clone(&log) as Arc<dyn Broker>;
@@ -452,14 +458,10 @@ fn run_test(loaded: &Loaded, test: &TestCase) -> Result<(), Failure> {
     let assertions = Assertions::new(&suite.file).map_err(error)?;
     let mut records: HashMap<String, Vec<OutputRecord>> = HashMap::new();
     for (i, block) in test.asserts.iter().enumerate() {
-        if let Some(store) = block.stores.first() {
-            return Err(error(format!(
-                "assert block {} inspects state store '{}' (at {}:{}): state stores are not supported by Weir yet",
-                i + 1,
-                store.value,
-                suite.file,
-                store.span
-            )));
+        for store in &block.stores {
+            assertions.set_store(&store.value, stores.instances(&store.value)).map_err(|e| {
+                error(format!("assert block {} inspects state store '{}' (at {}:{}): {e}", i + 1, store.value, suite.file, store.span))
+            })?;
         }
         let current = match &block.on {
             Some(on) => {

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Dir;
+use common::{Dir, stdout};
 
 /// One case: a definition, what goes into which topic, what must come out of which topic.
 struct Case {
@@ -577,4 +577,43 @@ fn repartition_goes_through_an_internal_topic() {
     let mut got: Vec<String> = out.iter().map(|r| r["value"].to_string()).collect();
     got.sort();
     assert_eq!(got, [r#"{"n":1,"doubled":2}"#, r#"{"n":2,"doubled":4}"#, r#"{"n":3,"doubled":6}"#]);
+}
+
+#[test]
+fn stores_with_changelogs_survive_a_restart() {
+    let dir = Dir::new("store-restart");
+    let def = dir.fixture("stores/counts.yaml");
+    dir.produce("words", r#"{"key": "a", "value": {"n": 1}} {"key": "b", "value": {"n": 2}} {"key": "a", "value": {"n": 3}}"#);
+    dir.run_ok(&[&def]);
+    dir.expect_topic(
+        "counts",
+        r#"
+        {"key": "a", "value": {"logged": 1, "persisted": 1, "memory": 1}}
+        {"key": "b", "value": {"logged": 1, "persisted": 1, "memory": 1}}
+        {"key": "a", "value": {"logged": 2, "persisted": 2, "memory": 2}}
+        "#,
+    );
+    // The changelogs: compacted, one record per change, under the application id (`weir`).
+    let topics = stdout(&dir.weir(&["topic", "list"], ""));
+    let line = |topic: &str| topics.lines().find(|l| l.split_whitespace().next() == Some(topic)).map(str::to_string);
+    for topic in ["weir-logged-changelog", "weir-persisted-changelog"] {
+        let found = line(topic).unwrap_or_else(|| panic!("no {topic} in:\n{topics}"));
+        assert!(found.contains("compact"), "{found}");
+        assert_eq!(dir.consume(topic).len(), 3, "{topic}");
+    }
+    assert!(line("weir-memory-changelog").is_none(), "an in-memory store without logging has no changelog:\n{topics}");
+
+    // A new process: the logged and persistent counts come back from their changelogs.
+    dir.produce("words", r#"{"key": "a", "value": {"n": 4}} {"key": "b", "value": {"n": 5}}"#);
+    dir.run_ok(&[&def]);
+    dir.expect_topic(
+        "counts",
+        r#"
+        {"key": "a", "value": {"logged": 1, "persisted": 1, "memory": 1}}
+        {"key": "b", "value": {"logged": 1, "persisted": 1, "memory": 1}}
+        {"key": "a", "value": {"logged": 2, "persisted": 2, "memory": 2}}
+        {"key": "a", "value": {"logged": 3, "persisted": 3, "memory": 1}}
+        {"key": "b", "value": {"logged": 2, "persisted": 2, "memory": 1}}
+        "#,
+    );
 }

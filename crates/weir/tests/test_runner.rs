@@ -31,9 +31,6 @@ enum Expect {
     /// Rejected before running: one `<parse>` ERROR whose message has this
     /// `file:line:col: message` tail.
     Invalid(&'static str),
-    /// Needs state stores, which Weir does not have yet (every test is an ERROR with this
-    /// message). These pass in KSML and must pass in Weir once stores land: move them to `Pass`.
-    NeedsStores(&'static str),
     /// Tests that run and give these counts (passed, failed, errors), with these texts in the
     /// report.
     Counts(usize, usize, usize, &'static [&'static str]),
@@ -96,8 +93,8 @@ const EXPECTED: &[(&str, Expect)] = &[
     ("sample-filter-test-python-produce.yaml", Expect::Pass),
     ("sample-filter-test-registry-only-types.yaml", Expect::Pass),
     ("sample-filter-test.yaml", Expect::Pass),
-    // Needs state stores (a key-value store read in the assertions); the store is None in Python.
-    ("sample-state-store-test.yaml", Expect::NeedsStores("process_message: TypeError: 'NoneType' object is not subscriptable (at ")),
+    // A key-value store written by a function and read in the assertions.
+    ("sample-state-store-test.yaml", Expect::Pass),
     ("sample-timestamp-test.yaml", Expect::Pass),
     ("two-assert-blocks.yaml", Expect::Pass),
     (
@@ -105,8 +102,7 @@ const EXPECTED: &[(&str, Expect)] = &[
         Expect::Invalid("undefined-stream-reference.yaml:11:13: the produce block of test 'bad_reference' refers to stream 'nonexistent'"),
     ),
     ("valid-test-definition.yaml", Expect::Pass),
-    // Needs state stores.
-    ("valid-test-with-stores.yaml", Expect::NeedsStores("process_message: TypeError: 'NoneType' object is not subscriptable (at ")),
+    ("valid-test-with-stores.yaml", Expect::Pass),
 ];
 
 /// `(passed, failed, errors)` from the report's last line.
@@ -146,11 +142,6 @@ fn ksml_fixtures_give_their_expected_outcomes() {
                     // The full diagnostic, with the source line, goes to stderr.
                     && stderr.contains("error: ")
                     && stderr.contains(&format!("{}:{}", file, tail.split(':').nth(1).unwrap_or_default()))
-            }
-            Expect::NeedsStores(message) => {
-                code == Some(1)
-                    && found.is_some_and(|(p, f, e)| p == 0 && f == 0 && e > 0)
-                    && stdout.lines().filter(|l| l.contains(message)).count() == found.map_or(0, |c| c.2)
             }
             Expect::Counts(p, f, e, texts) => {
                 code == Some(if *f + *e == 0 { 0 } else { 1 }) && found == Some((*p, *f, *e)) && texts.iter().all(|t| stdout.contains(t))
@@ -272,7 +263,11 @@ fn missing_schemas_and_stores_are_errors_not_crashes() {
     let out = weir_test(&[&stores]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("inspects state store 'counts'") && stdout.contains("state stores are not supported by Weir yet"), "{stdout}");
+    assert!(
+        stdout.contains("assert block 1 inspects state store 'counts' (at ")
+            && stdout.contains("State store 'counts' not found in topology"),
+        "{stdout}"
+    );
     assert!(stdout.ends_with("\n0 passed, 0 failed, 1 errors\n"), "{stdout}");
 }
 

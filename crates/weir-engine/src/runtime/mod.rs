@@ -12,6 +12,11 @@
 //!   [`batch`](crate::ports::ThreadScope::batch): with Python, the GIL is taken once per
 //!   batch rather than once per call. Reading the log, appending, committing and idling
 //!   happen outside it.
+//! - **State stores**: each task has an instance of every store of the topology, opened (and
+//!   restored from its changelog) when the task is created. A batch of a task's records runs
+//!   inside [`store::in_task`], so functions reach that task's instances; the stores'
+//!   changelog records are appended with the batch's outputs, before the commit that covers
+//!   them.
 //! - **Producers** run on their own thread ([`producer`]).
 //! - **Shutdown**: when the shared flag is set (SIGINT/SIGTERM in `weir run`), every thread
 //!   finishes the record at hand, appends, syncs and commits what it processed, and stops.
@@ -33,6 +38,7 @@ use weir_dsl::runner::ErrorHandling;
 use crate::log::{LogError, StoredRecord};
 use crate::plan::Topology;
 use crate::ports::{Broker, ScopeHandle};
+use crate::store::{self, StateStores, TaskStores};
 use errors::ErrorHandlers;
 use process::{Outputs, Processor, SourceDecoding, Stats, Stop};
 
@@ -52,6 +58,9 @@ pub struct RunOptions {
     pub until_idle: bool,
     /// What every worker thread runs inside (e.g. attached to the Python interpreter).
     pub thread_scope: Option<ScopeHandle>,
+    /// The state store instances: opened for the tasks when the run starts (reused when
+    /// already open), and left for the caller to inspect afterwards.
+    pub stores: Arc<StateStores>,
 }
 
 impl RunOptions {
@@ -63,6 +72,7 @@ impl RunOptions {
             errors: ErrorHandling::default(),
             until_idle: false,
             thread_scope: None,
+            stores: Arc::new(StateStores::new()),
         }
     }
 }
@@ -119,6 +129,8 @@ struct Input {
 struct Task {
     id: u32,
     inputs: Vec<Input>,
+    /// The task's state store instances.
+    stores: Arc<TaskStores>,
 }
 
 /// Maximum bytes read from one partition at a time.
@@ -136,7 +148,8 @@ pub fn run(
     stats: Arc<Stats>,
 ) -> Result<(), RunError> {
     let handlers = Arc::new(ErrorHandlers::new(options.errors.clone()));
-    let tasks = create_tasks(&topology, broker.as_ref(), &options.application_id).map_err(|e| RunError(format!("cannot start: {e}")))?;
+    let tasks = create_tasks(&topology, broker.as_ref(), &options.application_id, &options.stores)
+        .map_err(|e| RunError(format!("cannot start: {e}")))?;
     let threads = options.threads.max(1);
     let mut per_thread: Vec<Vec<Task>> = (0..threads).map(|_| Vec::new()).collect();
     for (i, task) in tasks.into_iter().enumerate() {
@@ -226,7 +239,7 @@ fn within(scope: Option<&ScopeHandle>, body: impl FnOnce() -> Result<(), RunErro
     result.unwrap_or_else(|| Err(RunError("the thread scope did not run its body (a bug in Weir)".to_string())))
 }
 
-fn create_tasks(topology: &Topology, broker: &dyn Broker, group: &str) -> Result<Vec<Task>, String> {
+fn create_tasks(topology: &Topology, broker: &dyn Broker, group: &str, stores: &StateStores) -> Result<Vec<Task>, String> {
     let mut tasks: Vec<Task> = Vec::new();
     let mut widest = 1;
     for source in topology.sources.iter().filter(|s| !s.internal) {
@@ -239,11 +252,15 @@ fn create_tasks(topology: &Topology, broker: &dyn Broker, group: &str) -> Result
             let input = Input { source: i, partition, next, buffer: VecDeque::new(), previous_timestamp: -1 };
             match tasks.iter_mut().find(|t| t.id == partition) {
                 Some(task) => task.inputs.push(input),
-                None => tasks.push(Task { id: partition, inputs: vec![input] }),
+                None => tasks.push(Task { id: partition, inputs: vec![input], stores: Arc::default() }),
             }
         }
     }
     tasks.sort_by_key(|t| t.id);
+    let partitions = tasks.last().map_or(0, |t| t.id + 1);
+    for task in &mut tasks {
+        task.stores = Arc::new(stores.open_task(&topology.stores, task.id, partitions, broker)?);
+    }
     Ok(tasks)
 }
 
@@ -312,7 +329,9 @@ impl StreamThread<'_> {
                     decoding: &decoding,
                     scope,
                 };
-                let done = fill(task, broker, topology).and_then(|()| in_batch(scope, || process_task(task, &mut processor)));
+                let task_stores = Arc::clone(&task.stores);
+                let done = fill(task, broker, topology)
+                    .and_then(|()| store::in_task(&task_stores, || in_batch(scope, || process_task(task, &mut processor))));
                 match done {
                     Ok(n) => processed += n,
                     Err(e) => {
@@ -328,6 +347,10 @@ impl StreamThread<'_> {
             outputs.publish(self.stats);
             if let Err(e) = flushed {
                 failure = Some(Stop(format!("cannot append output records: {e}")));
+                break;
+            }
+            if let Err(e) = flush_changelogs(&tasks, broker) {
+                failure = Some(Stop(e));
                 break;
             }
             if last_commit.elapsed() >= self.options.commit_interval {
@@ -347,12 +370,21 @@ impl StreamThread<'_> {
         let flushed = outputs.flush(broker);
         outputs.publish(self.stats);
         flushed.map_err(|e| RunError(format!("cannot append output records at shutdown: {e}")))?;
+        flush_changelogs(&tasks, broker).map_err(|e| RunError(format!("at shutdown: {e}")))?;
         commit(broker, &self.options.application_id, &tasks, topology).map_err(|e| RunError(format!("commit at shutdown failed: {e}")))?;
         match failure {
             Some(Stop(message)) => Err(RunError(message)),
             None => Ok(()),
         }
     }
+}
+
+/// Appends the state stores' changes to their changelogs (before the next commit).
+fn flush_changelogs(tasks: &[Task], broker: &dyn Broker) -> Result<(), String> {
+    for task in tasks {
+        task.stores.flush_changelogs(broker).map_err(|e| format!("cannot append to a state store changelog of task {}: {e}", task.id))?;
+    }
+    Ok(())
 }
 
 /// Reads more records into the task's empty buffers.
