@@ -12,6 +12,7 @@ pub mod ports;
 pub mod registry;
 pub mod runtime;
 pub mod store;
+pub mod time;
 pub mod value;
 
 pub use value::Value;

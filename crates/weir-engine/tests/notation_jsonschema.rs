@@ -4,13 +4,12 @@
 
 mod notation_support;
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use notation_support::{Rng, json_normal, same, ty};
+use notation_support::{Rng, hex, json_normal, same, ty, unhex};
 use weir_engine::Value;
 use weir_engine::notation::{Codec, Notations, Target};
 use weir_engine::registry::{MemoryRegistry, RegistrySchema, SchemaKind, SchemaRegistry};
@@ -374,25 +373,7 @@ fn hostile_bytes_never_panic() {
 // Interop with Confluent's Python serializers
 
 fn python(code: &str, input: &[u8]) -> String {
-    let mut child = Command::new(notation_support::reference_python())
-        .args(["-c", code])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python runs");
-    child.stdin.take().expect("stdin").write_all(input).expect("write to python");
-    let out = child.wait_with_output().expect("python finishes");
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf-8")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect()
+    String::from_utf8(notation_support::run_python(&notation_support::reference_python(), code, input)).expect("utf-8")
 }
 
 const PY_PRELUDE: &str = r#"

@@ -5,13 +5,12 @@
 
 mod notation_support;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use notation_support::{Rng, same, ty};
+use notation_support::{Rng, hex, same, ty, unhex};
 use weir_engine::Value;
 use weir_engine::notation::json::base64;
 use weir_engine::notation::{Codec, Notations, Target};
@@ -672,25 +671,7 @@ fn hostile_bytes_never_panic() {
 // Interop with Google's protobuf package and Confluent's Python serializers
 
 fn python(code: &str, input: &str) -> String {
-    let mut child = Command::new(notation_support::reference_python())
-        .args(["-c", code])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python runs");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write to python");
-    let out = child.wait_with_output().expect("python finishes");
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf-8")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect()
+    String::from_utf8(notation_support::run_python(&notation_support::reference_python(), code, input.as_bytes())).expect("utf-8")
 }
 
 /// The serialized `FileDescriptorSet` of everything.proto and its imports, and of Apicurio's

@@ -12,17 +12,7 @@ use weir_engine::notation::{Codec, Notations, Target};
 
 /// Runs a Python snippet with `input` on stdin and returns its stdout.
 fn python(code: &str, input: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("python3")
-        .args(["-c", code])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child.stdin.take().expect("stdin").write_all(input).expect("write to python");
-    let out = child.wait_with_output().expect("python3 finishes");
-    assert!(out.status.success(), "python3 failed: {}", String::from_utf8_lossy(&out.stderr));
-    out.stdout
+    notation_support::run_python(std::path::Path::new("python3"), code, input)
 }
 
 fn json() -> std::sync::Arc<dyn Codec> {

@@ -4,9 +4,8 @@
 
 mod notation_support;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -674,17 +673,7 @@ fn random_and_mutated_bytes_never_panic() {
 }
 
 fn python(code: &str, input: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("python3")
-        .args(["-c", code])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child.stdin.take().expect("stdin").write_all(input).expect("write to python");
-    let out = child.wait_with_output().expect("python3 finishes");
-    assert!(out.status.success(), "python3 failed: {}", String::from_utf8_lossy(&out.stderr));
-    out.stdout
+    notation_support::run_python(std::path::Path::new("python3"), code, input)
 }
 
 /// A value as JSON for Python: structs as objects (key order kept), lists as arrays.

@@ -369,26 +369,14 @@ pub fn windowed_from_value(value: &Value) -> Option<(Value, i64, i64)> {
 /// Java's `Instant.toString()` of a time in milliseconds: `2023-11-14T22:13:20Z`, with
 /// `.SSS` only when there are milliseconds.
 pub fn instant_text(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let milli = ms.rem_euclid(1000);
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let year = match year {
-        0..=9999 => format!("{year:04}"),
+    let t = crate::time::Utc::of_millis(ms);
+    let year = match t.year {
+        y @ 0..=9999 => format!("{y:04}"),
         y if y > 9999 => format!("+{y}"),
         y => format!("-{:04}", -y),
     };
-    let fraction = if milli == 0 { String::new() } else { format!(".{milli:03}") };
-    format!("{year}-{month:02}-{day:02}T{:02}:{:02}:{:02}{fraction}Z", sod / 3600, sod % 3600 / 60, sod % 60)
+    let fraction = if t.milli == 0 { String::new() } else { format!(".{:03}", t.milli) };
+    format!("{year}-{:02}-{:02}T{:02}:{:02}:{:02}{fraction}Z", t.month, t.day, t.hour, t.minute, t.second)
 }
 
 /// One entry of an iterator.

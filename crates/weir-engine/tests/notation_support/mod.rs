@@ -188,3 +188,34 @@ pub fn reference_python() -> std::path::PathBuf {
     let stdout = String::from_utf8_lossy(&out.stdout);
     std::path::PathBuf::from(stdout.lines().last().expect("the venv's python").trim())
 }
+
+/// Runs `python -c code` with `input` on stdin and returns its stdout; a failure shows
+/// Python's stderr. `python` is `python3` or [`reference_python`]'s venv.
+#[allow(dead_code)]
+pub fn run_python(python: &std::path::Path, code: &str, input: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(python)
+        .args(["-c", code])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child.stdin.take().expect("stdin").write_all(input).expect("write to python");
+    let out = child.wait_with_output().expect("python finishes");
+    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// Lowercase hex of `bytes`.
+#[allow(dead_code)]
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of a hex string.
+#[allow(dead_code)]
+pub fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect()
+}
