@@ -12,26 +12,14 @@
 # is left out on both sides. Instructions are not time (cache misses, system calls and I/O
 # are not in them), but a change that removes work shows here first.
 set -euo pipefail
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
+bench_setup weir-instructions
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BENCH=$ROOT/bench
 RECORDS=${RECORDS:-20000}
 DEF=${DEF:-python_pipeline.yaml}
 PYTHON=${PYTHON:-python3}
-if [[ -n ${WEIR_BENCH_DIR:-} ]]; then
-    WORK=$WEIR_BENCH_DIR
-    mkdir -p "$WORK"
-else
-    WORK=$(mktemp -d /tmp/weir-instructions.XXXXXX)
-    trap 'rm -rf "$WORK"' EXIT
-fi
 command -v valgrind > /dev/null || { echo "needs valgrind" >&2; exit 1; }
-if [[ -n ${WEIR_BIN:-} ]]; then
-    WEIR=$WEIR_BIN
-else
-    (cd "$ROOT" && cargo build --release -p weir --quiet)
-    WEIR=${CARGO_TARGET_DIR:-$ROOT/target}/release/weir
-fi
 # The interpreter itself, not a launcher script (pyenv's shims would be measured instead).
 PY=$("$PYTHON" -c 'import sys; print(sys.executable)')
 

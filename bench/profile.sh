@@ -8,26 +8,14 @@
 # Environment: RECORDS (50000), DEF (python_pipeline.yaml), WEIR_BIN (skip the build),
 # PYTHON (python3), WEIR_BENCH_DIR (kept if given). Needs perf; strace is optional.
 set -euo pipefail
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
+bench_setup weir-profile
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BENCH=$ROOT/bench
 RECORDS=${RECORDS:-50000}
 DEF=${DEF:-python_pipeline.yaml}
 PYTHON=${PYTHON:-python3}
-if [[ -n ${WEIR_BENCH_DIR:-} ]]; then
-    WORK=$WEIR_BENCH_DIR
-    mkdir -p "$WORK"
-else
-    WORK=$(mktemp -d /tmp/weir-profile.XXXXXX)
-    trap 'rm -rf "$WORK"' EXIT
-fi
 command -v perf > /dev/null || { echo "needs perf" >&2; exit 1; }
-if [[ -n ${WEIR_BIN:-} ]]; then
-    WEIR=$WEIR_BIN
-else
-    (cd "$ROOT" && cargo build --release -p weir --quiet)
-    WEIR=${CARGO_TARGET_DIR:-$ROOT/target}/release/weir
-fi
 
 "$PYTHON" "$BENCH/gen_input.py" "$RECORDS" "$WORK/in.jsonl"
 "$WEIR" topic produce orders --raw --file "$WORK/in.jsonl" --storage "$WORK/seed/state" > /dev/null 2>&1

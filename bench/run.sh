@@ -9,31 +9,18 @@
 # WEIR_BENCH_DIR (a fresh temp dir; removed at the end unless given), CARGO_TARGET_DIR,
 # WEIR_BIN (a weir binary to measure instead of building target/release/weir).
 set -euo pipefail
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
+bench_setup weir-bench
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BENCH=$ROOT/bench
 PY_RECORDS=${PY_RECORDS:-200000}
 NOPY_RECORDS=${NOPY_RECORDS:-1000000}
 REPEAT=${REPEAT:-3}
 PYTHON=${PYTHON:-python3}
 ONLY=${ONLY:-all}
-if [[ -n ${WEIR_BENCH_DIR:-} ]]; then
-    WORK=$WEIR_BENCH_DIR
-    mkdir -p "$WORK"
-else
-    WORK=$(mktemp -d /tmp/weir-bench.XXXXXX)
-    trap 'rm -rf "$WORK"' EXIT
-fi
 TIME=/usr/bin/time
 [[ -x $TIME ]] || { echo "needs GNU time at /usr/bin/time (apt-get install time)" >&2; exit 1; }
 
-if [[ -n ${WEIR_BIN:-} ]]; then
-    WEIR=$WEIR_BIN # a binary built elsewhere (e.g. to compare a change); no build
-else
-    echo "building: cargo build --release -p weir" >&2
-    (cd "$ROOT" && cargo build --release -p weir --quiet)
-    WEIR=${CARGO_TARGET_DIR:-$ROOT/target}/release/weir
-fi
 
 now() { date +%s.%N; }
 # seconds between two `now`s
