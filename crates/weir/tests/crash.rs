@@ -265,7 +265,8 @@ fn recovery_events(logs: &[PathBuf]) -> usize {
     logs.iter().map(|l| std::fs::read_to_string(l).unwrap_or_default().matches("embedded log recovery").count()).sum()
 }
 
-const INPUTS: u64 = 50_000;
+// Enough that the first kills hit a run at work even with the pipeline at full speed.
+const INPUTS: u64 = 150_000;
 const KILLS: usize = 15;
 
 #[test]
@@ -292,7 +293,7 @@ fn killed_pipeline_loses_nothing_and_writes_no_garbage() {
     println!("pipeline: kill  after_ms  committed  output_bytes");
     for kill in 1..=KILLS {
         let before = committed(&dir, group, "input");
-        let ms = rng.between(50, 800);
+        let ms = rng.between(50, 400);
         let log = dir.path(&format!("run-{kill}.log"));
         let started = Instant::now();
         let run = start(&dir, "ksml-runner.yaml", &log);
