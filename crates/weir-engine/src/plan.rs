@@ -150,6 +150,24 @@ pub enum NodeKind {
         extractor: FnHandle,
         sink: Sink,
     },
+    /// `count`, `reduce` or `aggregate` of a grouped stream, materialized in `store` (one
+    /// instance per task): emits every update of the table (KSML's default has caching off).
+    Aggregate {
+        store: Arc<StoreSpec>,
+        how: Aggregation,
+    },
+}
+
+/// How an aggregation combines a record with the key's current aggregate.
+#[derive(Debug, Clone)]
+pub enum Aggregation {
+    /// The number of records (a `long`).
+    Count,
+    /// `reducer(value1, value2)`: the current aggregate and the record's value; the first
+    /// value of a key is its aggregate.
+    Reduce { reducer: FnHandle },
+    /// `initializer()` for a key's first record, then `aggregator(key, value, aggregatedValue)`.
+    Aggregate { initializer: FnHandle, aggregator: FnHandle },
 }
 
 #[derive(Debug, Clone)]
@@ -263,6 +281,17 @@ struct Tail {
     at: Attach,
     key_type: UserType,
     value_type: UserType,
+    flow: Flow,
+}
+
+/// What kind of stream a tail is (KSML's wrapper kinds that Weir runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Stream,
+    /// After `groupByKey`/`groupBy`: only an aggregation can follow.
+    Grouped,
+    /// An aggregation's result: its records are the table's updates.
+    Table,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -342,13 +371,19 @@ impl DefPlanner<'_, '_> {
         let value_type = t.value_type.as_ref().map(|t| t.value.clone());
         if let Some(&i) = self.p.source_of_topic.get(&t.topic.value) {
             let s = &self.p.topology.sources[i];
-            return Some(Tail { at: Attach::Source(i), key_type: s.format.key_type.clone(), value_type: s.format.value_type.clone() });
+            return Some(Tail {
+                at: Attach::Source(i),
+                key_type: s.format.key_type.clone(),
+                value_type: s.format.value_type.clone(),
+                flow: Flow::Stream,
+            });
         }
         let format = self.format(Some(&t.topic.value), key_type.as_ref(), value_type.as_ref(), t.span, path)?;
         let tail = Tail {
             at: Attach::Source(self.p.topology.sources.len()),
             key_type: format.key_type.clone(),
             value_type: format.value_type.clone(),
+            flow: Flow::Stream,
         };
         let timestamp_extractor = t.timestamp_extractor.as_ref().map(|f| self.handle(f));
         self.p.source_of_topic.insert(t.topic.value.clone(), self.p.topology.sources.len());
@@ -413,7 +448,7 @@ impl DefPlanner<'_, '_> {
             value_type: value_type.clone(),
         });
         self.attach(tail.at, id);
-        Tail { at: Attach::Node(id), key_type, value_type }
+        Tail { at: Attach::Node(id), key_type, value_type, flow: Flow::Stream }
     }
 
     fn pipeline(&mut self, p: &Pipeline) {
@@ -455,6 +490,9 @@ impl DefPlanner<'_, '_> {
 
     fn op(&mut self, op: &Operation, tail: Tail, pipeline: &str) -> Option<Tail> {
         let name = self.node_name(op);
+        if let Some(done) = self.stateful_op(op, &tail, pipeline, &name) {
+            return done;
+        }
         let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
         let result = |this: &Self, f: &FnRef| this.result_type(f).unwrap_or_else(any_type);
         let (kind, key_type, value_type) = match &op.op {
@@ -506,32 +544,7 @@ impl DefPlanner<'_, '_> {
                 return Some(junction);
             }
             Op::Repartition { number_of_partitions, partitioner } => {
-                // Written to an internal topic, read back by a new source: the records are
-                // spread over `numberOfPartitions` by the partitioner (or Kafka's default).
-                if k.kind == TypeKind::Any || v.kind == TypeKind::Any {
-                    self.error(
-                        op.span,
-                        &op.path,
-                        format!("'repartition' needs known key and value types to write its internal topic, but the stream is {k}/{v}"),
-                    );
-                    return None;
-                }
-                let topic = format!("{}-{}-repartition", self.p.application_id, name);
-                let format = self.format(Some(&topic), Some(&k), Some(&v), op.span, &op.path)?;
-                let sink = Sink { format: format.clone(), partitioner: partitioner.as_ref().map(|f| self.handle(f)) };
-                self.add(&tail, pipeline, name, NodeKind::To { topic: topic.clone(), sink }, k.clone(), v.clone());
-                let source = self.p.topology.sources.len();
-                self.p.source_of_topic.insert(topic.clone(), source);
-                self.p.topology.sources.push(Source {
-                    topic,
-                    format,
-                    offset_reset: None,
-                    timestamp_extractor: None,
-                    children: Vec::new(),
-                    partitions: *number_of_partitions,
-                    internal: true,
-                });
-                return Some(Tail { at: Attach::Source(source), key_type: k, value_type: v });
+                return self.repartition(&tail, pipeline, name, op, *number_of_partitions, partitioner.as_ref());
             }
             _ => {
                 self.error(
@@ -546,6 +559,163 @@ impl DefPlanner<'_, '_> {
             }
         };
         Some(self.add(&tail, pipeline, name, kind, key_type, value_type))
+    }
+
+    /// Writes the stream to an internal topic, `<application.id>-<name>-repartition`, read back
+    /// by a new source: the records are spread over `partitions` by the partitioner (or
+    /// Kafka's default, by key).
+    fn repartition(
+        &mut self,
+        tail: &Tail,
+        pipeline: &str,
+        name: String,
+        op: &Operation,
+        partitions: Option<u32>,
+        partitioner: Option<&FnRef>,
+    ) -> Option<Tail> {
+        let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
+        if k.kind == TypeKind::Any || v.kind == TypeKind::Any {
+            self.error(
+                op.span,
+                &op.path,
+                format!("'{}' needs known key and value types to write its internal topic, but the stream is {k}/{v}", op.type_name),
+            );
+            return None;
+        }
+        let topic = format!("{}-{}-repartition", self.p.application_id, name);
+        let format = self.format(Some(&topic), Some(&k), Some(&v), op.span, &op.path)?;
+        let sink = Sink { format: format.clone(), partitioner: partitioner.map(|f| self.handle(f)) };
+        self.add(tail, pipeline, name, NodeKind::To { topic: topic.clone(), sink }, k.clone(), v.clone());
+        let source = self.p.topology.sources.len();
+        self.p.source_of_topic.insert(topic.clone(), source);
+        self.p.topology.sources.push(Source {
+            topic,
+            format,
+            offset_reset: None,
+            timestamp_extractor: None,
+            children: Vec::new(),
+            partitions,
+            internal: true,
+        });
+        Some(Tail { at: Attach::Source(source), key_type: k, value_type: v, flow: Flow::Stream })
+    }
+
+    /// The store an aggregation materializes its table in: the operation's `store` (a
+    /// top-level store by name, or an inline one, whose types are the stream's key type and
+    /// the aggregate's type), else an internal one named after the operation, with a
+    /// changelog (Kafka Streams' default materialization). Inline and internal stores are
+    /// timestamped key-value stores, as Kafka Streams builds an aggregation's store.
+    fn aggregation_store(
+        &mut self,
+        store: Option<&StoreRef>,
+        name: &str,
+        k: &UserType,
+        v: &UserType,
+        op: &Operation,
+    ) -> Option<Arc<StoreSpec>> {
+        let spanned = |t: &UserType| Some(Spanned { value: t.clone(), span: op.span });
+        let def = match store {
+            Some(StoreRef::Named(n)) => {
+                return match self.p.topology.stores.iter().find(|s| s.name == n.value) {
+                    Some(spec) => Some(Arc::clone(spec)),
+                    None => {
+                        self.error(n.span, &op.path, format!("unknown state store '{}'", n.value));
+                        None
+                    }
+                };
+            }
+            Some(StoreRef::Inline(def)) => StoreDef {
+                key_type: def.key_type.clone().or_else(|| spanned(k)),
+                value_type: def.value_type.clone().or_else(|| spanned(v)),
+                timestamped: true,
+                ..(**def).clone()
+            },
+            None => StoreDef {
+                name: name.to_string(),
+                kind: StoreKind::KeyValue,
+                key_type: spanned(k),
+                value_type: spanned(v),
+                persistent: false,
+                timestamped: true,
+                versioned: false,
+                history_retention_ms: None,
+                segment_interval_ms: None,
+                retention_ms: None,
+                window_size_ms: None,
+                retain_duplicates: false,
+                caching: false,
+                logging: true,
+                span: op.span,
+            },
+        };
+        if self.p.topology.stores.iter().any(|s| s.name == def.name) {
+            self.error(
+                op.span,
+                &op.path,
+                format!("state store '{}' is already defined: store names are shared by the whole application", def.name),
+            );
+            return None;
+        }
+        match StoreSpec::new(&def, self.p.application_id, self.p.notations) {
+            Ok(spec) => {
+                let spec = Arc::new(spec);
+                self.p.topology.stores.push(Arc::clone(&spec));
+                Some(spec)
+            }
+            Err(message) => {
+                self.error(op.span, &op.path, message);
+                None
+            }
+        }
+    }
+
+    /// The operations on grouped streams and tables; `None` when `op` is a stream's.
+    fn stateful_op(&mut self, op: &Operation, tail: &Tail, pipeline: &str, name: &str) -> Option<Option<Tail>> {
+        let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
+        let result = |this: &Self, f: &FnRef| this.result_type(f).unwrap_or_else(any_type);
+        let (how, store, value_type) = match (tail.flow, &op.op) {
+            (Flow::Stream, Op::GroupByKey { .. }) => return Some(Some(Tail { flow: Flow::Grouped, ..tail.clone() })),
+            (Flow::Stream, Op::GroupBy { mapper, .. }) => {
+                // The new key, then through a repartition topic so each key's records meet in one task.
+                let key_type = result(self, mapper);
+                let keyed = self.add(tail, pipeline, name.to_string(), NodeKind::MapKey { mapper: self.handle(mapper) }, key_type, v);
+                let grouped = self.repartition(&keyed, pipeline, name.to_string(), op, None, None);
+                return Some(grouped.map(|t| Tail { flow: Flow::Grouped, ..t }));
+            }
+            (Flow::Grouped, Op::Count { store }) => (Aggregation::Count, store, long_type()),
+            (Flow::Grouped, Op::Reduce { reducer: Some(reducer), store, .. }) => {
+                let value_type = self.result_type(reducer).filter(|t| t.kind != TypeKind::Any).unwrap_or(v);
+                (Aggregation::Reduce { reducer: self.handle(reducer) }, store, value_type)
+            }
+            (Flow::Grouped, Op::Aggregate { initializer, aggregator: Some(aggregator), store, .. }) => {
+                let value_type = self.result_type(aggregator).or_else(|| self.result_type(initializer)).unwrap_or_else(any_type);
+                (Aggregation::Aggregate { initializer: self.handle(initializer), aggregator: self.handle(aggregator) }, store, value_type)
+            }
+            (Flow::Table, Op::ToStream { mapper }) => {
+                let kind = match mapper {
+                    Some(m) => NodeKind::MapKey { mapper: self.handle(m) },
+                    None => NodeKind::Forward,
+                };
+                let key_type = mapper.as_ref().map_or(k.clone(), |m| result(self, m));
+                return Some(Some(self.add(tail, pipeline, name.to_string(), kind, key_type, v)));
+            }
+            (Flow::Grouped | Flow::Table, _) => {
+                let what = if tail.flow == Flow::Grouped { "a grouped stream" } else { "a table" };
+                self.error(
+                    op.span,
+                    &op.path,
+                    format!(
+                        "operation '{}' on {what} is not supported by 'weir run' yet: 'count', 'reduce' and 'aggregate' of a grouped stream and 'toStream' of their tables are",
+                        op.type_name
+                    ),
+                );
+                return Some(None);
+            }
+            _ => return None,
+        };
+        let Some(store) = self.aggregation_store(store.as_ref(), name, &k, &value_type, op) else { return Some(None) };
+        let added = self.add(tail, pipeline, name.to_string(), NodeKind::Aggregate { store, how }, k, value_type);
+        Some(Some(Tail { flow: Flow::Table, ..added }))
     }
 
     /// The format of a target topic: its declared types, or the stream's where it declares none.
@@ -571,6 +741,14 @@ impl DefPlanner<'_, '_> {
         use weir_dsl::model::Sink as S;
         let name = format!("{}_{}_{}", self.def.namespace, path.replace('.', "_"), sink.key());
         let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
+        if tail.flow == Flow::Grouped && !matches!(sink, S::As(_)) {
+            self.error(
+                Span::default(),
+                path,
+                format!("a grouped stream cannot go to '{}': aggregate it first ('count', 'reduce', 'aggregate')", sink.key()),
+            );
+            return;
+        }
         let kind = match sink {
             S::As(name) => {
                 self.registered.insert(name.value.clone(), tail);
@@ -598,7 +776,7 @@ impl DefPlanner<'_, '_> {
                 let Attach::Node(branch_id) = junction.at else { return };
                 let mut planned = Vec::new();
                 for (i, b) in branches.iter().enumerate() {
-                    let start = Tail { at: Attach::Node(branch_id), key_type: k.clone(), value_type: v.clone() };
+                    let start = Tail { at: Attach::Node(branch_id), key_type: k.clone(), value_type: v.clone(), flow: Flow::Stream };
                     // Each branch starts at its own pass-through node, so the branch node can
                     // forward to exactly one of them.
                     let entry_id = self.p.topology.nodes.len();
@@ -635,7 +813,7 @@ impl DefPlanner<'_, '_> {
             Some(TypeKind::List(item)) => pair_types(item),
             _ => (any_type(), any_type()),
         };
-        let tail = Tail { at: Attach::Source(usize::MAX), key_type: gk, value_type: gv };
+        let tail = Tail { at: Attach::Source(usize::MAX), key_type: gk, value_type: gv, flow: Flow::Stream };
         let Some((topic, sink)) = self.target(&p.to, &tail, &format!("{path}.to")) else { return };
         self.p.topology.producers.push(ProducerPlan {
             name: format!("{}.{}", self.def.namespace, p.name),
@@ -649,6 +827,10 @@ impl DefPlanner<'_, '_> {
             batch_size: p.batch_size,
         });
     }
+}
+
+fn long_type() -> UserType {
+    UserType { notation: None, kind: TypeKind::Long }
 }
 
 /// The key and value types of a `(K, V)` tuple type; unknown otherwise.

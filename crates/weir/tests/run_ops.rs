@@ -617,3 +617,76 @@ fn stores_with_changelogs_survive_a_restart() {
         "#,
     );
 }
+
+const SALES: &str = r#"
+{"key": "a", "value": {"region": "north", "amount": 5}, "timestamp": 1000}
+{"key": "b", "value": {"region": "south", "amount": 7}, "timestamp": 2000}
+{"key": "a", "value": {"region": "south", "amount": 1}, "timestamp": 1500}
+{"key": "a", "value": null, "timestamp": 4000}
+{"key": "b", "value": {"region": "north", "amount": 2}, "timestamp": 5000}
+"#;
+
+/// The `(key, value, timestamp)` of a topic of longs (`weir topic consume` prints a long's
+/// 8 big-endian bytes as text).
+fn longs(dir: &Dir, topic: &str) -> Vec<(String, i64, i64)> {
+    dir.consume(topic)
+        .iter()
+        .map(|r| {
+            let text = r["value"].as_str().unwrap_or_else(|| panic!("{topic}: {r}"));
+            let bytes: Vec<u8> = text.chars().map(|c| c as u32 as u8).collect();
+            let value = i64::from_be_bytes(bytes.try_into().unwrap_or_else(|_| panic!("{topic}: not 8 bytes: {r}")));
+            (r["key"].as_str().unwrap_or_default().to_string(), value, r["timestamp"].as_i64().unwrap_or(-1))
+        })
+        .collect()
+}
+
+fn updates(list: &[(&str, i64, i64)]) -> Vec<(String, i64, i64)> {
+    list.iter().map(|(k, v, t)| (k.to_string(), *v, *t)).collect()
+}
+
+#[test]
+fn count_reduce_and_aggregate_emit_every_update() {
+    let dir = Dir::new("aggregate");
+    let def = dir.fixture("ops/aggregate.yaml");
+    dir.produce("sales", SALES);
+    dir.run_ok(&[&def]);
+    // The update's timestamp is the larger of the record's and the aggregate's (a's second
+    // record is older than its first); the null value is skipped.
+    assert_eq!(longs(&dir, "counts"), updates(&[("a", 1, 1000), ("b", 1, 2000), ("a", 2, 1500), ("b", 2, 5000)]));
+    assert_eq!(longs(&dir, "sums"), updates(&[("a", 5, 1000), ("b", 7, 2000), ("a", 6, 1500), ("b", 9, 5000)]));
+    // groupBy: by the new key, through `<application.id>-<name>-repartition`.
+    assert_eq!(dir.consume("weir-by_region-repartition").len(), 5);
+    dir.expect_topic(
+        "region_totals",
+        r#"
+        {"key": "north", "value": {"n": 1, "total": 5}, "timestamp": 1000}
+        {"key": "south", "value": {"n": 1, "total": 7}, "timestamp": 2000}
+        {"key": "south", "value": {"n": 2, "total": 8}, "timestamp": 2000}
+        {"key": "north", "value": {"n": 2, "total": 7}, "timestamp": 5000}
+        "#,
+    );
+    let topics = stdout(&dir.weir(&["topic", "list"], ""));
+    // `count` without a store: an internal store named after the operation, with a changelog;
+    // the inline store `sums` without `logging` has none; `region_totals` logs.
+    assert!(topics.contains("weir-sales_count-changelog"), "{topics}");
+    assert!(topics.contains("weir-region_totals-changelog"), "{topics}");
+    assert!(!topics.contains("weir-sums-changelog"), "{topics}");
+}
+
+#[test]
+fn counts_continue_from_the_changelog_after_a_restart() {
+    let dir = Dir::new("aggregate-restart");
+    let def = dir.fixture("ops/aggregate.yaml");
+    dir.produce("sales", SALES);
+    dir.run_ok(&[&def]);
+    dir.produce("sales", r#"{"key": "a", "value": {"region": "north", "amount": 10}, "timestamp": 6000}"#);
+    dir.run_ok(&[&def]);
+    let counts = longs(&dir, "counts");
+    assert_eq!(counts.len(), 5);
+    assert_eq!(counts[4], ("a".to_string(), 3, 6000), "the count of 'a' restored from its changelog");
+    let totals = dir.consume("region_totals");
+    assert_eq!(totals[4]["value"].to_string(), r#"{"n":3,"total":17}"#);
+    // `sums` has no changelog: in memory only, it starts again.
+    let sums = longs(&dir, "sums");
+    assert_eq!(sums[4], ("a".to_string(), 10, 6000));
+}
