@@ -7,9 +7,15 @@
 //! pick their codecs; functions are bound to the definition's [`Functions`].
 //!
 //! A definition's top-level `stores` become [`StoreSpec`]s (one instance per task at run
-//! time), which functions declaring them reach through [`crate::store::current`]. What the
-//! runtime cannot run yet (tables, aggregations, joins, windows: the stateful operations) is
-//! refused here with a diagnostic at the operation, never accepted and ignored.
+//! time), which functions declaring them reach through [`crate::store::current`].
+//!
+//! Aggregations: `groupByKey` marks the stream grouped (no node); `groupBy` is a key mapper
+//! and a repartition topic; `count`, `reduce` and `aggregate` become a [`NodeKind::Aggregate`]
+//! with the store that holds the table (the operation's `store`, else an internal one named
+//! after the operation, with a changelog), and emit the table's updates; `toStream` of that
+//! table passes them on. What the runtime cannot run yet (table sources, other operations on
+//! tables, windows, joins, `suppress`, `cogroup`) is refused here with a diagnostic at the
+//! operation, never accepted and ignored.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -551,7 +557,7 @@ impl DefPlanner<'_, '_> {
                     op.span,
                     &op.path,
                     format!(
-                        "operation '{}' is not supported by 'weir run' yet: stateful operations (tables, aggregations, joins, windows) are not built yet; state stores used from functions are",
+                        "operation '{}' is not supported by 'weir run' yet: table sources, windows, joins and the other stateful operations are not built yet; non-windowed aggregations and state stores used from functions are",
                         op.type_name
                     ),
                 );
