@@ -690,3 +690,30 @@ fn counts_continue_from_the_changelog_after_a_restart() {
     let sums = longs(&dir, "sums");
     assert_eq!(sums[4], ("a".to_string(), 10, 6000));
 }
+
+#[test]
+fn what_aggregations_do_not_run_yet_is_refused_at_the_operation() {
+    let dir = Dir::new("aggregate-refused");
+    let def = |via: &str| {
+        format!(
+            "streams:\n  in:\n    topic: in\n    keyType: string\n    valueType: json\npipelines:\n  p:\n    from: in\n    via:\n{via}    to:\n      topic: out\n      keyType: string\n      valueType: long\n"
+        )
+    };
+    let cases = [
+        (
+            "      - type: groupByKey\n      - type: count\n      - type: filter\n        if:\n          expression: value > 1\n      - type: toStream\n",
+            "operation 'filter' on a table is not supported by 'weir run' yet",
+        ),
+        (
+            "      - type: groupByKey\n      - type: windowByTime\n        windowType: tumbling\n        duration: 1s\n      - type: count\n      - type: toStream\n",
+            "operation 'windowByTime' on a grouped stream is not supported by 'weir run' yet",
+        ),
+    ];
+    for (via, expected) in cases {
+        dir.write("def.yaml", &def(via));
+        let out = dir.run(&["def.yaml"]);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(expected), "expected {expected:?} in:\n{err}");
+    }
+}
