@@ -162,6 +162,22 @@ pub enum NodeKind {
         store: Arc<StoreSpec>,
         how: Aggregation,
     },
+    /// A table from a stream of updates (a `tables:` source, `toTable`): a record with a null
+    /// key is skipped; with a `store`, each update is put (a null value deletes the key); the
+    /// update goes on as it is.
+    TableSource {
+        store: Option<Arc<StoreSpec>>,
+    },
+    /// A table's `filter`/`filterNot`: an update the predicate rejects goes on as a delete
+    /// (a null value), and a delete goes on without calling the predicate.
+    TableFilter {
+        predicate: FnHandle,
+        keep: bool,
+    },
+    /// A table's `mapValues`: a delete goes on without calling the mapper.
+    TableMapValues {
+        mapper: FnHandle,
+    },
 }
 
 /// How an aggregation combines a record with the key's current aggregate.
@@ -231,7 +247,14 @@ pub fn plan(
     with_pipelines: bool,
     with_producers: bool,
 ) -> Result<Topology, Vec<Diagnostic>> {
-    let mut p = Planner { topology: Topology::default(), diags: Vec::new(), notations, source_of_topic: HashMap::new(), application_id };
+    let mut p = Planner {
+        topology: Topology::default(),
+        diags: Vec::new(),
+        notations,
+        source_of_topic: HashMap::new(),
+        tables: HashMap::new(),
+        application_id,
+    };
     let mut store_files: HashMap<String, String> = HashMap::new();
     for input in inputs {
         let def = input.definition;
@@ -278,6 +301,8 @@ struct Planner<'n> {
     diags: Vec<Diagnostic>,
     notations: &'n Notations,
     source_of_topic: HashMap<String, usize>,
+    /// The table node of each topic read as a table.
+    tables: HashMap<String, Tail>,
     application_id: &'n str,
 }
 
@@ -422,18 +447,35 @@ impl DefPlanner<'_, '_> {
                 }
             }
         };
-        if topic.kind != TopicKind::Stream {
-            self.error(
-                topic.span,
-                path,
-                format!(
-                    "reading a {} is not supported by 'weir run' yet (tables are stateful operations, which are not built yet)",
-                    topic.kind.noun()
-                ),
-            );
-            return None;
+        match topic.kind {
+            TopicKind::Stream => self.source(topic, path),
+            TopicKind::Table => self.table(topic, path),
+            TopicKind::GlobalTable => {
+                self.error(
+                    topic.span,
+                    path,
+                    "reading a globalTable is not supported by 'weir run' yet (tables are; global tables are not built yet)",
+                );
+                None
+            }
         }
-        self.source(topic, path)
+    }
+
+    /// A `tables:` source: the topic's records are the table's updates, kept in its store (the
+    /// table's `store`, else a key-value store named after the topic without a changelog, as
+    /// KSML materializes a table). One table node per topic, shared by the pipelines reading it.
+    fn table(&mut self, topic: &TopicDef, path: &str) -> Option<Tail> {
+        if let Some(tail) = self.p.tables.get(&topic.topic.value) {
+            return Some(tail.clone());
+        }
+        let source = self.source(topic, path)?;
+        let (k, v) = (source.key_type.clone(), source.value_type.clone());
+        let store = self.table_store(topic.store.as_ref(), &topic.topic.value, false, &k, &v, topic.span, path)?;
+        let name = format!("{}_tables_{}", self.def.namespace, topic.name);
+        let added = self.add(&source, &name, name.clone(), NodeKind::TableSource { store: Some(store) }, k, v);
+        let tail = Tail { flow: Flow::Table, ..added };
+        self.p.tables.insert(topic.topic.value.clone(), tail.clone());
+        Some(tail)
     }
 
     fn attach(&mut self, at: Attach, node: NodeId) {
@@ -619,13 +661,29 @@ impl DefPlanner<'_, '_> {
         v: &UserType,
         op: &Operation,
     ) -> Option<Arc<StoreSpec>> {
-        let spanned = |t: &UserType| Some(Spanned { value: t.clone(), span: op.span });
+        self.table_store(store, name, true, k, v, op.span, &op.path)
+    }
+
+    /// A table's store: `store` as [`Self::aggregation_store`] says, else an internal one
+    /// named `name`, logged when `logged`.
+    #[allow(clippy::too_many_arguments)]
+    fn table_store(
+        &mut self,
+        store: Option<&StoreRef>,
+        name: &str,
+        logged: bool,
+        k: &UserType,
+        v: &UserType,
+        span: Span,
+        path: &str,
+    ) -> Option<Arc<StoreSpec>> {
+        let spanned = |t: &UserType| Some(Spanned { value: t.clone(), span });
         let def = match store {
             Some(StoreRef::Named(n)) => {
                 return match self.p.topology.stores.iter().find(|s| s.name == n.value) {
                     Some(spec) => Some(Arc::clone(spec)),
                     None => {
-                        self.error(n.span, &op.path, format!("unknown state store '{}'", n.value));
+                        self.error(n.span, path, format!("unknown state store '{}'", n.value));
                         None
                     }
                 };
@@ -650,14 +708,14 @@ impl DefPlanner<'_, '_> {
                 window_size_ms: None,
                 retain_duplicates: false,
                 caching: false,
-                logging: true,
-                span: op.span,
+                logging: logged,
+                span,
             },
         };
         if self.p.topology.stores.iter().any(|s| s.name == def.name) {
             self.error(
-                op.span,
-                &op.path,
+                span,
+                path,
                 format!("state store '{}' is already defined: store names are shared by the whole application", def.name),
             );
             return None;
@@ -669,7 +727,7 @@ impl DefPlanner<'_, '_> {
                 Some(spec)
             }
             Err(message) => {
-                self.error(op.span, &op.path, message);
+                self.error(span, path, message);
                 None
             }
         }
@@ -697,6 +755,26 @@ impl DefPlanner<'_, '_> {
                 let value_type = self.result_type(aggregator).or_else(|| self.result_type(initializer)).unwrap_or_else(any_type);
                 (Aggregation::Aggregate { initializer: self.handle(initializer), aggregator: self.handle(aggregator) }, store, value_type)
             }
+            (Flow::Stream, Op::ToTable { store }) => {
+                let store = match store {
+                    Some(store) => Some(self.table_store(Some(store), name, false, &k, &v, op.span, &op.path)?),
+                    None => None,
+                };
+                let added = self.add(tail, pipeline, name.to_string(), NodeKind::TableSource { store }, k, v);
+                return Some(Some(Tail { flow: Flow::Table, ..added }));
+            }
+            (Flow::Table, Op::Filter { predicate, store } | Op::FilterNot { predicate, store }) if store.is_none() => {
+                let keep = matches!(op.op, Op::Filter { .. });
+                let added =
+                    self.add(tail, pipeline, name.to_string(), NodeKind::TableFilter { predicate: self.handle(predicate), keep }, k, v);
+                return Some(Some(Tail { flow: Flow::Table, ..added }));
+            }
+            (Flow::Table, Op::TransformValue { mapper, store }) if store.is_none() => {
+                let value_type = result(self, mapper);
+                let added =
+                    self.add(tail, pipeline, name.to_string(), NodeKind::TableMapValues { mapper: self.handle(mapper) }, k, value_type);
+                return Some(Some(Tail { flow: Flow::Table, ..added }));
+            }
             (Flow::Table, Op::ToStream { mapper }) => {
                 let kind = match mapper {
                     Some(m) => NodeKind::MapKey { mapper: self.handle(m) },
@@ -711,7 +789,7 @@ impl DefPlanner<'_, '_> {
                     op.span,
                     &op.path,
                     format!(
-                        "operation '{}' on {what} is not supported by 'weir run' yet: 'count', 'reduce' and 'aggregate' of a grouped stream and 'toStream' of their tables are",
+                        "operation '{}' on {what} is not supported by 'weir run' yet: 'count', 'reduce' and 'aggregate' of a grouped stream, and a table's 'filter', 'filterNot', 'mapValues' (without a 'store') and 'toStream' are",
                         op.type_name
                     ),
                 );

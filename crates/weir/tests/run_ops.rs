@@ -701,8 +701,8 @@ fn what_aggregations_do_not_run_yet_is_refused_at_the_operation() {
     };
     let cases = [
         (
-            "      - type: groupByKey\n      - type: count\n      - type: filter\n        if:\n          expression: value > 1\n      - type: toStream\n",
-            "operation 'filter' on a table is not supported by 'weir run' yet",
+            "      - type: groupByKey\n      - type: count\n      - type: groupBy\n        mapper:\n          expression: (key, value)\n          resultType: (string, long)\n      - type: count\n      - type: toStream\n",
+            "operation 'groupBy' on a table is not supported by 'weir run' yet",
         ),
         (
             "      - type: groupByKey\n      - type: windowByTime\n        windowType: tumbling\n        duration: 1s\n      - type: count\n      - type: toStream\n",
@@ -716,4 +716,55 @@ fn what_aggregations_do_not_run_yet_is_refused_at_the_operation() {
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert!(err.contains(expected), "expected {expected:?} in:\n{err}");
     }
+}
+
+#[test]
+fn tables_filter_map_values_and_to_stream() {
+    let dir = Dir::new("table");
+    let def = dir.fixture("ops/table.yaml");
+    let updates = r#"
+    {"key": "apple", "value": {"price": 5}, "timestamp": 1000}
+    {"key": "pear", "value": {"price": 20}, "timestamp": 2000}
+    {"key": "apple", "value": {"price": 15}, "timestamp": 3000}
+    {"key": "pear", "value": null, "timestamp": 4000}
+    {"key": null, "value": {"price": 1}, "timestamp": 5000}
+    "#;
+    dir.produce("prices", updates);
+    dir.produce("price_updates", updates);
+    dir.run_ok(&[&def]);
+    // A rejected update is a delete; a delete passes without calling the functions.
+    dir.expect_topic(
+        "cheap_prices",
+        r#"
+        {"key": "apple", "value": {"price": 5, "cheap": true}, "timestamp": 1000}
+        {"key": "pear", "value": null, "timestamp": 2000}
+        {"key": "apple", "value": null, "timestamp": 3000}
+        {"key": "pear", "value": null, "timestamp": 4000}
+        "#,
+    );
+    dir.expect_topic(
+        "dear_prices",
+        r#"
+        {"key": "apple", "value": null}
+        {"key": "pear", "value": {"price": 20}}
+        {"key": "apple", "value": {"price": 15}}
+        {"key": "pear", "value": null}
+        "#,
+    );
+    dir.expect_topic(
+        "latest_prices",
+        r#"
+        {"key": "apple", "value": {"price": 5}}
+        {"key": "pear", "value": {"price": 20}}
+        {"key": "apple", "value": {"price": 15}}
+        {"key": "pear", "value": null}
+        "#,
+    );
+    // The toTable store logs every change, the delete as a null value; the table's own store
+    // (named after the topic) has no changelog.
+    let changelog = dir.consume("weir-latest_prices-changelog");
+    assert_eq!(changelog.len(), 4);
+    assert_eq!(changelog[3]["value"], serde_json::Value::Null);
+    let topics = stdout(&dir.weir(&["topic", "list"], ""));
+    assert!(!topics.contains("weir-prices-changelog"), "{topics}");
 }

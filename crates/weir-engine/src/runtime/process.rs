@@ -569,6 +569,38 @@ impl<'a> Processor<'a> {
             }
             NodeKind::To { topic, sink } => Effect::Sink(Cow::Borrowed(topic), sink),
             NodeKind::Aggregate { store, how } => aggregate(store, how, r)?,
+            NodeKind::TableSource { store } => {
+                if r.key.is_null() {
+                    Effect::Drop
+                } else {
+                    if let Some(spec) = store {
+                        let failed = |e: StoreError| NodeError::Other(e.to_string());
+                        let instances = [store::current(&spec.name).map_err(failed)?];
+                        let view = StoreView::new(&instances)
+                            .ok_or_else(|| NodeError::Other(format!("state store '{}' has no instance", spec.name)))?;
+                        view.put(&materialized(&r.key)?, materialized(&r.value)?, r.timestamp).map_err(failed)?;
+                    }
+                    Effect::Pass
+                }
+            }
+            NodeKind::TableFilter { predicate, keep } => {
+                if r.value.is_null() {
+                    Effect::Pass
+                } else {
+                    match call_value(predicate, &kv)? {
+                        Value::Bool(b) if b == *keep => Effect::Pass,
+                        Value::Bool(_) => Effect::Value(Datum::Value(Value::Null)),
+                        other => return Err(unexpected("a boolean back", predicate, &other)),
+                    }
+                }
+            }
+            NodeKind::TableMapValues { mapper } => {
+                if r.value.is_null() {
+                    Effect::Pass
+                } else {
+                    Effect::Value(call(mapper, &kv)?)
+                }
+            }
             NodeKind::ToTopicNameExtractor { extractor, sink } => {
                 let context = Datum::Value(Value::Struct(IndexMap::from([
                     ("timestamp".to_string(), Value::Long(r.timestamp)),
