@@ -13,9 +13,11 @@
 //! and a repartition topic; `count`, `reduce` and `aggregate` become a [`NodeKind::Aggregate`]
 //! with the store that holds the table (the operation's `store`, else an internal one named
 //! after the operation, with a changelog), and emit the table's updates; `toStream` of that
-//! table passes them on. What the runtime cannot run yet (table sources, other operations on
-//! tables, windows, joins, `suppress`, `cogroup`) is refused here with a diagnostic at the
-//! operation, never accepted and ignored.
+//! table passes them on. A `tables:` source (one per topic) and `toTable` are a
+//! [`NodeKind::TableSource`] that keeps the updates in the table's store; a table's `filter`
+//! and `mapValues` have their own table nodes. What the runtime cannot run yet (global tables,
+//! grouped tables, windows, joins, `suppress`, `cogroup`) is refused here with a diagnostic at
+//! the operation, never accepted and ignored.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -137,6 +139,9 @@ pub enum NodeKind {
     },
     /// Passes records on unchanged (the junction of a `merge`).
     Forward,
+    /// Passes on the records that have a key (before `groupBy`'s repartition topic, as Kafka
+    /// Streams filters it).
+    SkipNullKeys,
     Branch {
         branches: Vec<(Option<FnHandle>, NodeId)>,
     },
@@ -743,6 +748,8 @@ impl DefPlanner<'_, '_> {
                 // The new key, then through a repartition topic so each key's records meet in one task.
                 let key_type = result(self, mapper);
                 let keyed = self.add(tail, pipeline, name.to_string(), NodeKind::MapKey { mapper: self.handle(mapper) }, key_type, v);
+                let keyed =
+                    self.add(&keyed, pipeline, name.to_string(), NodeKind::SkipNullKeys, keyed.key_type.clone(), keyed.value_type.clone());
                 let grouped = self.repartition(&keyed, pipeline, name.to_string(), op, None, None);
                 return Some(grouped.map(|t| Tail { flow: Flow::Grouped, ..t }));
             }

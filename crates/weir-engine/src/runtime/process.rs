@@ -530,6 +530,8 @@ impl<'a> Processor<'a> {
                 _ => return Err(NodeError::Other(format!("convertKeyValue needs a (key, value) tuple type, got '{into}'"))),
             },
             NodeKind::Forward => Effect::Pass,
+            NodeKind::SkipNullKeys if r.key.is_null() => Effect::Drop,
+            NodeKind::SkipNullKeys => Effect::Pass,
             NodeKind::Branch { branches } => {
                 for (predicate, entry) in branches {
                     let taken = match predicate {
