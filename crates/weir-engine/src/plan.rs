@@ -7,9 +7,17 @@
 //! pick their codecs; functions are bound to the definition's [`Functions`].
 //!
 //! A definition's top-level `stores` become [`StoreSpec`]s (one instance per task at run
-//! time), which functions declaring them reach through [`crate::store::current`]. What the
-//! runtime cannot run yet (tables, aggregations, joins, windows: the stateful operations) is
-//! refused here with a diagnostic at the operation, never accepted and ignored.
+//! time), which functions declaring them reach through [`crate::store::current`].
+//!
+//! Aggregations: `groupByKey` marks the stream grouped (no node); `groupBy` is a key mapper
+//! and a repartition topic; `count`, `reduce` and `aggregate` become a [`NodeKind::Aggregate`]
+//! with the store that holds the table (the operation's `store`, else an internal one named
+//! after the operation, with a changelog), and emit the table's updates; `toStream` of that
+//! table passes them on. A `tables:` source (one per topic) and `toTable` are a
+//! [`NodeKind::TableSource`] that keeps the updates in the table's store; a table's `filter`
+//! and `mapValues` have their own table nodes. What the runtime cannot run yet (global tables,
+//! grouped tables, windows, joins, `suppress`, `cogroup`) is refused here with a diagnostic at
+//! the operation, never accepted and ignored.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -131,6 +139,9 @@ pub enum NodeKind {
     },
     /// Passes records on unchanged (the junction of a `merge`).
     Forward,
+    /// Passes on the records that have a key (before `groupBy`'s repartition topic, as Kafka
+    /// Streams filters it).
+    SkipNullKeys,
     Branch {
         branches: Vec<(Option<FnHandle>, NodeId)>,
     },
@@ -150,6 +161,40 @@ pub enum NodeKind {
         extractor: FnHandle,
         sink: Sink,
     },
+    /// `count`, `reduce` or `aggregate` of a grouped stream, materialized in `store` (one
+    /// instance per task): emits every update of the table (KSML's default has caching off).
+    Aggregate {
+        store: Arc<StoreSpec>,
+        how: Aggregation,
+    },
+    /// A table from a stream of updates (a `tables:` source, `toTable`): a record with a null
+    /// key is skipped; with a `store`, each update is put (a null value deletes the key); the
+    /// update goes on as it is.
+    TableSource {
+        store: Option<Arc<StoreSpec>>,
+    },
+    /// A table's `filter`/`filterNot`: an update the predicate rejects goes on as a delete
+    /// (a null value), and a delete goes on without calling the predicate.
+    TableFilter {
+        predicate: FnHandle,
+        keep: bool,
+    },
+    /// A table's `mapValues`: a delete goes on without calling the mapper.
+    TableMapValues {
+        mapper: FnHandle,
+    },
+}
+
+/// How an aggregation combines a record with the key's current aggregate.
+#[derive(Debug, Clone)]
+pub enum Aggregation {
+    /// The number of records (a `long`).
+    Count,
+    /// `reducer(value1, value2)`: the current aggregate and the record's value; the first
+    /// value of a key is its aggregate.
+    Reduce { reducer: FnHandle },
+    /// `initializer()` for a key's first record, then `aggregator(key, value, aggregatedValue)`.
+    Aggregate { initializer: FnHandle, aggregator: FnHandle },
 }
 
 #[derive(Debug, Clone)]
@@ -207,7 +252,14 @@ pub fn plan(
     with_pipelines: bool,
     with_producers: bool,
 ) -> Result<Topology, Vec<Diagnostic>> {
-    let mut p = Planner { topology: Topology::default(), diags: Vec::new(), notations, source_of_topic: HashMap::new(), application_id };
+    let mut p = Planner {
+        topology: Topology::default(),
+        diags: Vec::new(),
+        notations,
+        source_of_topic: HashMap::new(),
+        tables: HashMap::new(),
+        application_id,
+    };
     let mut store_files: HashMap<String, String> = HashMap::new();
     for input in inputs {
         let def = input.definition;
@@ -254,6 +306,8 @@ struct Planner<'n> {
     diags: Vec<Diagnostic>,
     notations: &'n Notations,
     source_of_topic: HashMap<String, usize>,
+    /// The table node of each topic read as a table.
+    tables: HashMap<String, Tail>,
     application_id: &'n str,
 }
 
@@ -263,6 +317,17 @@ struct Tail {
     at: Attach,
     key_type: UserType,
     value_type: UserType,
+    flow: Flow,
+}
+
+/// What kind of stream a tail is (KSML's wrapper kinds that Weir runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Stream,
+    /// After `groupByKey`/`groupBy`: only an aggregation can follow.
+    Grouped,
+    /// An aggregation's result: its records are the table's updates.
+    Table,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -342,13 +407,19 @@ impl DefPlanner<'_, '_> {
         let value_type = t.value_type.as_ref().map(|t| t.value.clone());
         if let Some(&i) = self.p.source_of_topic.get(&t.topic.value) {
             let s = &self.p.topology.sources[i];
-            return Some(Tail { at: Attach::Source(i), key_type: s.format.key_type.clone(), value_type: s.format.value_type.clone() });
+            return Some(Tail {
+                at: Attach::Source(i),
+                key_type: s.format.key_type.clone(),
+                value_type: s.format.value_type.clone(),
+                flow: Flow::Stream,
+            });
         }
         let format = self.format(Some(&t.topic.value), key_type.as_ref(), value_type.as_ref(), t.span, path)?;
         let tail = Tail {
             at: Attach::Source(self.p.topology.sources.len()),
             key_type: format.key_type.clone(),
             value_type: format.value_type.clone(),
+            flow: Flow::Stream,
         };
         let timestamp_extractor = t.timestamp_extractor.as_ref().map(|f| self.handle(f));
         self.p.source_of_topic.insert(t.topic.value.clone(), self.p.topology.sources.len());
@@ -381,18 +452,35 @@ impl DefPlanner<'_, '_> {
                 }
             }
         };
-        if topic.kind != TopicKind::Stream {
-            self.error(
-                topic.span,
-                path,
-                format!(
-                    "reading a {} is not supported by 'weir run' yet (tables are stateful operations, which are not built yet)",
-                    topic.kind.noun()
-                ),
-            );
-            return None;
+        match topic.kind {
+            TopicKind::Stream => self.source(topic, path),
+            TopicKind::Table => self.table(topic, path),
+            TopicKind::GlobalTable => {
+                self.error(
+                    topic.span,
+                    path,
+                    "reading a globalTable is not supported by 'weir run' yet (tables are; global tables are not built yet)",
+                );
+                None
+            }
         }
-        self.source(topic, path)
+    }
+
+    /// A `tables:` source: the topic's records are the table's updates, kept in its store (the
+    /// table's `store`, else a key-value store named after the topic without a changelog, as
+    /// KSML materializes a table). One table node per topic, shared by the pipelines reading it.
+    fn table(&mut self, topic: &TopicDef, path: &str) -> Option<Tail> {
+        if let Some(tail) = self.p.tables.get(&topic.topic.value) {
+            return Some(tail.clone());
+        }
+        let source = self.source(topic, path)?;
+        let (k, v) = (source.key_type.clone(), source.value_type.clone());
+        let store = self.table_store(topic.store.as_ref(), &topic.topic.value, false, &k, &v, topic.span, path)?;
+        let name = format!("{}_tables_{}", self.def.namespace, topic.name);
+        let added = self.add(&source, &name, name.clone(), NodeKind::TableSource { store: Some(store) }, k, v);
+        let tail = Tail { flow: Flow::Table, ..added };
+        self.p.tables.insert(topic.topic.value.clone(), tail.clone());
+        Some(tail)
     }
 
     fn attach(&mut self, at: Attach, node: NodeId) {
@@ -413,7 +501,7 @@ impl DefPlanner<'_, '_> {
             value_type: value_type.clone(),
         });
         self.attach(tail.at, id);
-        Tail { at: Attach::Node(id), key_type, value_type }
+        Tail { at: Attach::Node(id), key_type, value_type, flow: Flow::Stream }
     }
 
     fn pipeline(&mut self, p: &Pipeline) {
@@ -455,6 +543,9 @@ impl DefPlanner<'_, '_> {
 
     fn op(&mut self, op: &Operation, tail: Tail, pipeline: &str) -> Option<Tail> {
         let name = self.node_name(op);
+        if let Some(done) = self.stateful_op(op, &tail, pipeline, &name) {
+            return done;
+        }
         let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
         let result = |this: &Self, f: &FnRef| this.result_type(f).unwrap_or_else(any_type);
         let (kind, key_type, value_type) = match &op.op {
@@ -506,39 +597,14 @@ impl DefPlanner<'_, '_> {
                 return Some(junction);
             }
             Op::Repartition { number_of_partitions, partitioner } => {
-                // Written to an internal topic, read back by a new source: the records are
-                // spread over `numberOfPartitions` by the partitioner (or Kafka's default).
-                if k.kind == TypeKind::Any || v.kind == TypeKind::Any {
-                    self.error(
-                        op.span,
-                        &op.path,
-                        format!("'repartition' needs known key and value types to write its internal topic, but the stream is {k}/{v}"),
-                    );
-                    return None;
-                }
-                let topic = format!("{}-{}-repartition", self.p.application_id, name);
-                let format = self.format(Some(&topic), Some(&k), Some(&v), op.span, &op.path)?;
-                let sink = Sink { format: format.clone(), partitioner: partitioner.as_ref().map(|f| self.handle(f)) };
-                self.add(&tail, pipeline, name, NodeKind::To { topic: topic.clone(), sink }, k.clone(), v.clone());
-                let source = self.p.topology.sources.len();
-                self.p.source_of_topic.insert(topic.clone(), source);
-                self.p.topology.sources.push(Source {
-                    topic,
-                    format,
-                    offset_reset: None,
-                    timestamp_extractor: None,
-                    children: Vec::new(),
-                    partitions: *number_of_partitions,
-                    internal: true,
-                });
-                return Some(Tail { at: Attach::Source(source), key_type: k, value_type: v });
+                return self.repartition(&tail, pipeline, name, op, *number_of_partitions, partitioner.as_ref());
             }
             _ => {
                 self.error(
                     op.span,
                     &op.path,
                     format!(
-                        "operation '{}' is not supported by 'weir run' yet: stateful operations (tables, aggregations, joins, windows) are not built yet; state stores used from functions are",
+                        "operation '{}' is not supported by 'weir run' yet: table sources, windows, joins and the other stateful operations are not built yet; non-windowed aggregations and state stores used from functions are",
                         op.type_name
                     ),
                 );
@@ -546,6 +612,201 @@ impl DefPlanner<'_, '_> {
             }
         };
         Some(self.add(&tail, pipeline, name, kind, key_type, value_type))
+    }
+
+    /// Writes the stream to an internal topic, `<application.id>-<name>-repartition`, read back
+    /// by a new source: the records are spread over `partitions` by the partitioner (or
+    /// Kafka's default, by key).
+    fn repartition(
+        &mut self,
+        tail: &Tail,
+        pipeline: &str,
+        name: String,
+        op: &Operation,
+        partitions: Option<u32>,
+        partitioner: Option<&FnRef>,
+    ) -> Option<Tail> {
+        let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
+        if k.kind == TypeKind::Any || v.kind == TypeKind::Any {
+            self.error(
+                op.span,
+                &op.path,
+                format!("'{}' needs known key and value types to write its internal topic, but the stream is {k}/{v}", op.type_name),
+            );
+            return None;
+        }
+        let topic = format!("{}-{}-repartition", self.p.application_id, name);
+        let format = self.format(Some(&topic), Some(&k), Some(&v), op.span, &op.path)?;
+        let sink = Sink { format: format.clone(), partitioner: partitioner.map(|f| self.handle(f)) };
+        self.add(tail, pipeline, name, NodeKind::To { topic: topic.clone(), sink }, k.clone(), v.clone());
+        let source = self.p.topology.sources.len();
+        self.p.source_of_topic.insert(topic.clone(), source);
+        self.p.topology.sources.push(Source {
+            topic,
+            format,
+            offset_reset: None,
+            timestamp_extractor: None,
+            children: Vec::new(),
+            partitions,
+            internal: true,
+        });
+        Some(Tail { at: Attach::Source(source), key_type: k, value_type: v, flow: Flow::Stream })
+    }
+
+    /// The store an aggregation materializes its table in: the operation's `store` (a
+    /// top-level store by name, or an inline one, whose types are the stream's key type and
+    /// the aggregate's type), else an internal one named after the operation, with a
+    /// changelog (Kafka Streams' default materialization). Inline and internal stores are
+    /// timestamped key-value stores, as Kafka Streams builds an aggregation's store.
+    fn aggregation_store(
+        &mut self,
+        store: Option<&StoreRef>,
+        name: &str,
+        k: &UserType,
+        v: &UserType,
+        op: &Operation,
+    ) -> Option<Arc<StoreSpec>> {
+        self.table_store(store, name, true, k, v, op.span, &op.path)
+    }
+
+    /// A table's store: `store` as [`Self::aggregation_store`] says, else an internal one
+    /// named `name`, logged when `logged`.
+    #[allow(clippy::too_many_arguments)]
+    fn table_store(
+        &mut self,
+        store: Option<&StoreRef>,
+        name: &str,
+        logged: bool,
+        k: &UserType,
+        v: &UserType,
+        span: Span,
+        path: &str,
+    ) -> Option<Arc<StoreSpec>> {
+        let spanned = |t: &UserType| Some(Spanned { value: t.clone(), span });
+        let def = match store {
+            Some(StoreRef::Named(n)) => {
+                return match self.p.topology.stores.iter().find(|s| s.name == n.value) {
+                    Some(spec) => Some(Arc::clone(spec)),
+                    None => {
+                        self.error(n.span, path, format!("unknown state store '{}'", n.value));
+                        None
+                    }
+                };
+            }
+            Some(StoreRef::Inline(def)) => StoreDef {
+                key_type: def.key_type.clone().or_else(|| spanned(k)),
+                value_type: def.value_type.clone().or_else(|| spanned(v)),
+                timestamped: true,
+                ..(**def).clone()
+            },
+            None => StoreDef {
+                name: name.to_string(),
+                kind: StoreKind::KeyValue,
+                key_type: spanned(k),
+                value_type: spanned(v),
+                persistent: false,
+                timestamped: true,
+                versioned: false,
+                history_retention_ms: None,
+                segment_interval_ms: None,
+                retention_ms: None,
+                window_size_ms: None,
+                retain_duplicates: false,
+                caching: false,
+                logging: logged,
+                span,
+            },
+        };
+        if self.p.topology.stores.iter().any(|s| s.name == def.name) {
+            self.error(
+                span,
+                path,
+                format!("state store '{}' is already defined: store names are shared by the whole application", def.name),
+            );
+            return None;
+        }
+        match StoreSpec::new(&def, self.p.application_id, self.p.notations) {
+            Ok(spec) => {
+                let spec = Arc::new(spec);
+                self.p.topology.stores.push(Arc::clone(&spec));
+                Some(spec)
+            }
+            Err(message) => {
+                self.error(span, path, message);
+                None
+            }
+        }
+    }
+
+    /// The operations on grouped streams and tables; `None` when `op` is a stream's.
+    fn stateful_op(&mut self, op: &Operation, tail: &Tail, pipeline: &str, name: &str) -> Option<Option<Tail>> {
+        let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
+        let result = |this: &Self, f: &FnRef| this.result_type(f).unwrap_or_else(any_type);
+        let (how, store, value_type) = match (tail.flow, &op.op) {
+            (Flow::Stream, Op::GroupByKey { .. }) => return Some(Some(Tail { flow: Flow::Grouped, ..tail.clone() })),
+            (Flow::Stream, Op::GroupBy { mapper, .. }) => {
+                // The new key, then through a repartition topic so each key's records meet in one task.
+                let key_type = result(self, mapper);
+                let keyed = self.add(tail, pipeline, name.to_string(), NodeKind::MapKey { mapper: self.handle(mapper) }, key_type, v);
+                let keyed =
+                    self.add(&keyed, pipeline, name.to_string(), NodeKind::SkipNullKeys, keyed.key_type.clone(), keyed.value_type.clone());
+                let grouped = self.repartition(&keyed, pipeline, name.to_string(), op, None, None);
+                return Some(grouped.map(|t| Tail { flow: Flow::Grouped, ..t }));
+            }
+            (Flow::Grouped, Op::Count { store }) => (Aggregation::Count, store, long_type()),
+            (Flow::Grouped, Op::Reduce { reducer: Some(reducer), store, .. }) => {
+                let value_type = self.result_type(reducer).filter(|t| t.kind != TypeKind::Any).unwrap_or(v);
+                (Aggregation::Reduce { reducer: self.handle(reducer) }, store, value_type)
+            }
+            (Flow::Grouped, Op::Aggregate { initializer, aggregator: Some(aggregator), store, .. }) => {
+                let value_type = self.result_type(aggregator).or_else(|| self.result_type(initializer)).unwrap_or_else(any_type);
+                (Aggregation::Aggregate { initializer: self.handle(initializer), aggregator: self.handle(aggregator) }, store, value_type)
+            }
+            (Flow::Stream, Op::ToTable { store }) => {
+                let store = match store {
+                    Some(store) => Some(self.table_store(Some(store), name, false, &k, &v, op.span, &op.path)?),
+                    None => None,
+                };
+                let added = self.add(tail, pipeline, name.to_string(), NodeKind::TableSource { store }, k, v);
+                return Some(Some(Tail { flow: Flow::Table, ..added }));
+            }
+            (Flow::Table, Op::Filter { predicate, store } | Op::FilterNot { predicate, store }) if store.is_none() => {
+                let keep = matches!(op.op, Op::Filter { .. });
+                let added =
+                    self.add(tail, pipeline, name.to_string(), NodeKind::TableFilter { predicate: self.handle(predicate), keep }, k, v);
+                return Some(Some(Tail { flow: Flow::Table, ..added }));
+            }
+            (Flow::Table, Op::TransformValue { mapper, store }) if store.is_none() => {
+                let value_type = result(self, mapper);
+                let added =
+                    self.add(tail, pipeline, name.to_string(), NodeKind::TableMapValues { mapper: self.handle(mapper) }, k, value_type);
+                return Some(Some(Tail { flow: Flow::Table, ..added }));
+            }
+            (Flow::Table, Op::ToStream { mapper }) => {
+                let kind = match mapper {
+                    Some(m) => NodeKind::MapKey { mapper: self.handle(m) },
+                    None => NodeKind::Forward,
+                };
+                let key_type = mapper.as_ref().map_or(k.clone(), |m| result(self, m));
+                return Some(Some(self.add(tail, pipeline, name.to_string(), kind, key_type, v)));
+            }
+            (Flow::Grouped | Flow::Table, _) => {
+                let what = if tail.flow == Flow::Grouped { "a grouped stream" } else { "a table" };
+                self.error(
+                    op.span,
+                    &op.path,
+                    format!(
+                        "operation '{}' on {what} is not supported by 'weir run' yet: 'count', 'reduce' and 'aggregate' of a grouped stream, and a table's 'filter', 'filterNot', 'mapValues' (without a 'store') and 'toStream' are",
+                        op.type_name
+                    ),
+                );
+                return Some(None);
+            }
+            _ => return None,
+        };
+        let Some(store) = self.aggregation_store(store.as_ref(), name, &k, &value_type, op) else { return Some(None) };
+        let added = self.add(tail, pipeline, name.to_string(), NodeKind::Aggregate { store, how }, k, value_type);
+        Some(Some(Tail { flow: Flow::Table, ..added }))
     }
 
     /// The format of a target topic: its declared types, or the stream's where it declares none.
@@ -571,6 +832,14 @@ impl DefPlanner<'_, '_> {
         use weir_dsl::model::Sink as S;
         let name = format!("{}_{}_{}", self.def.namespace, path.replace('.', "_"), sink.key());
         let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
+        if tail.flow == Flow::Grouped && !matches!(sink, S::As(_)) {
+            self.error(
+                Span::default(),
+                path,
+                format!("a grouped stream cannot go to '{}': aggregate it first ('count', 'reduce', 'aggregate')", sink.key()),
+            );
+            return;
+        }
         let kind = match sink {
             S::As(name) => {
                 self.registered.insert(name.value.clone(), tail);
@@ -598,7 +867,7 @@ impl DefPlanner<'_, '_> {
                 let Attach::Node(branch_id) = junction.at else { return };
                 let mut planned = Vec::new();
                 for (i, b) in branches.iter().enumerate() {
-                    let start = Tail { at: Attach::Node(branch_id), key_type: k.clone(), value_type: v.clone() };
+                    let start = Tail { at: Attach::Node(branch_id), key_type: k.clone(), value_type: v.clone(), flow: Flow::Stream };
                     // Each branch starts at its own pass-through node, so the branch node can
                     // forward to exactly one of them.
                     let entry_id = self.p.topology.nodes.len();
@@ -635,7 +904,7 @@ impl DefPlanner<'_, '_> {
             Some(TypeKind::List(item)) => pair_types(item),
             _ => (any_type(), any_type()),
         };
-        let tail = Tail { at: Attach::Source(usize::MAX), key_type: gk, value_type: gv };
+        let tail = Tail { at: Attach::Source(usize::MAX), key_type: gk, value_type: gv, flow: Flow::Stream };
         let Some((topic, sink)) = self.target(&p.to, &tail, &format!("{path}.to")) else { return };
         self.p.topology.producers.push(ProducerPlan {
             name: format!("{}.{}", self.def.namespace, p.name),
@@ -649,6 +918,10 @@ impl DefPlanner<'_, '_> {
             batch_size: p.batch_size,
         });
     }
+}
+
+fn long_type() -> UserType {
+    UserType { notation: None, kind: TypeKind::Long }
 }
 
 /// The key and value types of a `(K, V)` tuple type; unknown otherwise.

@@ -617,3 +617,155 @@ fn stores_with_changelogs_survive_a_restart() {
         "#,
     );
 }
+
+const SALES: &str = r#"
+{"key": "a", "value": {"region": "north", "amount": 5}, "timestamp": 1000}
+{"key": "b", "value": {"region": "south", "amount": 7}, "timestamp": 2000}
+{"key": "a", "value": {"region": "south", "amount": 1}, "timestamp": 1500}
+{"key": "a", "value": null, "timestamp": 4000}
+{"key": "b", "value": {"region": "north", "amount": 2}, "timestamp": 5000}
+"#;
+
+/// The `(key, value, timestamp)` of a topic of longs (`weir topic consume` prints a long's
+/// 8 big-endian bytes as text).
+fn longs(dir: &Dir, topic: &str) -> Vec<(String, i64, i64)> {
+    dir.consume(topic)
+        .iter()
+        .map(|r| {
+            let text = r["value"].as_str().unwrap_or_else(|| panic!("{topic}: {r}"));
+            let bytes: Vec<u8> = text.chars().map(|c| c as u32 as u8).collect();
+            let value = i64::from_be_bytes(bytes.try_into().unwrap_or_else(|_| panic!("{topic}: not 8 bytes: {r}")));
+            (r["key"].as_str().unwrap_or_default().to_string(), value, r["timestamp"].as_i64().unwrap_or(-1))
+        })
+        .collect()
+}
+
+fn updates(list: &[(&str, i64, i64)]) -> Vec<(String, i64, i64)> {
+    list.iter().map(|(k, v, t)| (k.to_string(), *v, *t)).collect()
+}
+
+#[test]
+fn count_reduce_and_aggregate_emit_every_update() {
+    let dir = Dir::new("aggregate");
+    let def = dir.fixture("ops/aggregate.yaml");
+    dir.produce("sales", SALES);
+    dir.run_ok(&[&def]);
+    // The update's timestamp is the larger of the record's and the aggregate's (a's second
+    // record is older than its first); the null value is skipped.
+    assert_eq!(longs(&dir, "counts"), updates(&[("a", 1, 1000), ("b", 1, 2000), ("a", 2, 1500), ("b", 2, 5000)]));
+    assert_eq!(longs(&dir, "sums"), updates(&[("a", 5, 1000), ("b", 7, 2000), ("a", 6, 1500), ("b", 9, 5000)]));
+    // groupBy: by the new key, through `<application.id>-<name>-repartition`, without the
+    // record whose new key is null.
+    assert_eq!(dir.consume("weir-by_region-repartition").len(), 4);
+    dir.expect_topic(
+        "region_totals",
+        r#"
+        {"key": "north", "value": {"n": 1, "total": 5}, "timestamp": 1000}
+        {"key": "south", "value": {"n": 1, "total": 7}, "timestamp": 2000}
+        {"key": "south", "value": {"n": 2, "total": 8}, "timestamp": 2000}
+        {"key": "north", "value": {"n": 2, "total": 7}, "timestamp": 5000}
+        "#,
+    );
+    let topics = stdout(&dir.weir(&["topic", "list"], ""));
+    // `count` without a store: an internal store named after the operation, with a changelog;
+    // the inline store `sums` without `logging` has none; `region_totals` logs.
+    assert!(topics.contains("weir-sales_count-changelog"), "{topics}");
+    assert!(topics.contains("weir-region_totals-changelog"), "{topics}");
+    assert!(!topics.contains("weir-sums-changelog"), "{topics}");
+}
+
+#[test]
+fn counts_continue_from_the_changelog_after_a_restart() {
+    let dir = Dir::new("aggregate-restart");
+    let def = dir.fixture("ops/aggregate.yaml");
+    dir.produce("sales", SALES);
+    dir.run_ok(&[&def]);
+    dir.produce("sales", r#"{"key": "a", "value": {"region": "north", "amount": 10}, "timestamp": 6000}"#);
+    dir.run_ok(&[&def]);
+    let counts = longs(&dir, "counts");
+    assert_eq!(counts.len(), 5);
+    assert_eq!(counts[4], ("a".to_string(), 3, 6000), "the count of 'a' restored from its changelog");
+    let totals = dir.consume("region_totals");
+    assert_eq!(totals[4]["value"].to_string(), r#"{"n":3,"total":17}"#);
+    // `sums` has no changelog: in memory only, it starts again.
+    let sums = longs(&dir, "sums");
+    assert_eq!(sums[4], ("a".to_string(), 10, 6000));
+}
+
+#[test]
+fn what_aggregations_do_not_run_yet_is_refused_at_the_operation() {
+    let dir = Dir::new("aggregate-refused");
+    let def = |via: &str| {
+        format!(
+            "streams:\n  in:\n    topic: in\n    keyType: string\n    valueType: json\npipelines:\n  p:\n    from: in\n    via:\n{via}    to:\n      topic: out\n      keyType: string\n      valueType: long\n"
+        )
+    };
+    let cases = [
+        (
+            "      - type: groupByKey\n      - type: count\n      - type: groupBy\n        mapper:\n          expression: (key, value)\n          resultType: (string, long)\n      - type: count\n      - type: toStream\n",
+            "operation 'groupBy' on a table is not supported by 'weir run' yet",
+        ),
+        (
+            "      - type: groupByKey\n      - type: windowByTime\n        windowType: tumbling\n        duration: 1s\n      - type: count\n      - type: toStream\n",
+            "operation 'windowByTime' on a grouped stream is not supported by 'weir run' yet",
+        ),
+    ];
+    for (via, expected) in cases {
+        dir.write("def.yaml", &def(via));
+        let out = dir.run(&["def.yaml"]);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(expected), "expected {expected:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn tables_filter_map_values_and_to_stream() {
+    let dir = Dir::new("table");
+    let def = dir.fixture("ops/table.yaml");
+    let updates = r#"
+    {"key": "apple", "value": {"price": 5}, "timestamp": 1000}
+    {"key": "pear", "value": {"price": 20}, "timestamp": 2000}
+    {"key": "apple", "value": {"price": 15}, "timestamp": 3000}
+    {"key": "pear", "value": null, "timestamp": 4000}
+    {"key": null, "value": {"price": 1}, "timestamp": 5000}
+    "#;
+    dir.produce("prices", updates);
+    dir.produce("price_updates", updates);
+    dir.run_ok(&[&def]);
+    // A rejected update is a delete; a delete passes without calling the functions.
+    dir.expect_topic(
+        "cheap_prices",
+        r#"
+        {"key": "apple", "value": {"price": 5, "cheap": true}, "timestamp": 1000}
+        {"key": "pear", "value": null, "timestamp": 2000}
+        {"key": "apple", "value": null, "timestamp": 3000}
+        {"key": "pear", "value": null, "timestamp": 4000}
+        "#,
+    );
+    dir.expect_topic(
+        "dear_prices",
+        r#"
+        {"key": "apple", "value": null}
+        {"key": "pear", "value": {"price": 20}}
+        {"key": "apple", "value": {"price": 15}}
+        {"key": "pear", "value": null}
+        "#,
+    );
+    dir.expect_topic(
+        "latest_prices",
+        r#"
+        {"key": "apple", "value": {"price": 5}}
+        {"key": "pear", "value": {"price": 20}}
+        {"key": "apple", "value": {"price": 15}}
+        {"key": "pear", "value": null}
+        "#,
+    );
+    // The toTable store logs every change, the delete as a null value; the table's own store
+    // (named after the topic) has no changelog.
+    let changelog = dir.consume("weir-latest_prices-changelog");
+    assert_eq!(changelog.len(), 4);
+    assert_eq!(changelog[3]["value"], serde_json::Value::Null);
+    let topics = stdout(&dir.weir(&["topic", "list"], ""));
+    assert!(!topics.contains("weir-prices-changelog"), "{topics}");
+}

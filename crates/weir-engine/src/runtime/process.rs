@@ -40,8 +40,9 @@ use crate::log::{LogError, NewRecord, StoredRecord};
 use crate::notation::json::{self, JsonKind, JsonWriter};
 use crate::notation::{Codec, CodecError, TextConversion};
 use crate::partitioner::partition_for_key;
-use crate::plan::{FnHandle, NodeId, NodeKind, PrintTarget, Sink, Topology};
+use crate::plan::{Aggregation, FnHandle, NodeId, NodeKind, PrintTarget, Sink, Topology};
 use crate::ports::{Broker, FunctionError, Functions, ScopeHandle};
+use crate::store::{self, StoreError, StoreSpec, StoreView};
 use crate::value::{Datum, ForeignKind, Value, convert, converts_unchanged};
 
 /// A record between operations.
@@ -291,6 +292,8 @@ enum Effect<'t> {
     /// Nothing goes on.
     Drop,
     /// The record goes on with a new key, value, or both.
+    /// A table update: the key's new aggregate, with the update's timestamp.
+    Update(Datum, i64),
     Key(Datum),
     Value(Datum),
     KeyValue(Datum, Datum),
@@ -439,6 +442,7 @@ impl<'a> Processor<'a> {
             Effect::Value(v) => r.value = v,
             Effect::KeyValue(k, v) => (r.key, r.value) = (k, v),
             Effect::Metadata(timestamp, headers) => (r.timestamp, r.headers) = (timestamp, headers),
+            Effect::Update(value, timestamp) => (r.value, r.timestamp) = (value, timestamp),
             Effect::Many(items) => {
                 for (k, v) in items {
                     let key = k.unwrap_or_else(|| r.key.clone());
@@ -526,6 +530,8 @@ impl<'a> Processor<'a> {
                 _ => return Err(NodeError::Other(format!("convertKeyValue needs a (key, value) tuple type, got '{into}'"))),
             },
             NodeKind::Forward => Effect::Pass,
+            NodeKind::SkipNullKeys if r.key.is_null() => Effect::Drop,
+            NodeKind::SkipNullKeys => Effect::Pass,
             NodeKind::Branch { branches } => {
                 for (predicate, entry) in branches {
                     let taken = match predicate {
@@ -564,6 +570,39 @@ impl<'a> Processor<'a> {
                 Effect::Drop
             }
             NodeKind::To { topic, sink } => Effect::Sink(Cow::Borrowed(topic), sink),
+            NodeKind::Aggregate { store, how } => aggregate(store, how, r)?,
+            NodeKind::TableSource { store } => {
+                if r.key.is_null() {
+                    Effect::Drop
+                } else {
+                    if let Some(spec) = store {
+                        let failed = |e: StoreError| NodeError::Other(e.to_string());
+                        let instances = [store::current(&spec.name).map_err(failed)?];
+                        let view = StoreView::new(&instances)
+                            .ok_or_else(|| NodeError::Other(format!("state store '{}' has no instance", spec.name)))?;
+                        view.put(&materialized(&r.key)?, materialized(&r.value)?, r.timestamp).map_err(failed)?;
+                    }
+                    Effect::Pass
+                }
+            }
+            NodeKind::TableFilter { predicate, keep } => {
+                if r.value.is_null() {
+                    Effect::Pass
+                } else {
+                    match call_value(predicate, &kv)? {
+                        Value::Bool(b) if b == *keep => Effect::Pass,
+                        Value::Bool(_) => Effect::Value(Datum::Value(Value::Null)),
+                        other => return Err(unexpected("a boolean back", predicate, &other)),
+                    }
+                }
+            }
+            NodeKind::TableMapValues { mapper } => {
+                if r.value.is_null() {
+                    Effect::Pass
+                } else {
+                    Effect::Value(call(mapper, &kv)?)
+                }
+            }
             NodeKind::ToTopicNameExtractor { extractor, sink } => {
                 let context = Datum::Value(Value::Struct(IndexMap::from([
                     ("timestamp".to_string(), Value::Long(r.timestamp)),
@@ -631,6 +670,42 @@ impl<'a> Processor<'a> {
             }
         }
     }
+}
+
+/// An aggregation's update for one record, with Kafka Streams' semantics: a record with a
+/// null key or value is skipped; the key's aggregate is read from the task's store instance,
+/// combined with the record, brought to the store's value type and put back, with the larger
+/// of the record's timestamp and the aggregate's as the update's timestamp.
+fn aggregate<'t>(spec: &StoreSpec, how: &Aggregation, r: &Record) -> Result<Effect<'t>, NodeError> {
+    if r.key.is_null() || r.value.is_null() {
+        return Ok(Effect::Drop);
+    }
+    let failed = |e: StoreError| NodeError::Other(e.to_string());
+    let instances = [store::current(&spec.name).map_err(failed)?];
+    let view = StoreView::new(&instances).ok_or_else(|| NodeError::Other(format!("state store '{}' has no instance", spec.name)))?;
+    let key = r.key.to_value().map_err(NodeError::Other)?;
+    let old = view.get(&key).map_err(failed)?;
+    let timestamp = old.as_ref().map_or(r.timestamp, |o| o.timestamp.max(r.timestamp));
+    let updated = match (how, old) {
+        (Aggregation::Count, None) => Value::Long(1),
+        (Aggregation::Count, Some(old)) => match convert(old.value, &long_type()) {
+            Ok(Value::Long(n)) => Value::Long(n.saturating_add(1)),
+            other => return Err(NodeError::Other(format!("state store '{}' holds a count that is not a long: {other:?}", spec.name))),
+        },
+        (Aggregation::Reduce { .. }, None) => r.value.to_value().map_err(NodeError::Other)?,
+        (Aggregation::Reduce { reducer }, Some(old)) => call_value(reducer, &[&Datum::Value(old.value), &r.value])?,
+        (Aggregation::Aggregate { initializer, aggregator }, old) => {
+            let current = match old {
+                Some(old) => old.value,
+                None => call_value(initializer, &[])?,
+            };
+            call_value(aggregator, &[&r.key, &r.value, &Datum::Value(current)])?
+        }
+    };
+    let updated = convert(updated, &spec.value_type)
+        .map_err(|e| NodeError::Other(format!("the aggregate does not fit state store '{}' ({}): {e}", spec.name, spec.value_type)))?;
+    view.put(&key, updated.clone(), timestamp).map_err(failed)?;
+    Ok(Effect::Update(updated.into(), timestamp))
 }
 
 fn long_type() -> UserType {
