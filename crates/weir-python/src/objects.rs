@@ -110,7 +110,7 @@ pub fn container_kind(obj: &Bound<'_, PyAny>) -> Option<ForeignKind> {
 /// Whether `obj` survives `to_py(from_py(obj))` unchanged: built only of the exact types
 /// `None`, `bool`, `int` (within 64 bits), `float`, `str` (valid Unicode), `bytes`, `list`,
 /// `tuple` and `dict` with `str` keys other than KSML's `@type`/`@schema` (which `from_py`
-/// drops), nested at most [`MAX_DEPTH`] levels. Subclasses (an `IntEnum`, an `OrderedDict`)
+/// drops), nested at most `MAX_DEPTH` levels. Subclasses (an `IntEnum`, an `OrderedDict`)
 /// and `bytearray` are not: `from_py` turns them into their base type.
 pub fn pure(obj: &Bound<'_, PyAny>, depth: usize) -> bool {
     if depth > MAX_DEPTH {
@@ -219,7 +219,7 @@ fn deep_copy<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 /// - object keys as interned Python strings, made once rather than once per record (and
 ///   user code's `value["id"]`, whose constant is interned too, finds them by identity);
 ///   a key is first compared with the one at the same position of the previous document
-///   (no hashing), then looked up; bounded: short keys only, at most [`DecodeCache::MAX_KEYS`];
+///   (no hashing), then looked up; bounded: short keys only, at most `DecodeCache::MAX_KEYS`;
 /// - per object position, a template dict with the keys the object had (values `None`):
 ///   when the next document's object has the same keys in the same order, the dict is a
 ///   copy of the template (one allocation of the right size, no rehashing as it grows)

@@ -19,8 +19,8 @@
 //!   change it; everything else (other codecs, conversions, operations that look inside a
 //!   value) materializes a [`Value`] first, which gives exactly what the [`Value`] path gives.
 //!
-//! Each node works in two steps: [`Processor::apply`] does the node's work from a borrowed
-//! record (and can be retried), then [`Processor::emit`] moves the record on; nothing is
+//! Each node works in two steps: `Processor::apply` does the node's work from a borrowed
+//! record (and can be retried), then `Processor::emit` moves the record on; nothing is
 //! cloned except for a second child (a record going to several operations gives each its
 //! own copy).
 
