@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use apache_avro::Schema;
 use indexmap::IndexMap;
-use notation_support::{Rng, ty};
+use notation_support::{Rng, s, target, ty};
 use serde_json::{Value as Json, json};
 use weir_dsl::types::{UserType, parse_user_type};
 use weir_engine::Value;
@@ -88,10 +88,6 @@ const MORE_TYPES: &str = r#"{"type": "record", "name": "MoreTypes", "fields": [
     {"name": "v", "type": "int"}, {"name": "next", "type": ["null", "Node"], "default": null}]}}
 ]}"#;
 
-fn s(text: &str) -> Value {
-    Value::String(text.to_string())
-}
-
 fn st(fields: Vec<(&str, Value)>) -> Value {
     Value::Struct(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
@@ -140,10 +136,6 @@ fn setup(files: &[(&str, &str)]) -> Setup {
         .with_schema_directory(Some(schemas.0.clone()))
         .with_default_registry(Arc::clone(&registry) as Arc<dyn SchemaRegistry>);
     Setup { registry, notations, _schemas: schemas }
-}
-
-fn target(topic: &str) -> Target {
-    Target { topic: Some(topic.to_string()), is_key: false }
 }
 
 impl Setup {

@@ -9,22 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use notation_support::{Rng, ty};
+use notation_support::{Rng, record, s, schema_dir, ty};
 use weir_engine::Value;
 use weir_engine::notation::csv::CsvCodec;
 use weir_engine::notation::{Codec, Notations, Target};
-
-/// A fresh schema directory holding `files` (name, text).
-fn schema_dir(files: &[(&str, &str)]) -> PathBuf {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("weir-csv-test-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    for (name, text) in files {
-        std::fs::write(dir.join(name), text).expect("schema file");
-    }
-    dir
-}
 
 const SENSOR: &str = "name,timestamp,value,type,unit,color,city,owner\n";
 
@@ -34,14 +22,6 @@ fn codec_in(dir: &Path, text: &str) -> Result<Arc<dyn Codec>, String> {
 
 fn sensor() -> Arc<dyn Codec> {
     codec_in(&schema_dir(&[("SensorData.csv", SENSOR)]), "csv:SensorData").expect("csv:SensorData")
-}
-
-fn s(text: &str) -> Value {
-    Value::String(text.to_string())
-}
-
-fn record(fields: &[(&str, Value)]) -> Value {
-    Value::Struct(fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
 }
 
 fn decode(codec: &Arc<dyn Codec>, text: &str) -> Value {

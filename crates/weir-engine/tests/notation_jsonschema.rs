@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use notation_support::{Rng, hex, json_normal, same, ty, unhex};
+use notation_support::{Rng, hex, json_normal, record, s, same, target, ty, unhex};
 use weir_engine::Value;
 use weir_engine::notation::{Codec, Notations, Target};
 use weir_engine::registry::{MemoryRegistry, RegistrySchema, SchemaKind, SchemaRegistry};
@@ -76,18 +76,6 @@ impl Drop for Setup {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn target(topic: &str) -> Target {
-    Target { topic: Some(topic.to_string()), is_key: false }
-}
-
-fn record(fields: &[(&str, Value)]) -> Value {
-    Value::Struct(fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
-}
-
-fn s(text: &str) -> Value {
-    Value::String(text.to_string())
 }
 
 /// A random record the schema accepts, with Weir values of every width (Int, Float, Bytes…).

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use notation_support::{Rng, hex, same, ty, unhex};
+use notation_support::{Rng, hex, record, s, same, target, ty, unhex};
 use weir_engine::Value;
 use weir_engine::notation::json::base64;
-use weir_engine::notation::{Codec, Notations, Target};
+use weir_engine::notation::{Codec, Notations};
 use weir_engine::registry::{MemoryRegistry, RegistrySchema, SchemaKind, SchemaRegistry};
 
 /// KSML's example (examples/sensor_data.proto).
@@ -139,18 +139,6 @@ impl Drop for Setup {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn target(topic: &str) -> Target {
-    Target { topic: Some(topic.to_string()), is_key: false }
-}
-
-fn record(fields: &[(&str, Value)]) -> Value {
-    Value::Struct(fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
-}
-
-fn s(text: &str) -> Value {
-    Value::String(text.to_string())
 }
 
 fn framed(id: u32, rest: &[u8]) -> Vec<u8> {

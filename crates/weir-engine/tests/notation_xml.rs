@@ -4,26 +4,15 @@
 
 mod notation_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use notation_support::{Rng, ty};
+use notation_support::{Rng, record, s, schema_dir, ty};
 use weir_engine::Value;
 use weir_engine::notation::xml::XmlCodec;
 use weir_engine::notation::{Codec, Notations, Target};
-
-fn schema_dir(files: &[(&str, &str)]) -> PathBuf {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("weir-xml-test-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    for (name, text) in files {
-        std::fs::write(dir.join(name), text).expect("schema file");
-    }
-    dir
-}
 
 /// KSML's tutorial schema (`SensorData.xsd`).
 const SENSOR_XSD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -66,14 +55,6 @@ fn xsd(sequence: &str) -> String {
     format!(
         r#"<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"><xs:element name="T"><xs:complexType><xs:sequence>{sequence}</xs:sequence></xs:complexType></xs:element></xs:schema>"#
     )
-}
-
-fn s(text: &str) -> Value {
-    Value::String(text.to_string())
-}
-
-fn record(fields: &[(&str, Value)]) -> Value {
-    Value::Struct(fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
 }
 
 fn decode(codec: &dyn Codec, text: &str) -> Value {

@@ -219,3 +219,34 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn unhex(text: &str) -> Vec<u8> {
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex")).collect()
 }
+
+/// A string value.
+#[allow(dead_code)]
+pub fn s(text: &str) -> Value {
+    Value::String(text.to_string())
+}
+
+/// A struct with these fields, in order.
+#[allow(dead_code)]
+pub fn record(fields: &[(&str, Value)]) -> Value {
+    Value::Struct(fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+}
+
+/// Where a codec writes: the values of `topic`.
+#[allow(dead_code)]
+pub fn target(topic: &str) -> weir_engine::notation::Target {
+    weir_engine::notation::Target { topic: Some(topic.to_string()), is_key: false }
+}
+
+/// A fresh schema directory (in the system's temp directory) holding `files` (name, text).
+#[allow(dead_code)]
+pub fn schema_dir(files: &[(&str, &str)]) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("weir-notation-test-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).expect("schema file");
+    }
+    dir
+}
