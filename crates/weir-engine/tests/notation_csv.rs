@@ -4,7 +4,7 @@
 
 mod notation_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use std::sync::Arc;
 
