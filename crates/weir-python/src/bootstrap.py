@@ -234,6 +234,40 @@ def new_namespace(namespace, emit, record_metric):
     }
 
 
+# ---- `java`: the one Java module KSML's `ksml.py` typing helper imports ---------------------
+
+_JAVA_PACKAGE = "io.axual.ksml.proxy."
+
+
+def install_java_shim(proxies):
+    """Registers a module `java` whose `type(name)` gives Weir's class for the KSML proxy
+    classes that `ksml.py` (KSML's typing helper, often copied into module directories) looks
+    up at run time, e.g. `java.type('io.axual.ksml.proxy.store.KeyValueStoreProxy')`.
+    `proxies` maps the simple Java class name to Weir's class. Any other name is refused
+    with an ImportError that says why."""
+    import sys
+    import types
+
+    known = dict(proxies)
+    known["log.LoggerBridge$PythonLogger"] = Logger
+    known["metric.MetricsBridge"] = Metrics
+
+    def java_type(name):
+        if isinstance(name, str) and name.startswith(_JAVA_PACKAGE):
+            rest = name[len(_JAVA_PACKAGE):]
+            found = known.get(rest)
+            if found is not None:
+                return found
+        raise ImportError(
+            f"java.type({name!r}): Weir runs Python on CPython, without Java classes; only KSML's "
+            f"proxy classes are available, for ksml.py's type hints: {', '.join(sorted(_JAVA_PACKAGE + k for k in known))}"
+        )
+
+    module = types.ModuleType("java", "Weir's stand-in for GraalPy's `java` module: only `java.type` of KSML's proxy classes.")
+    module.type = java_type
+    sys.modules.setdefault("java", module)
+
+
 def load_function(namespace, spec):
     """Compiles one function, runs its globalCode, defines it; returns the function."""
     global_code, code = compile_function(spec)

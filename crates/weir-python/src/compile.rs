@@ -49,7 +49,9 @@ pub(crate) fn bootstrap(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
     let module = MODULE.get_or_try_init(py, || {
         let source = std::ffi::CString::new(BOOTSTRAP).map_err(|e| PySyntaxError::new_err(e.to_string()))?;
-        PyModule::from_code(py, &source, c"weir_bootstrap.py", c"weir_bootstrap").map(Bound::unbind)
+        let module = PyModule::from_code(py, &source, c"weir_bootstrap.py", c"weir_bootstrap")?;
+        module.getattr("install_java_shim")?.call1((crate::stores::java_proxies(py)?,))?;
+        Ok::<_, PyErr>(module.unbind())
     })?;
     Ok(module.bind(py).clone())
 }

@@ -619,6 +619,20 @@ fn proxy(py: Python<'_>, flavor: Option<StoreFlavor>, binding: Binding) -> PyRes
 /// key-value, key-value, session, timestamped window, window); a name that is not a
 /// top-level store gets a key-value proxy, which reports at its first use that the store
 /// does not exist in the running application.
+/// The store proxy classes by their KSML (Java) class name under `io.axual.ksml.proxy.`, for
+/// the `java.type(...)` lookups of KSML's `ksml.py` typing helper (see `install_java_shim` in
+/// the bootstrap module).
+pub(crate) fn java_proxies(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let proxies = PyDict::new(py);
+    proxies.set_item("store.KeyValueStoreProxy", py.get_type::<KeyValueStore>())?;
+    proxies.set_item("store.TimestampedKeyValueStoreProxy", py.get_type::<TimestampedKeyValueStore>())?;
+    proxies.set_item("store.VersionedKeyValueStoreProxy", py.get_type::<VersionedKeyValueStore>())?;
+    proxies.set_item("store.WindowStoreProxy", py.get_type::<WindowStore>())?;
+    proxies.set_item("store.TimestampedWindowStoreProxy", py.get_type::<TimestampedWindowStore>())?;
+    proxies.set_item("store.SessionStoreProxy", py.get_type::<SessionStore>())?;
+    Ok(proxies)
+}
+
 pub fn function_stores<'py>(py: Python<'py>, def: &Definition, names: &[String]) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     for name in names {

@@ -369,3 +369,20 @@ fn functions_reach_the_current_task_store() {
     let e = call("count", "a").expect_err("no task");
     assert!(e.message.contains("RuntimeError: state store 'seen' is only available while a stream task processes a record"), "{e}");
 }
+
+/// KSML's `ksml.py` typing helper looks its classes up with GraalPy's `java.type(...)` at run
+/// time; Weir's `java` module gives the matching proxy classes and refuses anything else.
+#[test]
+fn java_type_gives_the_proxy_classes_ksml_py_names() {
+    let yaml = "stores:\n  seen:\n    type: keyValue\n    keyType: string\n    valueType: long\nfunctions:\n  check:\n    type: predicate\n    stores: [seen]\n    globalCode: |\n      import java\n      KeyValueStore = java.type('io.axual.ksml.proxy.store.KeyValueStoreProxy')\n      SessionStore = java.type('io.axual.ksml.proxy.store.SessionStoreProxy')\n      PythonLogger = java.type('io.axual.ksml.proxy.log.LoggerBridge$PythonLogger')\n      MetricsBridge = java.type('io.axual.ksml.proxy.metric.MetricsBridge')\n      try:\n        java.type('java.lang.System')\n        refused = None\n      except ImportError as e:\n        refused = str(e)\n    code: |\n      assert isinstance(seen, KeyValueStore) and not isinstance(seen, SessionStore)\n      assert isinstance(log, PythonLogger) and isinstance(metrics, MetricsBridge)\n      assert refused.startswith(\"java.type('java.lang.System'): Weir runs Python on CPython\"), refused\n      assert 'io.axual.ksml.proxy.store.WindowStoreProxy' in refused, refused\n    expression: True\n";
+    let (def, diags) = weir_dsl::parse_definition("defs/t.yaml", "ns", yaml, &[]);
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    let def = def.expect("definition");
+    let functions = PythonFunctions::load(&def).expect("load");
+    let notations = Notations::builtin();
+    let seen = Arc::new(StoreSpec::new(&def.stores["seen"], "app", &notations).expect("spec"));
+    let task = Arc::new(TaskStores::new(vec![Arc::new(StoreInstance::new(seen, 0))]));
+    store::in_task(&task, || {
+        assert_eq!(functions.call("check", &[s("k"), Value::Null]), Ok(Value::Bool(true)));
+    });
+}
