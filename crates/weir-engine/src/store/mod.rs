@@ -57,6 +57,7 @@ pub mod keyvalue;
 pub mod session;
 pub mod versioned;
 pub mod window;
+pub mod untyped;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -173,7 +174,8 @@ impl StoreSpec {
     /// builds the store (a versioned store needs a positive `segmentInterval`; a window store's
     /// `retention` must be at least its `windowSize`), and the codecs of its key and value
     /// types, for the changelog topic (which is also the topic Kafka Streams serializes a
-    /// store's data for, changelog or not). Missing types are `any`.
+    /// store's data for, changelog or not). Missing types are `any`, kept in self-describing
+    /// bytes ([`untyped`]) so a value comes back as it was put.
     pub fn new(def: &StoreDef, application_id: &str, notations: &Notations) -> Result<StoreSpec, String> {
         let flavor = StoreFlavor::of(def);
         if let StoreFlavor::VersionedKeyValue { .. } = flavor
@@ -197,6 +199,9 @@ impl StoreSpec {
         let value_type = def.value_type.as_ref().map_or_else(any, |t| t.value.clone());
         let topic = changelog_topic(application_id, &def.name);
         let codec = |t: &UserType, is_key: bool| {
+            if t.kind == TypeKind::Any && t.notation.is_none() {
+                return Ok(Arc::new(untyped::UntypedCodec) as Arc<dyn Codec>);
+            }
             notations.codec(t, &Target { topic: Some(topic.clone()), is_key }).map_err(|e| {
                 format!("state store '{}' cannot read or write its {} type '{t}': {e}", def.name, if is_key { "key" } else { "value" })
             })
