@@ -250,6 +250,40 @@ fn store_def(cx: &mut Cx, name: &str, node: &Node, path: &str, allowed: &[StoreK
             .with_hint("add 'persistent: true'"),
         );
     }
+    let segment_interval_ms = cx.duration(&obj, "segmentInterval");
+    let retention_ms = cx.duration(&obj, "retention");
+    let window_size_ms = cx.duration(&obj, "windowSize");
+    // The checks Kafka Streams makes when it builds the store, so `weir check` reports them.
+    if kind == StoreKind::KeyValue && versioned && persistent && segment_interval_ms.unwrap_or(0) == 0 {
+        let at = obj.get("segmentInterval").or_else(|| obj.get("versioned")).map_or(node.span, |n| n.span);
+        cx.diags.push(
+            crate::diag::Diagnostic::error(
+                cx.file,
+                Some(at),
+                &obj.path_of("segmentInterval"),
+                format!("versioned store '{store_name}' needs a 'segmentInterval' greater than zero (Kafka Streams refuses a versioned store without one)"),
+            )
+            .with_hint("add e.g. 'segmentInterval: 1m'"),
+        );
+    }
+    if kind == StoreKind::Window
+        && let Some(size) = window_size_ms
+        && size > retention_ms.unwrap_or(0)
+    {
+        let at = obj.get("retention").or_else(|| obj.get("windowSize")).map_or(node.span, |n| n.span);
+        cx.diags.push(
+            crate::diag::Diagnostic::error(
+                cx.file,
+                Some(at),
+                &obj.path_of("retention"),
+                format!(
+                    "the retention of window store '{store_name}' must be at least its window size, got windowSize {size} ms and retention {} ms",
+                    retention_ms.unwrap_or(0)
+                ),
+            )
+            .with_hint("set 'retention' to the window size or more"),
+        );
+    }
 
     Some(StoreDef {
         name: store_name,
@@ -260,9 +294,9 @@ fn store_def(cx: &mut Cx, name: &str, node: &Node, path: &str, allowed: &[StoreK
         timestamped: cx.bool(&obj, "timestamped").unwrap_or(false),
         versioned,
         history_retention_ms: cx.duration(&obj, "historyRetention"),
-        segment_interval_ms: cx.duration(&obj, "segmentInterval"),
-        retention_ms: cx.duration(&obj, "retention"),
-        window_size_ms: cx.duration(&obj, "windowSize"),
+        segment_interval_ms,
+        retention_ms,
+        window_size_ms,
         retain_duplicates: cx.bool(&obj, "retainDuplicates").unwrap_or(false),
         caching: cx.bool(&obj, "caching").unwrap_or(false),
         logging: cx.bool(&obj, "logging").unwrap_or(false),

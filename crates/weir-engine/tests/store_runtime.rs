@@ -138,10 +138,15 @@ fn each_task_has_its_own_store_and_a_restart_restores_it() {
 
 #[test]
 fn the_plan_refuses_what_kafka_streams_refuses() {
-    let bad = definition(
-        "stores:\n  v:\n    type: keyValue\n    keyType: string\n    valueType: string\n    persistent: true\n    versioned: true\n  w:\n    type: window\n    keyType: string\n    valueType: string\n    windowSize: 1h\n    retention: 1m\n",
-    );
-    let diags = planned(&[&bad]).expect_err("refused");
+    // Settings Kafka Streams refuses when it builds a store: the front end reports them (so
+    // `weir check` does), and a store spec made from such a definition anyway is refused too.
+    let yaml = "stores:\n  v:\n    type: keyValue\n    keyType: string\n    valueType: string\n    persistent: true\n    versioned: true\n  w:\n    type: window\n    keyType: string\n    valueType: string\n    windowSize: 1h\n    retention: 1m\n";
+    let (bad, diags) = weir_dsl::parse_definition("t.yaml", "ns", yaml, &[]);
+    let messages: Vec<String> = diags.iter().filter(|d| d.is_error()).map(|d| format!("{} {}", d.path, d.message)).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[0].starts_with("stores.v.segmentInterval versioned store 'v' needs a 'segmentInterval' greater than zero"), "{messages:?}");
+    assert!(messages[1].starts_with("stores.w.retention the retention of window store 'w' must be at least its window size"), "{messages:?}");
+    let diags = planned(&[&bad.expect("definition")]).expect_err("refused");
     let messages: Vec<String> = diags.iter().map(|d| format!("{} {}", d.path, d.message)).collect();
     assert_eq!(messages.len(), 2, "{messages:?}");
     assert!(messages[0].starts_with("stores.v versioned store 'v' needs a 'segmentInterval' greater than zero"), "{messages:?}");
