@@ -61,6 +61,7 @@ pub mod window;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use indexmap::IndexMap;
@@ -476,6 +477,9 @@ pub struct StoreInstance {
     spec: Arc<StoreSpec>,
     partition: u32,
     state: Mutex<State>,
+    /// The observed stream time of the operation that owns the store (a windowed aggregation,
+    /// a `suppress`): per task, in memory, as Kafka Streams keeps it in the processor.
+    stream_time: AtomicI64,
 }
 
 impl fmt::Debug for StoreInstance {
@@ -498,7 +502,18 @@ impl StoreInstance {
             }
             StoreFlavor::Session { retention_ms } => Data::Session(SessionBytes::new(retention_ms)),
         };
-        StoreInstance { spec, partition, state: Mutex::new(State { open: true, data, changelog: Vec::new() }) }
+        StoreInstance {
+            spec,
+            partition,
+            state: Mutex::new(State { open: true, data, changelog: Vec::new() }),
+            stream_time: AtomicI64::new(-1),
+        }
+    }
+
+    /// Advances the owning operation's observed stream time to `timestamp` if it is later;
+    /// returns the stream time.
+    pub fn observe_stream_time(&self, timestamp: i64) -> i64 {
+        self.stream_time.fetch_max(timestamp, Ordering::Relaxed).max(timestamp)
     }
 
     pub fn spec(&self) -> &Arc<StoreSpec> {
