@@ -364,7 +364,8 @@ impl DefPlanner<'_, '_> {
         Some(Tail { flow: Flow::Table, ..added })
     }
 
-    /// The buffer of a `suppress`: a key-value store of JSON text, logged.
+    /// The buffer of a `suppress`: a timestamped key-value store of JSON text, logged (its
+    /// changes carry the update's timestamp, from which the stream time is restored).
     fn buffer_store(&mut self, name: &str, op: &Operation) -> Option<Arc<StoreSpec>> {
         let string = UserType { notation: None, kind: TypeKind::String };
         let def = StoreDef {
@@ -373,7 +374,7 @@ impl DefPlanner<'_, '_> {
             key_type: Some(Spanned { value: string.clone(), span: op.span }),
             value_type: Some(Spanned { value: string, span: op.span }),
             persistent: false,
-            timestamped: false,
+            timestamped: true,
             versioned: false,
             history_retention_ms: None,
             segment_interval_ms: None,

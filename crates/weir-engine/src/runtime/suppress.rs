@@ -16,9 +16,9 @@
 //! otherwise (`shutdownWhenFull`, KSML's default with limits) the application stops with an
 //! error naming the operation.
 //!
-//! The buffer is a key-value store (`<operation>-buffer`, logged, so it is restored after a
-//! restart like any store): key = the record key's JSON text, value = the JSON text of
-//! `{time, timestamp, value, headers}`.
+//! The buffer is a timestamped key-value store (`<operation>-buffer`, logged, so it is
+//! restored after a restart like any store, and the stream time with it): key = the record
+//! key's JSON text, value = the JSON text of `{time, timestamp, value, headers}`.
 
 use indexmap::IndexMap;
 
@@ -134,7 +134,8 @@ pub(super) fn suppress(spec: &StoreSpec, s: &Suppression, r: &Record, node: &str
                 s.max_bytes.map_or("none".to_string(), |m| m.to_string()),
             )));
         }
-        view.delete(&Value::String(h.key_text.clone())).map_err(failed)?;
+        // A put of null deletes, logged with the stream's time (not the wall clock's).
+        view.put(&Value::String(h.key_text.clone()), Value::Null, r.timestamp).map_err(failed)?;
         records -= 1;
         bytes = bytes.saturating_sub(h.size);
         let tombstone = h.record.value.is_null();

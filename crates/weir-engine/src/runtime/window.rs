@@ -20,8 +20,8 @@
 //!   the merged session's aggregate is emitted with its end as timestamp.
 //!
 //! **Late records.** The operation tracks the observed stream time (the highest timestamp it
-//! has seen, per task; kept beside the store instance, so it starts again after a restart, as
-//! Kafka Streams' processor does). A window whose end plus grace is not after stream time
+//! has seen, per task; kept beside the store instance and restored with it, where Kafka
+//! Streams' processor starts again from nothing after a restart). A window whose end plus grace is not after stream time
 //! (for sessions: end plus gap plus grace) is closed: the record is not added to it, which is
 //! logged as a warning and counted (`Stats::dropped`). A record with a null key is skipped
 //! (sliding windows also skip a null value), and so is one with a negative timestamp.

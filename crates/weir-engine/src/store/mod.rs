@@ -478,7 +478,7 @@ pub struct StoreInstance {
     partition: u32,
     state: Mutex<State>,
     /// The observed stream time of the operation that owns the store (a windowed aggregation,
-    /// a `suppress`): per task, in memory, as Kafka Streams keeps it in the processor.
+    /// a `suppress`), per task; restored with the store (the latest timestamp of its changes).
     stream_time: AtomicI64,
 }
 
@@ -560,6 +560,11 @@ impl StoreInstance {
         let mut state = self.lock();
         let value = record.value.clone();
         let stamped = |value: Option<Vec<u8>>| value.map(|value| StampedBytes { value, timestamp: record.timestamp });
+        // The owning operation's stream time: the latest timestamp its changes carry (a
+        // timestamped store's changelog records carry the value's timestamp, a session's key its end).
+        if matches!(self.spec.flavor, StoreFlavor::TimestampedKeyValue | StoreFlavor::Window { timestamped: true, .. }) {
+            self.stream_time.fetch_max(record.timestamp, Ordering::Relaxed);
+        }
         match &mut state.data {
             Data::KeyValue(kv) => {
                 kv.put(key.clone(), stamped(value));
@@ -581,6 +586,7 @@ impl StoreInstance {
                 };
                 let end = be_i64(&key[split..split + 8]);
                 let start = be_i64(&key[split + 8..]);
+                self.stream_time.fetch_max(end, Ordering::Relaxed);
                 s.put(&key[..split], start, end, value);
             }
         }
