@@ -186,3 +186,94 @@ fn window_stores_too_short_for_the_window_are_refused() {
         assert!(err.contains(expected), "expected {expected:?} in:\n{err}");
     }
 }
+
+#[test]
+fn suppress_until_window_closes_emits_final_results_and_keeps_its_buffer_over_a_restart() {
+    let (dir, def) = windows();
+    dir.produce(
+        "suppress_in",
+        r#"
+        {"key": "a", "value": {}, "timestamp": 1000}
+        {"key": "a", "value": {}, "timestamp": 5000}
+        {"key": "b", "value": {}, "timestamp": 9000}
+        {"key": "a", "value": {}, "timestamp": 11000}
+        {"key": "b", "value": {}, "timestamp": 12000}
+        {"key": "a", "value": {}, "timestamp": 25000}
+        "#,
+    );
+    dir.run_ok(&[&def]);
+    // [0, 10000) closes at stream time 12000 (end + 2 s grace): both keys' final counts, with
+    // the timestamps of their last updates, in key order. [10000, 20000) closes at 22000, so
+    // 25000 emits it; a's [20000, 30000) is still open.
+    let first = r#"
+        {"key": "a@0-10000", "value": "2", "timestamp": 5000}
+        {"key": "b@0-10000", "value": "1", "timestamp": 9000}
+        {"key": "a@10000-20000", "value": "1", "timestamp": 11000}
+        {"key": "b@10000-20000", "value": "1", "timestamp": 12000}
+    "#;
+    dir.expect_topic("final_counts", first);
+    // The buffer is restored from its changelog: a later record closes [20000, 30000).
+    dir.produce("suppress_in", r#"{"key": "b", "value": {}, "timestamp": 40000}"#);
+    dir.run_ok(&[&def]);
+    dir.expect_topic("final_counts", &format!("{first}\n{}", r#"{"key": "a@20000-30000", "value": "1", "timestamp": 25000}"#));
+}
+
+#[test]
+fn suppress_until_time_limit_and_emit_early_when_full() {
+    let (dir, def) = windows();
+    dir.produce(
+        "limit_in",
+        r#"
+        {"key": "a", "value": {}, "timestamp": 1000}
+        {"key": "a", "value": {}, "timestamp": 2000}
+        {"key": "b", "value": {}, "timestamp": 3000}
+        {"key": "a", "value": {}, "timestamp": 6000}
+        {"key": "b", "value": {}, "timestamp": 8000}
+        "#,
+    );
+    dir.produce(
+        "early_in",
+        r#"
+        {"key": "a", "value": {}, "timestamp": 1000}
+        {"key": "b", "value": {}, "timestamp": 2000}
+        {"key": "a", "value": {}, "timestamp": 3000}
+        "#,
+    );
+    dir.run_ok(&[&def]);
+    // A key is held from its first update for 5 s of stream time, then its latest update goes.
+    dir.expect_topic(
+        "limited_counts",
+        r#"
+        {"key": "a", "value": "3", "timestamp": 6000}
+        {"key": "b", "value": "2", "timestamp": 8000}
+        "#,
+    );
+    // One record at most: a second key pushes the oldest out early.
+    dir.expect_topic(
+        "early_counts",
+        r#"
+        {"key": "a", "value": "1", "timestamp": 1000}
+        {"key": "b", "value": "1", "timestamp": 2000}
+        "#,
+    );
+}
+
+#[test]
+fn a_full_suppress_buffer_stops_the_application_with_shutdown_when_full() {
+    let dir = Dir::new("suppress-full");
+    dir.write(
+        "def.yaml",
+        "streams:\n  in:\n    topic: in\n    keyType: string\n    valueType: json\npipelines:\n  p:\n    from: in\n    via:\n      - type: groupByKey\n      - type: count\n      - type: suppress\n        until: timeLimit\n        duration: 1h\n        maxRecords: 1\n        bufferFullStrategy: shutdownWhenFull\n      - type: toStream\n    to:\n      topic: out\n      keyType: string\n      valueType: string\n",
+    );
+    dir.produce("in", r#"{"key": "a", "value": {}, "timestamp": 1000} {"key": "b", "value": {}, "timestamp": 2000}"#);
+    let out = dir.run(&["def.yaml"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("process error on in/0@1 in operation 'def_pipelines_p_via_2': the suppress buffer")
+            && err.contains("the suppress buffer exceeded its capacity (2 records")
+            && err.contains("'shutdownWhenFull'"),
+        "{err}"
+    );
+    assert!(dir.consume("out").is_empty());
+}

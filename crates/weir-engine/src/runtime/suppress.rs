@@ -127,7 +127,7 @@ pub(super) fn suppress(spec: &StoreSpec, s: &Suppression, r: &Record, node: &str
         }
         if !due && !s.emit_early_when_full {
             return Err(NodeError::Fatal(format!(
-                "'{node}': the suppress buffer exceeded its capacity ({} records, {} bytes; maxRecords {}, maxBytes {}) and 'bufferFullStrategy' is 'shutdownWhenFull'",
+                "the suppress buffer exceeded its capacity ({} records, {} bytes; maxRecords {}, maxBytes {}) and 'bufferFullStrategy' is 'shutdownWhenFull'",
                 records,
                 bytes,
                 s.max_records.map_or("none".to_string(), |m| m.to_string()),
