@@ -50,7 +50,10 @@ fn sliding_windows_follow_kafka_streams_left_and_right_windows() {
     let err = stderr(&out);
     let warnings: Vec<&str> = err.lines().filter(|l| l.contains("skipping a record for an expired window")).collect();
     assert_eq!(warnings.len(), 2, "{err}");
-    assert!(warnings[0].contains("sliding_count") && warnings[0].contains("[25001,35001]") && warnings[0].contains("stream_time=40000"), "{err}");
+    assert!(
+        warnings[0].contains("sliding_count") && warnings[0].contains("[25001,35001]") && warnings[0].contains("stream_time=40000"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -89,13 +92,7 @@ fn tumbling_windows_drop_late_records_and_restore_after_a_restart() {
         "#,
     );
     dir.run_ok(&[&def]);
-    dir.expect_topic(
-        "tumbling_counts",
-        &format!(
-            "{first}\n{}",
-            r#"{"key": "a@10000-20000", "value": "2", "timestamp": 15000}"#
-        ),
-    );
+    dir.expect_topic("tumbling_counts", &format!("{first}\n{}", r#"{"key": "a@10000-20000", "value": "2", "timestamp": 15000}"#));
 }
 
 #[test]

@@ -600,10 +600,7 @@ impl<'a> Processor<'a> {
                 if updates.dropped > 0 {
                     self.stats.dropped.fetch_add(updates.dropped, Ordering::Relaxed);
                 }
-                let headers = || r.headers.clone();
-                Effect::Records(
-                    updates.records.into_iter().map(|(key, value, timestamp)| Record { key, value, timestamp, headers: headers() }).collect(),
-                )
+                Effect::Records(updates.records)
             }
             NodeKind::Suppress { buffer, suppression } => Effect::Records(super::suppress::suppress(buffer, suppression, r, &node.name)?),
             NodeKind::TableSource { store } => {

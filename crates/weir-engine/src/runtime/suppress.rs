@@ -88,13 +88,16 @@ pub(super) fn suppress(spec: &StoreSpec, s: &Suppression, r: &Record, node: &str
             SuppressUntil::WindowCloses { .. } => match windowed_from_value(&key) {
                 Some((_, _, end)) => end,
                 None => {
-                    return Err(NodeError::Other(format!("'{node}' suppresses until windows close, but the key '{key}' is not a windowed key")));
+                    return Err(NodeError::Other(format!(
+                        "'{node}' suppresses until windows close, but the key '{key}' is not a windowed key"
+                    )));
                 }
             },
             SuppressUntil::TimeLimit { .. } => r.timestamp,
         },
     };
-    let headers = r.headers.iter().map(|(k, v)| Value::List(vec![Value::String(k.clone()), Value::String(String::from_utf8_lossy(v).into())]));
+    let headers =
+        r.headers.iter().map(|(k, v)| Value::List(vec![Value::String(k.clone()), Value::String(String::from_utf8_lossy(v).into())]));
     let entry = Value::Struct(IndexMap::from([
         ("time".to_string(), Value::Long(time)),
         ("timestamp".to_string(), Value::Long(r.timestamp)),

@@ -39,7 +39,7 @@ use crate::value::{Datum, Value, convert};
 /// updates it dropped as late.
 #[derive(Debug, Default)]
 pub(super) struct Updates {
-    pub records: Vec<(Datum, Datum, i64)>,
+    pub records: Vec<Record>,
     pub dropped: u64,
 }
 
@@ -119,7 +119,10 @@ impl Windows<'_> {
                     None => 0,
                     Some(Ok(Value::Long(n))) => n,
                     Some(other) => {
-                        return Err(NodeError::Other(format!("state store '{}' holds a count that is not a long: {other:?}", self.spec.name)));
+                        return Err(NodeError::Other(format!(
+                            "state store '{}' holds a count that is not a long: {other:?}",
+                            self.spec.name
+                        )));
                     }
                 };
                 Value::Long(n.saturating_add(1))
@@ -134,12 +137,14 @@ impl Windows<'_> {
 
     /// An aggregate brought to the store's value type.
     fn fit(&self, v: Value) -> Result<Value, NodeError> {
-        convert(v, &self.spec.value_type)
-            .map_err(|e| NodeError::Other(format!("the aggregate does not fit state store '{}' ({}): {e}", self.spec.name, self.spec.value_type)))
+        convert(v, &self.spec.value_type).map_err(|e| {
+            NodeError::Other(format!("the aggregate does not fit state store '{}' ({}): {e}", self.spec.name, self.spec.value_type))
+        })
     }
 
     fn emit(&mut self, start: i64, end: i64, value: Value, timestamp: i64) {
-        self.out.records.push((Datum::Value(windowed_value(self.key.clone(), start, end)), Datum::Value(value), timestamp));
+        let key = Datum::Value(windowed_value(self.key.clone(), start, end));
+        self.out.records.push(Record { key, value: Datum::Value(value), timestamp, headers: self.r.headers.clone() });
     }
 
     fn late(&mut self, start: i64, end: i64, close_time: i64) {
@@ -364,8 +369,10 @@ impl Windows<'_> {
         let mut merged = Vec::new();
         let (mut start, mut end) = (ts, ts);
         let mut agg = self.initial()?;
-        let found =
-            self.view.session_find(Some(&self.key), Some(&self.key), ts.saturating_sub(gap), ts.saturating_add(gap), false).map_err(failed)?;
+        let found = self
+            .view
+            .session_find(Some(&self.key), Some(&self.key), ts.saturating_sub(gap), ts.saturating_add(gap), false)
+            .map_err(failed)?;
         for entry in found {
             let entry = entry.map_err(failed)?;
             let EntryKey::Windowed { start: s, end: e, .. } = entry.key else { continue };
