@@ -13,7 +13,7 @@
 //! | `window` (`timestamped` too: KSML builds it with a plain window builder) | window (`retention`, `windowSize`, `retainDuplicates`) |
 //! | `session` | session (`retention`) |
 //!
-//! The timestamped window flavor exists for the windowed aggregations to come.
+//! The timestamped window flavor is what a windowed aggregation keeps its windows in.
 //!
 //! **Bytes, as in Kafka Streams.** Keys and values are stored serialized with the store's
 //! `keyType`/`valueType` codecs ([`StoreSpec`]), as Kafka Streams' stores hold bytes: a key
