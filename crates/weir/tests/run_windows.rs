@@ -21,6 +21,9 @@ fn sliding_windows_follow_kafka_streams_left_and_right_windows() {
     dir.produce(
         "sliding_in",
         r#"
+        {"key": "e", "value": {}, "timestamp": 2000}
+        {"key": "e", "value": {}, "timestamp": 5000}
+        {"key": "e", "value": {}, "timestamp": 1000}
         {"key": "a", "value": {}, "timestamp": 20000}
         {"key": "a", "value": {}, "timestamp": 25000}
         {"key": "a", "value": {}, "timestamp": 40000}
@@ -29,6 +32,9 @@ fn sliding_windows_follow_kafka_streams_left_and_right_windows() {
     );
     let out = dir.run(&[&def]);
     common::assert_ok(&out, "weir run");
+    // Records earlier than the time difference share [0, 10000]: e@5000 also makes e@2000's
+    // right window [2001, 12001]; e@1000 (out of order) makes its right window [1001, 11001]
+    // with the two later records, then joins [0, 10000].
     // 20000: its left window [10000, 20000]. 25000: the previous record's right window
     // [20001, 30001] (holding only 25000), then its left window [15000, 25000] (both records).
     // 40000: its left window [30000, 40000] alone (25000 is more than 10 s before).
@@ -38,6 +44,11 @@ fn sliding_windows_follow_kafka_streams_left_and_right_windows() {
     dir.expect_topic(
         "sliding_counts",
         r#"
+        {"key": "e@0-10000", "value": "1", "timestamp": 2000}
+        {"key": "e@2001-12001", "value": "1", "timestamp": 5000}
+        {"key": "e@0-10000", "value": "2", "timestamp": 5000}
+        {"key": "e@1001-11001", "value": "2", "timestamp": 5000}
+        {"key": "e@0-10000", "value": "3", "timestamp": 5000}
         {"key": "a@10000-20000", "value": "1", "timestamp": 20000}
         {"key": "a@20001-30001", "value": "1", "timestamp": 25000}
         {"key": "a@15000-25000", "value": "2", "timestamp": 25000}
