@@ -258,21 +258,9 @@ impl DefPlanner<'_, '_> {
             }
             None => {
                 let def = StoreDef {
-                    name: name.to_string(),
-                    kind,
-                    key_type: spanned(k),
-                    value_type: spanned(v),
-                    persistent: false,
-                    timestamped: true,
-                    versioned: false,
-                    history_retention_ms: None,
-                    segment_interval_ms: None,
                     retention_ms: Some(u64::try_from(min_retention).unwrap_or(0)),
                     window_size_ms: Some(u64::try_from(window.store_window_size()).unwrap_or(0)),
-                    retain_duplicates: false,
-                    caching: false,
-                    logging: true,
-                    span: op.span,
+                    ..internal_store(name, kind, k, v, op.span)
                 };
                 (def, op.span)
             }
@@ -281,22 +269,28 @@ impl DefPlanner<'_, '_> {
         if !self.retention_covers(&def.name, retention as u64, min_retention, rule, noun, span, &op.path) {
             return None;
         }
+        self.register(&def, span, &op.path)
+    }
+
+    /// Plans an operation's own store (inline or internal) and adds it to the topology; a
+    /// window store keeps timestamps.
+    fn register(&mut self, def: &StoreDef, span: Span, path: &str) -> Option<Arc<StoreSpec>> {
         if self.p.topology.stores.iter().any(|s| s.name == def.name) {
             self.error(
                 span,
-                &op.path,
+                path,
                 format!("state store '{}' is already defined: store names are shared by the whole application", def.name),
             );
             return None;
         }
-        match StoreSpec::new(&def, self.p.application_id, self.p.notations) {
+        match StoreSpec::new(def, self.p.application_id, self.p.notations) {
             Ok(spec) => {
                 let spec = Arc::new(with_timestamps(&spec));
                 self.p.topology.stores.push(Arc::clone(&spec));
                 Some(spec)
             }
             Err(message) => {
-                self.error(span, &op.path, message);
+                self.error(span, path, message);
                 None
             }
         }
@@ -368,38 +362,8 @@ impl DefPlanner<'_, '_> {
     /// changes carry the update's timestamp, from which the stream time is restored).
     fn buffer_store(&mut self, name: &str, op: &Operation) -> Option<Arc<StoreSpec>> {
         let string = UserType { notation: None, kind: TypeKind::String };
-        let def = StoreDef {
-            name: name.to_string(),
-            kind: StoreKind::KeyValue,
-            key_type: Some(Spanned { value: string.clone(), span: op.span }),
-            value_type: Some(Spanned { value: string, span: op.span }),
-            persistent: false,
-            timestamped: true,
-            versioned: false,
-            history_retention_ms: None,
-            segment_interval_ms: None,
-            retention_ms: None,
-            window_size_ms: None,
-            retain_duplicates: false,
-            caching: false,
-            logging: true,
-            span: op.span,
-        };
-        if self.p.topology.stores.iter().any(|s| s.name == def.name) {
-            self.error(op.span, &op.path, format!("state store '{}' is already defined", def.name));
-            return None;
-        }
-        match StoreSpec::new(&def, self.p.application_id, self.p.notations) {
-            Ok(spec) => {
-                let spec = Arc::new(spec);
-                self.p.topology.stores.push(Arc::clone(&spec));
-                Some(spec)
-            }
-            Err(message) => {
-                self.error(op.span, &op.path, message);
-                None
-            }
-        }
+        let def = internal_store(name, StoreKind::KeyValue, &string, &string, op.span);
+        self.register(&def, op.span, &op.path)
     }
 
     /// The windowing of the windowed aggregation a table's updates come from, following the
@@ -416,6 +380,27 @@ impl DefPlanner<'_, '_> {
                 _ => return None,
             }
         }
+    }
+}
+
+/// An operation's internal store: timestamped, logged, in memory, no retention.
+fn internal_store(name: &str, kind: StoreKind, k: &UserType, v: &UserType, span: Span) -> StoreDef {
+    StoreDef {
+        name: name.to_string(),
+        kind,
+        key_type: Some(Spanned { value: k.clone(), span }),
+        value_type: Some(Spanned { value: v.clone(), span }),
+        persistent: false,
+        timestamped: true,
+        versioned: false,
+        history_retention_ms: None,
+        segment_interval_ms: None,
+        retention_ms: None,
+        window_size_ms: None,
+        retain_duplicates: false,
+        caching: false,
+        logging: true,
+        span,
     }
 }
 

@@ -265,10 +265,7 @@ impl Windows<'_> {
             } else if start == ts + 1 {
                 right_created = true;
             } else {
-                return Err(NodeError::Other(format!(
-                    "sliding windows of '{}': unexpected window starting at {start} for a record at {ts} (a bug in Weir)",
-                    self.node
-                )));
+                return Err(self.unexpected_window(start));
             }
         }
         // The previous record's right window, when it does not exist and this record falls in it.
@@ -293,6 +290,14 @@ impl Windows<'_> {
         Ok(())
     }
 
+    fn unexpected_window(&self, start: i64) -> NodeError {
+        let ts = self.r.timestamp;
+        NodeError::Other(format!(
+            "sliding windows of '{}': unexpected window starting at {start} for a record at {ts} (a bug in Weir)",
+            self.node
+        ))
+    }
+
     /// A record earlier than the time difference: its windows would start before 0, so it goes
     /// into `[0, td]` (Kafka Streams' `processEarly`).
     fn sliding_early(&mut self, td: i64, close_time: i64) -> Result<(), NodeError> {
@@ -315,10 +320,7 @@ impl Windows<'_> {
             } else if start == ts + 1 {
                 right_created = true;
             } else {
-                return Err(NodeError::Other(format!(
-                    "sliding windows of '{}': unexpected window starting at {start} for an early record at {ts} (a bug in Weir)",
-                    self.node
-                )));
+                return Err(self.unexpected_window(start));
             }
         }
         if right_agg.is_none()
