@@ -168,7 +168,7 @@ fn print_progress(stats: &Stats) {
     let errors = stats.errors.load(Ordering::Relaxed);
     let dropped = match stats.dropped.load(Ordering::Relaxed) {
         0 => String::new(),
-        n => format!(", late records dropped {n}"),
+        n => format!(", dropped by windows (late or without a key) {n}"),
     };
     let per_pipeline = stats
         .out_by_pipeline

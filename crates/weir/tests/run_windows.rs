@@ -133,6 +133,21 @@ fn sessions_merge_and_delete_the_sessions_they_replace() {
         {"key": "a@20000-20000", "value": "8", "timestamp": 20000}
         "#,
     );
+    // A second run restores the sessions and the stream time (the latest session end): 3500
+    // is still late, 21000 extends [20000, 20000].
+    dir.produce(
+        "session_in",
+        r#"
+        {"key": "a", "value": {"n": 32}, "timestamp": 3500}
+        {"key": "a", "value": {"n": 64}, "timestamp": 21000}
+        "#,
+    );
+    dir.run_ok(&[&def]);
+    let sums = dir.consume("session_sums");
+    let last: Vec<String> = sums[5..].iter().map(|r| format!("{} {} {}", r["key"], r["value"], r["timestamp"])).collect();
+    assert_eq!(last, ["\"a@20000-20000\" null 20000", "\"a@20000-21000\" 72 21000"], "{sums:?}");
+    let topics = stdout(&dir.weir(&["topic", "list"], ""));
+    assert!(topics.contains("weir-session_sum-changelog"), "{topics}");
 }
 
 #[test]
