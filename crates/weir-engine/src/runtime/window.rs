@@ -72,11 +72,19 @@ pub(super) fn aggregate(
     let stream_time = instance.observe_stream_time(r.timestamp);
     let instances = [instance];
     let view = StoreView::new(&instances).ok_or_else(|| NodeError::Other(format!("state store '{}' has no instance", spec.name)))?;
-    let mut w = Windows { spec, view, how, key: r.key.to_value().map_err(NodeError::Other)?, r, node, stream_time, out };
+    let key = r.key.to_value().map_err(NodeError::Other)?;
+    let mut w = Windows { spec, view, how, key, r, node, stream_time, out, writes: Vec::new() };
     match window {
         Windowing::Time { size, advance, grace } => w.time(size, advance, grace)?,
         Windowing::Sliding { time_difference, grace } => w.sliding(time_difference, grace)?,
         Windowing::Session { gap, grace } => w.session(gap, grace, merger)?,
+    }
+    // Time windows are written once every function call has succeeded: one that fails leaves
+    // the store as it was, so a retry does not count the record twice. (Both algorithms read
+    // the windows before they change any.)
+    for (start, end, value, timestamp) in std::mem::take(&mut w.writes) {
+        w.view.window_put(&w.key, value.clone(), start, timestamp).map_err(failed)?;
+        w.emit(start, end, value, timestamp);
     }
     Ok(w.out)
 }
@@ -91,6 +99,8 @@ struct Windows<'a> {
     node: &'a str,
     stream_time: i64,
     out: Updates,
+    /// Window updates to write and emit, in order: `(start, end, aggregate, timestamp)`.
+    writes: Vec<(i64, i64, Value, i64)>,
 }
 
 /// A window's aggregate and the timestamp it carries (Kafka Streams' `ValueAndTimestamp`).
@@ -175,8 +185,7 @@ impl Windows<'_> {
                 };
                 let updated = self.add(current)?;
                 let updated = self.fit(updated)?;
-                self.view.window_put(&self.key, updated.clone(), start, timestamp).map_err(failed)?;
-                self.emit(start, end, updated, timestamp);
+                self.writes.push((start, end, updated, timestamp));
             } else {
                 self.late(start, end, close_time);
             }
@@ -212,8 +221,7 @@ impl Windows<'_> {
         };
         let updated = self.add(current)?;
         let updated = self.fit(updated)?;
-        self.view.window_put(&self.key, updated.clone(), start, timestamp).map_err(failed)?;
-        self.emit(start, end, updated, timestamp);
+        self.writes.push((start, end, updated, timestamp));
         Ok(())
     }
 
@@ -227,8 +235,7 @@ impl Windows<'_> {
     /// records after this one), without the record itself.
     fn right_window(&mut self, td: i64, right: Agg) -> Result<(), NodeError> {
         let start = self.r.timestamp.saturating_add(1);
-        self.view.window_put(&self.key, right.value.clone(), start, right.timestamp).map_err(failed)?;
-        self.emit(start, start.saturating_add(td), right.value, right.timestamp);
+        self.writes.push((start, start.saturating_add(td), right.value, right.timestamp));
         Ok(())
     }
 
@@ -387,14 +394,15 @@ impl Windows<'_> {
             self.late(start, end, close_time);
             return Ok(());
         }
+        // The aggregate before any change to the store (see `aggregate`).
+        let updated = self.add(agg)?;
+        let updated = self.fit(updated)?;
         if (start, end) != (ts, ts) {
             for (s, e, _) in merged {
                 self.view.session_remove(&self.key, s, e).map_err(failed)?;
                 self.emit(s, e, Value::Null, e);
             }
         }
-        let updated = self.add(agg)?;
-        let updated = self.fit(updated)?;
         self.view.session_put(&self.key, start, end, updated.clone()).map_err(failed)?;
         self.emit(start, end, updated, end);
         Ok(())
