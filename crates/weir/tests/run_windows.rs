@@ -295,7 +295,25 @@ fn a_full_suppress_buffer_stops_the_application_with_shutdown_when_full() {
     assert!(
         err.contains("process error on in/0@1 in operation 'def_pipelines_p_via_2': the suppress buffer")
             && err.contains("the suppress buffer exceeded its capacity (2 records")
-            && err.contains("'shutdownWhenFull'"),
+            && err.contains("a full buffer stops the application ('shutdownWhenFull')"),
+        "{err}"
+    );
+    assert!(dir.consume("out").is_empty());
+
+    // A final result is never emitted early: `emitEarlyWhenFull` on `untilWindowCloses` is
+    // warned about, and a full buffer stops the application.
+    let dir = Dir::new("suppress-full-windows");
+    dir.write(
+        "def.yaml",
+        "streams:\n  in:\n    topic: in\n    keyType: string\n    valueType: json\npipelines:\n  p:\n    from: in\n    via:\n      - type: groupByKey\n      - type: windowByTime\n        windowType: tumbling\n        duration: 10s\n      - type: count\n      - type: suppress\n        until: windowCloses\n        maxRecords: 1\n        bufferFullStrategy: emitEarlyWhenFull\n      - type: toStream\n    to:\n      topic: out\n      keyType: json\n      valueType: string\n",
+    );
+    dir.produce("in", r#"{"key": "a", "value": {}, "timestamp": 1000} {"key": "b", "value": {}, "timestamp": 2000}"#);
+    let out = dir.run(&["def.yaml"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("a window's final result is never emitted early"), "{err}");
+    assert!(
+        err.contains("process error on in/0@1 in operation 'def_pipelines_p_via_3': the suppress buffer exceeded its capacity"),
         "{err}"
     );
     assert!(dir.consume("out").is_empty());

@@ -342,14 +342,17 @@ impl DefPlanner<'_, '_> {
             },
         };
         // KSML's buffer rules: `emitEarlyWhenFull` needs a limit; without limits the buffer is
-        // unbounded; with limits and no strategy it shuts down when full.
-        let emit_early_when_full = match buffer_full {
-            Some(BufferFull::EmitEarly) if max_records.is_none() && max_bytes.is_none() => {
-                self.error(op.span, &op.path, "'bufferFullStrategy: emitEarlyWhenFull' needs 'maxRecords' or 'maxBytes'");
-                return None;
-            }
-            Some(BufferFull::EmitEarly) => true,
-            Some(BufferFull::Shutdown) | None => false,
+        // unbounded. A full `untilWindowCloses` buffer always stops the application (Kafka
+        // Streams never emits a final result early; `weir check` warns about
+        // `emitEarlyWhenFull` there). A full `untilTimeLimit` buffer emits early (Kafka
+        // Streams' default for it) unless `shutdownWhenFull` says otherwise.
+        if buffer_full == Some(BufferFull::EmitEarly) && max_records.is_none() && max_bytes.is_none() {
+            self.error(op.span, &op.path, "'bufferFullStrategy: emitEarlyWhenFull' needs 'maxRecords' or 'maxBytes'");
+            return None;
+        }
+        let emit_early_when_full = match until {
+            SuppressUntil::WindowCloses { .. } => false,
+            SuppressUntil::TimeLimit { .. } => buffer_full != Some(BufferFull::Shutdown),
         };
         let buffer_name = format!("{name}-buffer");
         let buffer = self.buffer_store(&buffer_name, op)?;

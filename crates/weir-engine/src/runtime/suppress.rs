@@ -12,9 +12,12 @@
 //! emitting them, as Kafka Streams does for final results.
 //!
 //! When the buffer holds more than `maxRecords` entries or `maxBytes` bytes (the key's and
-//! the held update's JSON text), `emitEarlyWhenFull` emits the oldest entries until it fits;
-//! otherwise (`shutdownWhenFull`, KSML's default with limits) the application stops with an
-//! error naming the operation.
+//! the held update's JSON text), an `untilTimeLimit` buffer emits the oldest entries until it
+//! fits (unless `shutdownWhenFull`), and an `untilWindowCloses` one (whose results must be
+//! final) stops the application with an error naming the operation.
+//!
+//! Each update reads the whole buffer (it is small in the cases `suppress` is for: one entry
+//! per open window and key); an index by time would avoid that for large buffers.
 //!
 //! The buffer is a timestamped key-value store (`<operation>-buffer`, logged, so it is
 //! restored after a restart like any store, and the stream time with it): key = the record
@@ -130,11 +133,12 @@ pub(super) fn suppress(spec: &StoreSpec, s: &Suppression, r: &Record, node: &str
         }
         if !due && !s.emit_early_when_full {
             return Err(NodeError::Fatal(format!(
-                "the suppress buffer exceeded its capacity ({} records, {} bytes; maxRecords {}, maxBytes {}) and 'bufferFullStrategy' is 'shutdownWhenFull'",
+                "the suppress buffer exceeded its capacity ({} records, {} bytes; maxRecords {}, maxBytes {}): a full buffer stops the application ('shutdownWhenFull'{})",
                 records,
                 bytes,
                 s.max_records.map_or("none".to_string(), |m| m.to_string()),
                 s.max_bytes.map_or("none".to_string(), |m| m.to_string()),
+                if matches!(s.until, SuppressUntil::WindowCloses { .. }) { ", as every 'untilWindowCloses' buffer does" } else { "" },
             )));
         }
         // A put of null deletes, logged with the stream's time (not the wall clock's).
