@@ -208,6 +208,15 @@ fn window_stores_too_short_for_the_window_are_refused() {
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert!(err.contains(expected), "expected {expected:?} in:\n{err}");
     }
+    // A top-level store whose declared types cannot hold the stream's key or the aggregate.
+    dir.write(
+        "def.yaml",
+        "streams:\n  in:\n    topic: in\n    keyType: string\n    valueType: json\nstores:\n  counts:\n    type: window\n    retention: 1m\n    keyType: string\n    valueType: string\npipelines:\n  p:\n    from: in\n    via:\n      - type: groupByKey\n      - type: windowByTime\n        windowType: tumbling\n        duration: 1m\n      - type: count\n        store: counts\n      - type: toStream\n    to:\n      topic: out\n      keyType: json\n      valueType: long\n",
+    );
+    let out = dir.run(&["def.yaml"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("incompatible value types for state store 'counts': 'string' and 'long'"), "{err}");
 }
 
 #[test]

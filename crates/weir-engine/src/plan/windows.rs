@@ -235,7 +235,9 @@ impl DefPlanner<'_, '_> {
                         return None;
                     }
                 };
-                if !self.retention_covers(&spec.name, retention, min_retention, rule, noun, n.span, &op.path) {
+                if !self.retention_covers(&spec.name, retention, min_retention, rule, noun, n.span, &op.path)
+                    || !self.types_fit(&spec.name, &spec.key_type, &spec.value_type, k, v, n.span, &op.path)
+                {
                     return None;
                 }
                 // The aggregation keeps each window's timestamp in the store.
@@ -294,6 +296,22 @@ impl DefPlanner<'_, '_> {
                 None
             }
         }
+    }
+
+    /// KSML's check that a store's declared types can hold the stream's key and the
+    /// aggregate (here for the scalar types, whose families must match: a number, text,
+    /// a boolean, bytes).
+    #[allow(clippy::too_many_arguments)]
+    fn types_fit(&mut self, store: &str, sk: &UserType, sv: &UserType, k: &UserType, v: &UserType, span: Span, path: &str) -> bool {
+        for (what, declared, given) in [("key", sk, k), ("value", sv, v)] {
+            if let (Some(a), Some(b)) = (scalar_family(&declared.kind), scalar_family(&given.kind))
+                && a != b
+            {
+                self.error(span, path, format!("incompatible {what} types for state store '{store}': '{declared}' and '{given}'"));
+                return false;
+            }
+        }
+        true
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -383,6 +401,17 @@ impl DefPlanner<'_, '_> {
                 _ => return None,
             }
         }
+    }
+}
+
+/// The family of a scalar type: numbers, text, booleans, bytes; `None` for the others.
+fn scalar_family(kind: &TypeKind) -> Option<u8> {
+    match kind {
+        TypeKind::Byte | TypeKind::Short | TypeKind::Int | TypeKind::Long | TypeKind::Float | TypeKind::Double => Some(0),
+        TypeKind::String => Some(1),
+        TypeKind::Boolean => Some(2),
+        TypeKind::Bytes => Some(3),
+        _ => None,
     }
 }
 
