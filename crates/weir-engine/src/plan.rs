@@ -721,43 +721,9 @@ impl DefPlanner<'_, '_> {
                 timestamped: true,
                 ..(**def).clone()
             },
-            None => StoreDef {
-                name: name.to_string(),
-                kind: StoreKind::KeyValue,
-                key_type: spanned(k),
-                value_type: spanned(v),
-                persistent: false,
-                timestamped: true,
-                versioned: false,
-                history_retention_ms: None,
-                segment_interval_ms: None,
-                retention_ms: None,
-                window_size_ms: None,
-                retain_duplicates: false,
-                caching: false,
-                logging: logged,
-                span,
-            },
+            None => StoreDef { logging: logged, ..windows::internal_store(name, StoreKind::KeyValue, k, v, span) },
         };
-        if self.p.topology.stores.iter().any(|s| s.name == def.name) {
-            self.error(
-                span,
-                path,
-                format!("state store '{}' is already defined: store names are shared by the whole application", def.name),
-            );
-            return None;
-        }
-        match StoreSpec::new(&def, self.p.application_id, self.p.notations) {
-            Ok(spec) => {
-                let spec = Arc::new(spec);
-                self.p.topology.stores.push(Arc::clone(&spec));
-                Some(spec)
-            }
-            Err(message) => {
-                self.error(span, path, message);
-                None
-            }
-        }
+        self.register(&def, span, path)
     }
 
     /// The operations on grouped streams and tables; `None` when `op` is a stream's.

@@ -275,8 +275,8 @@ impl DefPlanner<'_, '_> {
     }
 
     /// Plans an operation's own store (inline or internal) and adds it to the topology; a
-    /// window store keeps timestamps.
-    fn register(&mut self, def: &StoreDef, span: Span, path: &str) -> Option<Arc<StoreSpec>> {
+    /// window store keeps timestamps (a windowed aggregation's).
+    pub(super) fn register(&mut self, def: &StoreDef, span: Span, path: &str) -> Option<Arc<StoreSpec>> {
         if self.p.topology.stores.iter().any(|s| s.name == def.name) {
             self.error(
                 span,
@@ -415,8 +415,9 @@ fn scalar_family(kind: &TypeKind) -> Option<u8> {
     }
 }
 
-/// An operation's internal store: timestamped, logged, in memory, no retention.
-fn internal_store(name: &str, kind: StoreKind, k: &UserType, v: &UserType, span: Span) -> StoreDef {
+/// An operation's internal store: timestamped, logged, in memory, no retention (the
+/// aggregations' and tables' too).
+pub(super) fn internal_store(name: &str, kind: StoreKind, k: &UserType, v: &UserType, span: Span) -> StoreDef {
     StoreDef {
         name: name.to_string(),
         kind,
