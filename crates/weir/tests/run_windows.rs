@@ -174,6 +174,24 @@ fn cogrouped_hopping_windows_aggregate_with_the_cogroups_aggregator() {
         {"key": "a@10000-20000", "value": "4", "timestamp": 12000}
         "#,
     );
+    // Session-windowed: the merger combines the sessions a record joins, starting from the
+    // initializer's value (merger(0, 1) = 10), then the cogroup's aggregator adds the record.
+    dir.produce(
+        "cogroup_session_in",
+        r#"
+        {"key": "a", "value": {"n": 1}, "timestamp": 1000}
+        {"key": "a", "value": {"n": 2}, "timestamp": 3000}
+        "#,
+    );
+    dir.run_ok(&[&def]);
+    dir.expect_topic(
+        "cogroup_session_sums",
+        r#"
+        {"key": "a@1000-1000", "value": "1", "timestamp": 1000}
+        {"key": "a@1000-1000", "value": null, "timestamp": 1000}
+        {"key": "a@1000-3000", "value": "12", "timestamp": 3000}
+        "#,
+    );
 }
 
 #[test]
