@@ -551,7 +551,16 @@ impl Checker<'_> {
                 Cogrouped => Some(SessionWindowedCogrouped),
                 _ => None,
             },
-            Op::Suppress { .. } => (input == Table).then_some(Table),
+            Op::Suppress { until, buffer_full, .. } => {
+                if *until == SuppressUntil::WindowCloses && *buffer_full == Some(BufferFull::EmitEarly) {
+                    self.warn(
+                        op.span,
+                        path,
+                        "a window's final result is never emitted early: when this buffer is full the application stops, as with 'shutdownWhenFull' (Kafka Streams allows no other strategy here)",
+                    );
+                }
+                (input == Table).then_some(Table)
+            }
             Op::Merge { stream } => {
                 if let Some(other) = self.source(stream, &p("stream"))
                     && other != Stream

@@ -15,9 +15,10 @@
 //! after the operation, with a changelog), and emit the table's updates; `toStream` of that
 //! table passes them on. A `tables:` source (one per topic) and `toTable` are a
 //! [`NodeKind::TableSource`] that keeps the updates in the table's store; a table's `filter`
-//! and `mapValues` have their own table nodes. What the runtime cannot run yet (global tables,
-//! grouped tables, windows, joins, `suppress`, `cogroup`) is refused here with a diagnostic at
-//! the operation, never accepted and ignored.
+//! and `mapValues` have their own table nodes. Windows, windowed aggregations, `cogroup` and
+//! `suppress` are planned in `plan/windows.rs`. What the runtime cannot run yet (global tables,
+//! grouped tables, joins) is refused here with a diagnostic at the operation, never accepted
+//! and ignored.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +32,9 @@ use weir_dsl::types::{TypeKind, UserType};
 use crate::notation::{Codec, Notations, Target, TextConversion};
 use crate::ports::Functions;
 use crate::store::StoreSpec;
+
+mod windows;
+pub use windows::{SuppressUntil, Suppression, Windowing};
 
 pub type NodeId = usize;
 
@@ -183,6 +187,20 @@ pub enum NodeKind {
     TableMapValues {
         mapper: FnHandle,
     },
+    /// `count`, `reduce` or `aggregate` of a windowed stream (`runtime/window.rs`): emits every
+    /// update of every window the record falls in, keyed by the windowed key; `merger`
+    /// combines session aggregates (`None` for `count` and `reduce`, which have their own).
+    WindowAggregate {
+        store: Arc<StoreSpec>,
+        how: Aggregation,
+        window: Windowing,
+        merger: Option<FnHandle>,
+    },
+    /// `suppress` of a table's updates (`runtime/suppress.rs`), held in `buffer`.
+    Suppress {
+        buffer: Arc<StoreSpec>,
+        suppression: Suppression,
+    },
 }
 
 /// How an aggregation combines a record with the key's current aggregate.
@@ -321,13 +339,17 @@ struct Tail {
 }
 
 /// What kind of stream a tail is (KSML's wrapper kinds that Weir runs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Flow {
     Stream,
     /// After `groupByKey`/`groupBy`: only an aggregation can follow.
     Grouped,
     /// An aggregation's result: its records are the table's updates.
     Table,
+    /// After `windowByTime`/`windowBySession` (see `windows.rs`).
+    Windowed(Windowing),
+    /// After `cogroup` (and perhaps a window).
+    Cogrouped(Box<windows::Cogroup>),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -604,7 +626,7 @@ impl DefPlanner<'_, '_> {
                     op.span,
                     &op.path,
                     format!(
-                        "operation '{}' is not supported by 'weir run' yet: table sources, windows, joins and the other stateful operations are not built yet; non-windowed aggregations and state stores used from functions are",
+                        "operation '{}' is not supported by 'weir run' yet: joins, global tables and grouped tables are not built yet; aggregations, windows, tables and state stores used from functions are",
                         op.type_name
                     ),
                 );
@@ -699,50 +721,19 @@ impl DefPlanner<'_, '_> {
                 timestamped: true,
                 ..(**def).clone()
             },
-            None => StoreDef {
-                name: name.to_string(),
-                kind: StoreKind::KeyValue,
-                key_type: spanned(k),
-                value_type: spanned(v),
-                persistent: false,
-                timestamped: true,
-                versioned: false,
-                history_retention_ms: None,
-                segment_interval_ms: None,
-                retention_ms: None,
-                window_size_ms: None,
-                retain_duplicates: false,
-                caching: false,
-                logging: logged,
-                span,
-            },
+            None => StoreDef { logging: logged, ..windows::internal_store(name, StoreKind::KeyValue, k, v, span) },
         };
-        if self.p.topology.stores.iter().any(|s| s.name == def.name) {
-            self.error(
-                span,
-                path,
-                format!("state store '{}' is already defined: store names are shared by the whole application", def.name),
-            );
-            return None;
-        }
-        match StoreSpec::new(&def, self.p.application_id, self.p.notations) {
-            Ok(spec) => {
-                let spec = Arc::new(spec);
-                self.p.topology.stores.push(Arc::clone(&spec));
-                Some(spec)
-            }
-            Err(message) => {
-                self.error(span, path, message);
-                None
-            }
-        }
+        self.register(&def, span, path)
     }
 
     /// The operations on grouped streams and tables; `None` when `op` is a stream's.
     fn stateful_op(&mut self, op: &Operation, tail: &Tail, pipeline: &str, name: &str) -> Option<Option<Tail>> {
+        if let Some(done) = self.windowed_op(op, tail, pipeline, name) {
+            return Some(done);
+        }
         let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
         let result = |this: &Self, f: &FnRef| this.result_type(f).unwrap_or_else(any_type);
-        let (how, store, value_type) = match (tail.flow, &op.op) {
+        let (how, store, value_type) = match (&tail.flow, &op.op) {
             (Flow::Stream, Op::GroupByKey { .. }) => return Some(Some(Tail { flow: Flow::Grouped, ..tail.clone() })),
             (Flow::Stream, Op::GroupBy { mapper, .. }) => {
                 // The new key, then through a repartition topic so each key's records meet in one task.
@@ -832,7 +823,7 @@ impl DefPlanner<'_, '_> {
         use weir_dsl::model::Sink as S;
         let name = format!("{}_{}_{}", self.def.namespace, path.replace('.', "_"), sink.key());
         let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
-        if tail.flow == Flow::Grouped && !matches!(sink, S::As(_)) {
+        if matches!(tail.flow, Flow::Grouped | Flow::Windowed(_) | Flow::Cogrouped(_)) && !matches!(sink, S::As(_)) {
             self.error(
                 Span::default(),
                 path,

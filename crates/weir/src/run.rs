@@ -166,6 +166,10 @@ fn print_progress(stats: &Stats) {
     let consumed = stats.consumed.load(Ordering::Relaxed);
     let produced = stats.produced.load(Ordering::Relaxed);
     let errors = stats.errors.load(Ordering::Relaxed);
+    let dropped = match stats.dropped.load(Ordering::Relaxed) {
+        0 => String::new(),
+        n => format!(", dropped by windows (late or without a key) {n}"),
+    };
     let per_pipeline = stats
         .out_by_pipeline
         .lock()
@@ -176,7 +180,7 @@ fn print_progress(stats: &Stats) {
         })
         .unwrap_or_default();
     tracing::info!(
-        "progress: records in {consumed}, out {produced}, errors {errors}{}{per_pipeline}",
+        "progress: records in {consumed}, out {produced}, errors {errors}{dropped}{}{per_pipeline}",
         if per_pipeline.is_empty() { "" } else { "; out by pipeline: " }
     );
 }

@@ -26,6 +26,8 @@
 pub mod errors;
 pub mod process;
 pub mod producer;
+mod suppress;
+mod window;
 
 use std::collections::VecDeque;
 use std::sync::Arc;

@@ -144,6 +144,9 @@ pub struct Stats {
     pub consumed: AtomicU64,
     pub produced: AtomicU64,
     pub errors: AtomicU64,
+    /// Records a windowed aggregation did not add to a window because it had closed (late
+    /// records; Kafka Streams' dropped-records metric).
+    pub dropped: AtomicU64,
     /// Records written by each pipeline's sinks, by pipeline name.
     pub out_by_pipeline: std::sync::Mutex<HashMap<String, u64>>,
 }
@@ -240,9 +243,12 @@ pub struct Processor<'a> {
 }
 
 /// Why a node could not do its work for one record.
-enum NodeError {
+pub(super) enum NodeError {
     Function(FunctionError),
     Other(String),
+    /// The application must stop, whatever the error handlers say (a full `suppress` buffer
+    /// with `shutdownWhenFull`).
+    Fatal(String),
 }
 
 impl NodeError {
@@ -259,7 +265,9 @@ impl NodeError {
                 }
                 Failure { phase: Phase::Process, message, function: Some(e.function), node: Some(node.to_string()) }
             }
-            NodeError::Other(message) => Failure { phase: Phase::Process, message, function: None, node: Some(node.to_string()) },
+            NodeError::Other(message) | NodeError::Fatal(message) => {
+                Failure { phase: Phase::Process, message, function: None, node: Some(node.to_string()) }
+            }
         }
     }
 }
@@ -270,12 +278,12 @@ impl From<FunctionError> for NodeError {
     }
 }
 
-fn call(f: &FnHandle, args: &[&Datum]) -> Result<Datum, NodeError> {
+pub(super) fn call(f: &FnHandle, args: &[&Datum]) -> Result<Datum, NodeError> {
     Ok(f.functions.call_datum(&f.name, args)?)
 }
 
 /// A function's result as a [`Value`], for the operations that look inside it.
-fn call_value(f: &FnHandle, args: &[&Datum]) -> Result<Value, NodeError> {
+pub(super) fn call_value(f: &FnHandle, args: &[&Datum]) -> Result<Value, NodeError> {
     call(f, args)?.into_value().map_err(|e| NodeError::Other(format!("the result of {} cannot be converted: {e}", f.qualified)))
 }
 
@@ -305,6 +313,9 @@ enum Effect<'t> {
     To(NodeId),
     /// The record is written to a topic.
     Sink(Cow<'t, str>, &'t Sink),
+    /// Records that replace the record (a windowed aggregation's updates, a `suppress`'s
+    /// emissions), each going on to the node's children.
+    Records(Vec<Record>),
 }
 
 impl<'a> Processor<'a> {
@@ -420,6 +431,13 @@ impl<'a> Processor<'a> {
         let effect = loop {
             match self.apply(id, &record) {
                 Ok(effect) => break effect,
+                Err(NodeError::Fatal(message)) => {
+                    self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                    return Err(Stop(format!(
+                        "process error on {}/{}@{} in operation '{}': {message}",
+                        origin.topic, origin.partition, origin.offset, node.name
+                    )));
+                }
                 Err(e) if self.handlers.should_retry(Phase::Process, attempts) => {
                     attempts += 1;
                     let failure = e.into_failure(&node.name);
@@ -452,6 +470,12 @@ impl<'a> Processor<'a> {
                 return Ok(());
             }
             Effect::To(child) => return self.node(child, r, origin),
+            Effect::Records(records) => {
+                for record in records {
+                    self.forward(&node.children, record, origin)?;
+                }
+                return Ok(());
+            }
             Effect::Sink(topic, sink) => return self.write(node.pipeline.as_str(), &topic, sink, r, origin),
         }
         self.forward(&node.children, r, origin)
@@ -571,6 +595,14 @@ impl<'a> Processor<'a> {
             }
             NodeKind::To { topic, sink } => Effect::Sink(Cow::Borrowed(topic), sink),
             NodeKind::Aggregate { store, how } => aggregate(store, how, r)?,
+            NodeKind::WindowAggregate { store, how, window, merger } => {
+                let updates = super::window::aggregate(store, how, *window, merger.as_ref(), r, &node.name)?;
+                if updates.dropped > 0 {
+                    self.stats.dropped.fetch_add(updates.dropped, Ordering::Relaxed);
+                }
+                Effect::Records(updates.records)
+            }
+            NodeKind::Suppress { buffer, suppression } => Effect::Records(super::suppress::suppress(buffer, suppression, r, &node.name)?),
             NodeKind::TableSource { store } => {
                 if r.key.is_null() {
                     Effect::Drop

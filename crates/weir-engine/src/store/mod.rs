@@ -13,7 +13,7 @@
 //! | `window` (`timestamped` too: KSML builds it with a plain window builder) | window (`retention`, `windowSize`, `retainDuplicates`) |
 //! | `session` | session (`retention`) |
 //!
-//! The timestamped window flavor exists for the windowed aggregations to come.
+//! The timestamped window flavor is what a windowed aggregation keeps its windows in.
 //!
 //! **Bytes, as in Kafka Streams.** Keys and values are stored serialized with the store's
 //! `keyType`/`valueType` codecs ([`StoreSpec`]), as Kafka Streams' stores hold bytes: a key
@@ -62,6 +62,7 @@ pub mod untyped;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use indexmap::IndexMap;
@@ -481,6 +482,9 @@ pub struct StoreInstance {
     spec: Arc<StoreSpec>,
     partition: u32,
     state: Mutex<State>,
+    /// The observed stream time of the operation that owns the store (a windowed aggregation,
+    /// a `suppress`), per task; restored with the store (the latest timestamp of its changes).
+    stream_time: AtomicI64,
 }
 
 impl fmt::Debug for StoreInstance {
@@ -503,7 +507,18 @@ impl StoreInstance {
             }
             StoreFlavor::Session { retention_ms } => Data::Session(SessionBytes::new(retention_ms)),
         };
-        StoreInstance { spec, partition, state: Mutex::new(State { open: true, data, changelog: Vec::new() }) }
+        StoreInstance {
+            spec,
+            partition,
+            state: Mutex::new(State { open: true, data, changelog: Vec::new() }),
+            stream_time: AtomicI64::new(-1),
+        }
+    }
+
+    /// Advances the owning operation's observed stream time to `timestamp` if it is later;
+    /// returns the stream time.
+    pub fn observe_stream_time(&self, timestamp: i64) -> i64 {
+        self.stream_time.fetch_max(timestamp, Ordering::Relaxed).max(timestamp)
     }
 
     pub fn spec(&self) -> &Arc<StoreSpec> {
@@ -550,6 +565,11 @@ impl StoreInstance {
         let mut state = self.lock();
         let value = record.value.clone();
         let stamped = |value: Option<Vec<u8>>| value.map(|value| StampedBytes { value, timestamp: record.timestamp });
+        // The owning operation's stream time: the latest timestamp its changes carry (a
+        // timestamped store's changelog records carry the value's timestamp, a session's key its end).
+        if matches!(self.spec.flavor, StoreFlavor::TimestampedKeyValue | StoreFlavor::Window { timestamped: true, .. }) {
+            self.stream_time.fetch_max(record.timestamp, Ordering::Relaxed);
+        }
         match &mut state.data {
             Data::KeyValue(kv) => {
                 kv.put(key.clone(), stamped(value));
@@ -571,6 +591,7 @@ impl StoreInstance {
                 };
                 let end = be_i64(&key[split..split + 8]);
                 let start = be_i64(&key[split + 8..]);
+                self.stream_time.fetch_max(end, Ordering::Relaxed);
                 s.put(&key[..split], start, end, value);
             }
         }
