@@ -15,9 +15,10 @@
 //! after the operation, with a changelog), and emit the table's updates; `toStream` of that
 //! table passes them on. A `tables:` source (one per topic) and `toTable` are a
 //! [`NodeKind::TableSource`] that keeps the updates in the table's store; a table's `filter`
-//! and `mapValues` have their own table nodes. What the runtime cannot run yet (global tables,
-//! grouped tables, windows, joins, `suppress`, `cogroup`) is refused here with a diagnostic at
-//! the operation, never accepted and ignored.
+//! and `mapValues` have their own table nodes. Joins and global tables are planned in
+//! [`join`](self) (see [`JoinNode`]). What the runtime cannot run yet (grouped tables,
+//! windows, `suppress`, `cogroup`, a stream-table join's `grace`, table-table foreign-key
+//! joins) is refused here with a diagnostic at the operation, never accepted and ignored.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +32,9 @@ use weir_dsl::types::{TypeKind, UserType};
 use crate::notation::{Codec, Notations, Target, TextConversion};
 use crate::ports::Functions;
 use crate::store::StoreSpec;
+
+mod join;
+pub use join::{Copartitioned, GlobalTable, JoinNode, LookupKey, StreamJoinSide, TableGetter};
 
 pub type NodeId = usize;
 
@@ -183,6 +187,8 @@ pub enum NodeKind {
     TableMapValues {
         mapper: FnHandle,
     },
+    /// A join, or one side of one (see [`JoinNode`]).
+    Join(Box<JoinNode>),
 }
 
 /// How an aggregation combines a record with the key's current aggregate.
@@ -234,6 +240,10 @@ pub struct Topology {
     /// The state stores every task has an instance of: the top-level `stores` of the
     /// definitions whose pipelines run (KSML adds them all to the topology).
     pub stores: Vec<Arc<StoreSpec>>,
+    /// The global tables joins read (one shared store instance each).
+    pub global_tables: Vec<GlobalTable>,
+    /// The topics each join needs co-partitioned.
+    pub copartitioned: Vec<Copartitioned>,
 }
 
 /// One definition with its loaded functions.
@@ -456,11 +466,7 @@ impl DefPlanner<'_, '_> {
             TopicKind::Stream => self.source(topic, path),
             TopicKind::Table => self.table(topic, path),
             TopicKind::GlobalTable => {
-                self.error(
-                    topic.span,
-                    path,
-                    "reading a globalTable is not supported by 'weir run' yet (tables are; global tables are not built yet)",
-                );
+                self.error(topic.span, path, "a globalTable can only be joined with ('globalTable:' of a join), not read as a stream");
                 None
             }
         }
@@ -543,6 +549,9 @@ impl DefPlanner<'_, '_> {
 
     fn op(&mut self, op: &Operation, tail: Tail, pipeline: &str) -> Option<Tail> {
         let name = self.node_name(op);
+        if let Op::Join(j) = &op.op {
+            return self.join(op, j, tail, pipeline, name);
+        }
         if let Some(done) = self.stateful_op(op, &tail, pipeline, &name) {
             return done;
         }
@@ -604,7 +613,7 @@ impl DefPlanner<'_, '_> {
                     op.span,
                     &op.path,
                     format!(
-                        "operation '{}' is not supported by 'weir run' yet: table sources, windows, joins and the other stateful operations are not built yet; non-windowed aggregations and state stores used from functions are",
+                        "operation '{}' is not supported by 'weir run' yet: windows and the other stateful operations are not built yet; non-windowed aggregations, tables, joins and state stores used from functions are",
                         op.type_name
                     ),
                 );

@@ -24,6 +24,8 @@
 //!   and [`run`] returns the error.
 
 pub mod errors;
+mod global;
+mod join;
 pub mod process;
 pub mod producer;
 
@@ -117,7 +119,7 @@ pub fn now_ms() -> i64 {
 }
 
 /// One input partition of a task.
-struct Input {
+pub(crate) struct Input {
     source: usize,
     partition: u32,
     /// The next offset to read; committed as the task's position.
@@ -148,8 +150,15 @@ pub fn run(
     stats: Arc<Stats>,
 ) -> Result<(), RunError> {
     let handlers = Arc::new(ErrorHandlers::new(options.errors.clone()));
-    let tasks = create_tasks(&topology, broker.as_ref(), &options.application_id, &options.stores)
+    let mut tasks = create_tasks(&topology, broker.as_ref(), &options.application_id, &options.stores)
         .map_err(|e| RunError(format!("cannot start: {e}")))?;
+    join::check_copartitioned(&topology, broker.as_ref()).map_err(|e| RunError(format!("cannot start: {e}")))?;
+    // Global tables are loaded to the end of their topics before any stream record.
+    let globals = Arc::new(global::GlobalStores::open(&topology, broker.as_ref(), &options.stores).map_err(|e| RunError(format!("cannot start: {e}")))?);
+    globals.catch_up(broker.as_ref(), &handlers).map_err(|Stop(e)| RunError(format!("cannot load the global tables: {e}")))?;
+    for task in &mut tasks {
+        task.stores = Arc::new(globals.with_task(&task.stores));
+    }
     let threads = options.threads.max(1);
     let mut per_thread: Vec<Vec<Task>> = (0..threads).map(|_| Vec::new()).collect();
     for (i, task) in tasks.into_iter().enumerate() {
@@ -158,7 +167,7 @@ pub fn run(
     let producers_running = Arc::new(AtomicBool::new(!topology.producers.is_empty()));
     let mut handles = Vec::new();
     for (n, tasks) in per_thread.into_iter().enumerate().filter(|(_, t)| !t.is_empty()) {
-        let (topology, broker, handlers, shutdown, stats, options, producing) = (
+        let (topology, broker, handlers, shutdown, stats, options, producing, globals) = (
             Arc::clone(&topology),
             Arc::clone(&broker),
             Arc::clone(&handlers),
@@ -166,6 +175,7 @@ pub fn run(
             Arc::clone(&stats),
             options.clone(),
             Arc::clone(&producers_running),
+            Arc::clone(&globals),
         );
         let handle = std::thread::Builder::new()
             .name(format!("{}-stream-{}", options.application_id, n + 1))
@@ -178,6 +188,7 @@ pub fn run(
                     shutdown: &shutdown,
                     stats: &stats,
                     producing: &producing,
+                    globals: &globals,
                 };
                 let result = within(options.thread_scope.as_ref(), || thread.run(tasks));
                 if result.is_err() {
@@ -307,6 +318,7 @@ struct StreamThread<'a> {
     stats: &'a Stats,
     /// Whether the producer thread is still at work (for `until_idle`).
     producing: &'a AtomicBool,
+    globals: &'a global::GlobalStores,
 }
 
 impl StreamThread<'_> {
@@ -318,7 +330,13 @@ impl StreamThread<'_> {
         let mut last_commit = Instant::now();
         let mut failure = None;
         while !self.shutdown.load(Ordering::SeqCst) {
-            let mut processed = 0;
+            let mut processed = match self.globals.catch_up(broker, self.handlers) {
+                Ok(n) => n,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
             for task in &mut tasks {
                 let mut processor = Processor {
                     topology,
@@ -419,11 +437,19 @@ fn in_batch(scope: Option<&ScopeHandle>, body: impl FnOnce() -> Result<usize, St
 fn process_task(task: &mut Task, processor: &mut Processor) -> Result<usize, Stop> {
     let mut done = 0;
     while done < BATCH {
-        let Some(input) =
-            task.inputs.iter_mut().filter(|i| !i.buffer.is_empty()).min_by_key(|i| i.buffer.front().map_or(i64::MAX, |r| r.timestamp))
+        let Some(next) = task
+            .inputs
+            .iter()
+            .enumerate()
+            .filter_map(|(n, i)| i.buffer.front().map(|r| (n, r.timestamp)))
+            .min_by_key(|(_, timestamp)| *timestamp)
         else {
             break;
         };
+        if join::must_wait(processor, &task.inputs, next.0, next.1) {
+            break;
+        }
+        let input = &mut task.inputs[next.0];
         let Some(record) = input.buffer.pop_front() else { break };
         input.previous_timestamp = processor.source_record(input.source, input.partition, &record, input.previous_timestamp)?;
         input.next = record.offset + 1;

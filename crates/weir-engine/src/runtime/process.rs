@@ -107,6 +107,11 @@ impl Outputs {
         self.pending.values().flatten().all(Vec::is_empty)
     }
 
+    /// The earliest timestamp of the records waiting to be appended to one partition.
+    pub fn earliest_pending(&self, topic: &str, partition: u32) -> Option<i64> {
+        self.pending.get(topic)?.get(partition as usize)?.iter().map(|r| r.timestamp).min()
+    }
+
     /// Appends everything pending. Returns the number of records written.
     pub fn flush(&mut self, broker: &dyn Broker) -> Result<usize, LogError> {
         let mut written = 0;
@@ -240,7 +245,7 @@ pub struct Processor<'a> {
 }
 
 /// Why a node could not do its work for one record.
-enum NodeError {
+pub(super) enum NodeError {
     Function(FunctionError),
     Other(String),
 }
@@ -270,12 +275,12 @@ impl From<FunctionError> for NodeError {
     }
 }
 
-fn call(f: &FnHandle, args: &[&Datum]) -> Result<Datum, NodeError> {
+pub(super) fn call(f: &FnHandle, args: &[&Datum]) -> Result<Datum, NodeError> {
     Ok(f.functions.call_datum(&f.name, args)?)
 }
 
 /// A function's result as a [`Value`], for the operations that look inside it.
-fn call_value(f: &FnHandle, args: &[&Datum]) -> Result<Value, NodeError> {
+pub(super) fn call_value(f: &FnHandle, args: &[&Datum]) -> Result<Value, NodeError> {
     call(f, args)?.into_value().map_err(|e| NodeError::Other(format!("the result of {} cannot be converted: {e}", f.qualified)))
 }
 
@@ -286,7 +291,7 @@ fn unexpected(expected: &str, f: &FnHandle, got: &Value) -> NodeError {
 
 /// What a node's work decided for one record ([`Processor::apply`]); [`Processor::emit`]
 /// carries it out.
-enum Effect<'t> {
+pub(super) enum Effect<'t> {
     /// The record goes on unchanged to the node's children.
     Pass,
     /// Nothing goes on.
@@ -303,6 +308,8 @@ enum Effect<'t> {
     Metadata(i64, Vec<(String, Vec<u8>)>),
     /// The record goes on to one node (a branch's entry).
     To(NodeId),
+    /// Records of their own (a join's results) go on, in order.
+    Records(Vec<Record>),
     /// The record is written to a topic.
     Sink(Cow<'t, str>, &'t Sink),
 }
@@ -452,6 +459,12 @@ impl<'a> Processor<'a> {
                 return Ok(());
             }
             Effect::To(child) => return self.node(child, r, origin),
+            Effect::Records(records) => {
+                for record in records {
+                    self.forward(&node.children, record, origin)?;
+                }
+                return Ok(());
+            }
             Effect::Sink(topic, sink) => return self.write(node.pipeline.as_str(), &topic, sink, r, origin),
         }
         self.forward(&node.children, r, origin)
@@ -571,6 +584,7 @@ impl<'a> Processor<'a> {
             }
             NodeKind::To { topic, sink } => Effect::Sink(Cow::Borrowed(topic), sink),
             NodeKind::Aggregate { store, how } => aggregate(store, how, r)?,
+            NodeKind::Join(join) => super::join::apply(join, r)?,
             NodeKind::TableSource { store } => {
                 if r.key.is_null() {
                     Effect::Drop
