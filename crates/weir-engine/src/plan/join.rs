@@ -318,7 +318,8 @@ impl DefPlanner<'_, '_> {
                     name: format!("{name}-outer-shared-join-store"),
                     kind: StoreKind::Window,
                     key_type: Some(weir_dsl::model::Spanned { value: k.clone(), span: op.span }),
-                    value_type: None,
+                    // A struct `{left, value}`: JSON keeps it as it is, whatever the sides' types.
+                    value_type: weir_dsl::types::parse_user_type("json", &[]).ok().map(|value| weir_dsl::model::Spanned { value, span: op.span }),
                     persistent: false,
                     timestamped: true,
                     versioned: false,
