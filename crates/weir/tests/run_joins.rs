@@ -1,0 +1,137 @@
+//! `weir run` end to end for joins and global tables: definitions from `tests/run/joins/`,
+//! input records fed with `weir topic produce`, `weir run --until-idle`, and the exact records
+//! read back. Expectations follow Kafka Streams' join semantics as KSML uses them (the
+//! inventory's §2.4; docs/joins.md). The joins tutorial's examples have suites in
+//! `tests/suites/joins-*.yaml`.
+
+#[path = "run/common.rs"]
+mod common;
+
+use common::{Dir, stderr};
+
+#[test]
+fn table_table_inner_left_and_outer_joins() {
+    let dir = Dir::new("join-table-table");
+    let def = dir.fixture("joins/table_table.yaml");
+    dir.produce("lt", r#"{"key": "a", "value": "1", "timestamp": 1000} {"key": "b", "value": "2", "timestamp": 4000} {"key": "a", "value": null, "timestamp": 5000}"#);
+    dir.produce("rt", r#"{"key": "a", "value": "10", "timestamp": 2000} {"key": "b", "value": "20", "timestamp": 3000} {"key": "b", "value": null, "timestamp": 6000}"#);
+    dir.run_ok(&[&def]);
+    // Inner: only when both sides have a value; a delete on either side deletes the result.
+    dir.expect_topic(
+        "inner_out",
+        r#"
+        {"key": "a", "value": {"l": "1", "r": "10"}, "timestamp": 2000}
+        {"key": "b", "value": {"l": "2", "r": "20"}, "timestamp": 4000}
+        {"key": "a", "value": null, "timestamp": 5000}
+        {"key": "b", "value": null, "timestamp": 6000}
+        "#,
+    );
+    // Left: every left update; a right update only when the left has a value (a right delete
+    // joins with None).
+    dir.expect_topic(
+        "left_out",
+        r#"
+        {"key": "a", "value": {"l": "1", "r": null}, "timestamp": 1000}
+        {"key": "a", "value": {"l": "1", "r": "10"}, "timestamp": 2000}
+        {"key": "b", "value": {"l": "2", "r": "20"}, "timestamp": 4000}
+        {"key": "a", "value": null, "timestamp": 5000}
+        {"key": "b", "value": {"l": "2", "r": null}, "timestamp": 6000}
+        "#,
+    );
+    // Outer: every update while either side has a value.
+    dir.expect_topic(
+        "outer_out",
+        r#"
+        {"key": "a", "value": {"l": "1", "r": null}, "timestamp": 1000}
+        {"key": "a", "value": {"l": "1", "r": "10"}, "timestamp": 2000}
+        {"key": "b", "value": {"l": null, "r": "20"}, "timestamp": 3000}
+        {"key": "b", "value": {"l": "2", "r": "20"}, "timestamp": 4000}
+        {"key": "a", "value": {"l": null, "r": "10"}, "timestamp": 5000}
+        {"key": "b", "value": {"l": "2", "r": null}, "timestamp": 6000}
+        "#,
+    );
+}
+
+#[test]
+fn stream_stream_left_join_emits_unmatched_records_when_their_window_closes_also_after_a_restart() {
+    let dir = Dir::new("join-stream-stream-left");
+    let def = dir.fixture("joins/stream_stream_left.yaml");
+    // f arrives out of order (19 s after stream time reached 20 s): within its window, so it waits.
+    dir.produce(
+        "lefts",
+        r#"{"key": "a", "value": "a1", "timestamp": 1000} {"key": "b", "value": "b1", "timestamp": 4000}
+           {"key": "c", "value": "c1", "timestamp": 20000} {"key": "f", "value": "f1", "timestamp": 19000}"#,
+    );
+    dir.produce("rights", r#"{"key": "a", "value": "a2", "timestamp": 3000}"#);
+    dir.run_ok(&[&def]);
+    // a joins at once; b comes out alone once stream time (20 s) passes 4 s + 5 s + 1 s; c and
+    // f are still within their windows.
+    const FIRST: &str = r#"
+        {"key": "a", "value": {"l": "a1", "r": "a2"}, "timestamp": 3000}
+        {"key": "b", "value": {"l": "b1", "r": null}, "timestamp": 4000}
+    "#;
+    dir.expect_topic("joined", FIRST);
+
+    // A new process: the window stores and the pending records come back from their
+    // changelogs. f finds its partner (so it never comes out alone); d moves stream time to
+    // 40 s, which closes c's window.
+    dir.produce("rights", r#"{"key": "f", "value": "f2", "timestamp": 19500}"#);
+    dir.produce("lefts", r#"{"key": "d", "value": "d1", "timestamp": 40000}"#);
+    dir.run_ok(&[&def]);
+    dir.expect_topic(
+        "joined",
+        &format!(
+            r#"{FIRST}
+            {{"key": "f", "value": {{"l": "f1", "r": "f2"}}, "timestamp": 19500}}
+            {{"key": "c", "value": {{"l": "c1", "r": null}}, "timestamp": 20000}}
+            "#
+        ),
+    );
+}
+
+#[test]
+fn stream_stream_join_stores_are_validated() {
+    let dir = Dir::new("join-bad-window-store");
+    let def = dir.fixture("joins/bad_window_store.yaml");
+    let out = dir.run(&[&def]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("state store 'lefts_store' of a stream-stream join needs 'retainDuplicates: true', 'windowSize' 10000 ms (2 × timeDifference), not 5000 ms"),
+        "{err}"
+    );
+    assert!(!err.contains("'rights_store' of a stream-stream join"), "{err}");
+}
+
+#[test]
+fn a_join_refuses_inputs_that_are_not_co_partitioned() {
+    let dir = Dir::new("join-copartition");
+    let def = dir.fixture("joins/copartition.yaml");
+    assert!(dir.weir(&["topic", "create", "--partitions", "2", "orders"], "").status.success());
+    assert!(dir.weir(&["topic", "create", "--partitions", "3", "customers"], "").status.success());
+    let out = dir.run(&[&def]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("needs its input topics co-partitioned (the same number of partitions), but 'orders' has 2, 'customers' has 3"), "{err}");
+}
+
+#[test]
+fn stream_table_join_on_two_partitions_meets_each_key_in_its_task() {
+    let dir = Dir::new("join-two-partitions");
+    let def = dir.fixture("joins/copartition.yaml");
+    assert!(dir.weir(&["topic", "create", "--partitions", "2", "orders"], "").status.success());
+    assert!(dir.weir(&["topic", "create", "--partitions", "2", "customers"], "").status.success());
+    dir.produce("customers", r#"{"key": "c1", "value": {"n": "one"}, "timestamp": 1} {"key": "c2", "value": {"n": "two"}, "timestamp": 2} {"key": "c3", "value": {"n": "three"}, "timestamp": 3}"#);
+    dir.produce("orders", r#"{"key": "c1", "value": "o1", "timestamp": 10} {"key": "c2", "value": "o2", "timestamp": 11} {"key": "c3", "value": "o3", "timestamp": 12} {"key": "c4", "value": "o4", "timestamp": 13}"#);
+    dir.run_ok(&[&def]);
+    let mut got: Vec<String> = dir.consume("enriched").iter().map(|r| format!("{} {}", r["key"], r["value"])).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            r#""c1" {"order":"o1","customer":{"n":"one"}}"#,
+            r#""c2" {"order":"o2","customer":{"n":"two"}}"#,
+            r#""c3" {"order":"o3","customer":{"n":"three"}}"#
+        ]
+    );
+}
