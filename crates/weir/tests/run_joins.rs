@@ -112,7 +112,10 @@ fn a_join_refuses_inputs_that_are_not_co_partitioned() {
     let out = dir.run(&[&def]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("needs its input topics co-partitioned (the same number of partitions), but 'orders' has 2, 'customers' has 3"), "{err}");
+    assert!(
+        err.contains("needs its input topics co-partitioned (the same number of partitions), but 'orders' has 2, 'customers' has 3"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -132,6 +135,51 @@ fn stream_table_join_on_two_partitions_meets_each_key_in_its_task() {
             r#""c1" {"order":"o1","customer":{"n":"one"}}"#,
             r#""c2" {"order":"o2","customer":{"n":"two"}}"#,
             r#""c3" {"order":"o3","customer":{"n":"three"}}"#
+        ]
+    );
+}
+
+#[test]
+fn global_table_sees_all_partitions_and_follows_its_topic_while_running() {
+    let dir = Dir::new("join-global-live");
+    let def = dir.fixture("joins/global.yaml");
+    assert!(dir.weir(&["topic", "create", "--partitions", "3", "products"], "").status.success());
+    dir.produce(
+        "products",
+        r#"{"key": "p1", "value": {"name": "pen"}} {"key": "p2", "value": {"name": "pad"}} {"key": "p3", "value": {"name": "ink"}}"#,
+    );
+    let run = dir.spawn_run(&[&def]);
+    let socket = dir.path.join(".weir-state/weir.sock");
+    let started = std::time::Instant::now();
+    while !socket.exists() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "weir run did not open its control socket");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Loaded at start: every partition of the global topic, in the one task of 'orders'.
+    dir.produce(
+        "orders",
+        r#"{"key": "o1", "value": {"product": "p1"}} {"key": "o2", "value": {"product": "p2"}} {"key": "o3", "value": {"product": "p3"}}"#,
+    );
+    // Written while running: an update and a delete reach the join of the orders that follow.
+    dir.produce("products", r#"{"key": "p1", "value": {"name": "pencil"}} {"key": "p2", "value": null}"#);
+    dir.produce(
+        "orders",
+        r#"{"key": "o4", "value": {"product": "p1"}} {"key": "o5", "value": {"product": "p2"}} {"key": "o6", "value": {"product": null}}"#,
+    );
+    let out = dir.weir(&["topic", "consume", "enriched", "--from-beginning", "--follow", "--max", "6", "--format", "json"], "");
+    common::interrupt(&run);
+    let (code, _, err) = dir.finish(run, std::time::Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{err}");
+    let got: Vec<String> = common::parse_lines(&common::stdout(&out)).iter().map(|r| r["value"].to_string()).collect();
+    assert_eq!(
+        got,
+        [
+            r#"{"order":"o1","product":"pen"}"#,
+            r#"{"order":"o2","product":"pad"}"#,
+            r#"{"order":"o3","product":"ink"}"#,
+            r#"{"order":"o4","product":"pencil"}"#,
+            r#"{"order":"o5","product":null}"#,
+            r#"{"order":"o6","product":null}"#,
         ]
     );
 }

@@ -77,10 +77,21 @@ pub struct StreamJoinSide {
 #[derive(Debug, Clone)]
 pub enum JoinNode {
     /// A stream record looks its partner up in a table or a global table.
-    StreamTable { table: TableGetter, lookup: LookupKey, left: bool, joiner: FnHandle },
+    StreamTable {
+        table: TableGetter,
+        lookup: LookupKey,
+        left: bool,
+        joiner: FnHandle,
+    },
     StreamStream(StreamJoinSide),
     /// One side of a table–table join: an update of this side looks the key up in the other.
-    TableTable { other: TableGetter, this_is_left: bool, kind: JoinKind, joiner: FnHandle, store: Option<Arc<StoreSpec>> },
+    TableTable {
+        other: TableGetter,
+        this_is_left: bool,
+        kind: JoinKind,
+        joiner: FnHandle,
+        store: Option<Arc<StoreSpec>>,
+    },
 }
 
 /// A `globalTables:` entry that a join reads: every task sees all of its topic's partitions
@@ -104,13 +115,8 @@ pub struct Copartitioned {
 
 /// The nodes and sources that feed `at` directly.
 fn parents(topology: &Topology, id: usize) -> Vec<Attach> {
-    let mut found: Vec<Attach> = topology
-        .sources
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.children.contains(&id))
-        .map(|(i, _)| Attach::Source(i))
-        .collect();
+    let mut found: Vec<Attach> =
+        topology.sources.iter().enumerate().filter(|(_, s)| s.children.contains(&id)).map(|(i, _)| Attach::Source(i)).collect();
     for (n, node) in topology.nodes.iter().enumerate() {
         let feeds = node.children.contains(&id)
             || matches!(&node.kind, NodeKind::Branch { branches } if branches.iter().any(|(_, entry)| *entry == id));
@@ -222,7 +228,10 @@ impl DefPlanner<'_, '_> {
                     self.error(
                         op.span,
                         &format!("{path}.mapper"),
-                        format!("the mapper gives keys of type '{t}', but globalTable '{}' has keys of type '{}'", global.topic, global.format.key_type),
+                        format!(
+                            "the mapper gives keys of type '{t}', but globalTable '{}' has keys of type '{}'",
+                            global.topic, global.format.key_type
+                        ),
                     );
                     return None;
                 }
@@ -259,9 +268,29 @@ impl DefPlanner<'_, '_> {
                     None => None,
                 };
                 self.copartitioned(&name, &[tail.at, other.at], false);
-                let side = |other, this_is_left| JoinNode::TableTable { other, this_is_left, kind: j.kind, joiner: joiner.clone(), store: store.clone() };
-                let left = self.add(&tail, pipeline, name.clone(), NodeKind::Join(Box::new(side(other_getter, true))), k.clone(), value_type.clone());
-                let right = self.add(&other, pipeline, name.clone(), NodeKind::Join(Box::new(side(this_getter, false))), k.clone(), value_type.clone());
+                let side = |other, this_is_left| JoinNode::TableTable {
+                    other,
+                    this_is_left,
+                    kind: j.kind,
+                    joiner: joiner.clone(),
+                    store: store.clone(),
+                };
+                let left = self.add(
+                    &tail,
+                    pipeline,
+                    name.clone(),
+                    NodeKind::Join(Box::new(side(other_getter, true))),
+                    k.clone(),
+                    value_type.clone(),
+                );
+                let right = self.add(
+                    &other,
+                    pipeline,
+                    name.clone(),
+                    NodeKind::Join(Box::new(side(this_getter, false))),
+                    k.clone(),
+                    value_type.clone(),
+                );
                 let merged = self.add(&left, pipeline, name, NodeKind::Forward, k, value_type);
                 if let Attach::Node(id) = merged.at {
                     self.attach(right.at, id);
@@ -319,7 +348,9 @@ impl DefPlanner<'_, '_> {
                     kind: StoreKind::Window,
                     key_type: Some(weir_dsl::model::Spanned { value: k.clone(), span: op.span }),
                     // A struct `{left, value}`: JSON keeps it as it is, whatever the sides' types.
-                    value_type: weir_dsl::types::parse_user_type("json", &[]).ok().map(|value| weir_dsl::model::Spanned { value, span: op.span }),
+                    value_type: weir_dsl::types::parse_user_type("json", &[])
+                        .ok()
+                        .map(|value| weir_dsl::model::Spanned { value, span: op.span }),
                     persistent: false,
                     timestamped: true,
                     versioned: false,
@@ -356,8 +387,10 @@ impl DefPlanner<'_, '_> {
                 joiner: joiner.clone(),
             })))
         };
-        let l = self.add(&left_tail, pipeline, format!("{name}-this"), side(true, &this_store, &other_store), k.clone(), value_type.clone());
-        let r = self.add(&right_tail, pipeline, format!("{name}-other"), side(false, &other_store, &this_store), k.clone(), value_type.clone());
+        let l =
+            self.add(&left_tail, pipeline, format!("{name}-this"), side(true, &this_store, &other_store), k.clone(), value_type.clone());
+        let r =
+            self.add(&right_tail, pipeline, format!("{name}-other"), side(false, &other_store, &this_store), k.clone(), value_type.clone());
         let merged = self.add(&l, pipeline, name, NodeKind::Forward, k, value_type);
         if let Attach::Node(id) = merged.at {
             self.attach(r.at, id);
@@ -367,7 +400,15 @@ impl DefPlanner<'_, '_> {
 
     /// A stream-stream join's window store, validated as KSML does: `retainDuplicates`,
     /// `windowSize` = 2 × `timeDifference`, `retention` = 2 × `timeDifference` + `grace`.
-    fn join_window_store(&mut self, store: Option<&StoreRef>, key: &str, td: u64, grace: u64, side: &Tail, op: &Operation) -> Option<Arc<StoreSpec>> {
+    fn join_window_store(
+        &mut self,
+        store: Option<&StoreRef>,
+        key: &str,
+        td: u64,
+        grace: u64,
+        side: &Tail,
+        op: &Operation,
+    ) -> Option<Arc<StoreSpec>> {
         let path = format!("{}.{key}", op.path);
         let Some(store) = store else {
             self.error(op.span, &op.path, format!("a join with a stream needs '{key}'"));
@@ -384,7 +425,10 @@ impl DefPlanner<'_, '_> {
             StoreRef::Inline(def) => {
                 let def = StoreDef {
                     key_type: def.key_type.clone().or(Some(weir_dsl::model::Spanned { value: side.key_type.clone(), span: def.span })),
-                    value_type: def.value_type.clone().or(Some(weir_dsl::model::Spanned { value: side.value_type.clone(), span: def.span })),
+                    value_type: def
+                        .value_type
+                        .clone()
+                        .or(Some(weir_dsl::model::Spanned { value: side.value_type.clone(), span: def.span })),
                     ..(**def).clone()
                 };
                 (self.register_store(&def, def.span, &path)?, def.span)
@@ -414,7 +458,11 @@ impl DefPlanner<'_, '_> {
     /// Adds a store the join defines itself to the application's stores.
     fn register_store(&mut self, def: &StoreDef, span: Span, path: &str) -> Option<Arc<StoreSpec>> {
         if self.p.topology.stores.iter().any(|s| s.name == def.name) {
-            self.error(span, path, format!("state store '{}' is already defined: store names are shared by the whole application", def.name));
+            self.error(
+                span,
+                path,
+                format!("state store '{}' is already defined: store names are shared by the whole application", def.name),
+            );
             return None;
         }
         match StoreSpec::new(def, self.p.application_id, self.p.notations) {
@@ -436,7 +484,10 @@ impl DefPlanner<'_, '_> {
             self.error(
                 op.span,
                 &op.path,
-                format!("cannot '{}' with keys of type '{}' and '{}': both sides need the same key type", op.type_name, this.key_type, other.key_type),
+                format!(
+                    "cannot '{}' with keys of type '{}' and '{}': both sides need the same key type",
+                    op.type_name, this.key_type, other.key_type
+                ),
             );
             return None;
         }
@@ -483,7 +534,8 @@ impl DefPlanner<'_, '_> {
                 _ => None,
             },
             NodeKind::TableSource { store: None } => {
-                let spec = self.table_store(None, &format!("{}-store", node.name), true, &node.key_type, &node.value_type, op.span, &op.path)?;
+                let spec =
+                    self.table_store(None, &format!("{}-store", node.name), true, &node.key_type, &node.value_type, op.span, &op.path)?;
                 self.p.topology.nodes[id].kind = NodeKind::TableSource { store: Some(Arc::clone(&spec)) };
                 Some(TableGetter::Store(spec))
             }
@@ -496,7 +548,10 @@ impl DefPlanner<'_, '_> {
                 self.error(
                     op.span,
                     &op.path,
-                    format!("a join cannot read the table made by '{}': give the table a 'store' (toTable, or the join that makes it)", node.name),
+                    format!(
+                        "a join cannot read the table made by '{}': give the table a 'store' (toTable, or the join that makes it)",
+                        node.name
+                    ),
                 );
                 None
             }
@@ -523,7 +578,13 @@ impl DefPlanner<'_, '_> {
         if let Some(g) = self.p.topology.global_tables.iter().find(|g| g.topic == t.topic.value) {
             return Some(g.clone());
         }
-        let format = self.format(Some(&t.topic.value), t.key_type.as_ref().map(|k| &k.value), t.value_type.as_ref().map(|v| &v.value), t.span, path)?;
+        let format = self.format(
+            Some(&t.topic.value),
+            t.key_type.as_ref().map(|k| &k.value),
+            t.value_type.as_ref().map(|v| &v.value),
+            t.span,
+            path,
+        )?;
         let spanned = |u: &UserType| Some(weir_dsl::model::Spanned { value: u.clone(), span: t.span });
         let def = match &t.store {
             Some(StoreRef::Inline(def)) => StoreDef {
@@ -534,7 +595,11 @@ impl DefPlanner<'_, '_> {
                 ..(**def).clone()
             },
             Some(StoreRef::Named(n)) => {
-                self.error(n.span, path, "a globalTable's 'store' must be an inline keyValue store (it is the table's own copy of the topic)");
+                self.error(
+                    n.span,
+                    path,
+                    "a globalTable's 'store' must be an inline keyValue store (it is the table's own copy of the topic)",
+                );
                 return None;
             }
             None => StoreDef {
@@ -559,8 +624,14 @@ impl DefPlanner<'_, '_> {
             self.error(def.span, path, format!("the store of globalTable '{}' must be a keyValue store", t.name));
             return None;
         }
-        if self.p.topology.stores.iter().any(|s| s.name == def.name) || self.p.topology.global_tables.iter().any(|g| g.store.name == def.name) {
-            self.error(def.span, path, format!("state store '{}' is already defined: store names are shared by the whole application", def.name));
+        if self.p.topology.stores.iter().any(|s| s.name == def.name)
+            || self.p.topology.global_tables.iter().any(|g| g.store.name == def.name)
+        {
+            self.error(
+                def.span,
+                path,
+                format!("state store '{}' is already defined: store names are shared by the whole application", def.name),
+            );
             return None;
         }
         let store = match StoreSpec::new(&def, self.p.application_id, self.p.notations) {

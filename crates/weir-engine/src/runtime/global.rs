@@ -45,14 +45,17 @@ impl GlobalStores {
     pub(super) fn open(topology: &Topology, broker: &dyn Broker, stores: &StateStores) -> Result<GlobalStores, String> {
         let mut tables = Vec::new();
         for table in &topology.global_tables {
-            let partitions = broker.ensure_topic(&table.topic, 1).map_err(|e| format!("cannot open globalTable topic '{}': {e}", table.topic))?;
+            let partitions =
+                broker.ensure_topic(&table.topic, 1).map_err(|e| format!("cannot open globalTable topic '{}': {e}", table.topic))?;
             let opened = stores.open_task(std::slice::from_ref(&table.store), GLOBAL_TASK, 1, broker)?;
             let Some(instance) = opened.iter().next().cloned() else {
                 return Err(format!("the store of globalTable '{}' did not open (a bug in Weir)", table.topic));
             };
             let mut next = Vec::new();
             for p in 0..partitions {
-                next.push(broker.start_offset(&table.topic, p).map_err(|e| format!("cannot read globalTable topic '{}': {e}", table.topic))?);
+                next.push(
+                    broker.start_offset(&table.topic, p).map_err(|e| format!("cannot read globalTable topic '{}': {e}", table.topic))?,
+                );
             }
             tables.push(Global { table: table.clone(), instance, next: Mutex::new(next) });
         }
@@ -74,7 +77,9 @@ impl GlobalStores {
             for (partition, at) in next.iter_mut().enumerate() {
                 let partition = partition as u32;
                 loop {
-                    let records = broker.read(topic, partition, *at, 1 << 20).map_err(|e| Stop(format!("cannot read globalTable topic {topic}/{partition}: {e}")))?;
+                    let records = broker
+                        .read(topic, partition, *at, 1 << 20)
+                        .map_err(|e| Stop(format!("cannot read globalTable topic {topic}/{partition}: {e}")))?;
                     let records: Vec<_> = records.into_iter().filter(|r| r.offset >= *at).collect();
                     let Some(last) = records.last().map(|r| r.offset) else { break };
                     for record in &records {
@@ -89,7 +94,13 @@ impl GlobalStores {
     }
 }
 
-fn apply(global: &Global, partition: u32, record: &crate::log::StoredRecord, broker: &dyn Broker, handlers: &ErrorHandlers) -> Result<(), Stop> {
+fn apply(
+    global: &Global,
+    partition: u32,
+    record: &crate::log::StoredRecord,
+    broker: &dyn Broker,
+    handlers: &ErrorHandlers,
+) -> Result<(), Stop> {
     let table = &global.table;
     let origin = Origin {
         topic: &table.topic,

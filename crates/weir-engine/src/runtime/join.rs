@@ -126,7 +126,11 @@ fn get(getter: &TableGetter, key: &Value, at: Option<i64>) -> Result<Option<(Val
             Some((v, t)) => match call_value(predicate, &[&Datum::Value(key.clone()), &Datum::Value(v.clone())])? {
                 Value::Bool(b) if b == *keep => Ok(Some((v, t))),
                 Value::Bool(_) => Ok(None),
-                other => Err(NodeError::Other(format!("expected a boolean back from {}, got {} '{other}'", predicate.qualified, other.type_name()))),
+                other => Err(NodeError::Other(format!(
+                    "expected a boolean back from {}, got {} '{other}'",
+                    predicate.qualified,
+                    other.type_name()
+                ))),
             },
             None => Ok(None),
         },
@@ -174,7 +178,8 @@ fn stream_join(side: &StreamJoinSide, r: &Record) -> Result<Effect<'static>, Nod
     {
         emit_closed(side, pending, stream_time, &mut out, &record)?;
     }
-    let partners = other.window_fetch_key(&key, ts.saturating_sub(side.time_difference).max(0), ts.saturating_add(side.time_difference).max(0), false);
+    let partners =
+        other.window_fetch_key(&key, ts.saturating_sub(side.time_difference).max(0), ts.saturating_add(side.time_difference).max(0), false);
     let mut matched = false;
     for entry in partners.map_err(failed)? {
         let entry = entry.map_err(failed)?;

@@ -154,7 +154,9 @@ pub fn run(
         .map_err(|e| RunError(format!("cannot start: {e}")))?;
     join::check_copartitioned(&topology, broker.as_ref()).map_err(|e| RunError(format!("cannot start: {e}")))?;
     // Global tables are loaded to the end of their topics before any stream record.
-    let globals = Arc::new(global::GlobalStores::open(&topology, broker.as_ref(), &options.stores).map_err(|e| RunError(format!("cannot start: {e}")))?);
+    let globals = Arc::new(
+        global::GlobalStores::open(&topology, broker.as_ref(), &options.stores).map_err(|e| RunError(format!("cannot start: {e}")))?,
+    );
     globals.catch_up(broker.as_ref(), &handlers).map_err(|Stop(e)| RunError(format!("cannot load the global tables: {e}")))?;
     for task in &mut tasks {
         task.stores = Arc::new(globals.with_task(&task.stores));
@@ -330,13 +332,7 @@ impl StreamThread<'_> {
         let mut last_commit = Instant::now();
         let mut failure = None;
         while !self.shutdown.load(Ordering::SeqCst) {
-            let mut processed = match self.globals.catch_up(broker, self.handlers) {
-                Ok(n) => n,
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            };
+            let mut processed = 0;
             for task in &mut tasks {
                 let mut processor = Processor {
                     topology,
@@ -348,8 +344,11 @@ impl StreamThread<'_> {
                     scope,
                 };
                 let task_stores = Arc::clone(&task.stores);
-                let done = fill(task, broker, topology)
-                    .and_then(|()| store::in_task(&task_stores, || in_batch(scope, || process_task(task, &mut processor))));
+                // The global tables catch up after the task's records were read, so a record
+                // written to a global topic before a stream record is visible to its join.
+                let done = fill(task, broker, topology).and_then(|()| self.globals.catch_up(broker, self.handlers)).and_then(|global| {
+                    store::in_task(&task_stores, || in_batch(scope, || process_task(task, &mut processor))).map(|n| n + global)
+                });
                 match done {
                     Ok(n) => processed += n,
                     Err(e) => {
