@@ -183,3 +183,54 @@ fn global_table_sees_all_partitions_and_follows_its_topic_while_running() {
         ]
     );
 }
+
+#[test]
+fn stream_table_join_with_grace_joins_with_the_version_valid_at_the_records_time() {
+    let dir = Dir::new("join-stream-table-grace");
+    let def = dir.fixture("joins/stream_table_grace.yaml");
+    // The price of 2.5 s arrives after the one of 4 s (an older version, out of order).
+    dir.produce(
+        "prices",
+        r#"{"key": "p", "value": "10", "timestamp": 1000} {"key": "p", "value": "30", "timestamp": 4000} {"key": "p", "value": "20", "timestamp": 2500}"#,
+    );
+    dir.produce(
+        "orders",
+        r#"{"key": "p", "value": "o1", "timestamp": 3000, "headers": {"h": "1"}} {"key": "q", "value": "o2", "timestamp": 3500}
+           {"key": "p", "value": "o3", "timestamp": 20000}"#,
+    );
+    dir.run_ok(&[&def]);
+    // o1 waited until stream time reached 20 s, then met the version valid at 3 s; o2 has no
+    // price (an inner join); o3 is still within its grace period.
+    dir.expect_topic("priced", r#"{"key": "p", "value": {"order": "o1", "price": "20"}, "timestamp": 3000, "headers": {"h": "1"}}"#);
+    // After a restart the buffer comes back from its changelog: o3 leaves it when stream time
+    // passes 30 s.
+    dir.produce("orders", r#"{"key": "q", "value": "o4", "timestamp": 31000}"#);
+    dir.run_ok(&[&def]);
+    dir.expect_topic(
+        "priced",
+        r#"{"key": "p", "value": {"order": "o1", "price": "20"}, "timestamp": 3000}
+           {"key": "p", "value": {"order": "o3", "price": "30"}, "timestamp": 20000}"#,
+    );
+}
+
+#[test]
+fn stream_table_join_with_grace_needs_a_versioned_table_and_fk_table_joins_are_refused() {
+    let dir = Dir::new("join-refusals");
+    let def = std::fs::read_to_string(common::fixture_path("joins/copartition.yaml")).expect("fixture");
+    dir.write("grace.yaml", &def.replace("        table: customers\n", "        table: customers\n        grace: 5s\n"));
+    let out = dir.run(&["grace.yaml"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("a stream-table join with a 'grace' needs a versioned table"), "{}", stderr(&out));
+
+    let fk = def
+        .replace("  enrich:\n    from: orders\n", "  enrich:\n    from: customers\n")
+        .replace(
+            "        table: customers\n",
+            "        table: customers\n        foreignKeyExtractor:\n          expression: value\n          resultType: string\n",
+        )
+        .replace("    to:\n      topic: enriched", "      - type: toStream\n    to:\n      topic: enriched");
+    dir.write("fk.yaml", &fk);
+    let out = dir.run(&["fk.yaml"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("a table-table foreign-key join is not supported by 'weir run' yet"), "{}", stderr(&out));
+}

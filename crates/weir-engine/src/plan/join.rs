@@ -18,9 +18,10 @@
 //! each key meets its partner in one task. The topics feeding a join must have the same
 //! number of partitions; [`Topology::copartitioned`] lists them for the runtime to check.
 //!
-//! Not built yet, and refused here with a diagnostic: a stream–table join with `grace` (it
-//! needs a versioned table and a buffer of stream records), and the table–table
-//! foreign-key join.
+//! A stream–table join with `grace` needs a versioned table (as in Kafka Streams): its stream
+//! records wait in a buffer store ([`JoinBuffer`]) and join with the table as of their time.
+//!
+//! Not built yet, and refused here with a diagnostic: the table–table foreign-key join.
 
 use std::sync::Arc;
 
@@ -73,6 +74,15 @@ pub struct StreamJoinSide {
     pub joiner: FnHandle,
 }
 
+/// A stream-table join's `grace`: stream records wait in `store` (a key-value store ordered
+/// by time) until stream time has passed their time by `grace`, and then join with the
+/// (versioned) table as of their time.
+#[derive(Debug, Clone)]
+pub struct JoinBuffer {
+    pub store: Arc<StoreSpec>,
+    pub grace: i64,
+}
+
 /// The work of a join node ([`NodeKind::Join`]).
 #[derive(Debug, Clone)]
 pub enum JoinNode {
@@ -82,6 +92,7 @@ pub enum JoinNode {
         lookup: LookupKey,
         left: bool,
         joiner: FnHandle,
+        buffer: Option<JoinBuffer>,
     },
     StreamStream(StreamJoinSide),
     /// One side of a table–table join: an update of this side looks the key up in the other.
@@ -176,16 +187,6 @@ impl DefPlanner<'_, '_> {
         let value_type = self.result_type(&j.value_joiner).unwrap_or_else(any_type);
         match (&j.target, tail.flow) {
             (JoinTarget::Table(target), Flow::Stream) => {
-                if let Some(grace) = j.grace_ms.filter(|g| *g > 0) {
-                    self.error(
-                        op.span,
-                        &format!("{path}.grace"),
-                        format!(
-                            "a stream-table join with a 'grace' of {grace} ms is not supported by 'weir run' yet (Kafka Streams buffers the stream records and joins with a versioned table); leave 'grace' out"
-                        ),
-                    );
-                    return None;
-                }
                 let table = self.stream(target, &format!("{path}.table"))?;
                 if table.flow != Flow::Table {
                     self.error(op.span, &format!("{path}.table"), "'table:' must name a table");
@@ -199,6 +200,10 @@ impl DefPlanner<'_, '_> {
                     }
                 };
                 let getter = self.getter(table.at, op)?;
+                let buffer = match j.grace_ms.filter(|g| *g > 0) {
+                    Some(grace) => Some(self.join_buffer(&getter, grace, &name, op)?),
+                    None => None,
+                };
                 let stream = match lookup {
                     LookupKey::RecordKey => {
                         let stream = self.copartition(tail, pipeline, &name, op, "")?;
@@ -210,7 +215,7 @@ impl DefPlanner<'_, '_> {
                         tail
                     }
                 };
-                let kind = JoinNode::StreamTable { table: getter, lookup, left: j.kind == JoinKind::Left, joiner };
+                let kind = JoinNode::StreamTable { table: getter, lookup, left: j.kind == JoinKind::Left, joiner, buffer };
                 let k = stream.key_type.clone();
                 Some(self.add(&stream, pipeline, name, NodeKind::Join(Box::new(kind)), k, value_type))
             }
@@ -240,6 +245,7 @@ impl DefPlanner<'_, '_> {
                     lookup: LookupKey::Mapper(self.handle(mapper)),
                     left: j.kind == JoinKind::Left,
                     joiner,
+                    buffer: None,
                 };
                 let k = tail.key_type.clone();
                 Some(self.add(&tail, pipeline, name, NodeKind::Join(Box::new(kind)), k, value_type))
@@ -396,6 +402,57 @@ impl DefPlanner<'_, '_> {
             self.attach(r.at, id);
         }
         Some(merged)
+    }
+
+    /// The buffer of a stream-table join with `grace`, which needs a versioned table (as in
+    /// Kafka Streams) whose history covers the grace period.
+    fn join_buffer(&mut self, getter: &TableGetter, grace: u64, name: &str, op: &Operation) -> Option<JoinBuffer> {
+        let path = format!("{}.grace", op.path);
+        let history = match getter {
+            TableGetter::Store(spec) => match spec.flavor {
+                StoreFlavor::VersionedKeyValue { history_retention_ms } => Some(history_retention_ms),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(history) = history else {
+            self.error(
+                op.span,
+                &path,
+                "a stream-table join with a 'grace' needs a versioned table: give the table a keyValue 'store' with 'versioned: true', 'persistent: true', a 'historyRetention' and a 'segmentInterval'",
+            );
+            return None;
+        };
+        if grace > history {
+            self.error(
+                op.span,
+                &path,
+                format!("the 'grace' of a stream-table join ({grace} ms) must not exceed the table's 'historyRetention' ({history} ms)"),
+            );
+            return None;
+        }
+        let string = weir_dsl::types::parse_user_type("string", &[]).ok();
+        let json = weir_dsl::types::parse_user_type("json", &[]).ok();
+        let spanned = |t: Option<UserType>| t.map(|value| weir_dsl::model::Spanned { value, span: op.span });
+        let def = StoreDef {
+            name: format!("{name}-buffer"),
+            kind: StoreKind::KeyValue,
+            key_type: spanned(string),
+            value_type: spanned(json),
+            persistent: false,
+            timestamped: false,
+            versioned: false,
+            history_retention_ms: None,
+            segment_interval_ms: None,
+            retention_ms: None,
+            window_size_ms: None,
+            retain_duplicates: false,
+            caching: false,
+            logging: true,
+            span: op.span,
+        };
+        let store = self.register_store(&def, op.span, &path)?;
+        Some(JoinBuffer { store, grace: i64::try_from(grace).unwrap_or(i64::MAX) })
     }
 
     /// A stream-stream join's window store, validated as KSML does: `retainDuplicates`,

@@ -41,20 +41,17 @@ use crate::value::{Datum, Value};
 /// A join node's work for one record.
 pub(super) fn apply(node: &JoinNode, r: &Record) -> Result<Effect<'static>, NodeError> {
     match node {
-        JoinNode::StreamTable { table, lookup, left, joiner } => {
+        JoinNode::StreamTable { table, lookup, left, joiner, buffer } => {
             if r.value.is_null() {
                 return Ok(Effect::Drop);
             }
-            let key = match lookup {
-                LookupKey::RecordKey => r.key.to_value().map_err(NodeError::Other)?,
-                LookupKey::Mapper(f) => call_value(f, &[&r.key, &r.value])?,
-                LookupKey::ForeignKey(f) => call_value(f, &[&r.value])?,
-            };
-            let found = if key == Value::Null { None } else { get(table, &key, Some(r.timestamp))? };
-            match found {
-                Some((v, _)) => Ok(Effect::Value(call(joiner, &[&r.key, &r.value, &Datum::Value(v)])?)),
-                None if *left => Ok(Effect::Value(call(joiner, &[&r.key, &r.value, &Datum::Value(Value::Null)])?)),
-                None => Ok(Effect::Drop),
+            let join = StreamTable { table, lookup, left: *left, joiner };
+            match buffer {
+                None => Ok(match join.join(&r.key, &r.value, r.timestamp)? {
+                    Some(v) => Effect::Value(v),
+                    None => Effect::Drop,
+                }),
+                Some(buffer) => buffered(&join, buffer, r),
             }
         }
         JoinNode::StreamStream(side) => stream_join(side, r),
@@ -98,6 +95,123 @@ pub(super) fn apply(node: &JoinNode, r: &Record) -> Result<Effect<'static>, Node
     }
 }
 
+/// A stream-table (or stream-globalTable) join's lookup.
+struct StreamTable<'j> {
+    table: &'j TableGetter,
+    lookup: &'j LookupKey,
+    left: bool,
+    joiner: &'j crate::plan::FnHandle,
+}
+
+impl StreamTable<'_> {
+    /// The joined value of a stream record at `at`, or `None` when an inner join finds nothing.
+    fn join(&self, key: &Datum, value: &Datum, at: i64) -> Result<Option<Datum>, NodeError> {
+        let lookup = match self.lookup {
+            LookupKey::RecordKey => key.to_value().map_err(NodeError::Other)?,
+            LookupKey::Mapper(f) => call_value(f, &[key, value])?,
+            LookupKey::ForeignKey(f) => call_value(f, &[value])?,
+        };
+        let found = if lookup == Value::Null { None } else { get(self.table, &lookup, Some(at))? };
+        match found {
+            Some((v, _)) => Ok(Some(call(self.joiner, &[key, value, &Datum::Value(v)])?)),
+            None if self.left => Ok(Some(call(self.joiner, &[key, value, &Datum::Value(Value::Null)])?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The buffer's key of its stream time.
+const STREAM_TIME: &str = "~stream-time";
+/// The buffer's key of its last sequence number.
+const SEQUENCE: &str = "~sequence";
+
+/// A buffer key: time, then arrival order (text that sorts as the numbers do).
+fn buffer_key(time: i64, seq: i64) -> Value {
+    Value::String(format!("{time:020}{seq:020}"))
+}
+
+/// A stream-table join with `grace`: the record waits in the buffer until stream time has
+/// passed its time by `grace` (a record later than that joins at once), then joins with the
+/// table as of its time. Records leave the buffer in time order, then arrival order.
+fn buffered(join: &StreamTable, buffer: &crate::plan::JoinBuffer, r: &Record) -> Result<Effect<'static>, NodeError> {
+    let instances = [instance(&buffer.store)?];
+    let view = view(&instances, &buffer.store)?;
+    let long = |key: &str| -> Result<Option<i64>, NodeError> {
+        Ok(match view.get(&Value::String(key.to_string())).map_err(failed)?.map(|s| s.value) {
+            Some(Value::Struct(f)) => match f.get("n") {
+                Some(Value::Long(n)) => Some(*n),
+                Some(Value::Int(n)) => Some(i64::from(*n)),
+                _ => None,
+            },
+            _ => None,
+        })
+    };
+    let put_long = |key: &str, n: i64| {
+        view.put(&Value::String(key.to_string()), Value::Struct(IndexMap::from([("n".to_string(), Value::Long(n))])), n).map_err(failed)
+    };
+    let ts = r.timestamp;
+    let stream_time = long(STREAM_TIME)?.map_or(ts, |t| t.max(ts));
+    put_long(STREAM_TIME, stream_time)?;
+    let limit = stream_time.saturating_sub(buffer.grace);
+    let mut out = Vec::new();
+    if ts < limit || ts < 0 {
+        if let Some(v) = join.join(&r.key, &r.value, ts)? {
+            out.push(Record { key: r.key.clone(), value: v, timestamp: ts, headers: r.headers.clone() });
+        }
+    } else {
+        let seq = long(SEQUENCE)?.unwrap_or(0) + 1;
+        put_long(SEQUENCE, seq)?;
+        let waiting = Value::Struct(IndexMap::from([
+            ("key".to_string(), r.key.to_value().map_err(NodeError::Other)?),
+            ("value".to_string(), r.value.to_value().map_err(NodeError::Other)?),
+            (
+                "headers".to_string(),
+                Value::List(r.headers.iter().map(|(k, v)| Value::List(vec![Value::String(k.clone()), Value::String(hex(v))])).collect()),
+            ),
+        ]));
+        view.put(&buffer_key(ts, seq), waiting, ts).map_err(failed)?;
+    }
+    if limit >= 0 {
+        let mut done = Vec::new();
+        for entry in view.range(None, Some(&buffer_key(limit, i64::MAX)), false).map_err(failed)? {
+            let entry = entry.map_err(failed)?;
+            let (EntryKey::Key(Value::String(k)), Value::Struct(mut fields)) = (entry.key, entry.value) else { continue };
+            let time = k.get(..20).and_then(|t| t.parse::<i64>().ok()).unwrap_or(ts);
+            let key = Datum::Value(fields.shift_remove("key").unwrap_or(Value::Null));
+            let value = Datum::Value(fields.shift_remove("value").unwrap_or(Value::Null));
+            let headers = match fields.shift_remove("headers") {
+                Some(Value::List(items)) => items
+                    .into_iter()
+                    .filter_map(|h| match h {
+                        Value::List(kv) => match kv.as_slice() {
+                            [Value::String(k), Value::String(v)] => Some((k.clone(), unhex(v))),
+                            _ => None,
+                        },
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if let Some(v) = join.join(&key, &value, time)? {
+                out.push(Record { key, value: v, timestamp: time, headers });
+            }
+            done.push(k);
+        }
+        for k in done {
+            view.delete(&Value::String(k)).map_err(failed)?;
+        }
+    }
+    Ok(Effect::Records(out))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len() / 2).filter_map(|i| text.get(2 * i..2 * i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
+}
+
 fn failed(e: StoreError) -> NodeError {
     NodeError::Other(e.to_string())
 }
@@ -108,6 +222,19 @@ fn instance(spec: &StoreSpec) -> Result<Arc<StoreInstance>, NodeError> {
 
 fn view<'a>(instances: &'a [Arc<StoreInstance>], spec: &StoreSpec) -> Result<StoreView<'a>, NodeError> {
     StoreView::new(instances).ok_or_else(|| NodeError::Other(format!("state store '{}' has no instance", spec.name)))
+}
+
+/// Keeps a table update in the table's store (a null value deletes the key); a versioned
+/// store keeps it as the key's version at `timestamp`.
+pub(super) fn table_put(spec: &StoreSpec, key: &Value, value: Value, timestamp: i64) -> Result<(), NodeError> {
+    let instances = [instance(spec)?];
+    let view = view(&instances, spec)?;
+    match spec.flavor {
+        StoreFlavor::VersionedKeyValue { .. } if value == Value::Null => view.versioned_delete(key, timestamp).map(drop),
+        StoreFlavor::VersionedKeyValue { .. } => view.versioned_put(key, value, timestamp).map(drop),
+        _ => view.put(key, value, timestamp).map(drop),
+    }
+    .map_err(failed)
 }
 
 /// The value of `key` in a table, with its time; a versioned table's as of `at` when given.

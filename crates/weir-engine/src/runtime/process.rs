@@ -590,11 +590,7 @@ impl<'a> Processor<'a> {
                     Effect::Drop
                 } else {
                     if let Some(spec) = store {
-                        let failed = |e: StoreError| NodeError::Other(e.to_string());
-                        let instances = [store::current(&spec.name).map_err(failed)?];
-                        let view = StoreView::new(&instances)
-                            .ok_or_else(|| NodeError::Other(format!("state store '{}' has no instance", spec.name)))?;
-                        view.put(&materialized(&r.key)?, materialized(&r.value)?, r.timestamp).map_err(failed)?;
+                        super::join::table_put(spec, &materialized(&r.key)?, materialized(&r.value)?, r.timestamp)?;
                     }
                     Effect::Pass
                 }
