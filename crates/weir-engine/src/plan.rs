@@ -17,7 +17,7 @@
 //! [`NodeKind::TableSource`] that keeps the updates in the table's store; a table's `filter`
 //! and `mapValues` have their own table nodes. Joins and global tables are planned in
 //! [`join`](self) (see [`JoinNode`]). What the runtime cannot run yet (grouped tables,
-//! windows, `suppress`, `cogroup`, table-table foreign-key joins) is refused here with a diagnostic at the operation, never accepted and ignored.
+//! windows, `suppress`, `cogroup`) is refused here with a diagnostic at the operation, never accepted and ignored.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,7 +33,7 @@ use crate::ports::Functions;
 use crate::store::StoreSpec;
 
 mod join;
-pub use join::{Copartitioned, GlobalTable, JoinBuffer, JoinNode, LookupKey, StreamJoinSide, TableGetter};
+pub use join::{Copartitioned, FkSubscribe, GlobalTable, JoinBuffer, JoinNode, LookupKey, StreamJoinSide, TableGetter};
 
 pub type NodeId = usize;
 

@@ -38,16 +38,16 @@ fn table_table_inner_left_and_outer_joins() {
         {"key": "b", "value": {"l": "2", "r": null}, "timestamp": 6000}
         "#,
     );
-    // Outer: every update while either side has a value.
+    // Outer: every update while either side has a value. The joiner's key is None.
     dir.expect_topic(
         "outer_out",
         r#"
-        {"key": "a", "value": {"l": "1", "r": null}, "timestamp": 1000}
-        {"key": "a", "value": {"l": "1", "r": "10"}, "timestamp": 2000}
-        {"key": "b", "value": {"l": null, "r": "20"}, "timestamp": 3000}
-        {"key": "b", "value": {"l": "2", "r": "20"}, "timestamp": 4000}
-        {"key": "a", "value": {"l": null, "r": "10"}, "timestamp": 5000}
-        {"key": "b", "value": {"l": "2", "r": null}, "timestamp": 6000}
+        {"key": "a", "value": {"l": "1", "r": null, "key": null}, "timestamp": 1000}
+        {"key": "a", "value": {"l": "1", "r": "10", "key": null}, "timestamp": 2000}
+        {"key": "b", "value": {"l": null, "r": "20", "key": null}, "timestamp": 3000}
+        {"key": "b", "value": {"l": "2", "r": "20", "key": null}, "timestamp": 4000}
+        {"key": "a", "value": {"l": null, "r": "10", "key": null}, "timestamp": 5000}
+        {"key": "b", "value": {"l": "2", "r": null, "key": null}, "timestamp": 6000}
         "#,
     );
 }
@@ -214,7 +214,7 @@ fn stream_table_join_with_grace_joins_with_the_version_valid_at_the_records_time
 }
 
 #[test]
-fn stream_table_join_with_grace_needs_a_versioned_table_and_fk_table_joins_are_refused() {
+fn stream_table_join_with_grace_needs_a_versioned_table_with_enough_history() {
     let dir = Dir::new("join-refusals");
     let def = std::fs::read_to_string(common::fixture_path("joins/copartition.yaml")).expect("fixture");
     dir.write("grace.yaml", &def.replace("        table: customers\n", "        table: customers\n        grace: 5s\n"));
@@ -222,15 +222,85 @@ fn stream_table_join_with_grace_needs_a_versioned_table_and_fk_table_joins_are_r
     assert!(!out.status.success());
     assert!(stderr(&out).contains("a stream-table join with a 'grace' needs a versioned table"), "{}", stderr(&out));
 
-    let fk = def
-        .replace("  enrich:\n    from: orders\n", "  enrich:\n    from: customers\n")
-        .replace(
-            "        table: customers\n",
-            "        table: customers\n        foreignKeyExtractor:\n          expression: value\n          resultType: string\n",
-        )
-        .replace("    to:\n      topic: enriched", "      - type: toStream\n    to:\n      topic: enriched");
-    dir.write("fk.yaml", &fk);
-    let out = dir.run(&["fk.yaml"]);
+    let def = std::fs::read_to_string(common::fixture_path("joins/stream_table_grace.yaml")).expect("fixture");
+    dir.write("history.yaml", &def.replace("grace: 10s", "grace: 2h"));
+    let out = dir.run(&["history.yaml"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("a table-table foreign-key join is not supported by 'weir run' yet"), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("the 'grace' of a stream-table join (7200000 ms) must not exceed the table's 'historyRetention' (3600000 ms)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn foreign_key_table_joins_across_partitions() {
+    let dir = Dir::new("join-foreign-key");
+    let def = dir.fixture("joins/foreign_key.yaml");
+    assert!(dir.weir(&["topic", "create", "--partitions", "2", "orders"], "").status.success());
+    assert!(dir.weir(&["topic", "create", "--partitions", "3", "customers"], "").status.success());
+    dir.produce(
+        "customers",
+        r#"{"key": "c1", "value": {"name": "Ann"}, "timestamp": 1000} {"key": "c2", "value": {"name": "Bob"}, "timestamp": 1001}
+           {"key": "c1", "value": {"name": "Anna"}, "timestamp": 3000}"#,
+    );
+    dir.produce(
+        "orders",
+        r#"{"key": "o1", "value": {"cust": "c1"}, "timestamp": 2000} {"key": "o2", "value": {"cust": "c9"}, "timestamp": 2001}
+           {"key": "o3", "value": {"cust": "c2"}, "timestamp": 2002}"#,
+    );
+    dir.run_ok(&[&def]);
+    // A second process (the subscriptions and foreign keys come back from their changelogs).
+    // Each update here waits for the previous round trip: a response to an order's older
+    // value would be stale and dropped, as in Kafka Streams.
+    dir.produce("orders", r#"{"key": "o3", "value": {"cust": "c1"}, "timestamp": 4000}"#);
+    dir.run_ok(&[&def]);
+    dir.produce("customers", r#"{"key": "c2", "value": {"name": "Bobby"}, "timestamp": 5000}"#);
+    dir.produce("orders", r#"{"key": "o1", "value": null, "timestamp": 6000}"#);
+    dir.produce("customers", r#"{"key": "c9", "value": {"name": "Nine"}, "timestamp": 7000}"#);
+    dir.run_ok(&[&def]);
+    // Per key, in time order (keys live in different partitions).
+    let sorted = |topic: &str| {
+        let mut got: Vec<(i64, String, String)> = dir
+            .consume(topic)
+            .iter()
+            .map(|r| (r["timestamp"].as_i64().unwrap_or(-1), r["key"].to_string(), r["value"].to_string()))
+            .collect();
+        got.sort();
+        got.into_iter().map(|(t, k, v)| format!("{t} {k} {v}")).collect::<Vec<_>>()
+    };
+    // Inner: o2 only once its customer exists; o3 follows its new customer and no longer
+    // hears from c2; o1's delete deletes its result.
+    assert_eq!(
+        sorted("inner_out"),
+        [
+            r#"2000 "o1" {"cust":"c1","name":"Ann"}"#,
+            r#"2002 "o3" {"cust":"c2","name":"Bob"}"#,
+            r#"3000 "o1" {"cust":"c1","name":"Anna"}"#,
+            r#"4000 "o3" {"cust":"c1","name":"Anna"}"#,
+            r#"6000 "o1" null"#,
+            r#"7000 "o2" {"cust":"c9","name":"Nine"}"#,
+        ]
+    );
+    // Left: o2 at once, without a name.
+    assert_eq!(
+        sorted("left_out"),
+        [
+            r#"2000 "o1" {"cust":"c1","name":"Ann"}"#,
+            r#"2001 "o2" {"cust":"c9","name":null}"#,
+            r#"2002 "o3" {"cust":"c2","name":"Bob"}"#,
+            r#"3000 "o1" {"cust":"c1","name":"Anna"}"#,
+            r#"4000 "o3" {"cust":"c1","name":"Anna"}"#,
+            r#"6000 "o1" null"#,
+            r#"7000 "o2" {"cust":"c9","name":"Nine"}"#,
+        ]
+    );
+    // The internal topics follow the partitions of the tables they are co-partitioned with.
+    let topics = common::stdout(&dir.weir(&["topic", "list"], ""));
+    let partitions = |name: &str| {
+        topics.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1).map(str::to_string)).unwrap_or_default()
+    };
+    assert_eq!(partitions("weir-foreign_key_pipelines_inner_via_0-subscription-registration-topic"), "3", "{topics}");
+    assert_eq!(partitions("weir-foreign_key_pipelines_inner_via_0-subscription-response-topic"), "2", "{topics}");
 }

@@ -21,7 +21,9 @@
 //! A stream–table join with `grace` needs a versioned table (as in Kafka Streams): its stream
 //! records wait in a buffer store ([`JoinBuffer`]) and join with the table as of their time.
 //!
-//! Not built yet, and refused here with a diagnostic: the table–table foreign-key join.
+//! - **table–table foreign key** (`foreignKeyExtractor`): Kafka Streams' subscription and
+//!   response algorithm through two internal topics ([`JoinNode::FkSubscribe`] and the
+//!   nodes after it), so the left key and the foreign key may live in different partitions.
 
 use std::sync::Arc;
 
@@ -95,6 +97,28 @@ pub enum JoinNode {
         buffer: Option<JoinBuffer>,
     },
     StreamStream(StreamJoinSide),
+    /// A foreign-key join's left side: each update of the left table (re)subscribes its key
+    /// to the right-table key its value refers to, through the subscription topic.
+    FkSubscribe(FkSubscribe),
+    /// A foreign-key join at the right table's task: keeps the subscriptions (subscription
+    /// topic records) and answers each with the right value, through the response topic.
+    FkReceive {
+        right: TableGetter,
+        subscriptions: Arc<StoreSpec>,
+    },
+    /// A foreign-key join at the right table's task: a right-table update answers every
+    /// subscription to its key.
+    FkForeign {
+        subscriptions: Arc<StoreSpec>,
+    },
+    /// A foreign-key join back at the left table's task: a response whose hash still matches
+    /// the left value joins; a stale one is dropped.
+    FkResolve {
+        this: TableGetter,
+        left: bool,
+        joiner: FnHandle,
+        store: Option<Arc<StoreSpec>>,
+    },
     /// One side of a table–table join: an update of this side looks the key up in the other.
     TableTable {
         other: TableGetter,
@@ -103,6 +127,20 @@ pub enum JoinNode {
         joiner: FnHandle,
         store: Option<Arc<StoreSpec>>,
     },
+}
+
+/// The left side of a foreign-key join ([`JoinNode::FkSubscribe`]).
+#[derive(Debug, Clone)]
+pub struct FkSubscribe {
+    pub extractor: FnHandle,
+    /// A left join (else an inner join).
+    pub left: bool,
+    /// The left table, whose current value is hashed (responses to older values are stale).
+    pub this: TableGetter,
+    /// Each left key's current foreign key (Kafka Streams reads it from the old value).
+    pub state: Arc<StoreSpec>,
+    /// The right table's key type, which foreign keys are brought to.
+    pub foreign_key_type: UserType,
 }
 
 /// A `globalTables:` entry that a join reads: every task sees all of its topic's partitions
@@ -252,18 +290,13 @@ impl DefPlanner<'_, '_> {
             }
             (JoinTarget::Stream(target), Flow::Stream) => self.stream_stream(op, j, tail, pipeline, name, target, joiner, value_type),
             (JoinTarget::Table(target), Flow::Table) => {
-                if j.foreign_key_extractor.is_some() {
-                    self.error(
-                        op.span,
-                        &format!("{path}.foreignKeyExtractor"),
-                        "a table-table foreign-key join is not supported by 'weir run' yet (the join of a stream with a table through a 'foreignKeyExtractor' is)",
-                    );
-                    return None;
-                }
                 let other = self.stream(target, &format!("{path}.table"))?;
                 if other.flow != Flow::Table {
                     self.error(op.span, &format!("{path}.table"), "'table:' must name a table");
                     return None;
+                }
+                if let Some(extractor) = &j.foreign_key_extractor {
+                    return self.foreign_key_join(op, j, tail, other, extractor, pipeline, name, joiner, value_type);
                 }
                 self.same_key_types(&tail, &other, op)?;
                 let this_getter = self.getter(tail.at, op)?;
@@ -313,6 +346,128 @@ impl DefPlanner<'_, '_> {
                 None
             }
         }
+    }
+
+    /// A table-table foreign-key join, Kafka Streams' way: the left side subscribes each left
+    /// key to its foreign key through `<app>-<name>-subscription-registration-topic`
+    /// (partitioned like the right table, so the subscription lands in the task holding the
+    /// foreign key); that task keeps the subscriptions and answers them, now and on every
+    /// right-table update, through `<app>-<name>-subscription-response-topic` (partitioned
+    /// like the left table); the left task joins the answers that still match its value.
+    #[allow(clippy::too_many_arguments)]
+    fn foreign_key_join(
+        &mut self,
+        op: &Operation,
+        j: &Join,
+        tail: Tail,
+        other: Tail,
+        extractor: &weir_dsl::model::FnRef,
+        pipeline: &str,
+        name: String,
+        joiner: FnHandle,
+        value_type: UserType,
+    ) -> Option<Tail> {
+        let path = op.path.as_str();
+        let (k, fk) = (tail.key_type.clone(), other.key_type.clone());
+        for (t, side) in [(&k, "left"), (&fk, "right")] {
+            if !known(t) {
+                self.error(op.span, path, format!("a foreign-key join needs the {side} table's key type to write its internal topics"));
+                return None;
+            }
+        }
+        let this_getter = self.getter(tail.at, op)?;
+        let other_getter = self.getter(other.at, op)?;
+        let json = weir_dsl::types::parse_user_type("json", &[]).ok()?;
+        let string = weir_dsl::types::parse_user_type("string", &[]).ok()?;
+        let kv = |store: &str, key: &UserType| StoreDef {
+            name: format!("{name}-{store}"),
+            kind: StoreKind::KeyValue,
+            key_type: Some(weir_dsl::model::Spanned { value: key.clone(), span: op.span }),
+            value_type: Some(weir_dsl::model::Spanned { value: json.clone(), span: op.span }),
+            persistent: false,
+            timestamped: false,
+            versioned: false,
+            history_retention_ms: None,
+            segment_interval_ms: None,
+            retention_ms: None,
+            window_size_ms: None,
+            retain_duplicates: false,
+            caching: false,
+            logging: true,
+            span: op.span,
+        };
+        let state = self.register_store(&kv("fk-state", &k), op.span, path)?;
+        let subscriptions = self.register_store(&kv("subscription-store", &string), op.span, path)?;
+        let store = match &j.store {
+            Some(s) => Some(self.table_store(Some(s), &name, false, &k, &value_type, op.span, &format!("{path}.store"))?),
+            None => None,
+        };
+        let app = self.p.application_id.to_string();
+        let (sub_topic, resp_topic) =
+            (format!("{app}-{name}-subscription-registration-topic"), format!("{app}-{name}-subscription-response-topic"));
+        let sub_format = self.format(Some(&sub_topic), Some(&fk), Some(&json), op.span, path)?;
+        let resp_format = self.format(Some(&resp_topic), Some(&k), Some(&json), op.span, path)?;
+        // The left side: subscribe, to the subscription topic.
+        let subscribe = JoinNode::FkSubscribe(FkSubscribe {
+            extractor: self.handle(extractor),
+            left: j.kind == JoinKind::Left,
+            this: this_getter.clone(),
+            state,
+            foreign_key_type: fk.clone(),
+        });
+        let sent = self.add(&tail, pipeline, format!("{name}-subscribe"), NodeKind::Join(Box::new(subscribe)), fk.clone(), json.clone());
+        let partitioner = |this: &Self, f: &Option<weir_dsl::model::FnRef>| f.as_ref().map(|f| this.handle(f));
+        let sink = super::Sink { format: sub_format.clone(), partitioner: partitioner(self, &j.other_partitioner) };
+        self.add(&sent, pipeline, format!("{name}-subscribe"), NodeKind::To { topic: sub_topic.clone(), sink }, fk.clone(), json.clone());
+        // The right side: keep the subscriptions and answer them, now and on right updates.
+        let sub_source = self.internal_source(&sub_topic, sub_format);
+        let receive = JoinNode::FkReceive { right: other_getter, subscriptions: Arc::clone(&subscriptions) };
+        let received =
+            self.add(&sub_source, pipeline, format!("{name}-receive"), NodeKind::Join(Box::new(receive)), k.clone(), json.clone());
+        let sink = super::Sink { format: resp_format.clone(), partitioner: partitioner(self, &j.partitioner) };
+        let respond = self.add(
+            &received,
+            pipeline,
+            format!("{name}-respond"),
+            NodeKind::To { topic: resp_topic.clone(), sink },
+            k.clone(),
+            json.clone(),
+        );
+        let foreign = JoinNode::FkForeign { subscriptions };
+        let updated = self.add(&other, pipeline, format!("{name}-foreign"), NodeKind::Join(Box::new(foreign)), k.clone(), json.clone());
+        if let Attach::Node(id) = respond.at {
+            self.attach(updated.at, id);
+        }
+        // Back on the left side: resolve the answers.
+        let resp_source = self.internal_source(&resp_topic, resp_format);
+        let resolve = JoinNode::FkResolve { this: this_getter, left: j.kind == JoinKind::Left, joiner, store };
+        let resolved = self.add(&resp_source, pipeline, name.clone(), NodeKind::Join(Box::new(resolve)), k, value_type);
+        for (internal, table) in [(&sub_source, &other), (&resp_source, &tail)] {
+            let mut topics = Vec::new();
+            source_topics(&self.p.topology, internal.at, &mut topics);
+            source_topics(&self.p.topology, table.at, &mut topics);
+            self.p.topology.copartitioned.push(Copartitioned { join: name.clone(), topics, one_partition: false });
+        }
+        Some(Tail { flow: Flow::Table, ..resolved })
+    }
+
+    /// A source for an internal topic the join writes itself (its partitions follow the
+    /// topics it is co-partitioned with).
+    fn internal_source(&mut self, topic: &str, format: TopicFormat) -> Tail {
+        let at = self.p.topology.sources.len();
+        let tail =
+            Tail { at: Attach::Source(at), key_type: format.key_type.clone(), value_type: format.value_type.clone(), flow: Flow::Stream };
+        self.p.source_of_topic.insert(topic.to_string(), at);
+        self.p.topology.sources.push(super::Source {
+            topic: topic.to_string(),
+            format,
+            offset_reset: None,
+            timestamp_extractor: None,
+            children: Vec::new(),
+            partitions: None,
+            internal: true,
+        });
+        tail
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -586,10 +741,16 @@ impl DefPlanner<'_, '_> {
         };
         match &node.kind {
             NodeKind::TableSource { store: Some(s) } | NodeKind::Aggregate { store: s, .. } => Some(TableGetter::Store(Arc::clone(s))),
-            NodeKind::Join(j) if matches!(&**j, JoinNode::TableTable { store: Some(_), .. }) => match &**j {
-                JoinNode::TableTable { store: Some(s), .. } => Some(TableGetter::Store(Arc::clone(s))),
-                _ => None,
-            },
+            NodeKind::Join(j)
+                if matches!(&**j, JoinNode::TableTable { store: Some(_), .. } | JoinNode::FkResolve { store: Some(_), .. }) =>
+            {
+                match &**j {
+                    JoinNode::TableTable { store: Some(s), .. } | JoinNode::FkResolve { store: Some(s), .. } => {
+                        Some(TableGetter::Store(Arc::clone(s)))
+                    }
+                    _ => None,
+                }
+            }
             NodeKind::TableSource { store: None } => {
                 let spec =
                     self.table_store(None, &format!("{}-store", node.name), true, &node.key_type, &node.value_type, op.span, &op.path)?;

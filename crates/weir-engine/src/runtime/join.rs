@@ -26,6 +26,8 @@
 //!   sides emit whenever either has a value. The result's time is the later of the two; with
 //!   a `store`, the result is kept there (a delete removes the key).
 
+mod fk;
+
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -55,12 +57,17 @@ pub(super) fn apply(node: &JoinNode, r: &Record) -> Result<Effect<'static>, Node
             }
         }
         JoinNode::StreamStream(side) => stream_join(side, r),
+        JoinNode::FkSubscribe(s) => fk::subscribe(s, r),
+        JoinNode::FkReceive { right, subscriptions } => fk::receive(right, subscriptions, r),
+        JoinNode::FkForeign { subscriptions } => fk::foreign(subscriptions, r),
+        JoinNode::FkResolve { this, left, joiner, store } => fk::resolve(this, *left, joiner, store.as_deref(), r),
         JoinNode::TableTable { other, this_is_left, kind, joiner, store } => {
             let key = r.key.to_value().map_err(NodeError::Other)?;
             let this_new = (!r.value.is_null()).then_some(&r.value);
             let null = Datum::Value(Value::Null);
+            // KSML gives a table join's valueJoiner no key (Kafka Streams' ValueJoiner).
             let join = |this: &Datum, that: &Datum| {
-                if *this_is_left { call(joiner, &[&r.key, this, that]) } else { call(joiner, &[&r.key, that, this]) }
+                if *this_is_left { call(joiner, &[&null, this, that]) } else { call(joiner, &[&null, that, this]) }
             };
             let this_outer = match kind {
                 JoinKind::Inner => false,
@@ -429,4 +436,13 @@ pub(super) fn must_wait(processor: &Processor, inputs: &[Input], next: usize, ts
             && topology.copartitioned.iter().any(|g| g.topics.contains(&s.topic))
             && processor.outputs.earliest_pending(&s.topic, i.partition).is_some_and(|t| t <= ts)
     })
+}
+
+/// The partitions of an internal topic that feeds a join: those of the user topics it is
+/// co-partitioned with (Kafka Streams' rule), when there are any.
+pub(super) fn internal_partitions(topology: &Topology, topic: &str, broker: &dyn Broker) -> Option<u32> {
+    let internal = |t: &str| topology.sources.iter().any(|s| s.topic == t && s.internal);
+    let group = topology.copartitioned.iter().find(|g| g.topics.iter().any(|t| t == topic))?;
+    let user = group.topics.iter().find(|t| !internal(t))?;
+    broker.ensure_topic(user, 1).ok()
 }

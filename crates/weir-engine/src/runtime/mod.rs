@@ -259,7 +259,8 @@ fn create_tasks(topology: &Topology, broker: &dyn Broker, group: &str, stores: &
         widest = widest.max(broker.ensure_topic(&source.topic, 1).map_err(|e| e.to_string())?);
     }
     for (i, source) in topology.sources.iter().enumerate() {
-        let partitions = broker.ensure_topic(&source.topic, source.partitions.unwrap_or(widest)).map_err(|e| e.to_string())?;
+        let wanted = source.partitions.or_else(|| join::internal_partitions(topology, &source.topic, broker)).unwrap_or(widest);
+        let partitions = broker.ensure_topic(&source.topic, wanted).map_err(|e| e.to_string())?;
         for partition in 0..partitions {
             let next = start_position(broker, group, &source.topic, partition, source.offset_reset.as_ref())?;
             let input = Input { source: i, partition, next, buffer: VecDeque::new(), previous_timestamp: -1 };
