@@ -304,3 +304,25 @@ fn foreign_key_table_joins_across_partitions() {
     assert_eq!(partitions("weir-foreign_key_pipelines_inner_via_0-subscription-registration-topic"), "3", "{topics}");
     assert_eq!(partitions("weir-foreign_key_pipelines_inner_via_0-subscription-response-topic"), "2", "{topics}");
 }
+
+#[test]
+fn null_keys_and_values_in_stream_joins() {
+    let dir = Dir::new("join-null-keys");
+    let def = std::fs::read_to_string(common::fixture_path("joins/copartition.yaml")).expect("fixture");
+    dir.write("inner.yaml", &def);
+    dir.write("left.yaml", &def.replace("type: join", "type: leftJoin").replace("topic: enriched", "topic: enriched_left"));
+    dir.produce("customers", r#"{"key": "c1", "value": {"n": "one"}, "timestamp": 1}"#);
+    dir.produce(
+        "orders",
+        r#"{"key": null, "value": "o1", "timestamp": 10} {"key": "c1", "value": null, "timestamp": 11} {"key": "c1", "value": "o3", "timestamp": 12}"#,
+    );
+    dir.run_ok(&["inner.yaml", "left.yaml"]);
+    // A null value is dropped by both; a null key is dropped by the inner join and joined with
+    // None by the left join (Kafka Streams 3.7+).
+    dir.expect_topic("enriched", r#"{"key": "c1", "value": {"order": "o3", "customer": {"n": "one"}}, "timestamp": 12}"#);
+    dir.expect_topic(
+        "enriched_left",
+        r#"{"key": null, "value": {"order": "o1", "customer": null}, "timestamp": 10}
+           {"key": "c1", "value": {"order": "o3", "customer": {"n": "one"}}, "timestamp": 12}"#,
+    );
+}

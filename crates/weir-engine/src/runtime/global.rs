@@ -2,10 +2,10 @@
 //!
 //! Each `globalTables:` topic a join reads has one store instance for the whole application
 //! (not one per task), holding every partition of the topic. It is loaded to the end of the
-//! topic when the application starts, before any stream record is processed, and every
-//! stream thread catches it up to the end of the topic before each round of batches (under
-//! a lock, so each record is applied once). So a record written to the global topic before a
-//! stream record is read is visible to that record's join; in `weir test`, where the produce
+//! topic when the application starts, before any stream record is processed, and a stream
+//! thread catches it up to the end of the topic each time it has read a task's records,
+//! before processing them (under a lock, so each record is applied once). So a record written
+//! to the global topic before a stream record is visible to that record's join; in `weir test`, where the produce
 //! blocks write before the topology runs, the join sees everything the test wrote to the
 //! global topic. The instance is added to every task's stores, so it is reached like any
 //! store ([`crate::store::current`]), and `weir test` can inspect it.

@@ -17,6 +17,14 @@
 //!   inside [`store::in_task`], so functions reach that task's instances; the stores'
 //!   changelog records are appended with the batch's outputs, before the commit that covers
 //!   them.
+//! - **Joins and global tables**: join nodes run in `join`; a task ends its batch before a
+//!   record whose timestamp is later than one waiting to be appended to an internal topic
+//!   that feeds a join in the same task, so those records meet in timestamp order. Global
+//!   tables (`global`) have one store instance for the application, added to every task's
+//!   stores, loaded before the threads start and caught up after each task's records are read.
+//!   Internal topics that feed a join get the partitions of the topics they are
+//!   co-partitioned with, and the topics feeding each join must have the same number of
+//!   partitions, checked at start.
 //! - **Producers** run on their own thread ([`producer`]).
 //! - **Shutdown**: when the shared flag is set (SIGINT/SIGTERM in `weir run`), every thread
 //!   finishes the record at hand, appends, syncs and commits what it processed, and stops.
