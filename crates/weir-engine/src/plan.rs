@@ -76,7 +76,8 @@ pub struct Source {
     pub timestamp_extractor: Option<FnHandle>,
     pub children: Vec<NodeId>,
     /// Partitions to create the topic with when it does not exist; `None`: as many as the
-    /// application's other source topics have (Kafka Streams' rule for repartition topics).
+    /// user topics it is co-partitioned with for a join, else as the widest of the
+    /// application's other source topics (Kafka Streams' rules for repartition topics).
     pub partitions: Option<u32>,
     /// An internal topic (`<application.id>-<name>-repartition`) rather than a user's.
     pub internal: bool,
@@ -647,18 +648,7 @@ impl DefPlanner<'_, '_> {
         let format = self.format(Some(&topic), Some(&k), Some(&v), op.span, &op.path)?;
         let sink = Sink { format: format.clone(), partitioner: partitioner.map(|f| self.handle(f)) };
         self.add(tail, pipeline, name, NodeKind::To { topic: topic.clone(), sink }, k.clone(), v.clone());
-        let source = self.p.topology.sources.len();
-        self.p.source_of_topic.insert(topic.clone(), source);
-        self.p.topology.sources.push(Source {
-            topic,
-            format,
-            offset_reset: None,
-            timestamp_extractor: None,
-            children: Vec::new(),
-            partitions,
-            internal: true,
-        });
-        Some(Tail { at: Attach::Source(source), key_type: k, value_type: v, flow: Flow::Stream })
+        Some(self.internal_source(&topic, format, partitions))
     }
 
     /// The store an aggregation materializes its table in: the operation's `store` (a

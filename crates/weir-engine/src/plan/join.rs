@@ -379,22 +379,8 @@ impl DefPlanner<'_, '_> {
         let other_getter = self.getter(other.at, op)?;
         let json = weir_dsl::types::parse_user_type("json", &[]).ok()?;
         let string = weir_dsl::types::parse_user_type("string", &[]).ok()?;
-        let kv = |store: &str, key: &UserType| StoreDef {
-            name: format!("{name}-{store}"),
-            kind: StoreKind::KeyValue,
-            key_type: Some(weir_dsl::model::Spanned { value: key.clone(), span: op.span }),
-            value_type: Some(weir_dsl::model::Spanned { value: json.clone(), span: op.span }),
-            persistent: false,
-            timestamped: false,
-            versioned: false,
-            history_retention_ms: None,
-            segment_interval_ms: None,
-            retention_ms: None,
-            window_size_ms: None,
-            retain_duplicates: false,
-            caching: false,
-            logging: true,
-            span: op.span,
+        let kv = |store: &str, key: &UserType| {
+            internal_store(format!("{name}-{store}"), StoreKind::KeyValue, Some(key.clone()), Some(json.clone()), true, op.span)
         };
         let state = self.register_store(&kv("fk-state", &k), op.span, path)?;
         let subscriptions = self.register_store(&kv("subscription-store", &string), op.span, path)?;
@@ -420,7 +406,7 @@ impl DefPlanner<'_, '_> {
         let sink = super::Sink { format: sub_format.clone(), partitioner: partitioner(self, &j.other_partitioner) };
         self.add(&sent, pipeline, format!("{name}-subscribe"), NodeKind::To { topic: sub_topic.clone(), sink }, fk.clone(), json.clone());
         // The right side: keep the subscriptions and answer them, now and on right updates.
-        let sub_source = self.internal_source(&sub_topic, sub_format);
+        let sub_source = self.internal_source(&sub_topic, sub_format, None);
         let receive = JoinNode::FkReceive { right: other_getter, subscriptions: Arc::clone(&subscriptions) };
         let received =
             self.add(&sub_source, pipeline, format!("{name}-receive"), NodeKind::Join(Box::new(receive)), k.clone(), json.clone());
@@ -439,7 +425,7 @@ impl DefPlanner<'_, '_> {
             self.attach(updated.at, id);
         }
         // Back on the left side: resolve the answers.
-        let resp_source = self.internal_source(&resp_topic, resp_format);
+        let resp_source = self.internal_source(&resp_topic, resp_format, None);
         let resolve = JoinNode::FkResolve { this: this_getter, left: j.kind == JoinKind::Left, joiner, store };
         let resolved = self.add(&resp_source, pipeline, name.clone(), NodeKind::Join(Box::new(resolve)), k, value_type);
         for (internal, table) in [(&sub_source, &other), (&resp_source, &tail)] {
@@ -451,9 +437,9 @@ impl DefPlanner<'_, '_> {
         Some(Tail { flow: Flow::Table, ..resolved })
     }
 
-    /// A source for an internal topic the join writes itself (its partitions follow the
-    /// topics it is co-partitioned with).
-    fn internal_source(&mut self, topic: &str, format: TopicFormat) -> Tail {
+    /// A source for an internal topic the application writes itself; `partitions: None`: as
+    /// many as the topics it is co-partitioned with, else as the widest source topic.
+    pub(super) fn internal_source(&mut self, topic: &str, format: TopicFormat, partitions: Option<u32>) -> Tail {
         let at = self.p.topology.sources.len();
         let tail =
             Tail { at: Attach::Source(at), key_type: format.key_type.clone(), value_type: format.value_type.clone(), flow: Flow::Stream };
@@ -464,7 +450,7 @@ impl DefPlanner<'_, '_> {
             offset_reset: None,
             timestamp_extractor: None,
             children: Vec::new(),
-            partitions: None,
+            partitions,
             internal: true,
         });
         tail
@@ -504,25 +490,14 @@ impl DefPlanner<'_, '_> {
         let pending = match j.kind {
             JoinKind::Inner => None,
             _ => {
+                // The value is a struct `{left, value}`: JSON keeps it whatever the sides' types.
+                let json = weir_dsl::types::parse_user_type("json", &[]).ok();
+                let logged = this_store.logging || this_store.persistent;
                 let def = StoreDef {
-                    name: format!("{name}-outer-shared-join-store"),
-                    kind: StoreKind::Window,
-                    key_type: Some(weir_dsl::model::Spanned { value: k.clone(), span: op.span }),
-                    // A struct `{left, value}`: JSON keeps it as it is, whatever the sides' types.
-                    value_type: weir_dsl::types::parse_user_type("json", &[])
-                        .ok()
-                        .map(|value| weir_dsl::model::Spanned { value, span: op.span }),
-                    persistent: false,
                     timestamped: true,
-                    versioned: false,
-                    history_retention_ms: None,
-                    segment_interval_ms: None,
                     retention_ms: Some(2 * td + grace),
                     window_size_ms: Some(2 * td),
-                    retain_duplicates: false,
-                    caching: false,
-                    logging: this_store.logging || this_store.persistent,
-                    span: op.span,
+                    ..internal_store(format!("{name}-outer-shared-join-store"), StoreKind::Window, Some(k.clone()), json, logged, op.span)
                 };
                 Some(self.register_store(&def, op.span, path)?)
             }
@@ -588,24 +563,7 @@ impl DefPlanner<'_, '_> {
         }
         let string = weir_dsl::types::parse_user_type("string", &[]).ok();
         let json = weir_dsl::types::parse_user_type("json", &[]).ok();
-        let spanned = |t: Option<UserType>| t.map(|value| weir_dsl::model::Spanned { value, span: op.span });
-        let def = StoreDef {
-            name: format!("{name}-buffer"),
-            kind: StoreKind::KeyValue,
-            key_type: spanned(string),
-            value_type: spanned(json),
-            persistent: false,
-            timestamped: false,
-            versioned: false,
-            history_retention_ms: None,
-            segment_interval_ms: None,
-            retention_ms: None,
-            window_size_ms: None,
-            retain_duplicates: false,
-            caching: false,
-            logging: true,
-            span: op.span,
-        };
+        let def = internal_store(format!("{name}-buffer"), StoreKind::KeyValue, string, json, true, op.span);
         let store = self.register_store(&def, op.span, &path)?;
         Some(JoinBuffer { store, grace: i64::try_from(grace).unwrap_or(i64::MAX) })
     }
@@ -821,21 +779,15 @@ impl DefPlanner<'_, '_> {
                 return None;
             }
             None => StoreDef {
-                name: t.topic.value.clone(),
-                kind: StoreKind::KeyValue,
-                key_type: spanned(&format.key_type),
-                value_type: spanned(&format.value_type),
-                persistent: false,
                 timestamped: true,
-                versioned: false,
-                history_retention_ms: None,
-                segment_interval_ms: None,
-                retention_ms: None,
-                window_size_ms: None,
-                retain_duplicates: false,
-                caching: false,
-                logging: false,
-                span: t.span,
+                ..internal_store(
+                    t.topic.value.clone(),
+                    StoreKind::KeyValue,
+                    Some(format.key_type.clone()),
+                    Some(format.value_type.clone()),
+                    false,
+                    t.span,
+                )
             },
         };
         if def.kind != StoreKind::KeyValue {
@@ -862,6 +814,29 @@ impl DefPlanner<'_, '_> {
         let global = GlobalTable { topic: t.topic.value.clone(), format, store };
         self.p.topology.global_tables.push(global.clone());
         Some(global)
+    }
+}
+
+/// A store a join defines for itself: in memory, with a changelog when `logging`, without
+/// the window and version settings (set them with struct update syntax where needed).
+fn internal_store(name: String, kind: StoreKind, key: Option<UserType>, value: Option<UserType>, logging: bool, span: Span) -> StoreDef {
+    let spanned = |t: Option<UserType>| t.map(|value| weir_dsl::model::Spanned { value, span });
+    StoreDef {
+        name,
+        kind,
+        key_type: spanned(key),
+        value_type: spanned(value),
+        persistent: false,
+        timestamped: false,
+        versioned: false,
+        history_retention_ms: None,
+        segment_interval_ms: None,
+        retention_ms: None,
+        window_size_ms: None,
+        retain_duplicates: false,
+        caching: false,
+        logging,
+        span,
     }
 }
 
