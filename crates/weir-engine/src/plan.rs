@@ -16,8 +16,8 @@
 //! table passes them on. A `tables:` source (one per topic) and `toTable` are a
 //! [`NodeKind::TableSource`] that keeps the updates in the table's store; a table's `filter`
 //! and `mapValues` have their own table nodes. Joins and global tables are planned in
-//! [`join`](self) (see [`JoinNode`]). What the runtime cannot run yet (grouped tables,
-//! windows, `suppress`, `cogroup`) is refused here with a diagnostic at the operation, never accepted and ignored.
+//! `plan/join.rs` (see [`JoinNode`]), grouped tables in `plan/grouped_table.rs` (see
+//! [`GroupedTableNode`]). What the runtime cannot run yet (windows, `suppress`, `cogroup`) is refused here with a diagnostic at the operation, never accepted and ignored.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,7 +32,9 @@ use crate::notation::{Codec, Notations, Target, TextConversion};
 use crate::ports::Functions;
 use crate::store::StoreSpec;
 
+mod grouped_table;
 mod join;
+pub use grouped_table::{GroupedTableNode, TableAggregation};
 pub use join::{Copartitioned, FkSubscribe, GlobalTable, JoinBuffer, JoinNode, LookupKey, StreamJoinSide, TableGetter};
 
 pub type NodeId = usize;
@@ -189,6 +191,8 @@ pub enum NodeKind {
     },
     /// A join, or one side of one (see [`JoinNode`]).
     Join(Box<JoinNode>),
+    /// A table's `groupBy`, or the aggregation of a grouped table (see [`GroupedTableNode`]).
+    GroupedTable(Box<GroupedTableNode>),
 }
 
 /// How an aggregation combines a record with the key's current aggregate.
@@ -338,6 +342,8 @@ enum Flow {
     Grouped,
     /// An aggregation's result: its records are the table's updates.
     Table,
+    /// After a table's `groupBy`: its records are the changes of the groups (`grouped_table.rs`).
+    GroupedTable,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -738,6 +744,9 @@ impl DefPlanner<'_, '_> {
 
     /// The operations on grouped streams and tables; `None` when `op` is a stream's.
     fn stateful_op(&mut self, op: &Operation, tail: &Tail, pipeline: &str, name: &str) -> Option<Option<Tail>> {
+        if let Some(done) = self.grouped_table_op(op, tail, pipeline, name) {
+            return Some(done);
+        }
         let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
         let result = |this: &Self, f: &FnRef| this.result_type(f).unwrap_or_else(any_type);
         let (how, store, value_type) = match (tail.flow, &op.op) {
@@ -794,7 +803,7 @@ impl DefPlanner<'_, '_> {
                     op.span,
                     &op.path,
                     format!(
-                        "operation '{}' on {what} is not supported by 'weir run' yet: 'count', 'reduce' and 'aggregate' of a grouped stream, and a table's 'filter', 'filterNot', 'mapValues' (without a 'store') and 'toStream' are",
+                        "operation '{}' on {what} is not supported by 'weir run' yet: 'count', 'reduce' and 'aggregate' of a grouped stream, and a table's 'filter', 'filterNot', 'mapValues' (without a 'store'), joins, 'groupBy' and 'toStream' are",
                         op.type_name
                     ),
                 );

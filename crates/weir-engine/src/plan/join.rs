@@ -223,7 +223,7 @@ impl DefPlanner<'_, '_> {
         let path = op.path.as_str();
         let joiner = self.handle(&j.value_joiner);
         let value_type = self.result_type(&j.value_joiner).unwrap_or_else(any_type);
-        match (&j.target, tail.flow) {
+        match (&j.target, &tail.flow) {
             (JoinTarget::Table(target), Flow::Stream) => {
                 let table = self.stream(target, &format!("{path}.table"))?;
                 if table.flow != Flow::Table {
@@ -338,9 +338,9 @@ impl DefPlanner<'_, '_> {
             }
             (_, flow) => {
                 let what = match flow {
-                    Flow::Grouped => "a grouped stream",
                     Flow::Table => "a table",
                     Flow::Stream => "a stream",
+                    _ => "a grouped or windowed stream",
                 };
                 self.error(op.span, path, format!("'{}' of {what} with this target is not possible", op.type_name));
                 None
@@ -626,7 +626,7 @@ impl DefPlanner<'_, '_> {
     }
 
     /// Adds a store the join defines itself to the application's stores.
-    fn register_store(&mut self, def: &StoreDef, span: Span, path: &str) -> Option<Arc<StoreSpec>> {
+    pub(super) fn register_store(&mut self, def: &StoreDef, span: Span, path: &str) -> Option<Arc<StoreSpec>> {
         if self.p.topology.stores.iter().any(|s| s.name == def.name) {
             self.error(
                 span,
@@ -819,7 +819,14 @@ impl DefPlanner<'_, '_> {
 
 /// A store a join defines for itself: in memory, with a changelog when `logging`, without
 /// the window and version settings (set them with struct update syntax where needed).
-fn internal_store(name: String, kind: StoreKind, key: Option<UserType>, value: Option<UserType>, logging: bool, span: Span) -> StoreDef {
+pub(super) fn internal_store(
+    name: String,
+    kind: StoreKind,
+    key: Option<UserType>,
+    value: Option<UserType>,
+    logging: bool,
+    span: Span,
+) -> StoreDef {
     let spanned = |t: Option<UserType>| t.map(|value| weir_dsl::model::Spanned { value, span });
     StoreDef {
         name,

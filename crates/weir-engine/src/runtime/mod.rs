@@ -33,6 +33,7 @@
 
 pub mod errors;
 mod global;
+mod grouped_table;
 mod join;
 pub mod process;
 pub mod producer;

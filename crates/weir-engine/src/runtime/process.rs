@@ -585,6 +585,7 @@ impl<'a> Processor<'a> {
             NodeKind::To { topic, sink } => Effect::Sink(Cow::Borrowed(topic), sink),
             NodeKind::Aggregate { store, how } => aggregate(store, how, r)?,
             NodeKind::Join(join) => super::join::apply(join, r)?,
+            NodeKind::GroupedTable(node) => super::grouped_table::apply(node, r)?,
             NodeKind::TableSource { store } => {
                 if r.key.is_null() {
                     Effect::Drop
@@ -723,7 +724,7 @@ fn long_type() -> UserType {
 }
 
 /// A `(key, value)` result: a 2-tuple or a 2-element list.
-fn key_value(v: Value, function: &str) -> Result<(Value, Value), NodeError> {
+pub(super) fn key_value(v: Value, function: &str) -> Result<(Value, Value), NodeError> {
     match v {
         Value::Tuple(mut items) | Value::List(mut items) if items.len() == 2 => {
             let value = items.pop().unwrap_or(Value::Null);
