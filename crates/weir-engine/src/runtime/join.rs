@@ -395,26 +395,21 @@ pub(super) fn check_copartitioned(topology: &Topology, broker: &dyn Broker) -> R
         let mut counts = Vec::new();
         for topic in &group.topics {
             let n = broker.ensure_topic(topic, 1).map_err(|e| format!("cannot read topic '{topic}': {e}"))?;
-            counts.push(format!("'{topic}' has {n}"));
             if group.one_partition && n != 1 {
                 return Err(format!(
                     "join '{}' looks records up in table topic '{topic}' by a foreign key, which needs the table on one partition, but it has {n}",
                     group.join
                 ));
             }
+            counts.push((topic, n));
         }
-        let first = group.topics.first().map(|t| broker.ensure_topic(t, 1));
-        for topic in &group.topics {
-            let n = broker.ensure_topic(topic, 1).map_err(|e| format!("cannot read topic '{topic}': {e}"))?;
-            if let Some(Ok(first)) = &first
-                && n != *first
-            {
-                return Err(format!(
-                    "join '{}' needs its input topics co-partitioned (the same number of partitions), but {}",
-                    group.join,
-                    counts.join(", ")
-                ));
-            }
+        if counts.windows(2).any(|w| w[0].1 != w[1].1) {
+            let listed: Vec<String> = counts.iter().map(|(t, n)| format!("'{t}' has {n}")).collect();
+            return Err(format!(
+                "join '{}' needs its input topics co-partitioned (the same number of partitions), but {}",
+                group.join,
+                listed.join(", ")
+            ));
         }
     }
     Ok(())
