@@ -41,3 +41,22 @@ fn grouped_table_aggregations_subtract_the_old_value_and_add_the_new_one() {
     assert_eq!(last_two("region_counts"), [r#""north" 1"#, r#""south" 0"#]);
     assert_eq!(last_two("region_scores"), [r#""north" 1"#, r#""south" 0"#]);
 }
+
+#[test]
+fn a_grouped_tables_aggregate_can_be_joined() {
+    let dir = Dir::new("grouped-table-join");
+    let def = dir.fixture("tables/grouped_join.yaml");
+    dir.produce(
+        "users",
+        r#"{"key": "u1", "value": {"region": "north"}, "timestamp": 1000} {"key": "u2", "value": {"region": "north"}, "timestamp": 3000}"#,
+    );
+    dir.produce("regions", r#"{"key": "north", "value": {"name": "North"}, "timestamp": 2000}"#);
+    dir.run_ok(&[&def]);
+    // The first count has no region yet (an inner join); the region's arrival joins the count
+    // of the time; the second user's count joins the region.
+    dir.expect_topic(
+        "named_counts",
+        r#"{"key": "north", "value": {"count": 1, "name": "North"}, "timestamp": 2000}
+           {"key": "north", "value": {"count": 2, "name": "North"}, "timestamp": 3000}"#,
+    );
+}

@@ -699,6 +699,10 @@ impl DefPlanner<'_, '_> {
         };
         match &node.kind {
             NodeKind::TableSource { store: Some(s) } | NodeKind::Aggregate { store: s, .. } => Some(TableGetter::Store(Arc::clone(s))),
+            NodeKind::GroupedTable(g) if matches!(&**g, super::GroupedTableNode::Aggregate { .. }) => match &**g {
+                super::GroupedTableNode::Aggregate { store, .. } => Some(TableGetter::Store(Arc::clone(store))),
+                _ => None,
+            },
             NodeKind::Join(j)
                 if matches!(&**j, JoinNode::TableTable { store: Some(_), .. } | JoinNode::FkResolve { store: Some(_), .. }) =>
             {
