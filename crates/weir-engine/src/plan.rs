@@ -16,9 +16,10 @@
 //! table passes them on. A `tables:` source (one per topic) and `toTable` are a
 //! [`NodeKind::TableSource`] that keeps the updates in the table's store; a table's `filter`
 //! and `mapValues` have their own table nodes. Windows, windowed aggregations, `cogroup` and
-//! `suppress` are planned in `plan/windows.rs`. What the runtime cannot run yet (global tables,
-//! grouped tables, joins) is refused here with a diagnostic at the operation, never accepted
-//! and ignored.
+//! `suppress` are planned in `plan/windows.rs`; joins and global tables in `plan/join.rs` (see
+//! [`JoinNode`]); grouped tables in `plan/grouped_table.rs` (see [`GroupedTableNode`]). What
+//! the runtime cannot run yet is refused here with a diagnostic at the operation, never
+//! accepted and ignored.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,6 +36,10 @@ use crate::store::StoreSpec;
 
 mod windows;
 pub use windows::{SuppressUntil, Suppression, Windowing};
+mod grouped_table;
+mod join;
+pub use grouped_table::{GroupedTableNode, TableAggregation};
+pub use join::{Copartitioned, FkSubscribe, GlobalTable, JoinBuffer, JoinNode, LookupKey, StreamJoinSide, TableGetter};
 
 pub type NodeId = usize;
 
@@ -77,7 +82,8 @@ pub struct Source {
     pub timestamp_extractor: Option<FnHandle>,
     pub children: Vec<NodeId>,
     /// Partitions to create the topic with when it does not exist; `None`: as many as the
-    /// application's other source topics have (Kafka Streams' rule for repartition topics).
+    /// user topics it is co-partitioned with for a join, else as the widest of the
+    /// application's other source topics (Kafka Streams' rules for repartition topics).
     pub partitions: Option<u32>,
     /// An internal topic (`<application.id>-<name>-repartition`) rather than a user's.
     pub internal: bool,
@@ -201,6 +207,10 @@ pub enum NodeKind {
         buffer: Arc<StoreSpec>,
         suppression: Suppression,
     },
+    /// A join, or one side of one (see [`JoinNode`]).
+    Join(Box<JoinNode>),
+    /// A table's `groupBy`, or the aggregation of a grouped table (see [`GroupedTableNode`]).
+    GroupedTable(Box<GroupedTableNode>),
 }
 
 /// How an aggregation combines a record with the key's current aggregate.
@@ -252,6 +262,10 @@ pub struct Topology {
     /// The state stores every task has an instance of: the top-level `stores` of the
     /// definitions whose pipelines run (KSML adds them all to the topology).
     pub stores: Vec<Arc<StoreSpec>>,
+    /// The global tables joins read (one shared store instance each).
+    pub global_tables: Vec<GlobalTable>,
+    /// The topics each join needs co-partitioned.
+    pub copartitioned: Vec<Copartitioned>,
 }
 
 /// One definition with its loaded functions.
@@ -350,6 +364,8 @@ enum Flow {
     Windowed(Windowing),
     /// After `cogroup` (and perhaps a window).
     Cogrouped(Box<windows::Cogroup>),
+    /// After a table's `groupBy`: its records are the changes of the groups (`grouped_table.rs`).
+    GroupedTable,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -478,11 +494,7 @@ impl DefPlanner<'_, '_> {
             TopicKind::Stream => self.source(topic, path),
             TopicKind::Table => self.table(topic, path),
             TopicKind::GlobalTable => {
-                self.error(
-                    topic.span,
-                    path,
-                    "reading a globalTable is not supported by 'weir run' yet (tables are; global tables are not built yet)",
-                );
+                self.error(topic.span, path, "a globalTable can only be joined with ('globalTable:' of a join), not read as a stream");
                 None
             }
         }
@@ -565,6 +577,9 @@ impl DefPlanner<'_, '_> {
 
     fn op(&mut self, op: &Operation, tail: Tail, pipeline: &str) -> Option<Tail> {
         let name = self.node_name(op);
+        if let Op::Join(j) = &op.op {
+            return self.join(op, j, tail, pipeline, name);
+        }
         if let Some(done) = self.stateful_op(op, &tail, pipeline, &name) {
             return done;
         }
@@ -626,7 +641,7 @@ impl DefPlanner<'_, '_> {
                     op.span,
                     &op.path,
                     format!(
-                        "operation '{}' is not supported by 'weir run' yet: joins, global tables and grouped tables are not built yet; aggregations, windows, tables and state stores used from functions are",
+                        "operation '{}' is not supported by 'weir run' yet: aggregations, windows, tables, joins and state stores used from functions are",
                         op.type_name
                     ),
                 );
@@ -661,18 +676,7 @@ impl DefPlanner<'_, '_> {
         let format = self.format(Some(&topic), Some(&k), Some(&v), op.span, &op.path)?;
         let sink = Sink { format: format.clone(), partitioner: partitioner.map(|f| self.handle(f)) };
         self.add(tail, pipeline, name, NodeKind::To { topic: topic.clone(), sink }, k.clone(), v.clone());
-        let source = self.p.topology.sources.len();
-        self.p.source_of_topic.insert(topic.clone(), source);
-        self.p.topology.sources.push(Source {
-            topic,
-            format,
-            offset_reset: None,
-            timestamp_extractor: None,
-            children: Vec::new(),
-            partitions,
-            internal: true,
-        });
-        Some(Tail { at: Attach::Source(source), key_type: k, value_type: v, flow: Flow::Stream })
+        Some(self.internal_source(&topic, format, partitions))
     }
 
     /// The store an aggregation materializes its table in: the operation's `store` (a
@@ -731,6 +735,9 @@ impl DefPlanner<'_, '_> {
         if let Some(done) = self.windowed_op(op, tail, pipeline, name) {
             return Some(done);
         }
+        if let Some(done) = self.grouped_table_op(op, tail, pipeline, name) {
+            return Some(done);
+        }
         let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
         let result = |this: &Self, f: &FnRef| this.result_type(f).unwrap_or_else(any_type);
         let (how, store, value_type) = match (&tail.flow, &op.op) {
@@ -787,7 +794,7 @@ impl DefPlanner<'_, '_> {
                     op.span,
                     &op.path,
                     format!(
-                        "operation '{}' on {what} is not supported by 'weir run' yet: 'count', 'reduce' and 'aggregate' of a grouped stream, and a table's 'filter', 'filterNot', 'mapValues' (without a 'store') and 'toStream' are",
+                        "operation '{}' on {what} is not supported by 'weir run' yet: 'count', 'reduce' and 'aggregate' of a grouped stream, and a table's 'filter', 'filterNot', 'mapValues' (without a 'store'), joins, 'groupBy' and 'toStream' are",
                         op.type_name
                     ),
                 );

@@ -701,8 +701,8 @@ fn what_aggregations_do_not_run_yet_is_refused_at_the_operation() {
         )
     };
     let cases = [(
-        "      - type: groupByKey\n      - type: count\n      - type: groupBy\n        mapper:\n          expression: (key, value)\n          resultType: (string, long)\n      - type: count\n      - type: toStream\n",
-        "operation 'groupBy' on a table is not supported by 'weir run' yet",
+        "      - type: groupByKey\n      - type: count\n      - type: filter\n        if:\n          expression: value > 1\n        store:\n          type: keyValue\n          name: big\n      - type: toStream\n",
+        "operation 'filter' on a table is not supported by 'weir run' yet",
     )];
     for (via, expected) in cases {
         dir.write("def.yaml", &def(via));

@@ -17,6 +17,14 @@
 //!   inside [`store::in_task`], so functions reach that task's instances; the stores'
 //!   changelog records are appended with the batch's outputs, before the commit that covers
 //!   them.
+//! - **Joins and global tables**: join nodes run in `join`; a task ends its batch before a
+//!   record whose timestamp is later than one waiting to be appended to an internal topic
+//!   that feeds a join in the same task, so those records meet in timestamp order. Global
+//!   tables (`global`) have one store instance for the application, added to every task's
+//!   stores, loaded before the threads start and caught up after each task's records are read.
+//!   Internal topics that feed a join get the partitions of the topics they are
+//!   co-partitioned with, and the topics feeding each join must have the same number of
+//!   partitions, checked at start.
 //! - **Producers** run on their own thread ([`producer`]).
 //! - **Shutdown**: when the shared flag is set (SIGINT/SIGTERM in `weir run`), every thread
 //!   finishes the record at hand, appends, syncs and commits what it processed, and stops.
@@ -24,6 +32,9 @@
 //!   and [`run`] returns the error.
 
 pub mod errors;
+mod global;
+mod grouped_table;
+mod join;
 pub mod process;
 pub mod producer;
 mod suppress;
@@ -119,7 +130,7 @@ pub fn now_ms() -> i64 {
 }
 
 /// One input partition of a task.
-struct Input {
+pub(crate) struct Input {
     source: usize,
     partition: u32,
     /// The next offset to read; committed as the task's position.
@@ -150,8 +161,17 @@ pub fn run(
     stats: Arc<Stats>,
 ) -> Result<(), RunError> {
     let handlers = Arc::new(ErrorHandlers::new(options.errors.clone()));
-    let tasks = create_tasks(&topology, broker.as_ref(), &options.application_id, &options.stores)
+    let mut tasks = create_tasks(&topology, broker.as_ref(), &options.application_id, &options.stores)
         .map_err(|e| RunError(format!("cannot start: {e}")))?;
+    join::check_copartitioned(&topology, broker.as_ref()).map_err(|e| RunError(format!("cannot start: {e}")))?;
+    // Global tables are loaded to the end of their topics before any stream record.
+    let globals = Arc::new(
+        global::GlobalStores::open(&topology, broker.as_ref(), &options.stores).map_err(|e| RunError(format!("cannot start: {e}")))?,
+    );
+    globals.catch_up(broker.as_ref(), &handlers).map_err(|Stop(e)| RunError(format!("cannot load the global tables: {e}")))?;
+    for task in &mut tasks {
+        task.stores = Arc::new(globals.with_task(&task.stores));
+    }
     let threads = options.threads.max(1);
     let mut per_thread: Vec<Vec<Task>> = (0..threads).map(|_| Vec::new()).collect();
     for (i, task) in tasks.into_iter().enumerate() {
@@ -160,7 +180,7 @@ pub fn run(
     let producers_running = Arc::new(AtomicBool::new(!topology.producers.is_empty()));
     let mut handles = Vec::new();
     for (n, tasks) in per_thread.into_iter().enumerate().filter(|(_, t)| !t.is_empty()) {
-        let (topology, broker, handlers, shutdown, stats, options, producing) = (
+        let (topology, broker, handlers, shutdown, stats, options, producing, globals) = (
             Arc::clone(&topology),
             Arc::clone(&broker),
             Arc::clone(&handlers),
@@ -168,6 +188,7 @@ pub fn run(
             Arc::clone(&stats),
             options.clone(),
             Arc::clone(&producers_running),
+            Arc::clone(&globals),
         );
         let handle = std::thread::Builder::new()
             .name(format!("{}-stream-{}", options.application_id, n + 1))
@@ -180,6 +201,7 @@ pub fn run(
                     shutdown: &shutdown,
                     stats: &stats,
                     producing: &producing,
+                    globals: &globals,
                 };
                 let result = within(options.thread_scope.as_ref(), || thread.run(tasks));
                 if result.is_err() {
@@ -248,7 +270,8 @@ fn create_tasks(topology: &Topology, broker: &dyn Broker, group: &str, stores: &
         widest = widest.max(broker.ensure_topic(&source.topic, 1).map_err(|e| e.to_string())?);
     }
     for (i, source) in topology.sources.iter().enumerate() {
-        let partitions = broker.ensure_topic(&source.topic, source.partitions.unwrap_or(widest)).map_err(|e| e.to_string())?;
+        let wanted = source.partitions.or_else(|| join::internal_partitions(topology, &source.topic, broker)).unwrap_or(widest);
+        let partitions = broker.ensure_topic(&source.topic, wanted).map_err(|e| e.to_string())?;
         for partition in 0..partitions {
             let next = start_position(broker, group, &source.topic, partition, source.offset_reset.as_ref())?;
             let input = Input { source: i, partition, next, buffer: VecDeque::new(), previous_timestamp: -1 };
@@ -309,6 +332,7 @@ struct StreamThread<'a> {
     stats: &'a Stats,
     /// Whether the producer thread is still at work (for `until_idle`).
     producing: &'a AtomicBool,
+    globals: &'a global::GlobalStores,
 }
 
 impl StreamThread<'_> {
@@ -332,8 +356,11 @@ impl StreamThread<'_> {
                     scope,
                 };
                 let task_stores = Arc::clone(&task.stores);
-                let done = fill(task, broker, topology)
-                    .and_then(|()| store::in_task(&task_stores, || in_batch(scope, || process_task(task, &mut processor))));
+                // The global tables catch up after the task's records were read, so a record
+                // written to a global topic before a stream record is visible to its join.
+                let done = fill(task, broker, topology).and_then(|()| self.globals.catch_up(broker, self.handlers)).and_then(|global| {
+                    store::in_task(&task_stores, || in_batch(scope, || process_task(task, &mut processor))).map(|n| n + global)
+                });
                 match done {
                     Ok(n) => processed += n,
                     Err(e) => {
@@ -421,11 +448,19 @@ fn in_batch(scope: Option<&ScopeHandle>, body: impl FnOnce() -> Result<usize, St
 fn process_task(task: &mut Task, processor: &mut Processor) -> Result<usize, Stop> {
     let mut done = 0;
     while done < BATCH {
-        let Some(input) =
-            task.inputs.iter_mut().filter(|i| !i.buffer.is_empty()).min_by_key(|i| i.buffer.front().map_or(i64::MAX, |r| r.timestamp))
+        let Some(next) = task
+            .inputs
+            .iter()
+            .enumerate()
+            .filter_map(|(n, i)| i.buffer.front().map(|r| (n, r.timestamp)))
+            .min_by_key(|(_, timestamp)| *timestamp)
         else {
             break;
         };
+        if join::must_wait(processor, &task.inputs, next.0, next.1) {
+            break;
+        }
+        let input = &mut task.inputs[next.0];
         let Some(record) = input.buffer.pop_front() else { break };
         input.previous_timestamp = processor.source_record(input.source, input.partition, &record, input.previous_timestamp)?;
         input.next = record.offset + 1;

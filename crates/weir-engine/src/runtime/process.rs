@@ -107,6 +107,11 @@ impl Outputs {
         self.pending.values().flatten().all(Vec::is_empty)
     }
 
+    /// The earliest timestamp of the records waiting to be appended to one partition.
+    pub fn earliest_pending(&self, topic: &str, partition: u32) -> Option<i64> {
+        self.pending.get(topic)?.get(partition as usize)?.iter().map(|r| r.timestamp).min()
+    }
+
     /// Appends everything pending. Returns the number of records written.
     pub fn flush(&mut self, broker: &dyn Broker) -> Result<usize, LogError> {
         let mut written = 0;
@@ -294,7 +299,7 @@ fn unexpected(expected: &str, f: &FnHandle, got: &Value) -> NodeError {
 
 /// What a node's work decided for one record ([`Processor::apply`]); [`Processor::emit`]
 /// carries it out.
-enum Effect<'t> {
+pub(super) enum Effect<'t> {
     /// The record goes on unchanged to the node's children.
     Pass,
     /// Nothing goes on.
@@ -311,11 +316,11 @@ enum Effect<'t> {
     Metadata(i64, Vec<(String, Vec<u8>)>),
     /// The record goes on to one node (a branch's entry).
     To(NodeId),
+    /// Records that replace the record (a join's results, a windowed aggregation's updates,
+    /// a `suppress`'s emissions), each going on to the node's children, in order.
+    Records(Vec<Record>),
     /// The record is written to a topic.
     Sink(Cow<'t, str>, &'t Sink),
-    /// Records that replace the record (a windowed aggregation's updates, a `suppress`'s
-    /// emissions), each going on to the node's children.
-    Records(Vec<Record>),
 }
 
 impl<'a> Processor<'a> {
@@ -603,16 +608,14 @@ impl<'a> Processor<'a> {
                 Effect::Records(updates.records)
             }
             NodeKind::Suppress { buffer, suppression } => Effect::Records(super::suppress::suppress(buffer, suppression, r, &node.name)?),
+            NodeKind::Join(join) => super::join::apply(join, r)?,
+            NodeKind::GroupedTable(node) => super::grouped_table::apply(node, r)?,
             NodeKind::TableSource { store } => {
                 if r.key.is_null() {
                     Effect::Drop
                 } else {
                     if let Some(spec) = store {
-                        let failed = |e: StoreError| NodeError::Other(e.to_string());
-                        let instances = [store::current(&spec.name).map_err(failed)?];
-                        let view = StoreView::new(&instances)
-                            .ok_or_else(|| NodeError::Other(format!("state store '{}' has no instance", spec.name)))?;
-                        view.put(&materialized(&r.key)?, materialized(&r.value)?, r.timestamp).map_err(failed)?;
+                        super::join::table_put(spec, &materialized(&r.key)?, materialized(&r.value)?, r.timestamp)?;
                     }
                     Effect::Pass
                 }
@@ -745,7 +748,7 @@ fn long_type() -> UserType {
 }
 
 /// A `(key, value)` result: a 2-tuple or a 2-element list.
-fn key_value(v: Value, function: &str) -> Result<(Value, Value), NodeError> {
+pub(super) fn key_value(v: Value, function: &str) -> Result<(Value, Value), NodeError> {
     match v {
         Value::Tuple(mut items) | Value::List(mut items) if items.len() == 2 => {
             let value = items.pop().unwrap_or(Value::Null);

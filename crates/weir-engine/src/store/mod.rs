@@ -912,6 +912,22 @@ impl<'a> StoreView<'a> {
         Ok(())
     }
 
+    /// The highest window start put so far (-1 before the first): Kafka Streams' observed
+    /// stream time of a window store, the highest over all instances.
+    pub fn window_stream_time(&self) -> Result<i64, StoreError> {
+        if !self.is_window() {
+            return Err(self.wrong("observedStreamTime"));
+        }
+        let mut time = -1;
+        for instance in self.instances {
+            let state = instance.open_state()?;
+            if let Data::Window(w) = &state.data {
+                time = time.max(w.observed_stream_time());
+            }
+        }
+        Ok(time)
+    }
+
     /// The value of `key` in the window starting exactly at `window_start`.
     pub fn window_fetch(&self, key: &Value, window_start: i64) -> Result<Option<Stamped>, StoreError> {
         if !self.is_window() {
