@@ -33,6 +33,7 @@ use weir_dsl::types::{TypeKind, UserType};
 use crate::notation::{Codec, Notations, Target, TextConversion};
 use crate::ports::Functions;
 use crate::store::StoreSpec;
+use crate::store::untyped::UntypedCodec;
 
 mod windows;
 pub use windows::{SuppressUntil, Suppression, Windowing};
@@ -664,19 +665,31 @@ impl DefPlanner<'_, '_> {
         partitioner: Option<&FnRef>,
     ) -> Option<Tail> {
         let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
-        if k.kind == TypeKind::Any || v.kind == TypeKind::Any {
-            self.error(
-                op.span,
-                &op.path,
-                format!("'{}' needs known key and value types to write its internal topic, but the stream is {k}/{v}", op.type_name),
-            );
-            return None;
-        }
         let topic = format!("{}-{}-repartition", self.p.application_id, name);
-        let format = self.format(Some(&topic), Some(&k), Some(&v), op.span, &op.path)?;
+        let mut format = self.format(Some(&topic), Some(&k), Some(&v), op.span, &op.path)?;
+        // Only Weir reads its internal topics: a side whose type is not known is written in
+        // self-describing bytes, so what goes in comes out.
+        if k.kind == TypeKind::Any && k.notation.is_none() {
+            format.key = Arc::new(UntypedCodec);
+        }
+        if v.kind == TypeKind::Any && v.notation.is_none() {
+            format.value = Arc::new(UntypedCodec);
+        }
         let sink = Sink { format: format.clone(), partitioner: partitioner.map(|f| self.handle(f)) };
         self.add(tail, pipeline, name, NodeKind::To { topic: topic.clone(), sink }, k.clone(), v.clone());
         Some(self.internal_source(&topic, format, partitions))
+    }
+
+    /// `tail` as it is, or, when its records' keys may have changed since they were read
+    /// (`selectKey`, `map`, `flatMap`, `convertKey`, ...), through a repartition topic
+    /// `<application.id>-<name>-repartition`, so each key's records meet in one task: Kafka
+    /// Streams' rule before grouping, `toTable` and joins.
+    pub(super) fn repartition_if_rekeyed(&mut self, tail: &Tail, pipeline: &str, name: &str, op: &Operation) -> Option<Tail> {
+        if !join::rekeyed(&self.p.topology, tail.at) {
+            return Some(tail.clone());
+        }
+        let flow = tail.flow.clone();
+        self.repartition(tail, pipeline, name.to_string(), op, None, None).map(|t| Tail { flow, ..t })
     }
 
     /// The store an aggregation materializes its table in: the operation's `store` (a
@@ -741,7 +754,11 @@ impl DefPlanner<'_, '_> {
         let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
         let result = |this: &Self, f: &FnRef| this.result_type(f).unwrap_or_else(any_type);
         let (how, store, value_type) = match (&tail.flow, &op.op) {
-            (Flow::Stream, Op::GroupByKey { .. }) => return Some(Some(Tail { flow: Flow::Grouped, ..tail.clone() })),
+            (Flow::Stream, Op::GroupByKey { .. }) => {
+                // After a key change, through a repartition topic first, as Kafka Streams does.
+                let grouped = self.repartition_if_rekeyed(tail, pipeline, name, op)?;
+                return Some(Some(Tail { flow: Flow::Grouped, ..grouped }));
+            }
             (Flow::Stream, Op::GroupBy { mapper, .. }) => {
                 // The new key, then through a repartition topic so each key's records meet in one task.
                 let key_type = result(self, mapper);
@@ -765,7 +782,8 @@ impl DefPlanner<'_, '_> {
                     Some(store) => Some(self.table_store(Some(store), name, false, &k, &v, op.span, &op.path)?),
                     None => None,
                 };
-                let added = self.add(tail, pipeline, name.to_string(), NodeKind::TableSource { store }, k, v);
+                let keyed = self.repartition_if_rekeyed(tail, pipeline, name, op)?;
+                let added = self.add(&keyed, pipeline, name.to_string(), NodeKind::TableSource { store }, k, v);
                 return Some(Some(Tail { flow: Flow::Table, ..added }));
             }
             (Flow::Table, Op::Filter { predicate, store } | Op::FilterNot { predicate, store }) if store.is_none() => {

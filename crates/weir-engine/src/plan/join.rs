@@ -200,7 +200,7 @@ pub(super) fn source_topics(topology: &Topology, at: Attach, out: &mut Vec<Strin
 
 /// Whether records reaching `at` may have had their key changed since they were read: a key
 /// mapping node on some path from a source, with no repartition or table in between.
-fn rekeyed(topology: &Topology, at: Attach) -> bool {
+pub(super) fn rekeyed(topology: &Topology, at: Attach) -> bool {
     let mut todo = vec![at];
     let mut seen = std::collections::HashSet::new();
     while let Some(at) = todo.pop() {
@@ -209,7 +209,11 @@ fn rekeyed(topology: &Topology, at: Attach) -> bool {
             continue;
         }
         match &topology.nodes[n].kind {
-            NodeKind::MapKey { .. } | NodeKind::Map { .. } | NodeKind::FlatMap { .. } => return true,
+            NodeKind::MapKey { .. }
+            | NodeKind::Map { .. }
+            | NodeKind::FlatMap { .. }
+            | NodeKind::ConvertKey { .. }
+            | NodeKind::ConvertKeyValue { .. } => return true,
             NodeKind::Aggregate { .. } | NodeKind::TableSource { .. } => {}
             _ => todo.extend(parents(topology, n)),
         }
@@ -666,10 +670,7 @@ impl DefPlanner<'_, '_> {
 
     /// A stream whose key may have changed goes through a repartition topic first.
     fn copartition(&mut self, tail: Tail, pipeline: &str, name: &str, op: &Operation, suffix: &str) -> Option<Tail> {
-        if !rekeyed(&self.p.topology, tail.at) {
-            return Some(tail);
-        }
-        self.repartition(&tail, pipeline, format!("{name}{suffix}"), op, None, None)
+        self.repartition_if_rekeyed(&tail, pipeline, &format!("{name}{suffix}"), op)
     }
 
     fn copartitioned(&mut self, join: &str, inputs: &[Attach], one_partition: bool) {
