@@ -225,6 +225,12 @@ fn deep_copy<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 ///   copy of the template (one allocation of the right size, no rehashing as it grows)
 ///   with the values set. Iteration order, values and equality are those of the dict built
 ///   key by key, which is what happens when the keys differ;
+/// - per string value position (the n-th string value of a document), the few short values
+///   seen there ([`ValueSlot`]): fields such as a currency, a status or a region take a
+///   handful of values, and an equal string is then shared rather than made again. Python
+///   strings are immutable, so a shared one cannot be told from a new one except by `is`,
+///   which Python does not promise for equal strings either (`json.loads` shares none,
+///   constants in code are shared);
 /// - scratch stacks for the items of the arrays and objects being read.
 #[derive(Default)]
 pub struct DecodeCache {
@@ -237,8 +243,31 @@ pub struct DecodeCache {
     templates: Vec<Template>,
     /// How many objects of the current document were finished.
     objects: usize,
+    /// By string value position.
+    values: Vec<ValueSlot>,
+    /// How many string values of the current document were read.
+    value_position: usize,
     items: Vec<Py<PyAny>>,
     pairs: Vec<(Py<PyString>, Py<PyAny>)>,
+}
+
+/// The string values seen at one position, and whether sharing pays there: a position
+/// whose values keep changing (an id, a name) is given up after a few misses, so that it
+/// costs one comparison of a counter rather than a search.
+#[derive(Default)]
+struct ValueSlot {
+    seen: Vec<(Box<str>, Py<PyString>)>,
+    hits: u32,
+    misses: u32,
+}
+
+impl ValueSlot {
+    /// At most this many values per position.
+    const VALUES: usize = 8;
+
+    fn given_up(&self) -> bool {
+        self.seen.len() == Self::VALUES && self.misses > 16 + 4 * self.hits
+    }
 }
 
 /// The keys an object had, and a dict of them with `None` values.
@@ -258,11 +287,16 @@ impl DecodeCache {
     const MAX_TEMPLATES: usize = 64;
     /// Objects in a row with other keys after which a template is replaced.
     const MISSES: u32 = 2;
+    /// String value positions with a [`ValueSlot`].
+    const MAX_VALUE_POSITIONS: usize = 256;
+    /// Longest string value shared.
+    const MAX_VALUE_BYTES: usize = 32;
 
     /// Starts a document (whatever an earlier one left, after an error).
     fn start(&mut self) {
         self.position = 0;
         self.objects = 0;
+        self.value_position = 0;
         self.items.clear();
         self.pairs.clear();
     }
@@ -294,6 +328,29 @@ impl DecodeCache {
             }
         }
         k
+    }
+
+    /// A string value: one seen at this position before, or a new one.
+    fn string<'py>(&mut self, py: Python<'py>, v: &str) -> Bound<'py, PyString> {
+        let at = self.value_position;
+        self.value_position += 1;
+        if v.len() > Self::MAX_VALUE_BYTES || at >= Self::MAX_VALUE_POSITIONS {
+            return PyString::new(py, v);
+        }
+        if at == self.values.len() {
+            self.values.push(ValueSlot::default());
+        }
+        let Some(slot) = self.values.get_mut(at).filter(|slot| !slot.given_up()) else { return PyString::new(py, v) };
+        if let Some((_, s)) = slot.seen.iter().find(|(text, _)| **text == *v) {
+            slot.hits = slot.hits.saturating_add(1);
+            return s.bind(py).clone();
+        }
+        slot.misses = slot.misses.saturating_add(1);
+        let s = PyString::new(py, v);
+        if slot.seen.len() < ValueSlot::VALUES {
+            slot.seen.push((v.into(), s.clone().unbind()));
+        }
+        s
     }
 
     /// The dict of the object whose key/value pairs are `pairs[start..]` (taken off).
@@ -372,7 +429,7 @@ impl<'py> JsonBuilder for Builder<'py, '_> {
     }
 
     fn string(&mut self, v: &str) -> PyResult<Self::Node> {
-        Ok(PyString::new(self.py, v).into_any())
+        Ok(self.cache.string(self.py, v).into_any())
     }
 
     fn begin_array(&mut self, _size_hint: usize) -> PyResult<usize> {
@@ -529,6 +586,33 @@ mod tests {
                     d.del_item("a").expect("del");
                 }
             }
+        });
+    }
+
+    /// Equal short strings at the same position are shared; other values, longer strings and
+    /// positions whose values keep changing are made anew, with the same results.
+    #[test]
+    fn string_values_are_shared_where_they_repeat() {
+        Python::attach(|py| {
+            let mut cache = DecodeCache::default();
+            let mut previous: Option<PyValue> = None;
+            for i in 0..200 {
+                let long = "x".repeat(DecodeCache::MAX_VALUE_BYTES + 1);
+                let text = format!(r#"{{"currency":"{}","id":"o{i}","tags":["a","b{}"],"long":"{long}"}}"#, ["EUR", "USD"][i % 2], i % 3);
+                let fast = decode_json(py, text.as_bytes(), &mut cache).expect("a container");
+                let expected = to_py(py, &json::from_slice(text.as_bytes()).expect("JSON")).expect("to_py");
+                assert!(equal(fast.bind(py), &expected), "{text}: {} vs {}", fast.bind(py), expected);
+                if let Some(before) = previous.filter(|_| i >= 2) {
+                    let field = |v: &PyValue, k: &str| v.bind(py).get_item(k).expect("field");
+                    let earlier = decode_json(py, format!(r#"{{"currency":"{}"}}"#, ["EUR", "USD"][i % 2]).as_bytes(), &mut cache);
+                    assert!(field(&fast, "currency").is(field(&earlier.expect("container"), "currency")), "shared");
+                    assert!(!field(&fast, "long").is(field(&before, "long")), "long strings are not shared");
+                }
+                previous = Some(fast);
+            }
+            let id_slot = &cache.values[1];
+            assert!(id_slot.given_up(), "ids change every time: given up");
+            assert!(!cache.values[0].given_up(), "currencies repeat");
         });
     }
 

@@ -182,7 +182,7 @@ impl PythonFunctions {
         py: Python<'py>,
         name: &str,
         f: &Loaded,
-        args: Vec<Bound<'py, PyAny>>,
+        args: &[Bound<'py, PyAny>],
     ) -> Result<Option<Bound<'py, PyAny>>, FunctionError> {
         let callable = f.callable.bind(py);
         // A function declaring `stores` takes its store proxies from its keyword defaults.
@@ -191,17 +191,13 @@ impl PythonFunctions {
             callable.call(tuple, Some(&PyDict::new(py)))
         } else {
             // KSML's fixed parameters are at most four: a vectorcall, no argument tuple.
-            let mut args = args.into_iter();
-            match (args.next(), args.next(), args.next(), args.next(), args.next()) {
-                (None, ..) => callable.call0(),
-                (Some(a), None, ..) => callable.call1((a,)),
-                (Some(a), Some(b), None, ..) => callable.call1((a, b)),
-                (Some(a), Some(b), Some(c), None, _) => callable.call1((a, b, c)),
-                (Some(a), Some(b), Some(c), Some(d), None) => callable.call1((a, b, c, d)),
-                (Some(a), Some(b), Some(c), Some(d), Some(e)) => {
-                    let all: Vec<_> = [a, b, c, d, e].into_iter().chain(args).collect();
-                    PyTuple::new(py, all).and_then(|t| callable.call1(t))
-                }
+            match args {
+                [] => callable.call0(),
+                [a] => callable.call1((a,)),
+                [a, b] => callable.call1((a, b)),
+                [a, b, c] => callable.call1((a, b, c)),
+                [a, b, c, d] => callable.call1((a, b, c, d)),
+                _ => PyTuple::new(py, args).and_then(|t| callable.call1(t)),
             }
         };
         let result = result.map_err(|err| function_error(py, &self.namespace, &self.file, &f.def, &err))?;
@@ -234,7 +230,7 @@ impl Functions for PythonFunctions {
                 .map(|v| to_py(py, v))
                 .collect::<PyResult<Vec<_>>>()
                 .map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}")))?;
-            match self.invoke(py, name, f, py_args)? {
+            match self.invoke(py, name, f, &py_args)? {
                 Some(result) => self.result_value(name, f, &result),
                 None => Ok(Value::Null),
             }
@@ -247,20 +243,22 @@ impl Functions for PythonFunctions {
     fn call_datum(&self, name: &str, args: &[&Datum]) -> Result<Datum, FunctionError> {
         let f = self.loaded(name)?;
         Python::attach(|py| {
-            let py_args = args
-                .iter()
-                .map(|d| match d {
-                    Datum::Foreign(x) => match x.as_any().downcast_ref::<PyValue>() {
-                        Some(obj) => Ok(obj.bind(py).clone()),
-                        None => x
-                            .to_value()
-                            .map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}")))
-                            .and_then(|v| to_py(py, &v).map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}")))),
-                    },
-                    Datum::Value(v) => to_py(py, v).map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}"))),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let Some(result) = self.invoke(py, name, f, py_args)? else { return Ok(Datum::Value(Value::Null)) };
+            let arg = |d: &Datum| match d {
+                Datum::Foreign(x) => match x.as_any().downcast_ref::<PyValue>() {
+                    Some(obj) => Ok(obj.bind(py).clone()),
+                    None => x
+                        .to_value()
+                        .map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}")))
+                        .and_then(|v| to_py(py, &v).map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}")))),
+                },
+                Datum::Value(v) => to_py(py, v).map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}"))),
+            };
+            // The usual (key, value) on the stack; other counts in a Vec.
+            let result = match args {
+                [k, v] => self.invoke(py, name, f, &[arg(k)?, arg(v)?])?,
+                _ => self.invoke(py, name, f, &args.iter().map(|d| arg(d)).collect::<Result<Vec<_>, _>>()?)?,
+            };
+            let Some(result) = result else { return Ok(Datum::Value(Value::Null)) };
             if let Some(kind) = container_kind(&result)
                 && f.result.as_ref().is_none_or(|ty| converts_unchanged(&ty.kind, kind))
                 && let Some(kept) = PyValue::keep(&result)
