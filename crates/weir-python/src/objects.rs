@@ -23,11 +23,12 @@
 //! gives each its own copy, [`PyValue::fork`].)
 
 use std::any::Any;
+use std::cell::RefCell;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use weir_engine::Value;
-use weir_engine::notation::json::{self, JsonBuilder, JsonKind, JsonWriter, Unwritable};
+use weir_engine::notation::json::{self, JsonBuilder, JsonKind, JsonWriter, RenderedKey, Unwritable};
 use weir_engine::ports::ForeignValue;
 use weir_engine::runtime::FastMap;
 use weir_engine::value::ForeignKind;
@@ -107,12 +108,94 @@ pub fn container_kind(obj: &Bound<'_, PyAny>) -> Option<ForeignKind> {
     }
 }
 
+/// The dict keys met by [`pure`] and [`write_json`] on this thread, by position in the order
+/// they are walked, each with its JSON text: a function's results usually have the same keys
+/// (the same `str` objects: the constants of its code) record after record. A key that *is*
+/// the one held at its position (an identity test; held, so its address cannot be reused)
+/// needs neither the checks `pure` makes nor rendering: `str` objects do not change.
+/// A position whose key differs twice in a row takes the new one.
+#[derive(Default)]
+struct KeyCache {
+    slots: Vec<KeySlot>,
+    /// The next position in the current walk.
+    position: usize,
+}
+
+struct KeySlot {
+    key: Py<PyString>,
+    json: RenderedKey,
+    misses: u32,
+}
+
+impl KeyCache {
+    /// Positions remembered.
+    const POSITIONS: usize = 64;
+
+    /// The rendered key if `key` is the one held at the next position.
+    fn known(&mut self, key: &Bound<'_, PyAny>) -> Option<&RenderedKey> {
+        let at = self.position;
+        self.position += 1;
+        let slot = self.slots.get_mut(at)?;
+        if slot.key.is(key) {
+            slot.misses = 0;
+            Some(&slot.json)
+        } else {
+            slot.misses += 1;
+            None
+        }
+    }
+
+    /// Remembers a valid `key` for the position [`KeyCache::known`] just declined.
+    fn learn(&mut self, key: &Bound<'_, PyString>, text: &str) {
+        let at = self.position.wrapping_sub(1);
+        if at >= Self::POSITIONS || self.slots.get(at).is_some_and(|s| s.misses < 2) || at > self.slots.len() {
+            return;
+        }
+        let Ok(json) = JsonWriter::render_key(text) else { return };
+        let slot = KeySlot { key: key.clone().unbind(), json, misses: 0 };
+        if at == self.slots.len() {
+            self.slots.push(slot);
+        } else {
+            self.slots[at] = slot;
+        }
+    }
+}
+
+thread_local! {
+    static KEYS: RefCell<KeyCache> = RefCell::default();
+}
+
+/// Runs a walk with this thread's [`KeyCache`] (a fresh one if a walk is already using it).
+fn with_keys<T>(walk: impl FnOnce(&mut KeyCache) -> T) -> T {
+    let mut keys = KEYS.with(|k| k.try_borrow_mut().map(|mut k| std::mem::take(&mut *k))).unwrap_or_default();
+    keys.position = 0;
+    let result = walk(&mut keys);
+    KEYS.with(|k| {
+        if let Ok(mut k) = k.try_borrow_mut() {
+            *k = keys;
+        }
+    });
+    result
+}
+
+/// A dict key as `pure` and `write_json` accept it: an exact `str`, valid Unicode, other than
+/// KSML's `@type`/`@schema`.
+fn key_text<'a, 'py>(key: &'a Bound<'py, PyAny>) -> Option<(&'a Bound<'py, PyString>, &'a str)> {
+    let k = key.cast_exact::<PyString>().ok()?;
+    let text = k.to_str().ok()?;
+    (text != "@type" && text != "@schema").then_some((k, text))
+}
+
 /// Whether `obj` survives `to_py(from_py(obj))` unchanged: built only of the exact types
 /// `None`, `bool`, `int` (within 64 bits), `float`, `str` (valid Unicode), `bytes`, `list`,
 /// `tuple` and `dict` with `str` keys other than KSML's `@type`/`@schema` (which `from_py`
 /// drops), nested at most `MAX_DEPTH` levels. Subclasses (an `IntEnum`, an `OrderedDict`)
 /// and `bytearray` are not: `from_py` turns them into their base type.
 pub fn pure(obj: &Bound<'_, PyAny>, depth: usize) -> bool {
+    with_keys(|keys| pure_in(obj, depth, keys))
+}
+
+fn pure_in(obj: &Bound<'_, PyAny>, depth: usize, keys: &mut KeyCache) -> bool {
     if depth > MAX_DEPTH {
         return false;
     }
@@ -127,14 +210,16 @@ pub fn pure(obj: &Bound<'_, PyAny>, depth: usize) -> bool {
     }
     if let Ok(d) = obj.cast_exact::<PyDict>() {
         return d.iter().all(|(k, v)| {
-            k.cast_exact::<PyString>().is_ok_and(|k| k.to_str().is_ok_and(|k| k != "@type" && k != "@schema")) && pure(&v, depth + 1)
+            let valid = keys.known(&k).is_some()
+                || key_text(&k).map(|(k, text)| keys.learn(k, text)).is_some();
+            valid && pure_in(&v, depth + 1, keys)
         });
     }
     if let Ok(l) = obj.cast_exact::<PyList>() {
-        return l.iter().all(|v| pure(&v, depth + 1));
+        return l.iter().all(|v| pure_in(&v, depth + 1, keys));
     }
     if let Ok(t) = obj.cast_exact::<PyTuple>() {
-        return t.iter().all(|v| pure(&v, depth + 1));
+        return t.iter().all(|v| pure_in(&v, depth + 1, keys));
     }
     obj.is_exact_instance_of::<PyBytes>()
 }
@@ -142,6 +227,10 @@ pub fn pure(obj: &Bound<'_, PyAny>, depth: usize) -> bool {
 /// Writes a [`pure`] object as JSON; [`Unwritable`] for anything else (the caller then
 /// materializes it, and that path reports what is wrong).
 fn write_json(obj: &Bound<'_, PyAny>, out: &mut JsonWriter) -> Result<(), Unwritable> {
+    with_keys(|keys| write_json_in(obj, out, keys))
+}
+
+fn write_json_in(obj: &Bound<'_, PyAny>, out: &mut JsonWriter, keys: &mut KeyCache) -> Result<(), Unwritable> {
     if let Ok(s) = obj.cast_exact::<PyString>() {
         return out.string(s.to_str().map_err(|_| Unwritable)?);
     }
@@ -160,13 +249,15 @@ fn write_json(obj: &Bound<'_, PyAny>, out: &mut JsonWriter) -> Result<(), Unwrit
     if let Ok(d) = obj.cast_exact::<PyDict>() {
         out.begin_object()?;
         for (k, v) in d.iter() {
-            let k = k.cast_exact::<PyString>().map_err(|_| Unwritable)?;
-            let k = k.to_str().map_err(|_| Unwritable)?;
-            if k == "@type" || k == "@schema" {
-                return Err(Unwritable);
+            match keys.known(&k) {
+                Some(rendered) => out.rendered_key(rendered),
+                None => {
+                    let (k, text) = key_text(&k).ok_or(Unwritable)?;
+                    out.key(text)?;
+                    keys.learn(k, text);
+                }
             }
-            out.key(k)?;
-            write_json(&v, out)?;
+            write_json_in(&v, out, keys)?;
         }
         out.end_object();
         return Ok(());
@@ -174,7 +265,7 @@ fn write_json(obj: &Bound<'_, PyAny>, out: &mut JsonWriter) -> Result<(), Unwrit
     if let Ok(l) = obj.cast_exact::<PyList>() {
         out.begin_array()?;
         for v in l.iter() {
-            write_json(&v, out)?;
+            write_json_in(&v, out, keys)?;
         }
         out.end_array();
         return Ok(());
@@ -182,7 +273,7 @@ fn write_json(obj: &Bound<'_, PyAny>, out: &mut JsonWriter) -> Result<(), Unwrit
     if let Ok(t) = obj.cast_exact::<PyTuple>() {
         out.begin_array()?;
         for v in t.iter() {
-            write_json(&v, out)?;
+            write_json_in(&v, out, keys)?;
         }
         out.end_array();
         return Ok(());
@@ -658,6 +749,37 @@ mod tests {
             assert!(!kept(c"42"), "scalars are Values");
             let deep = py.eval(c"(lambda: [l := [], [l.append(l)]][0])()", None, None).expect("eval");
             assert!(PyValue::keep(&deep).is_none(), "a list containing itself");
+        });
+    }
+
+    /// Keys remembered by identity give what checking and writing them anew gives: for
+    /// shapes that repeat, alternate and change, and for invalid keys at a remembered position.
+    #[test]
+    fn remembered_keys_give_the_same_results() {
+        Python::attach(|py| {
+            let eval = |code: &std::ffi::CStr| py.eval(code, None, None).expect("eval");
+            let shapes = [
+                c"{'id': 'x', 'n': 1, 'nested': {'id': [1, {'é': None}]}}",
+                c"{'n': 2, 'id': 'y'}",
+                c"{'id': 'z', 'k\"ey': 2.5, 'nested': {}}",
+            ];
+            for round in 0..12 {
+                let obj = eval(shapes[round % shapes.len()]);
+                let kept = PyValue::keep(&obj).expect("pure");
+                let mut out = JsonWriter::new();
+                kept.write_json(&mut out).expect("writable");
+                let expected = json::to_vec(&from_py(&obj).expect("from_py")).expect("encode");
+                assert_eq!(String::from_utf8(out.into_bytes()), String::from_utf8(expected), "round {round}");
+            }
+            for _ in 0..3 {
+                assert!(PyValue::keep(&eval(c"{'id': 1, 'n': 2}")).is_some());
+            }
+            assert!(PyValue::keep(&eval(c"{'id': 1, '@type': 2}")).is_none(), "from_py drops @type");
+            assert!(PyValue::keep(&eval(c"{'id': 1, type('S', (str,), {})('n'): 2}")).is_none(), "a str subclass");
+            assert!(PyValue::keep(&eval(c"{'id': 1, '\\ud800': 2}")).is_none(), "a lone surrogate");
+            let mut out = JsonWriter::new();
+            let odd = PyValue { obj: eval(c"{'id': 1, type('S', (str,), {})('n'): 2}").unbind(), kind: ForeignKind::Struct };
+            assert_eq!(odd.write_json(&mut out), Err(Unwritable), "written only through the Value path");
         });
     }
 

@@ -849,6 +849,12 @@ fn needs_escape(bytes: &[u8]) -> bool {
     string_length(bytes) < bytes.len()
 }
 
+/// An object key as JSON text with its colon, made once by [`JsonWriter::render_key`] and
+/// written any number of times by [`JsonWriter::rendered_key`] (for a walk that meets the
+/// same keys record after record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedKey(Box<[u8]>);
+
 /// A value [`JsonWriter`] cannot write (the caller's canonical path then reports why).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unwritable;
@@ -967,6 +973,22 @@ impl JsonWriter {
         self.out.push(b':');
         self.comma = false;
         Ok(())
+    }
+
+    /// `key` as [`JsonWriter::key`] writes it, for [`JsonWriter::rendered_key`].
+    pub fn render_key(key: &str) -> Result<RenderedKey, Unwritable> {
+        let mut w = JsonWriter { out: Vec::with_capacity(key.len() + 3), depth: 0, comma: false };
+        w.key(key)?;
+        Ok(RenderedKey(w.out.into_boxed_slice()))
+    }
+
+    /// An object's next key, rendered before: the same bytes as [`JsonWriter::key`].
+    pub fn rendered_key(&mut self, key: &RenderedKey) {
+        if self.comma {
+            self.out.push(b',');
+        }
+        self.out.extend_from_slice(&key.0);
+        self.comma = false;
     }
 
     /// Closes the innermost object.
@@ -1367,6 +1389,27 @@ mod tests {
                 (Err(_), Err(Unwritable)) => {}
                 (a, b) => panic!("{value:?}: to_vec {a:?}, writer {b:?}"),
             }
+        }
+    }
+
+    /// A rendered key writes what `key` writes, first in an object or after another entry.
+    #[test]
+    fn rendered_keys_write_what_key_writes() {
+        for key in ["id", "", "k\"ey\n", "é", "\u{0}\u{1f}", "a much longer key than most"] {
+            let rendered = JsonWriter::render_key(key).expect("renders");
+            let (mut a, mut b) = (JsonWriter::new(), JsonWriter::new());
+            for w in [&mut a, &mut b] {
+                w.begin_object().expect("open");
+            }
+            for _ in 0..2 {
+                a.key(key).expect("key");
+                b.rendered_key(&rendered);
+                a.long(1).expect("value");
+                b.long(1).expect("value");
+            }
+            a.end_object();
+            b.end_object();
+            assert_eq!(String::from_utf8(a.into_bytes()), String::from_utf8(b.into_bytes()), "{key:?}");
         }
     }
 
