@@ -429,6 +429,10 @@ enum Declined<E> {
     Builder(E),
 }
 
+/// 10^0 ..= 10^22, all exact doubles.
+const POWERS_OF_TEN: [f64; 23] =
+    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
 /// Deepest nesting the [`Scanner`] reads itself (serde_json allows 127).
 const SCAN_DEPTH: usize = 100;
 
@@ -546,7 +550,9 @@ impl<'t, 'b, B: JsonBuilder> Scanner<'t, 'b, B> {
         let mut frac_digits = 0;
         if bytes.get(at) == Some(&b'.') {
             at += 1;
-            while let Some(b'0'..=b'9') = bytes.get(at) {
+            // The fraction's digits continue the mantissa (only a decimal uses them).
+            while let Some(&d @ b'0'..=b'9') = bytes.get(at) {
+                value = value.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
                 at += 1;
                 frac_digits += 1;
             }
@@ -595,14 +601,16 @@ impl<'t, 'b, B: JsonBuilder> Scanner<'t, 'b, B> {
             let n = value as i64;
             return Self::built(self.builder.long(if negative { -n } else { n }));
         }
-        // m × 10^e with m below 2^53 and |e| ≤ 22 is exact in one correctly rounded step,
-        // so every correct reader, serde_json's included, gives the same double.
+        // m × 10^e with m below 2^53 and |e| ≤ 22 is exact in one correctly rounded step
+        // (m and 10^|e| are exact doubles, and one multiplication or division rounds
+        // correctly), so every correct reader, serde_json's included, gives the same double.
         let scale = exponent.saturating_sub(frac_digits as i64);
         if int_digits + frac_digits > 15 || !(-22..=22).contains(&scale) {
             return Err(Declined::Unusual);
         }
-        let x: f64 = self.text[start..at].parse().map_err(|_| Declined::Unusual)?;
-        Self::built(self.builder.double(x))
+        let power = POWERS_OF_TEN[scale.unsigned_abs() as usize];
+        let magnitude = if scale >= 0 { value as f64 * power } else { value as f64 / power };
+        Self::built(self.builder.double(if negative { -magnitude } else { magnitude }))
     }
 
     fn array(&mut self) -> Result<B::Node, Declined<B::Error>> {
