@@ -210,8 +210,7 @@ fn pure_in(obj: &Bound<'_, PyAny>, depth: usize, keys: &mut KeyCache) -> bool {
     }
     if let Ok(d) = obj.cast_exact::<PyDict>() {
         return d.iter().all(|(k, v)| {
-            let valid = keys.known(&k).is_some()
-                || key_text(&k).map(|(k, text)| keys.learn(k, text)).is_some();
+            let valid = keys.known(&k).is_some() || key_text(&k).map(|(k, text)| keys.learn(k, text)).is_some();
             valid && pure_in(&v, depth + 1, keys)
         });
     }

@@ -294,6 +294,10 @@ impl Partition {
                     full = true;
                     return Ok(ControlFlow::Break(()));
                 }
+                if out.is_empty() {
+                    // Room for as many records of this size as fit (not regrown ~20 times).
+                    out.reserve((max_bytes / raw.len().max(1)).clamp(1, 1 << 16));
+                }
                 used += raw.len();
                 out.push(view.to_record());
                 Ok(ControlFlow::Continue(()))
