@@ -490,7 +490,7 @@ impl DecodeCache {
 /// `a == b` without calling `memcmp` for the 4 to 16 bytes most keys and short values have
 /// (perf put the call at 4% of a Python pipeline's time): two overlapping words each.
 #[inline]
-fn same_text(a: &str, b: &str) -> bool {
+pub(crate) fn same_text(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let n = a.len();
     if n != b.len() {
@@ -727,8 +727,9 @@ mod tests {
 
     #[test]
     fn same_text_is_equality() {
-        let texts: Vec<String> =
-            (0..40).flat_map(|n| ["a".repeat(n), format!("{}b", "a".repeat(n)), format!("b{}", "a".repeat(n)), format!("a{}a", "é".repeat(n / 2))]).collect();
+        let texts: Vec<String> = (0..40)
+            .flat_map(|n| ["a".repeat(n), format!("{}b", "a".repeat(n)), format!("b{}", "a".repeat(n)), format!("a{}a", "é".repeat(n / 2))])
+            .collect();
         for a in &texts {
             for b in &texts {
                 assert_eq!(same_text(a, b), a == b, "{a:?} {b:?}");
