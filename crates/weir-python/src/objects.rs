@@ -316,7 +316,7 @@ fn deep_copy<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 ///   with the values set. Iteration order, values and equality are those of the dict built
 ///   key by key, which is what happens when the keys differ;
 /// - per string value position (the n-th string value of a document), the few short values
-///   seen there ([`ValueSlot`]): fields such as a currency, a status or a region take a
+///   seen there (`ValueSlot`): fields such as a currency, a status or a region take a
 ///   handful of values, and an equal string is then shared rather than made again. Python
 ///   strings are immutable, so a shared one cannot be told from a new one except by `is`,
 ///   which Python does not promise for equal strings either (`json.loads` shares none,
