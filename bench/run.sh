@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Weir's end-to-end benchmarks. Prints figures; asserts nothing. See bench/README.md.
 #
-#   bench/run.sh                      # everything, 3 repeats, medians
+#   bench/run.sh                      # everything, 3 repeats, medians (Weir and the plain loop in turns)
 #   REPEAT=1 bench/run.sh             # quicker
 #   ONLY=python bench/run.sh          # only the Python pipeline (or ONLY=plain)
 #
@@ -50,12 +50,13 @@ seed() {
     elapsed "$t0" "$t1"
 }
 
-# measure SEED DEFINITION OUTPUT_TOPIC RECORDS LABEL: runs `weir run --until-idle` REPEAT times on a
-# copy of the seeded log; prints one line per run and sets MEDIAN_S, MEDIAN_RSS, OUT_RECORDS.
+# measure SEED DEFINITION OUTPUT_TOPIC RECORDS LABEL [RUNS [FIRST]]: runs `weir run --until-idle`
+# RUNS (REPEAT) times on a copy of the seeded log; prints one line per run (numbered from FIRST)
+# and sets MEDIAN_S, MEDIAN_RSS, OUT_RECORDS.
 measure() {
-    local seed=$WORK/seed-$1 def=$2 out=$3 records=$4 label=$5
+    local seed=$WORK/seed-$1 def=$2 out=$3 records=$4 label=$5 runs=${6:-$REPEAT} first=${7:-1}
     local times=() rss=() i
-    for ((i = 1; i <= REPEAT; i++)); do
+    for ((i = first; i < first + runs; i++)); do
         local run=$WORK/run
         rm -rf "$run"
         mkdir -p "$run"
@@ -105,20 +106,25 @@ if [[ $ONLY == all || $ONLY == python ]]; then
     mkdir -p "$WORK/seed-empty"
     measure empty "$BENCH/python_pipeline.yaml" enriched 1 "startup+shutdown (empty)" 2> /dev/null
     startup_s=$MEDIAN_S
-    measure py "$BENCH/python_pipeline.yaml" enriched "$PY_RECORDS" "weir run --until-idle"
-    weir_s=$MEDIAN_S
-    weir_rss=$MEDIAN_RSS
-    weir_out=$OUT_RECORDS
-
-    plain=()
+    # Weir and the plain loop in turns, so that both see the same machine (its load and speed
+    # change from one second to the next): the ratio of each pair, and their median.
+    weir=() rss_runs=() plain=() pairs=()
     for ((i = 1; i <= REPEAT; i++)); do
+        measure py "$BENCH/python_pipeline.yaml" enriched "$PY_RECORDS" "weir run --until-idle" 1 "$i"
+        weir+=("$MEDIAN_S")
+        rss_runs+=("$MEDIAN_RSS")
+        weir_out=$OUT_RECORDS
         $TIME -v -o "$WORK/plain-time.txt" "$PYTHON" "$BENCH/plain_loop.py" "$WORK/py.jsonl" "$WORK/plain.out" > "$WORK/plain.txt"
         read -r n s r written < "$WORK/plain.txt"
         printf '  %-28s run %d: %7.3f s  %9s records/s  max RSS %6s MiB  (%s records out)\n' \
             "plain CPython loop" "$i" "$s" "$r" "$(max_rss_mib "$WORK/plain-time.txt")" "$written" >&2
         plain+=("$s")
+        pairs+=("$(ratio "$s" "$MEDIAN_S")")
     done
+    weir_s=$(printf '%s\n' "${weir[@]}" | median)
+    weir_rss=$(printf "%s\n" "${rss_runs[@]}" | median)
     plain_s=$(printf '%s\n' "${plain[@]}" | median)
+    pair_ratio=$(printf '%s\n' "${pairs[@]}" | median)
     [[ $written == "$weir_out" ]] || echo "WARNING: weir wrote $weir_out records, the plain loop $written" >&2
 
     weir_rate=$(rate "$PY_RECORDS" "$weir_s")
@@ -129,6 +135,8 @@ if [[ $ONLY == all || $ONLY == python ]]; then
     echo "  weir minus fixed cost        $net_s s  $(rate "$PY_RECORDS" "$net_s") records/s  (startup+shutdown on an empty topic: $startup_s s)"
     echo "  plain CPython loop           $plain_s s  $plain_rate records/s  (loop only, interpreter start excluded)"
     echo "  ratio weir/plain             $(ratio "$weir_rate" "$plain_rate")x end to end, $(ratio "$(rate "$PY_RECORDS" "$net_s")" "$plain_rate")x without the fixed cost (goal: >= 2x)"
+    echo "  ratio of each pair           ${pairs[*]}  (median $pair_ratio)"
+    echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) after the Python runs"
     echo
 fi
 

@@ -23,11 +23,12 @@
 //! gives each its own copy, [`PyValue::fork`].)
 
 use std::any::Any;
+use std::cell::RefCell;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use weir_engine::Value;
-use weir_engine::notation::json::{self, JsonBuilder, JsonKind, JsonWriter, Unwritable};
+use weir_engine::notation::json::{self, JsonBuilder, JsonKind, JsonWriter, RenderedKey, Unwritable};
 use weir_engine::ports::ForeignValue;
 use weir_engine::runtime::FastMap;
 use weir_engine::value::ForeignKind;
@@ -107,12 +108,94 @@ pub fn container_kind(obj: &Bound<'_, PyAny>) -> Option<ForeignKind> {
     }
 }
 
+/// The dict keys met by [`pure`] and [`write_json`] on this thread, by position in the order
+/// they are walked, each with its JSON text: a function's results usually have the same keys
+/// (the same `str` objects: the constants of its code) record after record. A key that *is*
+/// the one held at its position (an identity test; held, so its address cannot be reused)
+/// needs neither the checks `pure` makes nor rendering: `str` objects do not change.
+/// A position whose key differs twice in a row takes the new one.
+#[derive(Default)]
+struct KeyCache {
+    slots: Vec<KeySlot>,
+    /// The next position in the current walk.
+    position: usize,
+}
+
+struct KeySlot {
+    key: Py<PyString>,
+    json: RenderedKey,
+    misses: u32,
+}
+
+impl KeyCache {
+    /// Positions remembered.
+    const POSITIONS: usize = 64;
+
+    /// The rendered key if `key` is the one held at the next position.
+    fn known(&mut self, key: &Bound<'_, PyAny>) -> Option<&RenderedKey> {
+        let at = self.position;
+        self.position += 1;
+        let slot = self.slots.get_mut(at)?;
+        if slot.key.is(key) {
+            slot.misses = 0;
+            Some(&slot.json)
+        } else {
+            slot.misses += 1;
+            None
+        }
+    }
+
+    /// Remembers a valid `key` for the position [`KeyCache::known`] just declined.
+    fn learn(&mut self, key: &Bound<'_, PyString>, text: &str) {
+        let at = self.position.wrapping_sub(1);
+        if at >= Self::POSITIONS || self.slots.get(at).is_some_and(|s| s.misses < 2) || at > self.slots.len() {
+            return;
+        }
+        let Ok(json) = JsonWriter::render_key(text) else { return };
+        let slot = KeySlot { key: key.clone().unbind(), json, misses: 0 };
+        if at == self.slots.len() {
+            self.slots.push(slot);
+        } else {
+            self.slots[at] = slot;
+        }
+    }
+}
+
+thread_local! {
+    static KEYS: RefCell<KeyCache> = RefCell::default();
+}
+
+/// Runs a walk with this thread's [`KeyCache`] (a fresh one if a walk is already using it).
+fn with_keys<T>(walk: impl FnOnce(&mut KeyCache) -> T) -> T {
+    let mut keys = KEYS.with(|k| k.try_borrow_mut().map(|mut k| std::mem::take(&mut *k))).unwrap_or_default();
+    keys.position = 0;
+    let result = walk(&mut keys);
+    KEYS.with(|k| {
+        if let Ok(mut k) = k.try_borrow_mut() {
+            *k = keys;
+        }
+    });
+    result
+}
+
+/// A dict key as `pure` and `write_json` accept it: an exact `str`, valid Unicode, other than
+/// KSML's `@type`/`@schema`.
+fn key_text<'a, 'py>(key: &'a Bound<'py, PyAny>) -> Option<(&'a Bound<'py, PyString>, &'a str)> {
+    let k = key.cast_exact::<PyString>().ok()?;
+    let text = k.to_str().ok()?;
+    (text != "@type" && text != "@schema").then_some((k, text))
+}
+
 /// Whether `obj` survives `to_py(from_py(obj))` unchanged: built only of the exact types
 /// `None`, `bool`, `int` (within 64 bits), `float`, `str` (valid Unicode), `bytes`, `list`,
 /// `tuple` and `dict` with `str` keys other than KSML's `@type`/`@schema` (which `from_py`
 /// drops), nested at most `MAX_DEPTH` levels. Subclasses (an `IntEnum`, an `OrderedDict`)
 /// and `bytearray` are not: `from_py` turns them into their base type.
 pub fn pure(obj: &Bound<'_, PyAny>, depth: usize) -> bool {
+    with_keys(|keys| pure_in(obj, depth, keys))
+}
+
+fn pure_in(obj: &Bound<'_, PyAny>, depth: usize, keys: &mut KeyCache) -> bool {
     if depth > MAX_DEPTH {
         return false;
     }
@@ -127,14 +210,15 @@ pub fn pure(obj: &Bound<'_, PyAny>, depth: usize) -> bool {
     }
     if let Ok(d) = obj.cast_exact::<PyDict>() {
         return d.iter().all(|(k, v)| {
-            k.cast_exact::<PyString>().is_ok_and(|k| k.to_str().is_ok_and(|k| k != "@type" && k != "@schema")) && pure(&v, depth + 1)
+            let valid = keys.known(&k).is_some() || key_text(&k).map(|(k, text)| keys.learn(k, text)).is_some();
+            valid && pure_in(&v, depth + 1, keys)
         });
     }
     if let Ok(l) = obj.cast_exact::<PyList>() {
-        return l.iter().all(|v| pure(&v, depth + 1));
+        return l.iter().all(|v| pure_in(&v, depth + 1, keys));
     }
     if let Ok(t) = obj.cast_exact::<PyTuple>() {
-        return t.iter().all(|v| pure(&v, depth + 1));
+        return t.iter().all(|v| pure_in(&v, depth + 1, keys));
     }
     obj.is_exact_instance_of::<PyBytes>()
 }
@@ -142,6 +226,10 @@ pub fn pure(obj: &Bound<'_, PyAny>, depth: usize) -> bool {
 /// Writes a [`pure`] object as JSON; [`Unwritable`] for anything else (the caller then
 /// materializes it, and that path reports what is wrong).
 fn write_json(obj: &Bound<'_, PyAny>, out: &mut JsonWriter) -> Result<(), Unwritable> {
+    with_keys(|keys| write_json_in(obj, out, keys))
+}
+
+fn write_json_in(obj: &Bound<'_, PyAny>, out: &mut JsonWriter, keys: &mut KeyCache) -> Result<(), Unwritable> {
     if let Ok(s) = obj.cast_exact::<PyString>() {
         return out.string(s.to_str().map_err(|_| Unwritable)?);
     }
@@ -160,13 +248,15 @@ fn write_json(obj: &Bound<'_, PyAny>, out: &mut JsonWriter) -> Result<(), Unwrit
     if let Ok(d) = obj.cast_exact::<PyDict>() {
         out.begin_object()?;
         for (k, v) in d.iter() {
-            let k = k.cast_exact::<PyString>().map_err(|_| Unwritable)?;
-            let k = k.to_str().map_err(|_| Unwritable)?;
-            if k == "@type" || k == "@schema" {
-                return Err(Unwritable);
+            match keys.known(&k) {
+                Some(rendered) => out.rendered_key(rendered),
+                None => {
+                    let (k, text) = key_text(&k).ok_or(Unwritable)?;
+                    out.key(text)?;
+                    keys.learn(k, text);
+                }
             }
-            out.key(k)?;
-            write_json(&v, out)?;
+            write_json_in(&v, out, keys)?;
         }
         out.end_object();
         return Ok(());
@@ -174,7 +264,7 @@ fn write_json(obj: &Bound<'_, PyAny>, out: &mut JsonWriter) -> Result<(), Unwrit
     if let Ok(l) = obj.cast_exact::<PyList>() {
         out.begin_array()?;
         for v in l.iter() {
-            write_json(&v, out)?;
+            write_json_in(&v, out, keys)?;
         }
         out.end_array();
         return Ok(());
@@ -182,7 +272,7 @@ fn write_json(obj: &Bound<'_, PyAny>, out: &mut JsonWriter) -> Result<(), Unwrit
     if let Ok(t) = obj.cast_exact::<PyTuple>() {
         out.begin_array()?;
         for v in t.iter() {
-            write_json(&v, out)?;
+            write_json_in(&v, out, keys)?;
         }
         out.end_array();
         return Ok(());
@@ -225,6 +315,12 @@ fn deep_copy<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 ///   copy of the template (one allocation of the right size, no rehashing as it grows)
 ///   with the values set. Iteration order, values and equality are those of the dict built
 ///   key by key, which is what happens when the keys differ;
+/// - per string value position (the n-th string value of a document), the few short values
+///   seen there (`ValueSlot`): fields such as a currency, a status or a region take a
+///   handful of values, and an equal string is then shared rather than made again. Python
+///   strings are immutable, so a shared one cannot be told from a new one except by `is`,
+///   which Python does not promise for equal strings either (`json.loads` shares none,
+///   constants in code are shared);
 /// - scratch stacks for the items of the arrays and objects being read.
 #[derive(Default)]
 pub struct DecodeCache {
@@ -237,8 +333,31 @@ pub struct DecodeCache {
     templates: Vec<Template>,
     /// How many objects of the current document were finished.
     objects: usize,
+    /// By string value position.
+    values: Vec<ValueSlot>,
+    /// How many string values of the current document were read.
+    value_position: usize,
     items: Vec<Py<PyAny>>,
     pairs: Vec<(Py<PyString>, Py<PyAny>)>,
+}
+
+/// The string values seen at one position, and whether sharing pays there: a position
+/// whose values keep changing (an id, a name) is given up after a few misses, so that it
+/// costs one comparison of a counter rather than a search.
+#[derive(Default)]
+struct ValueSlot {
+    seen: Vec<(Box<str>, Py<PyString>)>,
+    hits: u32,
+    misses: u32,
+}
+
+impl ValueSlot {
+    /// At most this many values per position.
+    const VALUES: usize = 8;
+
+    fn given_up(&self) -> bool {
+        self.seen.len() == Self::VALUES && self.misses > 16 + 4 * self.hits
+    }
 }
 
 /// The keys an object had, and a dict of them with `None` values.
@@ -258,11 +377,16 @@ impl DecodeCache {
     const MAX_TEMPLATES: usize = 64;
     /// Objects in a row with other keys after which a template is replaced.
     const MISSES: u32 = 2;
+    /// String value positions with a [`ValueSlot`].
+    const MAX_VALUE_POSITIONS: usize = 256;
+    /// Longest string value shared.
+    const MAX_VALUE_BYTES: usize = 32;
 
     /// Starts a document (whatever an earlier one left, after an error).
     fn start(&mut self) {
         self.position = 0;
         self.objects = 0;
+        self.value_position = 0;
         self.items.clear();
         self.pairs.clear();
     }
@@ -271,7 +395,7 @@ impl DecodeCache {
         let at = self.position;
         self.position += 1;
         if let Some((text, k)) = self.previous.get(at)
-            && **text == *key
+            && same_text(text, key)
         {
             return k.bind(py).clone();
         }
@@ -294,6 +418,29 @@ impl DecodeCache {
             }
         }
         k
+    }
+
+    /// A string value: one seen at this position before, or a new one.
+    fn string<'py>(&mut self, py: Python<'py>, v: &str) -> Bound<'py, PyString> {
+        let at = self.value_position;
+        self.value_position += 1;
+        if v.len() > Self::MAX_VALUE_BYTES || at >= Self::MAX_VALUE_POSITIONS {
+            return PyString::new(py, v);
+        }
+        if at == self.values.len() {
+            self.values.push(ValueSlot::default());
+        }
+        let Some(slot) = self.values.get_mut(at).filter(|slot| !slot.given_up()) else { return PyString::new(py, v) };
+        if let Some((_, s)) = slot.seen.iter().find(|(text, _)| same_text(text, v)) {
+            slot.hits = slot.hits.saturating_add(1);
+            return s.bind(py).clone();
+        }
+        slot.misses = slot.misses.saturating_add(1);
+        let s = PyString::new(py, v);
+        if slot.seen.len() < ValueSlot::VALUES {
+            slot.seen.push((v.into(), s.clone().unbind()));
+        }
+        s
     }
 
     /// The dict of the object whose key/value pairs are `pairs[start..]` (taken off).
@@ -340,6 +487,25 @@ impl DecodeCache {
     }
 }
 
+/// `a == b` without calling `memcmp` for the 4 to 16 bytes most keys and short values have
+/// (perf put the call at 4% of a Python pipeline's time): two overlapping words each.
+#[inline]
+pub(crate) fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    fn words<const W: usize>(s: &[u8]) -> Option<([u8; W], [u8; W])> {
+        Some((s.get(..W)?.try_into().ok()?, s.get(s.len().checked_sub(W)?..)?.try_into().ok()?))
+    }
+    match n {
+        8..=16 => words::<8>(a) == words::<8>(b),
+        4..=7 => words::<4>(a) == words::<4>(b),
+        _ => a == b,
+    }
+}
+
 /// Builds Python objects from JSON: the objects `to_py` makes from the [`Value`] that
 /// [`json::from_slice`] reads from the same bytes. Arrays and objects being read keep their
 /// items on the cache's scratch stacks (an array or object is the index where its items start).
@@ -372,7 +538,7 @@ impl<'py> JsonBuilder for Builder<'py, '_> {
     }
 
     fn string(&mut self, v: &str) -> PyResult<Self::Node> {
-        Ok(PyString::new(self.py, v).into_any())
+        Ok(self.cache.string(self.py, v).into_any())
     }
 
     fn begin_array(&mut self, _size_hint: usize) -> PyResult<usize> {
@@ -532,6 +698,50 @@ mod tests {
         });
     }
 
+    /// Equal short strings at the same position are shared; other values, longer strings and
+    /// positions whose values keep changing are made anew, with the same results.
+    #[test]
+    fn string_values_are_shared_where_they_repeat() {
+        Python::attach(|py| {
+            let mut cache = DecodeCache::default();
+            let mut previous: Option<PyValue> = None;
+            for i in 0..200 {
+                let long = "x".repeat(DecodeCache::MAX_VALUE_BYTES + 1);
+                let text = format!(r#"{{"currency":"{}","id":"o{i}","tags":["a","b{}"],"long":"{long}"}}"#, ["EUR", "USD"][i % 2], i % 3);
+                let fast = decode_json(py, text.as_bytes(), &mut cache).expect("a container");
+                let expected = to_py(py, &json::from_slice(text.as_bytes()).expect("JSON")).expect("to_py");
+                assert!(equal(fast.bind(py), &expected), "{text}: {} vs {}", fast.bind(py), expected);
+                if let Some(before) = previous.filter(|_| i >= 2) {
+                    let field = |v: &PyValue, k: &str| v.bind(py).get_item(k).expect("field");
+                    let earlier = decode_json(py, format!(r#"{{"currency":"{}"}}"#, ["EUR", "USD"][i % 2]).as_bytes(), &mut cache);
+                    assert!(field(&fast, "currency").is(field(&earlier.expect("container"), "currency")), "shared");
+                    assert!(!field(&fast, "long").is(field(&before, "long")), "long strings are not shared");
+                }
+                previous = Some(fast);
+            }
+            let id_slot = &cache.values[1];
+            assert!(id_slot.given_up(), "ids change every time: given up");
+            assert!(!cache.values[0].given_up(), "currencies repeat");
+        });
+    }
+
+    #[test]
+    fn same_text_is_equality() {
+        let texts: Vec<String> = (0..40)
+            .flat_map(|n| ["a".repeat(n), format!("{}b", "a".repeat(n)), format!("b{}", "a".repeat(n)), format!("a{}a", "é".repeat(n / 2))])
+            .collect();
+        for a in &texts {
+            for b in &texts {
+                assert_eq!(same_text(a, b), a == b, "{a:?} {b:?}");
+            }
+            for i in 0..a.len() {
+                let mut changed = a.clone().into_bytes();
+                changed[i] ^= 0x40;
+                assert!(!same_text(a, &String::from_utf8_lossy(&changed)), "{a:?} at {i}");
+            }
+        }
+    }
+
     #[test]
     fn scalars_and_invalid_json_are_declined() {
         Python::attach(|py| {
@@ -574,6 +784,37 @@ mod tests {
             assert!(!kept(c"42"), "scalars are Values");
             let deep = py.eval(c"(lambda: [l := [], [l.append(l)]][0])()", None, None).expect("eval");
             assert!(PyValue::keep(&deep).is_none(), "a list containing itself");
+        });
+    }
+
+    /// Keys remembered by identity give what checking and writing them anew gives: for
+    /// shapes that repeat, alternate and change, and for invalid keys at a remembered position.
+    #[test]
+    fn remembered_keys_give_the_same_results() {
+        Python::attach(|py| {
+            let eval = |code: &std::ffi::CStr| py.eval(code, None, None).expect("eval");
+            let shapes = [
+                c"{'id': 'x', 'n': 1, 'nested': {'id': [1, {'é': None}]}}",
+                c"{'n': 2, 'id': 'y'}",
+                c"{'id': 'z', 'k\"ey': 2.5, 'nested': {}}",
+            ];
+            for round in 0..12 {
+                let obj = eval(shapes[round % shapes.len()]);
+                let kept = PyValue::keep(&obj).expect("pure");
+                let mut out = JsonWriter::new();
+                kept.write_json(&mut out).expect("writable");
+                let expected = json::to_vec(&from_py(&obj).expect("from_py")).expect("encode");
+                assert_eq!(String::from_utf8(out.into_bytes()), String::from_utf8(expected), "round {round}");
+            }
+            for _ in 0..3 {
+                assert!(PyValue::keep(&eval(c"{'id': 1, 'n': 2}")).is_some());
+            }
+            assert!(PyValue::keep(&eval(c"{'id': 1, '@type': 2}")).is_none(), "from_py drops @type");
+            assert!(PyValue::keep(&eval(c"{'id': 1, type('S', (str,), {})('n'): 2}")).is_none(), "a str subclass");
+            assert!(PyValue::keep(&eval(c"{'id': 1, '\\ud800': 2}")).is_none(), "a lone surrogate");
+            let mut out = JsonWriter::new();
+            let odd = PyValue { obj: eval(c"{'id': 1, type('S', (str,), {})('n'): 2}").unbind(), kind: ForeignKind::Struct };
+            assert_eq!(odd.write_json(&mut out), Err(Unwritable), "written only through the Value path");
         });
     }
 

@@ -29,7 +29,7 @@ use weir_engine::value::{Datum, convert, converts_unchanged};
 
 use crate::compile::{LoggerKind, bootstrap, spec, syntax_diagnostic};
 use crate::convert::{from_py, to_py};
-use crate::objects::{DecodeCache, PyValue, container_kind, decode_json};
+use crate::objects::{DecodeCache, PyValue, container_kind, decode_json, same_text};
 
 struct Loaded {
     callable: Py<PyAny>,
@@ -42,7 +42,10 @@ struct Loaded {
 pub struct PythonFunctions {
     namespace: String,
     file: String,
-    functions: FastMap<String, Loaded>,
+    /// By name, in definition order (a later function of the same name replaces an earlier).
+    functions: Vec<(String, Loaded)>,
+    /// Where each name is in `functions`, for definitions with many functions.
+    by_name: FastMap<String, usize>,
     /// What decoding JSON into Python keeps between records (shared by the stream threads;
     /// only ever tried, never waited for, see `decode_json`).
     decoding: Mutex<DecodeCache>,
@@ -113,7 +116,8 @@ impl PythonFunctions {
             let emit = wrap_pyfunction!(emit, py).map_err(internal)?;
             let record = wrap_pyfunction!(record_metric, py).map_err(internal)?;
             let namespace = module.call_method1("new_namespace", (&def.namespace, emit, record)).map_err(internal)?;
-            let mut functions = FastMap::default();
+            let mut functions: Vec<(String, Loaded)> = Vec::new();
+            let mut by_name: FastMap<String, usize> = FastMap::default();
             let mut diags = Vec::new();
             for f in def.all_functions() {
                 let path = if def.functions.contains_key(&f.name) { format!("functions.{}", f.name) } else { f.name.clone() };
@@ -132,7 +136,14 @@ impl PythonFunctions {
                 match loaded {
                     Ok(callable) => {
                         let result = result_type(f);
-                        functions.insert(f.name.clone(), Loaded { callable: callable.unbind(), def: f.clone(), result });
+                        let entry = (f.name.clone(), Loaded { callable: callable.unbind(), def: f.clone(), result });
+                        match by_name.get(&f.name) {
+                            Some(&i) => functions[i] = entry,
+                            None => {
+                                by_name.insert(f.name.clone(), functions.len());
+                                functions.push(entry);
+                            }
+                        }
                     }
                     Err(err) if err.is_instance_of::<pyo3::exceptions::PySyntaxError>(py) => {
                         diags.push(syntax_diagnostic(py, &err, &def.file, f, &path));
@@ -153,7 +164,13 @@ impl PythonFunctions {
                 }
             }
             if diags.is_empty() {
-                Ok(PythonFunctions { namespace: def.namespace.clone(), file: def.file.clone(), functions, decoding: Mutex::default() })
+                Ok(PythonFunctions {
+                    namespace: def.namespace.clone(),
+                    file: def.file.clone(),
+                    functions,
+                    by_name,
+                    decoding: Mutex::default(),
+                })
             } else {
                 Err(diags)
             }
@@ -163,7 +180,13 @@ impl PythonFunctions {
 
 impl PythonFunctions {
     fn loaded(&self, name: &str) -> Result<&Loaded, FunctionError> {
-        self.functions.get(name).ok_or_else(|| FunctionError {
+        // A few names are compared quicker than one is hashed (twice per record and more).
+        let found = if self.functions.len() <= 8 {
+            self.functions.iter().find(|(n, _)| same_text(n, name))
+        } else {
+            self.by_name.get(name).and_then(|&i| self.functions.get(i))
+        };
+        found.map(|(_, f)| f).ok_or_else(|| FunctionError {
             function: format!("{}.{name}", self.namespace),
             message: "no such function (a bug in Weir: the plan refers to a function that was not loaded)".to_string(),
             traceback: None,
@@ -182,7 +205,7 @@ impl PythonFunctions {
         py: Python<'py>,
         name: &str,
         f: &Loaded,
-        args: Vec<Bound<'py, PyAny>>,
+        args: &[Bound<'py, PyAny>],
     ) -> Result<Option<Bound<'py, PyAny>>, FunctionError> {
         let callable = f.callable.bind(py);
         // A function declaring `stores` takes its store proxies from its keyword defaults.
@@ -191,17 +214,13 @@ impl PythonFunctions {
             callable.call(tuple, Some(&PyDict::new(py)))
         } else {
             // KSML's fixed parameters are at most four: a vectorcall, no argument tuple.
-            let mut args = args.into_iter();
-            match (args.next(), args.next(), args.next(), args.next(), args.next()) {
-                (None, ..) => callable.call0(),
-                (Some(a), None, ..) => callable.call1((a,)),
-                (Some(a), Some(b), None, ..) => callable.call1((a, b)),
-                (Some(a), Some(b), Some(c), None, _) => callable.call1((a, b, c)),
-                (Some(a), Some(b), Some(c), Some(d), None) => callable.call1((a, b, c, d)),
-                (Some(a), Some(b), Some(c), Some(d), Some(e)) => {
-                    let all: Vec<_> = [a, b, c, d, e].into_iter().chain(args).collect();
-                    PyTuple::new(py, all).and_then(|t| callable.call1(t))
-                }
+            match args {
+                [] => callable.call0(),
+                [a] => callable.call1((a,)),
+                [a, b] => callable.call1((a, b)),
+                [a, b, c] => callable.call1((a, b, c)),
+                [a, b, c, d] => callable.call1((a, b, c, d)),
+                _ => PyTuple::new(py, args).and_then(|t| callable.call1(t)),
             }
         };
         let result = result.map_err(|err| function_error(py, &self.namespace, &self.file, &f.def, &err))?;
@@ -234,7 +253,7 @@ impl Functions for PythonFunctions {
                 .map(|v| to_py(py, v))
                 .collect::<PyResult<Vec<_>>>()
                 .map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}")))?;
-            match self.invoke(py, name, f, py_args)? {
+            match self.invoke(py, name, f, &py_args)? {
                 Some(result) => self.result_value(name, f, &result),
                 None => Ok(Value::Null),
             }
@@ -247,20 +266,22 @@ impl Functions for PythonFunctions {
     fn call_datum(&self, name: &str, args: &[&Datum]) -> Result<Datum, FunctionError> {
         let f = self.loaded(name)?;
         Python::attach(|py| {
-            let py_args = args
-                .iter()
-                .map(|d| match d {
-                    Datum::Foreign(x) => match x.as_any().downcast_ref::<PyValue>() {
-                        Some(obj) => Ok(obj.bind(py).clone()),
-                        None => x
-                            .to_value()
-                            .map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}")))
-                            .and_then(|v| to_py(py, &v).map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}")))),
-                    },
-                    Datum::Value(v) => to_py(py, v).map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}"))),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let Some(result) = self.invoke(py, name, f, py_args)? else { return Ok(Datum::Value(Value::Null)) };
+            let arg = |d: &Datum| match d {
+                Datum::Foreign(x) => match x.as_any().downcast_ref::<PyValue>() {
+                    Some(obj) => Ok(obj.bind(py).clone()),
+                    None => x
+                        .to_value()
+                        .map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}")))
+                        .and_then(|v| to_py(py, &v).map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}")))),
+                },
+                Datum::Value(v) => to_py(py, v).map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}"))),
+            };
+            // The usual (key, value) on the stack; other counts in a Vec.
+            let result = match args {
+                [k, v] => self.invoke(py, name, f, &[arg(k)?, arg(v)?])?,
+                _ => self.invoke(py, name, f, &args.iter().map(|d| arg(d)).collect::<Result<Vec<_>, _>>()?)?,
+            };
+            let Some(result) = result else { return Ok(Datum::Value(Value::Null)) };
             if let Some(kind) = container_kind(&result)
                 && f.result.as_ref().is_none_or(|ty| converts_unchanged(&ty.kind, kind))
                 && let Some(kept) = PyValue::keep(&result)
@@ -339,6 +360,23 @@ mod tests {
         );
         assert_eq!(f.call("count", &kv("k", Value::Null)), Ok(Value::Int(1)));
         assert_eq!(f.call("count", &kv("k", Value::Null)), Ok(Value::Int(2)));
+    }
+
+    /// Functions are found by name in small definitions (compared in turn) and large ones
+    /// (an index); an unknown name is an error naming it.
+    #[test]
+    fn functions_are_found_by_name() {
+        for count in [1, 3, 8, 9, 20] {
+            let yaml: String = std::iter::once("functions:\n".to_string())
+                .chain((0..count).map(|i| format!("  fn_{i}:\n    type: valueTransformer\n    expression: {i}\n    resultType: int\n")))
+                .collect();
+            let f = load(&yaml);
+            for i in (0..count).rev() {
+                assert_eq!(f.call(&format!("fn_{i}"), &kv("k", Value::Null)), Ok(Value::Int(i)), "{count} functions");
+            }
+            let e = f.call("fn_x", &kv("k", Value::Null)).expect_err("no such function");
+            assert!(e.message.contains("no such function") && e.function == "ns.fn_x", "{e}");
+        }
     }
 
     #[test]

@@ -29,7 +29,10 @@
 //!   is returned whatever its size, so a read never stalls on a big record.
 //! - `append` hands the bytes to the OS (they survive a crash of the process, not of the
 //!   machine); [`Log::sync`] makes everything appended so far durable. A closed segment is
-//!   fsynced when the next one starts. An append that fails part way may have appended a
+//!   fsynced when the next one starts. Each 4 MiB appended to a partition are also handed
+//!   to a background thread that starts writing them to disk (`writeback.rs`), so a sync
+//!   finds little left to write; that changes no guarantee, and a failure of that writeback
+//!   fails the partition's next sync. An append that fails part way may have appended a
 //!   prefix of its batch.
 //! - Retention ([`CleanupPolicy::Delete`] and `CompactDelete`): the oldest closed segments go
 //!   while their newest timestamp is older than `retention.ms` before `now`, then while the
@@ -91,6 +94,7 @@ mod partition;
 mod record;
 mod segment;
 mod topic;
+mod writeback;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions, TryLockError};

@@ -7,7 +7,8 @@
 //! compaction replaces stays readable by a read already under way. `maintenance` serializes
 //! retention and compaction of the partition (compaction reads and writes without holding
 //! `state`, so appends go on meanwhile). `end` mirrors the end offset for [`Partition::wait_for`]
-//! and its `Condvar`. Lock order: `maintenance`, then `state`, then `end`.
+//! and its `Condvar`. Lock order: `maintenance`, then the writeback status (see
+//! `writeback.rs`), then `state`, then `end`.
 //!
 //! Invariants: at least one segment; bases strictly increase; every record of a segment is
 //! below the next segment's base; the last segment is the active one; a closed segment was
@@ -31,6 +32,7 @@ use super::fsutil::sync_dir;
 use super::record::{FRAME_HEADER, MAX_RECORD_BYTES, NewRecord, StoredRecord, encode_frame};
 use super::segment::{INDEX_INTERVAL, SCAN_CHUNK, Segment, SegmentInfo, WalkEnd, is_not_found, parse_offset_name, segment_file_name, walk};
 use super::topic::TopicConfig;
+use super::writeback::{WRITEBACK_BYTES, Writeback};
 
 /// What a retention or compaction pass removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,6 +59,8 @@ struct State {
     dirty: bool,
     /// Files were created in the partition directory since the last fsync of it.
     dir_dirty: bool,
+    /// Bytes appended since the last fsync or early writeback of the active segment.
+    unsynced: u64,
 }
 
 impl State {
@@ -89,6 +93,7 @@ pub(crate) struct Partition {
     maintenance: Mutex<()>,
     end: Mutex<u64>,
     grew: Condvar,
+    writeback: Arc<Writeback>,
 }
 
 /// Segment files found in a partition directory.
@@ -167,9 +172,18 @@ impl Partition {
             events.push(RecoveryEvent::CreatedMissingSegment { file: seg.path.to_path_buf() });
             segments.push(seg);
         }
-        let state = State { segments, dirty: false, dir_dirty: false };
+        let state = State { segments, dirty: false, dir_dirty: false, unsynced: 0 };
         let end = state.end();
-        Ok(Partition { topic, id, dir, state: RwLock::new(state), maintenance: Mutex::new(()), end: Mutex::new(end), grew: Condvar::new() })
+        Ok(Partition {
+            topic,
+            id,
+            dir,
+            state: RwLock::new(state),
+            maintenance: Mutex::new(()),
+            end: Mutex::new(end),
+            grew: Condvar::new(),
+            writeback: Arc::default(),
+        })
     }
 
     fn poisoned(&self) -> LogError {
@@ -215,7 +229,14 @@ impl Partition {
         let first = st.end();
         let result = self.append_locked(&mut st, config, records, total);
         let end = st.end();
+        let write_back = (st.unsynced >= WRITEBACK_BYTES).then(|| {
+            st.unsynced = 0;
+            (Arc::clone(&st.active().file), Arc::clone(&st.active().path))
+        });
         drop(st);
+        if let Some((file, path)) = write_back {
+            self.writeback.start(file, path);
+        }
         if end != first {
             *self.end.lock().map_err(|_| self.poisoned())? = end;
             self.grew.notify_all();
@@ -247,6 +268,7 @@ impl Partition {
         let active = st.active();
         active.file.sync_all().map_err(io_err("fsync", &active.path))?;
         st.dirty = false;
+        st.unsynced = 0;
         let seg = Segment::create(&self.dir, st.end())?;
         st.segments.push(seg);
         st.dir_dirty = true;
@@ -271,6 +293,10 @@ impl Partition {
                 if !out.is_empty() && used + raw.len() > max_bytes {
                     full = true;
                     return Ok(ControlFlow::Break(()));
+                }
+                if out.is_empty() {
+                    // Room for as many records of this size as fit (not regrown ~20 times).
+                    out.reserve((max_bytes / raw.len().max(1)).clamp(1, 1 << 16));
                 }
                 used += raw.len();
                 out.push(view.to_record());
@@ -324,19 +350,28 @@ impl Partition {
         }
     }
 
-    /// Fsyncs what was appended since the last sync, and new directory entries.
+    /// Fsyncs what was appended since the last sync, and new directory entries. Fails also
+    /// when an early writeback since the last sync failed (its fsync error is not reported
+    /// again by this one).
     pub fn sync(&self) -> Result<()> {
+        // Waits for an early writeback under way, so that its failure is seen here.
+        let mut failed = self.writeback.failed();
         let (file, dir_dirty) = {
             let mut st = self.write_state()?;
             let file = st.dirty.then(|| (Arc::clone(&st.active().file), Arc::clone(&st.active().path)));
             let dir_dirty = st.dir_dirty;
             st.dirty = false;
             st.dir_dirty = false;
+            st.unsynced = 0;
             (file, dir_dirty)
         };
         let result = file
             .map_or(Ok(()), |(f, path)| f.sync_all().map_err(io_err("fsync", &path)))
-            .and_then(|()| if dir_dirty { sync_dir(&self.dir) } else { Ok(()) });
+            .and_then(|()| if dir_dirty { sync_dir(&self.dir) } else { Ok(()) })
+            .and_then(|()| match failed.take() {
+                Some((source, path)) => Err(LogError::Io { op: "write back (fdatasync)", path: path.to_path_buf(), source }),
+                None => Ok(()),
+            });
         if result.is_err() {
             let mut st = self.write_state()?;
             st.dirty = true;
@@ -539,6 +574,7 @@ fn write_pending(st: &mut State, buf: &mut Vec<u8>, pending: &mut Vec<(u64, i64,
             for (offset, timestamp, pos, len) in pending.drain(..) {
                 seg.note(offset, timestamp, pos, len);
             }
+            st.unsynced += buf.len() as u64;
             buf.clear();
             st.dirty = true;
             Ok(())
@@ -549,5 +585,67 @@ fn write_pending(st: &mut State, buf: &mut Vec<u8>, pending: &mut Vec<(u64, i64,
             pending.clear();
             Err(LogError::Io { op: "append to", path: seg.path.to_path_buf(), source: e })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("weir-partition-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    fn open(dir: &Path) -> Partition {
+        Partition::open(Arc::from("t"), 0, dir.to_path_buf(), &mut Vec::new()).expect("open")
+    }
+
+    fn wait_for_writeback(p: &Partition) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while p.writeback.busy() {
+            assert!(Instant::now() < deadline, "the writeback did not finish");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn record(bytes: usize) -> NewRecord {
+        NewRecord { timestamp: 1, key: Some(b"k".to_vec()), value: Some(vec![b'v'; bytes]), headers: Vec::new() }
+    }
+
+    #[test]
+    fn appends_past_the_threshold_start_a_writeback() {
+        let dir = temp_dir("writeback");
+        let p = open(&dir);
+        let config = TopicConfig::default();
+        p.append(&config, &[record(1000)]).expect("append");
+        assert!(p.read_state().expect("state").unsynced > 0);
+        let big: Vec<NewRecord> = (0..5).map(|_| record(1 << 20)).collect();
+        p.append(&config, &big).expect("append");
+        assert_eq!(p.read_state().expect("state").unsynced, 0, "handed to the writeback thread");
+        wait_for_writeback(&p);
+        p.sync().expect("sync");
+        assert_eq!(p.read(0, usize::MAX).expect("read").len(), 6);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// Linux reports a failed writeback to one fsync only: the writeback's failure must fail
+    /// the next sync (so no offsets are committed over data that may be lost).
+    #[cfg(unix)]
+    #[test]
+    fn a_failed_writeback_fails_the_next_sync() {
+        let dir = temp_dir("writeback-failure");
+        let p = open(&dir);
+        // A pipe cannot be fsynced (EINVAL): its writeback fails as a broken disk's would.
+        let (_reader, writer) = std::io::pipe().expect("pipe");
+        let pipe = File::from(std::os::fd::OwnedFd::from(writer));
+        p.writeback.start(Arc::new(pipe), Arc::from(dir.join("pipe").as_path()));
+        wait_for_writeback(&p);
+        let err = p.sync().expect_err("the writeback failed");
+        assert!(matches!(&err, LogError::Io { op: "write back (fdatasync)", path, .. } if path.ends_with("pipe")), "{err}");
+        p.sync().expect("reported once");
+        let _ = fs::remove_dir_all(&dir);
     }
 }

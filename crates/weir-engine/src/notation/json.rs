@@ -429,6 +429,10 @@ enum Declined<E> {
     Builder(E),
 }
 
+/// 10^0 ..= 10^22, all exact doubles.
+const POWERS_OF_TEN: [f64; 23] =
+    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
 /// Deepest nesting the [`Scanner`] reads itself (serde_json allows 127).
 const SCAN_DEPTH: usize = 100;
 
@@ -546,7 +550,9 @@ impl<'t, 'b, B: JsonBuilder> Scanner<'t, 'b, B> {
         let mut frac_digits = 0;
         if bytes.get(at) == Some(&b'.') {
             at += 1;
-            while let Some(b'0'..=b'9') = bytes.get(at) {
+            // The fraction's digits continue the mantissa (only a decimal uses them).
+            while let Some(&d @ b'0'..=b'9') = bytes.get(at) {
+                value = value.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
                 at += 1;
                 frac_digits += 1;
             }
@@ -595,14 +601,16 @@ impl<'t, 'b, B: JsonBuilder> Scanner<'t, 'b, B> {
             let n = value as i64;
             return Self::built(self.builder.long(if negative { -n } else { n }));
         }
-        // m × 10^e with m below 2^53 and |e| ≤ 22 is exact in one correctly rounded step,
-        // so every correct reader, serde_json's included, gives the same double.
+        // m × 10^e with m below 2^53 and |e| ≤ 22 is exact in one correctly rounded step
+        // (m and 10^|e| are exact doubles, and one multiplication or division rounds
+        // correctly), so every correct reader, serde_json's included, gives the same double.
         let scale = exponent.saturating_sub(frac_digits as i64);
         if int_digits + frac_digits > 15 || !(-22..=22).contains(&scale) {
             return Err(Declined::Unusual);
         }
-        let x: f64 = self.text[start..at].parse().map_err(|_| Declined::Unusual)?;
-        Self::built(self.builder.double(x))
+        let power = POWERS_OF_TEN[scale.unsigned_abs() as usize];
+        let magnitude = if scale >= 0 { value as f64 * power } else { value as f64 / power };
+        Self::built(self.builder.double(if negative { -magnitude } else { magnitude }))
     }
 
     fn array(&mut self) -> Result<B::Node, Declined<B::Error>> {
@@ -849,6 +857,12 @@ fn needs_escape(bytes: &[u8]) -> bool {
     string_length(bytes) < bytes.len()
 }
 
+/// An object key as JSON text with its colon, made once by [`JsonWriter::render_key`] and
+/// written any number of times by [`JsonWriter::rendered_key`] (for a walk that meets the
+/// same keys record after record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedKey(Box<[u8]>);
+
 /// A value [`JsonWriter`] cannot write (the caller's canonical path then reports why).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unwritable;
@@ -967,6 +981,22 @@ impl JsonWriter {
         self.out.push(b':');
         self.comma = false;
         Ok(())
+    }
+
+    /// `key` as [`JsonWriter::key`] writes it, for [`JsonWriter::rendered_key`].
+    pub fn render_key(key: &str) -> Result<RenderedKey, Unwritable> {
+        let mut w = JsonWriter { out: Vec::with_capacity(key.len() + 3), depth: 0, comma: false };
+        w.key(key)?;
+        Ok(RenderedKey(w.out.into_boxed_slice()))
+    }
+
+    /// An object's next key, rendered before: the same bytes as [`JsonWriter::key`].
+    pub fn rendered_key(&mut self, key: &RenderedKey) {
+        if self.comma {
+            self.out.push(b',');
+        }
+        self.out.extend_from_slice(&key.0);
+        self.comma = false;
     }
 
     /// Closes the innermost object.
@@ -1367,6 +1397,27 @@ mod tests {
                 (Err(_), Err(Unwritable)) => {}
                 (a, b) => panic!("{value:?}: to_vec {a:?}, writer {b:?}"),
             }
+        }
+    }
+
+    /// A rendered key writes what `key` writes, first in an object or after another entry.
+    #[test]
+    fn rendered_keys_write_what_key_writes() {
+        for key in ["id", "", "k\"ey\n", "é", "\u{0}\u{1f}", "a much longer key than most"] {
+            let rendered = JsonWriter::render_key(key).expect("renders");
+            let (mut a, mut b) = (JsonWriter::new(), JsonWriter::new());
+            for w in [&mut a, &mut b] {
+                w.begin_object().expect("open");
+            }
+            for _ in 0..2 {
+                a.key(key).expect("key");
+                b.rendered_key(&rendered);
+                a.long(1).expect("value");
+                b.long(1).expect("value");
+            }
+            a.end_object();
+            b.end_object();
+            assert_eq!(String::from_utf8(a.into_bytes()), String::from_utf8(b.into_bytes()), "{key:?}");
         }
     }
 

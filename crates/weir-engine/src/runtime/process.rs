@@ -81,16 +81,15 @@ impl Outputs {
     }
 
     fn push(&mut self, topic: &str, partition: u32, record: NewRecord) {
-        if !self.pending.contains_key(topic) {
-            self.pending.insert(topic.to_string(), Vec::new());
+        let per_partition = match self.pending.get_mut(topic) {
+            Some(found) => found,
+            None => self.pending.entry(topic.to_string()).or_default(),
+        };
+        let p = partition as usize;
+        if per_partition.len() <= p {
+            per_partition.resize_with(p + 1, Vec::new);
         }
-        if let Some(per_partition) = self.pending.get_mut(topic) {
-            let p = partition as usize;
-            if per_partition.len() <= p {
-                per_partition.resize_with(p + 1, Vec::new);
-            }
-            per_partition[p].push(record);
-        }
+        per_partition[p].push(record);
     }
 
     fn count(&mut self, pipeline: &str) {
