@@ -692,6 +692,37 @@ impl DefPlanner<'_, '_> {
         self.repartition(tail, pipeline, name.to_string(), op, None, None).map(|t| Tail { flow, ..t })
     }
 
+    /// Plans a store an operation defines itself (inline or internal), `adjusted` as the
+    /// operation needs, and adds it to the application's stores; a name already taken is an
+    /// error at the operation.
+    pub(super) fn add_store(
+        &mut self,
+        def: &StoreDef,
+        span: Span,
+        path: &str,
+        adjusted: impl FnOnce(StoreSpec) -> StoreSpec,
+    ) -> Option<Arc<StoreSpec>> {
+        if self.p.topology.stores.iter().any(|s| s.name == def.name) {
+            self.error(
+                span,
+                path,
+                format!("state store '{}' is already defined: store names are shared by the whole application", def.name),
+            );
+            return None;
+        }
+        match StoreSpec::new(def, self.p.application_id, self.p.notations) {
+            Ok(spec) => {
+                let spec = Arc::new(adjusted(spec));
+                self.p.topology.stores.push(Arc::clone(&spec));
+                Some(spec)
+            }
+            Err(message) => {
+                self.error(span, path, message);
+                None
+            }
+        }
+    }
+
     /// The store an aggregation materializes its table in: the operation's `store` (a
     /// top-level store by name, or an inline one, whose types are the stream's key type and
     /// the aggregate's type), else an internal one named after the operation, with a

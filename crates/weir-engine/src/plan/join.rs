@@ -631,25 +631,7 @@ impl DefPlanner<'_, '_> {
 
     /// Adds a store the join defines itself to the application's stores.
     pub(super) fn register_store(&mut self, def: &StoreDef, span: Span, path: &str) -> Option<Arc<StoreSpec>> {
-        if self.p.topology.stores.iter().any(|s| s.name == def.name) {
-            self.error(
-                span,
-                path,
-                format!("state store '{}' is already defined: store names are shared by the whole application", def.name),
-            );
-            return None;
-        }
-        match StoreSpec::new(def, self.p.application_id, self.p.notations) {
-            Ok(spec) => {
-                let spec = Arc::new(spec);
-                self.p.topology.stores.push(Arc::clone(&spec));
-                Some(spec)
-            }
-            Err(message) => {
-                self.error(span, path, message);
-                None
-            }
-        }
+        self.add_store(def, span, path, |spec| spec)
     }
 
     /// Both sides of a join must have the same key type (KSML's check), when both are known.

@@ -277,25 +277,7 @@ impl DefPlanner<'_, '_> {
     /// Plans an operation's own store (inline or internal) and adds it to the topology; a
     /// window store keeps timestamps (a windowed aggregation's).
     pub(super) fn register(&mut self, def: &StoreDef, span: Span, path: &str) -> Option<Arc<StoreSpec>> {
-        if self.p.topology.stores.iter().any(|s| s.name == def.name) {
-            self.error(
-                span,
-                path,
-                format!("state store '{}' is already defined: store names are shared by the whole application", def.name),
-            );
-            return None;
-        }
-        match StoreSpec::new(def, self.p.application_id, self.p.notations) {
-            Ok(spec) => {
-                let spec = Arc::new(with_timestamps(&spec));
-                self.p.topology.stores.push(Arc::clone(&spec));
-                Some(spec)
-            }
-            Err(message) => {
-                self.error(span, path, message);
-                None
-            }
-        }
+        self.add_store(def, span, path, |spec| with_timestamps(&spec))
     }
 
     /// KSML's check that a store's declared types can hold the stream's key and the
