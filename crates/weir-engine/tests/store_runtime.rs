@@ -144,8 +144,14 @@ fn the_plan_refuses_what_kafka_streams_refuses() {
     let (bad, diags) = weir_dsl::parse_definition("t.yaml", "ns", yaml, &[]);
     let messages: Vec<String> = diags.iter().filter(|d| d.is_error()).map(|d| format!("{} {}", d.path, d.message)).collect();
     assert_eq!(messages.len(), 2, "{messages:?}");
-    assert!(messages[0].starts_with("stores.v.segmentInterval versioned store 'v' needs a 'segmentInterval' greater than zero"), "{messages:?}");
-    assert!(messages[1].starts_with("stores.w.retention the retention of window store 'w' must be at least its window size"), "{messages:?}");
+    assert!(
+        messages[0].starts_with("stores.v.segmentInterval versioned store 'v' needs a 'segmentInterval' greater than zero"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].starts_with("stores.w.retention the retention of window store 'w' must be at least its window size"),
+        "{messages:?}"
+    );
     let diags = planned(&[&bad.expect("definition")]).expect_err("refused");
     let messages: Vec<String> = diags.iter().map(|d| format!("{} {}", d.path, d.message)).collect();
     assert_eq!(messages.len(), 2, "{messages:?}");

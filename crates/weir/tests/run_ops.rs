@@ -605,8 +605,11 @@ fn a_key_change_repartitions_before_grouping_and_to_table() {
     assert_eq!(counts, [("u1".into(), 1), ("u1".into(), 2), ("u1".into(), 3), ("u1".into(), 4), ("u2".into(), 1)]);
     // toTable after `map`: through its own repartition topic, values (of unknown type) intact.
     assert_eq!(dir.consume("weir-pages-repartition").len(), 5);
-    let mut pages: Vec<(String, String)> =
-        dir.consume("page_updates").iter().map(|r| (r["key"].as_str().unwrap_or_default().to_string(), r["value"]["user"].to_string())).collect();
+    let mut pages: Vec<(String, String)> = dir
+        .consume("page_updates")
+        .iter()
+        .map(|r| (r["key"].as_str().unwrap_or_default().to_string(), r["value"]["user"].to_string()))
+        .collect();
     pages.sort();
     assert_eq!(pages.len(), 5, "{pages:?}");
     assert_eq!(pages[0], ("cart".to_string(), "\"u1\"".to_string()));

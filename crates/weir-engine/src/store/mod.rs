@@ -55,9 +55,9 @@
 
 pub mod keyvalue;
 pub mod session;
+pub mod untyped;
 pub mod versioned;
 pub mod window;
-pub mod untyped;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;

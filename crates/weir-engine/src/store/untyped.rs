@@ -44,7 +44,8 @@ pub struct UntypedCodec;
 impl Codec for UntypedCodec {
     fn decode(&self, bytes: Option<&[u8]>) -> Result<Value, CodecError> {
         let Some(bytes) = bytes else { return Ok(Value::Null) };
-        let (&tag, rest) = bytes.split_first().ok_or_else(|| fail(Direction::Decode, "no bytes (an untyped store value has a type tag)"))?;
+        let (&tag, rest) =
+            bytes.split_first().ok_or_else(|| fail(Direction::Decode, "no bytes (an untyped store value has a type tag)"))?;
         let mut reader = Reader { bytes: rest, at: 0 };
         let value = match tag {
             STRING => Value::String(reader.text(rest.len())?),
@@ -162,7 +163,10 @@ struct Reader<'b> {
 impl Reader<'_> {
     fn take(&mut self, n: usize) -> Result<&[u8], CodecError> {
         let end = self.at.checked_add(n).filter(|&end| end <= self.bytes.len()).ok_or_else(|| {
-            fail(Direction::Decode, format!("cut short: {n} more bytes needed at byte {}, {} left", self.at + 1, self.bytes.len() - self.at))
+            fail(
+                Direction::Decode,
+                format!("cut short: {n} more bytes needed at byte {}, {} left", self.at + 1, self.bytes.len() - self.at),
+            )
         })?;
         let part = &self.bytes[self.at..end];
         self.at = end;
@@ -179,7 +183,10 @@ impl Reader<'_> {
         let n = u32::from_be_bytes(self.array()?) as usize;
         // Every item takes at least one byte: a count beyond what is left is corrupt.
         if n > self.bytes.len() - self.at {
-            return Err(fail(Direction::Decode, format!("a length of {n} at byte {} is more than the {} bytes left", self.at, self.bytes.len() - self.at)));
+            return Err(fail(
+                Direction::Decode,
+                format!("a length of {n} at byte {} is more than the {} bytes left", self.at, self.bytes.len() - self.at),
+            ));
         }
         Ok(n)
     }
