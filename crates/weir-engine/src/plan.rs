@@ -685,7 +685,7 @@ impl DefPlanner<'_, '_> {
     /// `<application.id>-<name>-repartition`, so each key's records meet in one task: Kafka
     /// Streams' rule before grouping, `toTable` and joins.
     pub(super) fn repartition_if_rekeyed(&mut self, tail: &Tail, pipeline: &str, name: &str, op: &Operation) -> Option<Tail> {
-        if !join::rekeyed(&self.p.topology, tail.at) {
+        if !rekeyed(&self.p.topology, tail.at) {
             return Some(tail.clone());
         }
         let flow = tail.flow.clone();
@@ -965,6 +965,43 @@ impl DefPlanner<'_, '_> {
             batch_size: p.batch_size,
         });
     }
+}
+
+/// The nodes and sources that feed `at` directly.
+fn parents(topology: &Topology, id: usize) -> Vec<Attach> {
+    let mut found: Vec<Attach> =
+        topology.sources.iter().enumerate().filter(|(_, s)| s.children.contains(&id)).map(|(i, _)| Attach::Source(i)).collect();
+    for (n, node) in topology.nodes.iter().enumerate() {
+        let feeds = node.children.contains(&id)
+            || matches!(&node.kind, NodeKind::Branch { branches } if branches.iter().any(|(_, entry)| *entry == id));
+        if feeds {
+            found.push(Attach::Node(n));
+        }
+    }
+    found
+}
+
+/// Whether records reaching `at` may have had their key changed since they were read: a key
+/// mapping node on some path from a source, with no repartition or table in between.
+fn rekeyed(topology: &Topology, at: Attach) -> bool {
+    let mut todo = vec![at];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(at) = todo.pop() {
+        let Attach::Node(n) = at else { continue };
+        if !seen.insert(n) {
+            continue;
+        }
+        match &topology.nodes[n].kind {
+            NodeKind::MapKey { .. }
+            | NodeKind::Map { .. }
+            | NodeKind::FlatMap { .. }
+            | NodeKind::ConvertKey { .. }
+            | NodeKind::ConvertKeyValue { .. } => return true,
+            NodeKind::Aggregate { .. } | NodeKind::TableSource { .. } => {}
+            _ => todo.extend(parents(topology, n)),
+        }
+    }
+    false
 }
 
 fn long_type() -> UserType {

@@ -31,7 +31,7 @@ use weir_dsl::diag::Span;
 use weir_dsl::model::{Join, JoinKind, JoinTarget, Operation, StoreDef, StoreKind, StoreRef, TopicDef, TopicKind, TopicRef};
 use weir_dsl::types::{TypeKind, UserType};
 
-use super::{Attach, DefPlanner, Flow, FnHandle, NodeKind, Tail, TopicFormat, Topology, any_type};
+use super::{Attach, DefPlanner, Flow, FnHandle, NodeKind, Tail, TopicFormat, Topology, any_type, parents};
 use crate::store::{StoreFlavor, StoreSpec};
 
 /// How a join reads the current value of a key of a table (Kafka Streams' value getters).
@@ -162,20 +162,6 @@ pub struct Copartitioned {
     pub one_partition: bool,
 }
 
-/// The nodes and sources that feed `at` directly.
-fn parents(topology: &Topology, id: usize) -> Vec<Attach> {
-    let mut found: Vec<Attach> =
-        topology.sources.iter().enumerate().filter(|(_, s)| s.children.contains(&id)).map(|(i, _)| Attach::Source(i)).collect();
-    for (n, node) in topology.nodes.iter().enumerate() {
-        let feeds = node.children.contains(&id)
-            || matches!(&node.kind, NodeKind::Branch { branches } if branches.iter().any(|(_, entry)| *entry == id));
-        if feeds {
-            found.push(Attach::Node(n));
-        }
-    }
-    found
-}
-
 /// The topics whose records reach `at`.
 pub(super) fn source_topics(topology: &Topology, at: Attach, out: &mut Vec<String>) {
     let mut todo = vec![at];
@@ -196,29 +182,6 @@ pub(super) fn source_topics(topology: &Topology, at: Attach, out: &mut Vec<Strin
             }
         }
     }
-}
-
-/// Whether records reaching `at` may have had their key changed since they were read: a key
-/// mapping node on some path from a source, with no repartition or table in between.
-pub(super) fn rekeyed(topology: &Topology, at: Attach) -> bool {
-    let mut todo = vec![at];
-    let mut seen = std::collections::HashSet::new();
-    while let Some(at) = todo.pop() {
-        let Attach::Node(n) = at else { continue };
-        if !seen.insert(n) {
-            continue;
-        }
-        match &topology.nodes[n].kind {
-            NodeKind::MapKey { .. }
-            | NodeKind::Map { .. }
-            | NodeKind::FlatMap { .. }
-            | NodeKind::ConvertKey { .. }
-            | NodeKind::ConvertKeyValue { .. } => return true,
-            NodeKind::Aggregate { .. } | NodeKind::TableSource { .. } => {}
-            _ => todo.extend(parents(topology, n)),
-        }
-    }
-    false
 }
 
 impl DefPlanner<'_, '_> {

@@ -378,7 +378,10 @@ impl DefPlanner<'_, '_> {
             match &nodes[id].kind {
                 NodeKind::WindowAggregate { window, .. } => return Some(*window),
                 NodeKind::TableFilter { .. } | NodeKind::TableMapValues { .. } | NodeKind::Suppress { .. } => {
-                    id = nodes.iter().position(|n| n.children.contains(&id))?;
+                    match super::parents(&self.p.topology, id).as_slice() {
+                        [super::Attach::Node(parent)] => id = *parent,
+                        _ => return None,
+                    }
                 }
                 _ => return None,
             }
