@@ -1,9 +1,9 @@
 //! `weir-engine`: everything between a validated definition and records flowing: the data
-//! model, notations, the embedded log, the plan, the runtime and state stores. It owns the
-//! ports (traits) that adapters implement (Python functions, the Kafka broker) and names no
-//! adapter technology itself.
+//! model, notations, the plan, the runtime and state stores. It owns the ports (traits) that
+//! adapters implement ([`ports`] for Python functions, [`broker`] for the embedded log and
+//! Kafka) and names no adapter itself.
 
-pub mod log;
+pub mod broker;
 pub mod metrics;
 pub mod notation;
 pub mod partitioner;

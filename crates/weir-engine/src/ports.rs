@@ -4,15 +4,14 @@
 //!   with [`ForeignValue`] for values the function runtime keeps in its own objects.
 //! - [`ThreadScope`]: what worker threads run inside (attached to the interpreter), and how a
 //!   batch of records takes the interpreter's lock once.
-//! - [`Broker`]: topics, records and consumer positions (implemented here for the embedded
-//!   [`Log`], and by `weir-kafka` for Apache Kafka), so the runtime cannot tell them apart.
+//!
+//! The broker port (topics, records, consumer positions) has a module of its own,
+//! [`crate::broker`].
 
 use std::any::Any;
 use std::fmt;
-use std::time::Duration;
 
 use crate::Value;
-use crate::log::{Log, LogError, NewRecord, StoredRecord, TopicConfig};
 use crate::notation::json::{JsonWriter, Unwritable};
 use crate::value::{Datum, ForeignKind};
 
@@ -121,81 +120,5 @@ pub struct ScopeHandle(pub std::sync::Arc<dyn ThreadScope>);
 impl fmt::Debug for ScopeHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ThreadScope")
-    }
-}
-
-/// Topics, records and consumer positions, as the runtime uses them.
-pub trait Broker: Send + Sync {
-    /// The number of partitions of a topic, creating it with `partitions_if_new` partitions
-    /// when it does not exist (Kafka's auto-creation).
-    fn ensure_topic(&self, topic: &str, partitions_if_new: u32) -> Result<u32, LogError>;
-    /// As [`Broker::ensure_topic`], creating the topic with `config` (partitions, cleanup
-    /// policy, retention) when it does not exist: for internal topics such as state store
-    /// changelogs. The default ignores all but the partitions.
-    fn ensure_topic_with(&self, topic: &str, config: &TopicConfig) -> Result<u32, LogError> {
-        self.ensure_topic(topic, config.partitions)
-    }
-    fn append(&self, topic: &str, partition: u32, records: &[NewRecord]) -> Result<u64, LogError>;
-    fn read(&self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>, LogError>;
-    fn start_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError>;
-    fn end_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError>;
-    /// Blocks until `offset` exists in the partition or `timeout` passes.
-    fn wait_for(&self, topic: &str, partition: u32, offset: u64, timeout: Duration) -> Result<bool, LogError>;
-    /// Makes everything appended so far durable.
-    fn sync(&self) -> Result<(), LogError>;
-    fn commit(&self, group: &str, offsets: &[(&str, u32, u64)]) -> Result<(), LogError>;
-    fn committed(&self, group: &str, topic: &str, partition: u32) -> Option<u64>;
-}
-
-impl Broker for Log {
-    fn ensure_topic(&self, topic: &str, partitions_if_new: u32) -> Result<u32, LogError> {
-        if let Some(config) = self.topic(topic) {
-            return Ok(config.partitions);
-        }
-        match self.create_topic(topic, TopicConfig { partitions: partitions_if_new.max(1), ..TopicConfig::default() }) {
-            Ok(()) => Ok(partitions_if_new.max(1)),
-            // Created concurrently by another thread: use what is there.
-            Err(LogError::TopicExists { .. }) => {
-                self.topic(topic).map(|c| c.partitions).ok_or(LogError::UnknownTopic { topic: topic.to_string() })
-            }
-            Err(e) => Err(e),
-        }
-    }
-    fn ensure_topic_with(&self, topic: &str, config: &TopicConfig) -> Result<u32, LogError> {
-        if let Some(existing) = self.topic(topic) {
-            return Ok(existing.partitions);
-        }
-        let config = TopicConfig { partitions: config.partitions.max(1), ..config.clone() };
-        match self.create_topic(topic, config.clone()) {
-            Ok(()) => Ok(config.partitions),
-            Err(LogError::TopicExists { .. }) => {
-                self.topic(topic).map(|c| c.partitions).ok_or(LogError::UnknownTopic { topic: topic.to_string() })
-            }
-            Err(e) => Err(e),
-        }
-    }
-    fn append(&self, topic: &str, partition: u32, records: &[NewRecord]) -> Result<u64, LogError> {
-        Log::append(self, topic, partition, records)
-    }
-    fn read(&self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>, LogError> {
-        Log::read(self, topic, partition, from, max_bytes)
-    }
-    fn start_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError> {
-        Log::start_offset(self, topic, partition)
-    }
-    fn end_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError> {
-        Log::end_offset(self, topic, partition)
-    }
-    fn wait_for(&self, topic: &str, partition: u32, offset: u64, timeout: Duration) -> Result<bool, LogError> {
-        Log::wait_for(self, topic, partition, offset, timeout)
-    }
-    fn sync(&self) -> Result<(), LogError> {
-        Log::sync(self)
-    }
-    fn commit(&self, group: &str, offsets: &[(&str, u32, u64)]) -> Result<(), LogError> {
-        Log::commit(self, group, offsets)
-    }
-    fn committed(&self, group: &str, topic: &str, partition: u32) -> Option<u64> {
-        Log::committed(self, group, topic, partition)
     }
 }

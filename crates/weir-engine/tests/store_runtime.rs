@@ -3,15 +3,15 @@
 //! instances, functions reach the current task's instance, changes reach the changelog
 //! (partition = task) and a new run restores them.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use weir_engine::Value;
-use weir_engine::log::{Log, NewRecord, TopicConfig};
+use weir_engine::broker::memory::MemoryBroker;
+use weir_engine::broker::{Broker, NewRecord, TopicSpec};
 use weir_engine::notation::Notations;
 use weir_engine::plan::{PlanInput, Topology, plan};
-use weir_engine::ports::{Broker, FunctionError, Functions};
+use weir_engine::ports::{FunctionError, Functions};
 use weir_engine::runtime::process::Stats;
 use weir_engine::runtime::{RunOptions, run};
 use weir_engine::store::{self, StateStores, StoreView};
@@ -50,29 +50,11 @@ fn planned(defs: &[&weir_dsl::model::Definition]) -> Result<Topology, Vec<weir_d
     plan(&inputs, &Notations::builtin(), "app", true, false)
 }
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path =
-            std::env::temp_dir().join(format!("weir-store-rt-{name}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst)));
-        let _ = std::fs::remove_dir_all(&path);
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn record(key: &str) -> NewRecord {
     NewRecord { timestamp: 1000, key: Some(key.as_bytes().to_vec()), value: Some(b"x".to_vec()), headers: Vec::new() }
 }
 
-fn run_once(topology: &Arc<Topology>, log: &Arc<Log>, stores: &Arc<StateStores>) {
+fn run_once(topology: &Arc<Topology>, log: &Arc<MemoryBroker>, stores: &Arc<StateStores>) {
     let mut options = RunOptions::new("app");
     options.until_idle = true;
     options.commit_interval = std::time::Duration::ZERO;
@@ -82,7 +64,7 @@ fn run_once(topology: &Arc<Topology>, log: &Arc<Log>, stores: &Arc<StateStores>)
 }
 
 /// The keys and long values written to `out`.
-fn outputs(log: &Log) -> Vec<(String, i64)> {
+fn outputs(log: &MemoryBroker) -> Vec<(String, i64)> {
     log.read("out", 0, 0, 1 << 20)
         .expect("read out")
         .into_iter()
@@ -96,11 +78,9 @@ fn outputs(log: &Log) -> Vec<(String, i64)> {
 
 #[test]
 fn each_task_has_its_own_store_and_a_restart_restores_it() {
-    let dir = TempDir::new("tasks");
-    let (log, _) = Log::open(&dir.0).expect("log");
-    let log = Arc::new(log);
-    log.create_topic("words", TopicConfig { partitions: 2, ..TopicConfig::default() }).expect("topic");
-    log.create_topic("out", TopicConfig { partitions: 1, ..TopicConfig::default() }).expect("topic");
+    let log = Arc::new(MemoryBroker::new());
+    log.ensure_topic_with("words", &TopicSpec::with_partitions(2)).expect("topic");
+    log.ensure_topic_with("out", &TopicSpec::with_partitions(1)).expect("topic");
     // The same key in both partitions: each task counts its own.
     log.append("words", 0, &[record("a"), record("b"), record("a")]).expect("append");
     log.append("words", 1, &[record("a")]).expect("append");

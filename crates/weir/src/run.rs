@@ -14,11 +14,12 @@ use anyhow::{Context, bail};
 use weir_dsl::Diagnostic;
 use weir_dsl::model::Definition;
 use weir_dsl::runner::{DefinitionSource, PythonContext, RunnerConfig, base_dir_of, parse_inline_definition, parse_runner_config};
-use weir_engine::log::{Log, RecoveryEvent};
+use weir_engine::broker::Broker;
 use weir_engine::plan::{PlanInput, plan};
-use weir_engine::ports::{Broker, Functions};
+use weir_engine::ports::Functions;
 use weir_engine::runtime::process::Stats;
 use weir_engine::runtime::{RunOptions, run as run_topology};
+use weir_log::{Log, RecoveryEvent};
 use weir_python::PythonFunctions;
 
 /// How often the progress line is printed.

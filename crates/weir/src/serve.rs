@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, anyhow, bail};
 use clap::Parser;
-use weir_engine::log::Log;
 use weir_engine::notation::Notations;
+use weir_log::Log;
 
 use crate::topic::{Io, TopicCommand, execute};
 

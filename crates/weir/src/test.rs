@@ -33,13 +33,14 @@ use weir_dsl::Diagnostic;
 use weir_dsl::model::Definition;
 use weir_dsl::suite::{ProduceData, Suite, SuiteStream, TestCase, parse_suite};
 use weir_engine::Value;
-use weir_engine::log::{Log, NewRecord, TopicConfig};
+use weir_engine::broker::Broker;
 use weir_engine::notation::{Codec, Notations, Target};
 use weir_engine::plan::{PlanInput, plan};
-use weir_engine::ports::{Broker, Functions};
+use weir_engine::ports::Functions;
 use weir_engine::runtime::process::Stats;
 use weir_engine::runtime::{RunOptions, run as run_topology};
 use weir_engine::store::StateStores;
+use weir_log::{Log, NewRecord, TopicConfig};
 use weir_python::PythonFunctions;
 use weir_python::assertions::{Assertions, Outcome, OutputRecord, TestGenerator, check_assertion, check_generator};
 
@@ -587,7 +588,7 @@ fn append(log: &Log, topic: &str, records: &[NewRecord]) -> Result<(), Failure> 
     if records.is_empty() {
         return Ok(());
     }
-    let fail = |e: weir_engine::log::LogError| error(format!("cannot write to topic '{topic}': {e}"));
+    let fail = |e: weir_log::LogError| error(format!("cannot write to topic '{topic}': {e}"));
     if log.topic(topic).is_none() {
         log.create_topic(topic, TopicConfig { partitions: 1, retention_ms: None, ..TopicConfig::default() }).map_err(fail)?;
     }
@@ -611,7 +612,7 @@ fn append(log: &Log, topic: &str, records: &[NewRecord]) -> Result<(), Failure> 
 fn read_records(log: &Log, stream: &SuiteStream, codecs: &StreamCodecs) -> Result<Vec<OutputRecord>, Failure> {
     let topic = &stream.topic.value;
     let Some(config) = log.topic(topic) else { return Ok(Vec::new()) };
-    let fail = |e: weir_engine::log::LogError| error(format!("cannot read topic '{topic}': {e}"));
+    let fail = |e: weir_log::LogError| error(format!("cannot read topic '{topic}': {e}"));
     let mut out = Vec::new();
     for p in 0..config.partitions {
         let end = log.end_offset(topic, p).map_err(fail)?;

@@ -28,8 +28,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, anyhow, bail};
 use serde_json::{Map, Value as Json};
 use weir_dsl::diag::did_you_mean;
-use weir_engine::log::{CleanupPolicy, Log, LogError, MAX_RECORD_BYTES, NewRecord, StoredRecord, TopicConfig};
 use weir_engine::notation::{Codec, Notations, Target};
+use weir_log::{CleanupPolicy, FrameSize, Log, LogError, MAX_RECORD_BYTES, NewRecord, StoredRecord, TopicConfig};
 
 /// The `weir topic` subcommands.
 #[derive(clap::Subcommand)]

@@ -7,8 +7,8 @@ use std::path::Path;
 const ALLOWED: &[(&str, &[&str])] = &[
     // Pure: YAML in, model out. No runtime, Python, Kafka, CLI or anyhow.
     ("weir-dsl", &["yaml-rust2", "indexmap", "serde_json"]),
-    // Data model, plan, stores, embedded log, runtime. Owns the ports; names no adapter
-    // technology (Python, Kafka, HTTP, CLI).
+    // Data model, plan, stores, runtime. Owns the ports (functions, broker); names no
+    // adapter (Python, the embedded log, Kafka, HTTP, CLI).
     // Notation libraries are named only in their codec modules (notation/<name>.rs).
     (
         "weir-engine",
@@ -16,7 +16,6 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "weir-dsl",
             "indexmap",
             "thiserror",
-            "crc32fast",
             "serde_json",
             "serde",
             "tracing",
@@ -28,6 +27,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "protox",
         ],
     ),
+    // The embedded log: a broker adapter, beside the Kafka one; it knows the engine's port
+    // and nothing of plans, stores or functions.
+    ("weir-log", &["weir-engine", "thiserror", "crc32fast"]),
     // The only crate that names pyo3.
     ("weir-python", &["weir-dsl", "weir-engine", "indexmap", "pyo3", "tracing"]),
     // ureq: the schema registry clients (registry.rs).
@@ -37,6 +39,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "weir-dsl",
             "weir-engine",
             "weir-python",
+            "weir-log",
             "clap",
             "anyhow",
             "serde_json",
@@ -85,4 +88,49 @@ fn crates_depend_only_on_what_the_architecture_allows() {
         }
     }
     assert_eq!(found.len(), ALLOWED.len(), "every crate of the rule exists: {found:?}");
+}
+
+/// Every `.rs` file under `dir`.
+fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("source dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// What a crate's sources must never name, beyond its manifest: the engine reaches the
+/// outside only through its ports, so no adapter's crate or technology appears in it; the
+/// embedded log implements the broker port and nothing above it.
+const FORBIDDEN: &[(&str, &[&str])] = &[
+    ("weir-dsl", &["weir_engine", "weir_log", "weir_kafka", "weir_python", "pyo3", "rdkafka"]),
+    ("weir-engine", &["weir_log", "weir_kafka", "weir_python", "pyo3", "rdkafka", "ureq", "crate::log"]),
+    ("weir-log", &["weir_kafka", "weir_python", "weir_engine::plan", "weir_engine::runtime", "weir_engine::store", "weir_engine::ports"]),
+    ("weir-python", &["weir_log", "weir_kafka", "rdkafka"]),
+];
+
+#[test]
+fn crates_name_only_what_the_architecture_allows() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut offences = Vec::new();
+    for (krate, words) in FORBIDDEN {
+        let mut files = Vec::new();
+        sources(&crates.join(krate).join("src"), &mut files);
+        assert!(!files.is_empty(), "crate '{krate}' has sources");
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("read source");
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                for word in *words {
+                    if code.contains(word) {
+                        offences.push(format!("{}:{}: names '{word}'", file.display(), n + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(offences.is_empty(), "layering broken (ARCHITECTURE.md, Invariants):\n{}", offences.join("\n"));
 }

@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use weir_engine::log::Log;
+use weir_log::Log;
 
 /// A fresh directory for one test, removed when dropped.
 struct TempDir(PathBuf);

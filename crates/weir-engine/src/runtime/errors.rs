@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use weir_dsl::runner::{ErrorHandling, ErrorTypeHandling, Handler};
 
-use crate::log::NewRecord;
-use crate::ports::Broker;
+use crate::broker::Broker;
+use crate::broker::NewRecord;
 
 /// How many times `retryOnFail` tries again before giving up.
 pub const RETRIES: u32 = 3;
@@ -150,7 +150,7 @@ fn describe_payload(origin: &Origin) -> String {
     format!("key={} value={}", show(origin.key), show(origin.value))
 }
 
-fn dead_letter(broker: &dyn Broker, topic: &str, failure: &Failure, origin: &Origin) -> Result<(), crate::log::LogError> {
+fn dead_letter(broker: &dyn Broker, topic: &str, failure: &Failure, origin: &Origin) -> Result<(), crate::broker::BrokerError> {
     let mut headers = origin.headers.to_vec();
     let mut add = |k: &str, v: String| headers.push((format!("weir.error.{k}"), v.into_bytes()));
     add("phase", failure.phase.name().to_string());

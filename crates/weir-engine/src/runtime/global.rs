@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 
 use super::errors::{Decision, ErrorHandlers, Failure, Origin, Phase};
 use super::process::Stop;
+use crate::broker::Broker;
 use crate::plan::{GlobalTable, Topology};
-use crate::ports::Broker;
 use crate::store::{StateStores, StoreInstance, StoreView, TaskStores};
 
 /// The task number of global store instances (they belong to no task).
@@ -97,7 +97,7 @@ impl GlobalStores {
 fn apply(
     global: &Global,
     partition: u32,
-    record: &crate::log::StoredRecord,
+    record: &crate::broker::StoredRecord,
     broker: &dyn Broker,
     handlers: &ErrorHandlers,
 ) -> Result<(), Stop> {

@@ -35,8 +35,8 @@ use weir_dsl::model::JoinKind;
 
 use super::Input;
 use super::process::{Effect, NodeError, Processor, Record, call, call_value};
+use crate::broker::Broker;
 use crate::plan::{JoinNode, LookupKey, StreamJoinSide, TableGetter, Topology};
-use crate::ports::Broker;
 use crate::store::{self, EntryKey, StoreError, StoreFlavor, StoreInstance, StoreSpec, StoreView};
 use crate::value::{Datum, Value};
 

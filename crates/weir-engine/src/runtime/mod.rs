@@ -48,9 +48,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use weir_dsl::duration::OffsetResetPolicy;
 use weir_dsl::runner::ErrorHandling;
 
-use crate::log::{LogError, StoredRecord};
+use crate::broker::Broker;
+use crate::broker::{BrokerError, StoredRecord};
 use crate::plan::Topology;
-use crate::ports::{Broker, ScopeHandle};
+use crate::ports::ScopeHandle;
 use crate::store::{self, StateStores, TaskStores};
 use errors::ErrorHandlers;
 use process::{Outputs, Processor, SourceDecoding, Stats, Stop};
@@ -299,7 +300,7 @@ fn start_position(
     policy: Option<&OffsetResetPolicy>,
 ) -> Result<u64, String> {
     let start = broker.start_offset(topic, partition).map_err(|e| e.to_string())?;
-    if let Some(committed) = broker.committed(group, topic, partition) {
+    if let Some(committed) = broker.committed(group, topic, partition).map_err(|e| e.to_string())? {
         return Ok(committed.max(start));
     }
     match policy {
@@ -469,7 +470,7 @@ fn process_task(task: &mut Task, processor: &mut Processor) -> Result<usize, Sto
     Ok(done)
 }
 
-fn commit(broker: &dyn Broker, group: &str, tasks: &[Task], topology: &Topology) -> Result<(), LogError> {
+fn commit(broker: &dyn Broker, group: &str, tasks: &[Task], topology: &Topology) -> Result<(), BrokerError> {
     broker.sync()?;
     let offsets: Vec<(&str, u32, u64)> =
         tasks.iter().flat_map(|t| t.inputs.iter()).map(|i| (topology.sources[i.source].topic.as_str(), i.partition, i.next)).collect();

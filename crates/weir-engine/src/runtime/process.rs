@@ -36,12 +36,13 @@ use weir_dsl::types::{TypeKind, UserType};
 
 use super::FastMap;
 use super::errors::{Decision, ErrorHandlers, Failure, Origin, Phase, retry_pause};
-use crate::log::{LogError, NewRecord, StoredRecord};
+use crate::broker::Broker;
+use crate::broker::{BrokerError, NewRecord, StoredRecord};
 use crate::notation::json::{self, JsonKind, JsonWriter};
 use crate::notation::{Codec, CodecError, TextConversion};
 use crate::partitioner::partition_for_key;
 use crate::plan::{Aggregation, FnHandle, NodeId, NodeKind, PrintTarget, Sink, Topology};
-use crate::ports::{Broker, FunctionError, Functions, ScopeHandle};
+use crate::ports::{FunctionError, Functions, ScopeHandle};
 use crate::store::{self, StoreError, StoreSpec, StoreView};
 use crate::value::{Datum, ForeignKind, Value, convert, converts_unchanged};
 
@@ -71,7 +72,7 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    fn partitions(&mut self, broker: &dyn Broker, topic: &str) -> Result<u32, LogError> {
+    fn partitions(&mut self, broker: &dyn Broker, topic: &str) -> Result<u32, BrokerError> {
         if let Some(&n) = self.partitions.get(topic) {
             return Ok(n);
         }
@@ -112,7 +113,7 @@ impl Outputs {
     }
 
     /// Appends everything pending. Returns the number of records written.
-    pub fn flush(&mut self, broker: &dyn Broker) -> Result<usize, LogError> {
+    pub fn flush(&mut self, broker: &dyn Broker) -> Result<usize, BrokerError> {
         let mut written = 0;
         for (topic, per_partition) in self.pending.iter_mut() {
             for (partition, records) in per_partition.iter_mut().enumerate() {

@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 use super::errors::{Decision, ErrorHandlers, Failure, Origin, Phase};
 use super::now_ms;
 use super::process::{Stats, json_text};
-use crate::log::NewRecord;
+use crate::broker::Broker;
+use crate::broker::NewRecord;
 use crate::partitioner::partition_for_key;
 use crate::plan::{FnHandle, ProducerPlan};
-use crate::ports::Broker;
 use crate::value::{Value, convert};
 use weir_dsl::types::{TypeKind, UserType};
 

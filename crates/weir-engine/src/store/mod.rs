@@ -69,10 +69,10 @@ use indexmap::IndexMap;
 use weir_dsl::model::{StoreDef, StoreKind};
 use weir_dsl::types::{TypeKind, UserType};
 
-use crate::log::{CleanupPolicy, LogError, NewRecord, StoredRecord, TopicConfig};
+use crate::broker::Broker;
+use crate::broker::{BrokerError, CleanupPolicy, NewRecord, StoredRecord, TopicSpec};
 use crate::notation::{Codec, Notations, Target};
 use crate::partitioner::partition_for_key;
-use crate::ports::Broker;
 use crate::value::{Value, convert};
 use keyvalue::{KeyValueBytes, StampedBytes};
 use session::SessionBytes;
@@ -125,19 +125,19 @@ impl StoreFlavor {
 
     /// How the changelog topic is cleaned up, as Kafka Streams configures it (except the
     /// versioned store's: see the module documentation).
-    fn changelog_config(self, partitions: u32) -> TopicConfig {
-        let windowed = |retention_ms: u64| TopicConfig {
+    fn changelog_config(self, partitions: u32) -> TopicSpec {
+        let windowed = |retention_ms: u64| TopicSpec {
             partitions,
-            cleanup_policy: CleanupPolicy::CompactDelete,
+            cleanup: CleanupPolicy::CompactDelete,
             retention_ms: Some(retention_ms.saturating_add(24 * 3600 * 1000)),
-            ..TopicConfig::default()
+            min_compaction_lag_ms: None,
         };
         match self {
             StoreFlavor::KeyValue | StoreFlavor::TimestampedKeyValue => {
-                TopicConfig { partitions, cleanup_policy: CleanupPolicy::Compact, retention_ms: None, ..TopicConfig::default() }
+                TopicSpec { partitions, cleanup: CleanupPolicy::Compact, retention_ms: None, min_compaction_lag_ms: None }
             }
             StoreFlavor::VersionedKeyValue { .. } => {
-                TopicConfig { partitions, cleanup_policy: CleanupPolicy::Delete, retention_ms: None, ..TopicConfig::default() }
+                TopicSpec { partitions, cleanup: CleanupPolicy::Delete, retention_ms: None, min_compaction_lag_ms: None }
             }
             StoreFlavor::Window { retention_ms, .. } | StoreFlavor::Session { retention_ms } => windowed(retention_ms),
         }
@@ -1142,7 +1142,7 @@ impl TaskStores {
 
     /// Appends the changes of every instance to its changelog (partition = the instance's
     /// task). Returns the number of records written.
-    pub fn flush_changelogs(&self, broker: &dyn Broker) -> Result<usize, LogError> {
+    pub fn flush_changelogs(&self, broker: &dyn Broker) -> Result<usize, BrokerError> {
         let mut written = 0;
         for store in &self.stores {
             let Some(topic) = &store.spec.changelog else { continue };
@@ -1214,7 +1214,7 @@ fn restore(instance: &StoreInstance, topic: &str, partitions: u32, broker: &dyn 
     if partition >= have {
         return Err(format!("changelog topic '{topic}' has {have} partition(s), but the application has a task {partition}"));
     }
-    let fail = |e: LogError| format!("cannot restore state store '{}' from '{topic}': {e}", instance.spec.name);
+    let fail = |e: BrokerError| format!("cannot restore state store '{}' from '{topic}': {e}", instance.spec.name);
     let end = broker.end_offset(topic, partition).map_err(fail)?;
     let mut at = broker.start_offset(topic, partition).map_err(fail)?;
     let mut restored = 0;

@@ -2,12 +2,10 @@
 //! the flavors' query shapes, views over several instances, changelogs and restoring, and
 //! the current task's stores.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
-use crate::log::Log;
+use crate::broker::memory::MemoryBroker;
 
 fn specs(yaml: &str) -> Vec<Arc<StoreSpec>> {
     let (def, diags) = weir_dsl::parse_definition("t.yaml", "ns", yaml, &[]);
@@ -32,23 +30,6 @@ fn v(instance: &Arc<StoreInstance>) -> Option<StoreView<'_>> {
 
 fn keys(iter: StoreIter) -> Vec<Value> {
     iter.map(|e| e.expect("entry").key.to_value()).collect()
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!("weir-store-{name}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst)));
-        let _ = std::fs::remove_dir_all(&path);
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 const KV: &str = "stores:\n  s:\n    type: keyValue\n    keyType: int\n    valueType: long\n";
@@ -228,8 +209,7 @@ fn the_current_task_stores_are_reachable_only_inside_the_task() {
 
 #[test]
 fn changelogs_restore_every_flavor() {
-    let dir = TempDir::new("restore");
-    let (log, _) = Log::open(&dir.0).expect("log");
+    let log = MemoryBroker::new();
     let yaml = "stores:\n  kv:\n    type: keyValue\n    keyType: string\n    valueType: long\n    logging: true\n  ts:\n    type: keyValue\n    keyType: string\n    valueType: string\n    timestamped: true\n    persistent: true\n  ver:\n    type: keyValue\n    keyType: string\n    valueType: string\n    persistent: true\n    versioned: true\n    historyRetention: 1h\n    segmentInterval: 1m\n  win:\n    type: window\n    keyType: string\n    valueType: string\n    windowSize: 10s\n    retention: 1h\n    retainDuplicates: true\n    logging: true\n  ses:\n    type: session\n    keyType: string\n    valueType: string\n    retention: 1h\n    logging: true\n  quiet:\n    type: keyValue\n    keyType: string\n    valueType: string\n";
     let specs = specs(yaml);
     let stores = StateStores::new();
@@ -258,12 +238,9 @@ fn changelogs_restore_every_flavor() {
     assert_eq!(task.flush_changelogs(&log).expect("flush"), 0, "each change once");
     assert!(log.topic("app-quiet-changelog").is_none(), "no changelog without logging or persistence");
     let config = log.topic("app-kv-changelog").expect("kv changelog");
-    assert_eq!((config.partitions, config.cleanup_policy), (2, CleanupPolicy::Compact));
-    assert_eq!(
-        log.topic("app-win-changelog").map(|c| (c.cleanup_policy, c.retention_ms)),
-        Some((CleanupPolicy::CompactDelete, Some(90_000_000)))
-    );
-    assert_eq!(log.topic("app-ver-changelog").map(|c| (c.cleanup_policy, c.retention_ms)), Some((CleanupPolicy::Delete, None)));
+    assert_eq!((config.partitions, config.cleanup), (2, CleanupPolicy::Compact));
+    assert_eq!(log.topic("app-win-changelog").map(|c| (c.cleanup, c.retention_ms)), Some((CleanupPolicy::CompactDelete, Some(90_000_000))));
+    assert_eq!(log.topic("app-ver-changelog").map(|c| (c.cleanup, c.retention_ms)), Some((CleanupPolicy::Delete, None)));
 
     // A new process: everything comes back from the changelogs, nothing from elsewhere.
     let again = StateStores::new().open_task(&specs, 1, 2, &log).expect("reopen");
@@ -292,8 +269,7 @@ fn changelogs_restore_every_flavor() {
 
 #[test]
 fn an_open_store_is_reused_not_restored_again() {
-    let dir = TempDir::new("reuse");
-    let (log, _) = Log::open(&dir.0).expect("log");
+    let log = MemoryBroker::new();
     let specs = specs("stores:\n  kv:\n    type: keyValue\n    keyType: string\n    valueType: string\n    logging: true\n");
     let stores = StateStores::new();
     let first = stores.open_task(&specs, 0, 1, &log).expect("open");

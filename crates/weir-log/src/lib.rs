@@ -1,5 +1,7 @@
 //! The embedded log: Kafka's model (topics, partitions, offsets, consumer positions,
-//! retention, compaction) in a local directory, for running without a broker.
+//! retention, compaction) in a local directory, for running without a broker. It implements
+//! the engine's broker port ([`weir_engine::broker::Broker`], in `broker.rs`) for a group of
+//! one process, and its records are the port's ([`NewRecord`], [`StoredRecord`]).
 //!
 //! # API
 //!
@@ -87,6 +89,7 @@
 //! records that may have been acknowledged. Reads check CRCs again and report damage the
 //! same way.
 
+mod broker;
 mod error;
 mod fsutil;
 mod offsets;
@@ -105,7 +108,7 @@ use std::time::Duration;
 
 pub use error::{LogError, RecoveryEvent, Result};
 pub use partition::CleanupStats;
-pub use record::{MAX_RECORD_BYTES, NewRecord, StoredRecord};
+pub use record::{FrameSize, MAX_RECORD_BYTES, NewRecord, StoredRecord};
 pub use segment::SegmentInfo;
 pub use topic::{CleanupPolicy, MAX_PARTITIONS, TopicConfig};
 
@@ -114,7 +117,7 @@ use offsets::Offsets;
 use partition::Partition;
 use topic::{PROPERTIES, Topic};
 
-/// The embedded log in one directory. See the [module documentation](self).
+/// The embedded log in one directory. See the [crate documentation](crate).
 pub struct Log {
     dir: PathBuf,
     _lock: File,

@@ -1,10 +1,10 @@
 //! Retention and compaction on hand-built logs whose expected result is exact.
 #![allow(clippy::unwrap_used)]
 
-mod log_support;
+mod support;
 
-use log_support::{TempDir, read_all};
-use weir_engine::log::{CleanupPolicy, CleanupStats, Log, NewRecord, TopicConfig};
+use support::{TempDir, read_all};
+use weir_log::{CleanupPolicy, CleanupStats, FrameSize, Log, NewRecord, TopicConfig};
 
 /// A record of exactly 100 bytes on disk (8 frame + 29 fixed + 3 key + 60 value).
 fn rec100(ts: i64, key: &str) -> NewRecord {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use weir_engine::log::{Log, NewRecord, StoredRecord};
+use weir_log::{Log, NewRecord, StoredRecord};
 
 /// A fresh directory under Cargo's per-target temp dir, removed on drop.
 pub struct TempDir(PathBuf);

@@ -1,41 +1,15 @@
 //! Records and their frame on disk.
 //!
-//! Owns the byte layout of one record (see the format table in [`crate::log`]) and nothing
+//! Owns the byte layout of one record (see the format table in [the crate doc](crate)) and nothing
 //! else: encoding a [`NewRecord`] at a given offset, and checking and decoding a frame back
 //! into a borrowed [`FrameView`] or an owned [`StoredRecord`].
 //!
 //! Invariants: a frame that [`parse_frame`] accepts has a matching CRC32 and a body whose
 //! fields exactly fill its length (no trailing bytes, header keys are UTF-8), so converting a
-//! view into an owned record cannot fail. The encoder and [`NewRecord::size_bytes`] agree
+//! view into an owned record cannot fail. The encoder and [`FrameSize::size_bytes`] agree
 //! byte for byte; `max_bytes` in reads counts these sizes.
 
-/// A record to append. Offsets are assigned by the log.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct NewRecord {
-    /// Milliseconds since the Unix epoch (the record's event time).
-    pub timestamp: i64,
-    /// `None` for a record without key.
-    pub key: Option<Vec<u8>>,
-    /// `None` is a tombstone (a delete, for compacted topics).
-    pub value: Option<Vec<u8>>,
-    /// Headers in order; keys may repeat, as in Kafka.
-    pub headers: Vec<(String, Vec<u8>)>,
-}
-
-/// A record read back from the log.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct StoredRecord {
-    /// Position in its partition; dense from 0 except where compaction removed records.
-    pub offset: u64,
-    /// Milliseconds since the Unix epoch.
-    pub timestamp: i64,
-    /// `None` for a record without key.
-    pub key: Option<Vec<u8>>,
-    /// `None` is a tombstone.
-    pub value: Option<Vec<u8>>,
-    /// Headers in order.
-    pub headers: Vec<(String, Vec<u8>)>,
-}
+pub use weir_engine::broker::{NewRecord, StoredRecord};
 
 /// Bytes before the body: `u32` body length, `u32` CRC32 of the body.
 pub(crate) const FRAME_HEADER: usize = 8;
@@ -51,27 +25,20 @@ fn body_len(key: Option<&[u8]>, value: Option<&[u8]>, headers: &[(String, Vec<u8
     MIN_BODY + key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len) + headers.iter().map(|(k, v)| 8 + k.len() + v.len()).sum::<usize>()
 }
 
-impl NewRecord {
-    /// A record with a key and a value and no headers.
-    pub fn new(timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>) -> NewRecord {
-        NewRecord { timestamp, key: key.map(<[u8]>::to_vec), value: value.map(<[u8]>::to_vec), headers: Vec::new() }
-    }
+/// A record's size on disk, frame included: what `max_bytes` in reads and `segment_bytes`
+/// count. [`NewRecord`] and [`StoredRecord`] of the same record agree.
+pub trait FrameSize {
+    fn size_bytes(&self) -> usize;
+}
 
-    /// The record's size on disk, frame included: what `max_bytes` in reads and
-    /// `segment_bytes` count.
-    pub fn size_bytes(&self) -> usize {
+impl FrameSize for NewRecord {
+    fn size_bytes(&self) -> usize {
         FRAME_HEADER + body_len(self.key.as_deref(), self.value.as_deref(), &self.headers)
-    }
-
-    /// The record as it reads back at `offset`.
-    pub fn at_offset(&self, offset: u64) -> StoredRecord {
-        StoredRecord { offset, timestamp: self.timestamp, key: self.key.clone(), value: self.value.clone(), headers: self.headers.clone() }
     }
 }
 
-impl StoredRecord {
-    /// The record's size on disk, frame included (same as [`NewRecord::size_bytes`]).
-    pub fn size_bytes(&self) -> usize {
+impl FrameSize for StoredRecord {
+    fn size_bytes(&self) -> usize {
         FRAME_HEADER + body_len(self.key.as_deref(), self.value.as_deref(), &self.headers)
     }
 }

@@ -17,48 +17,7 @@ use super::partition::Partition;
 /// File name of a topic's metadata.
 pub(crate) const PROPERTIES: &str = "topic.properties";
 
-/// What happens to old records, as Kafka's `cleanup.policy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CleanupPolicy {
-    /// Delete whole segments past `retention.ms` / `retention.bytes`.
-    #[default]
-    Delete,
-    /// Keep the latest record per key (on `compact`); no retention.
-    Compact,
-    /// Both (`compact,delete`), e.g. for windowed changelogs.
-    CompactDelete,
-}
-
-impl CleanupPolicy {
-    /// Kafka's spelling: `delete`, `compact`, `compact,delete`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CleanupPolicy::Delete => "delete",
-            CleanupPolicy::Compact => "compact",
-            CleanupPolicy::CompactDelete => "compact,delete",
-        }
-    }
-
-    /// Parses Kafka's spelling (either order for the pair).
-    pub fn parse(s: &str) -> Option<CleanupPolicy> {
-        match s.trim() {
-            "delete" => Some(CleanupPolicy::Delete),
-            "compact" => Some(CleanupPolicy::Compact),
-            "compact,delete" | "delete,compact" => Some(CleanupPolicy::CompactDelete),
-            _ => None,
-        }
-    }
-
-    /// Whether `compact` rewrites this topic (and keys are required).
-    pub fn compacts(self) -> bool {
-        matches!(self, CleanupPolicy::Compact | CleanupPolicy::CompactDelete)
-    }
-
-    /// Whether retention deletes old segments.
-    pub fn deletes(self) -> bool {
-        matches!(self, CleanupPolicy::Delete | CleanupPolicy::CompactDelete)
-    }
-}
+pub use weir_engine::broker::CleanupPolicy;
 
 /// A topic's settings, with Kafka's names in its properties file.
 #[derive(Debug, Clone, PartialEq, Eq)]

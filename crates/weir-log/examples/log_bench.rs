@@ -2,7 +2,7 @@
 //! read back, against the same records written and read with plain buffered `std::fs` I/O in
 //! the same run (the ratio is the log's overhead: framing, CRC, index, locking, decoding).
 //!
-//! Run: `cargo run --release -p weir-engine --example log_bench`. Prints figures only.
+//! Run: `cargo run --release -p weir-log --example log_bench`. Prints figures only.
 
 use std::error::Error;
 use std::fs::{self, File};
@@ -10,7 +10,7 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use weir_engine::log::{Log, NewRecord, TopicConfig};
+use weir_log::{FrameSize, Log, NewRecord, TopicConfig};
 
 const RECORDS: usize = 1_000_000;
 const BATCH: usize = 500;

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use super::error::{LogError, RecoveryEvent, Result, io_err};
 use super::fsutil::sync_dir;
-use super::record::{FRAME_HEADER, MAX_RECORD_BYTES, NewRecord, StoredRecord, encode_frame};
+use super::record::{FRAME_HEADER, FrameSize, MAX_RECORD_BYTES, NewRecord, StoredRecord, encode_frame};
 use super::segment::{INDEX_INTERVAL, SCAN_CHUNK, Segment, SegmentInfo, WalkEnd, is_not_found, parse_offset_name, segment_file_name, walk};
 use super::topic::TopicConfig;
 use super::writeback::{WRITEBACK_BYTES, Writeback};
@@ -426,7 +426,7 @@ impl Partition {
     }
 
     /// Rewrites the closed segments keeping the latest record per key (see the module doc of
-    /// [`crate::log`] for the rules), merging neighbours that then fit in one segment.
+    /// [the crate doc](crate) for the rules), merging neighbours that then fit in one segment.
     pub fn compact(&self, config: &TopicConfig, now_ms: i64) -> Result<CleanupStats> {
         let _m = self.lock_maintenance()?;
         // Closed segments cannot change while we hold `maintenance`: work on a snapshot.

@@ -1,10 +1,10 @@
 //! Append and read back: every field, many segments, reopen, `max_bytes`, offsets, errors.
 #![allow(clippy::unwrap_used)]
 
-mod log_support;
+mod support;
 
-use log_support::{TempDir, read_all, segment_files, varied_record};
-use weir_engine::log::{CleanupPolicy, Log, LogError, NewRecord, TopicConfig};
+use support::{TempDir, read_all, segment_files, varied_record};
+use weir_log::{CleanupPolicy, FrameSize, Log, LogError, NewRecord, TopicConfig};
 
 fn small_segments(partitions: u32) -> TopicConfig {
     TopicConfig { partitions, segment_bytes: 300, ..TopicConfig::default() }
@@ -113,7 +113,7 @@ fn errors_name_what_they_are_about() {
     assert!(msg(log.create_topic("z", TopicConfig::with_partitions(0)).unwrap_err()).contains("invalid config for topic 'z'"));
     let e = log.append("c", 0, &[NewRecord::new(0, None, Some(b"v"))]).unwrap_err();
     assert_eq!(msg(e), "record without key appended to compacted topic 'c' partition 0");
-    let big = NewRecord::new(0, None, Some(&vec![0u8; weir_engine::log::MAX_RECORD_BYTES]));
+    let big = NewRecord::new(0, None, Some(&vec![0u8; weir_log::MAX_RECORD_BYTES]));
     assert!(matches!(log.append("t", 0, &[big]), Err(LogError::RecordTooLarge { .. })));
     assert_eq!(log.end_offset("t", 0).unwrap(), 0, "nothing of a refused batch is written");
     assert!(log.topic("nope").is_none());

@@ -7,12 +7,12 @@
 //! `Log::segments` just before the call), since the rules are stated in whole segments.
 #![allow(clippy::unwrap_used)]
 
-mod log_support;
+mod support;
 
 use std::collections::{BTreeMap, HashMap};
 
-use log_support::{Rng, TempDir};
-use weir_engine::log::{CleanupPolicy, CleanupStats, Log, NewRecord, StoredRecord, TopicConfig};
+use support::{Rng, TempDir};
+use weir_log::{CleanupPolicy, CleanupStats, FrameSize, Log, NewRecord, StoredRecord, TopicConfig};
 
 struct Part {
     records: Vec<StoredRecord>,

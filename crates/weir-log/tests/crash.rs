@@ -2,13 +2,13 @@
 //! compactions. Crashes are simulated by editing the files between a close and an open.
 #![allow(clippy::unwrap_used)]
 
-mod log_support;
+mod support;
 
 use std::fs;
 use std::path::Path;
 
-use log_support::{Rng, TempDir, read_all, segment_files, varied_record};
-use weir_engine::log::{CleanupPolicy, Log, LogError, NewRecord, RecoveryEvent, StoredRecord, TopicConfig};
+use support::{Rng, TempDir, read_all, segment_files, varied_record};
+use weir_log::{CleanupPolicy, FrameSize, Log, LogError, NewRecord, RecoveryEvent, StoredRecord, TopicConfig};
 
 const SEG: u64 = 1500;
 

@@ -2,14 +2,14 @@
 //! and compacting at once.
 #![allow(clippy::unwrap_used)]
 
-mod log_support;
+mod support;
 
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use log_support::{TempDir, read_all};
-use weir_engine::log::{CleanupPolicy, Log, LogError, NewRecord, TopicConfig};
+use support::{TempDir, read_all};
+use weir_log::{CleanupPolicy, Log, LogError, NewRecord, TopicConfig};
 
 #[test]
 fn a_second_open_of_the_same_directory_is_refused_until_the_first_closes() {
