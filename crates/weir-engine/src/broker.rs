@@ -12,6 +12,13 @@
 //! - [`BrokerError`] names the topic and partition a failure is about and its
 //!   [`ErrorKind`], so the runtime can tell a missing topic from a broker that went away.
 //!
+//! Work is shared as Kafka shares it: each stream thread joins the application's consumer
+//! group ([`Broker::join_group`]) and is told which partitions of the input topics are its own
+//! ([`GroupMember`]); partition *p* of every input is task *p*. Before partitions are taken
+//! away, the member makes the outputs durable and commits the positions the thread reached,
+//! so no record is processed by two owners past a commit. The embedded log is a group of one
+//! process whose threads share the partitions out in a fixed way.
+//!
 //! [`memory::MemoryBroker`] is a broker held in memory, for the engine's own tests.
 
 pub mod memory;
@@ -232,4 +239,66 @@ pub trait Broker: Send + Sync {
     fn commit(&self, group: &str, offsets: &[(&str, u32, u64)]) -> Result<()>;
     /// The committed position of `group` in a partition, if any.
     fn committed(&self, group: &str, topic: &str, partition: u32) -> Result<Option<u64>>;
+    /// Joins `group` as one member reading `topics` (a stream thread: `member` of the
+    /// process's `members` threads). What the member owns arrives through
+    /// [`GroupMember::poll`]. The default is a static group: thread `member` owns the
+    /// partition numbers `p` with `p % members == member` of every topic, from the start,
+    /// for good (the embedded log and the memory broker, where one process owns everything).
+    fn join_group(&self, group: &str, topics: &[String], member: usize, members: usize) -> Result<Box<dyn GroupMember>> {
+        let mut owned = Vec::new();
+        for topic in topics {
+            let partitions = self.ensure_topic(topic, 1)?;
+            owned.extend((0..partitions).filter(|p| *p as usize % members.max(1) == member).map(|p| (topic.clone(), p)));
+        }
+        Ok(Box::new(StaticMember { group: group.to_string(), pending: Some(owned) }))
+    }
+}
+
+/// How a member's partitions changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignment {
+    /// These (topic, partition)s are now the member's: open their tasks (restoring state)
+    /// and read from the committed positions.
+    Assigned(Vec<(String, u32)>),
+    /// These are no longer the member's. Their positions were committed (with the outputs
+    /// made durable first) unless the membership was lost; close their tasks.
+    Revoked(Vec<(String, u32)>),
+}
+
+/// One member of a consumer group: a stream thread's view of which partitions it owns.
+pub trait GroupMember: Send {
+    /// Called by the stream thread between batches, when every output of the records before
+    /// `positions` (the next offset to read, per owned partition) has been appended. Returns
+    /// the changes of ownership since the last call, oldest first; before returning a
+    /// revocation the member has made the outputs durable and committed `positions` of the
+    /// revoked partitions. Waits at most `timeout` for something to happen.
+    fn poll(&mut self, positions: &[(&str, u32, u64)], timeout: Duration) -> Result<Vec<Assignment>>;
+    /// Makes every output appended so far (to `broker`, the one the member joined through)
+    /// durable, then commits `positions` as this member. Fails with [`ErrorKind::Fenced`]
+    /// when the group has moved on without it.
+    fn commit(&mut self, broker: &dyn Broker, positions: &[(&str, u32, u64)]) -> Result<()>;
+}
+
+/// The static membership of [`Broker::join_group`]'s default: everything assigned at the
+/// first poll, nothing ever revoked; commits go straight to the broker.
+struct StaticMember {
+    group: String,
+    pending: Option<Vec<(String, u32)>>,
+}
+
+impl GroupMember for StaticMember {
+    fn poll(&mut self, _positions: &[(&str, u32, u64)], timeout: Duration) -> Result<Vec<Assignment>> {
+        match self.pending.take() {
+            Some(owned) => Ok(vec![Assignment::Assigned(owned)]),
+            None => {
+                let _ = timeout;
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    fn commit(&mut self, broker: &dyn Broker, positions: &[(&str, u32, u64)]) -> Result<()> {
+        broker.sync()?;
+        if positions.is_empty() { Ok(()) } else { broker.commit(&self.group, positions) }
+    }
 }
