@@ -26,8 +26,9 @@
 # for the controller); --set adds a broker setting to a new dir's server.properties.
 # Jars: ${WEIR_KAFKA_HOME:-~/.cache/weir-kafka}/<kafka version>/libs, fetched once (Maven's
 # ~/.m2 caches them too) and fetched again when scripts/kafka/pom.xml changes.
-# Other knobs: WEIR_KAFKA_HEAP (512m), WEIR_KAFKA_JAVA_OPTS (added to the JVM's options),
-# WEIR_KAFKA_START_TIMEOUT (60 s, to be ready), WEIR_KAFKA_FETCH_TIMEOUT (900 s, for mvn).
+# Other knobs: WEIR_KAFKA_HEAP (512m), WEIR_KAFKA_JAVA_OPTS (JVM options put after ours, so
+# they win), WEIR_KAFKA_START_TIMEOUT (60 s, to be ready), WEIR_KAFKA_STOP_TIMEOUT (20 s),
+# WEIR_KAFKA_FETCH_TIMEOUT (900 s, for mvn).
 #
 # Concurrent calls on one dir are serialised by a lock on <dir>.lock, and fetches by a lock in
 # the jar cache, so parallel test binaries can all call `start` on one dir, or each on its own.
@@ -269,6 +270,11 @@ num.io.threads=2
 num.recovery.threads.per.data.dir=1
 background.threads=2
 num.partitions=1
+# After a crash (SIGKILL), the restarted node's controller keeps the old broker registration
+# until its session times out, and the new broker waits for that: 9 s by default, about 5 s
+# here. Not lower, so that a busy machine delaying heartbeats does not fence the broker.
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=5000
 
 # Topics are created explicitly (by tests and by Weir), never as a side effect of a metadata
 # request or a produce: an auto-created topic would have 1 partition and hide a missing
@@ -319,6 +325,18 @@ launch() {
     kafka.Kafka "$PROPS" </dev/null >>"$LOG" 2>&1 8>&- &
   pid=$!
   echo "$pid" >"$PID_FILE"
+  # $! is the forked shell, which becomes setsid and then java: wait (bounded) for the exec
+  # to show in /proc, so that is_our_broker does not take the moment before it for an exit.
+  local deadline=$((SECONDS + 10))
+  while ! is_our_broker "$pid"; do
+    if ! kill -0 "$pid" 2>/dev/null || [[ "$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)" == Z ]]; then
+      return 0 # it died: wait_ready reports it with the log
+    fi
+    if ((SECONDS >= deadline)); then
+      die "pid $pid did not become the broker within 10 s: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+    fi
+    sleep 0.05
+  done
 }
 
 # Waits until the broker of this dir serves clients: its process is alive, its client port

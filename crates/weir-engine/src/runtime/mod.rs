@@ -48,8 +48,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use weir_dsl::duration::OffsetResetPolicy;
 use weir_dsl::runner::ErrorHandling;
 
-use crate::broker::Broker;
-use crate::broker::{BrokerError, StoredRecord};
+use crate::broker::StoredRecord;
+use crate::broker::{Assignment, Broker, DEFAULT_RETENTION_MS, ErrorKind, GroupMember, TopicSpec};
 use crate::plan::Topology;
 use crate::ports::ScopeHandle;
 use crate::store::{self, StateStores, TaskStores};
@@ -162,26 +162,20 @@ pub fn run(
     stats: Arc<Stats>,
 ) -> Result<(), RunError> {
     let handlers = Arc::new(ErrorHandlers::new(options.errors.clone()));
-    let mut tasks = create_tasks(&topology, broker.as_ref(), &options.application_id, &options.stores)
-        .map_err(|e| RunError(format!("cannot start: {e}")))?;
+    let layout = Arc::new(TaskLayout::create(&topology, broker.as_ref()).map_err(|e| RunError(format!("cannot start: {e}")))?);
     join::check_copartitioned(&topology, broker.as_ref()).map_err(|e| RunError(format!("cannot start: {e}")))?;
     // Global tables are loaded to the end of their topics before any stream record.
     let globals = Arc::new(
         global::GlobalStores::open(&topology, broker.as_ref(), &options.stores).map_err(|e| RunError(format!("cannot start: {e}")))?,
     );
     globals.catch_up(broker.as_ref(), &handlers).map_err(|Stop(e)| RunError(format!("cannot load the global tables: {e}")))?;
-    for task in &mut tasks {
-        task.stores = Arc::new(globals.with_task(&task.stores));
-    }
-    let threads = options.threads.max(1);
-    let mut per_thread: Vec<Vec<Task>> = (0..threads).map(|_| Vec::new()).collect();
-    for (i, task) in tasks.into_iter().enumerate() {
-        per_thread[i % threads].push(task);
-    }
+    // Each stream thread is a member of the application's group; with no input topic there
+    // is no stream thread.
+    let threads = if layout.topics.is_empty() { 0 } else { options.threads.max(1) };
     let producers_running = Arc::new(AtomicBool::new(!topology.producers.is_empty()));
     let mut handles = Vec::new();
-    for (n, tasks) in per_thread.into_iter().enumerate().filter(|(_, t)| !t.is_empty()) {
-        let (topology, broker, handlers, shutdown, stats, options, producing, globals) = (
+    for n in 0..threads {
+        let (topology, broker, handlers, shutdown, stats, options, producing, globals, layout) = (
             Arc::clone(&topology),
             Arc::clone(&broker),
             Arc::clone(&handlers),
@@ -190,6 +184,7 @@ pub fn run(
             options.clone(),
             Arc::clone(&producers_running),
             Arc::clone(&globals),
+            Arc::clone(&layout),
         );
         let handle = std::thread::Builder::new()
             .name(format!("{}-stream-{}", options.application_id, n + 1))
@@ -203,8 +198,9 @@ pub fn run(
                     stats: &stats,
                     producing: &producing,
                     globals: &globals,
+                    layout: &layout,
                 };
-                let result = within(options.thread_scope.as_ref(), || thread.run(tasks));
+                let result = within(options.thread_scope.as_ref(), || thread.run(n, threads));
                 if result.is_err() {
                     shutdown.store(true, Ordering::SeqCst);
                 }
@@ -264,30 +260,47 @@ fn within(scope: Option<&ScopeHandle>, body: impl FnOnce() -> Result<(), RunErro
     result.unwrap_or_else(|| Err(RunError("the thread scope did not run its body (a bug in Weir)".to_string())))
 }
 
-fn create_tasks(topology: &Topology, broker: &dyn Broker, group: &str, stores: &StateStores) -> Result<Vec<Task>, String> {
-    let mut tasks: Vec<Task> = Vec::new();
-    let mut widest = 1;
-    for source in topology.sources.iter().filter(|s| !s.internal) {
-        widest = widest.max(broker.ensure_topic(&source.topic, 1).map_err(|e| e.to_string())?);
-    }
-    for (i, source) in topology.sources.iter().enumerate() {
-        let wanted = source.partitions.or_else(|| join::internal_partitions(topology, &source.topic, broker)).unwrap_or(widest);
-        let partitions = broker.ensure_topic(&source.topic, wanted).map_err(|e| e.to_string())?;
-        for partition in 0..partitions {
-            let next = start_position(broker, group, &source.topic, partition, source.offset_reset.as_ref())?;
-            let input = Input { source: i, partition, next, buffer: VecDeque::new(), previous_timestamp: -1 };
-            match tasks.iter_mut().find(|t| t.id == partition) {
-                Some(task) => task.inputs.push(input),
-                None => tasks.push(Task { id: partition, inputs: vec![input], stores: Arc::default() }),
-            }
+/// The input topics and how many tasks there are: fixed when the application starts.
+struct TaskLayout {
+    /// The topic of every source (user and internal), by source index.
+    topics: Vec<String>,
+    /// The number of tasks: the most partitions of any input topic (a changelog has a
+    /// partition per task).
+    tasks: u32,
+}
+
+impl TaskLayout {
+    /// Creates the input topics that do not exist (internal topics with the partitions of the
+    /// topics they are co-partitioned with, else of the widest user topic).
+    fn create(topology: &Topology, broker: &dyn Broker) -> Result<TaskLayout, String> {
+        let mut widest = 1;
+        for source in topology.sources.iter().filter(|s| !s.internal) {
+            widest = widest.max(broker.ensure_topic(&source.topic, 1).map_err(|e| e.to_string())?);
         }
+        let mut tasks = 0;
+        let mut topics = Vec::new();
+        for source in &topology.sources {
+            let wanted = source.partitions.or_else(|| join::internal_partitions(topology, &source.topic, broker)).unwrap_or(widest);
+            // Internal topics as Kafka Streams makes them: records kept until consumed (no
+            // time-based retention), so a slow task never loses its input.
+            let spec = TopicSpec {
+                partitions: wanted,
+                retention_ms: if source.internal { None } else { Some(DEFAULT_RETENTION_MS) },
+                ..TopicSpec::default()
+            };
+            tasks = tasks.max(broker.ensure_topic_with(&source.topic, &spec).map_err(|e| e.to_string())?);
+            topics.push(source.topic.clone());
+        }
+        Ok(TaskLayout { topics, tasks })
     }
-    tasks.sort_by_key(|t| t.id);
-    let partitions = tasks.last().map_or(0, |t| t.id + 1);
-    for task in &mut tasks {
-        task.stores = Arc::new(stores.open_task(&topology.stores, task.id, partitions, broker)?);
+
+    /// The distinct input topics, for joining the group.
+    fn distinct_topics(&self) -> Vec<String> {
+        let mut topics = self.topics.clone();
+        topics.sort();
+        topics.dedup();
+        topics
     }
-    Ok(tasks)
 }
 
 /// Where to start reading a partition: the committed position, else the reset policy
@@ -334,17 +347,48 @@ struct StreamThread<'a> {
     /// Whether the producer thread is still at work (for `until_idle`).
     producing: &'a AtomicBool,
     globals: &'a global::GlobalStores,
+    layout: &'a TaskLayout,
 }
 
 impl StreamThread<'_> {
-    fn run(&self, mut tasks: Vec<Task>) -> Result<(), RunError> {
+    /// The thread's life: join the group as member `member` of `members`, then loop: take
+    /// the group's changes (open and close tasks), process a batch of every task, append the
+    /// outputs and changelog records, commit every `commit.interval.ms`.
+    fn run(&self, member: usize, members: usize) -> Result<(), RunError> {
         let (topology, broker) = (self.topology, self.broker);
+        let group = &self.options.application_id;
+        let mut membership = broker
+            .join_group(group, &self.layout.distinct_topics(), member, members)
+            .map_err(|e| RunError(format!("cannot join the group '{group}': {e}")))?;
+        let mut tasks: Vec<Task> = Vec::new();
+        let mut assigned_once = false;
         let mut outputs = Outputs::default();
         let decoding = SourceDecoding::plan(topology);
         let scope = self.options.thread_scope.as_ref();
         let mut last_commit = Instant::now();
         let mut failure = None;
         while !self.shutdown.load(Ordering::SeqCst) {
+            // Every output of what was processed is appended at this point, so the member may
+            // commit these positions if the group takes partitions away.
+            let changes = {
+                let positions = positions(&tasks, topology);
+                membership.poll(&positions, Duration::ZERO)
+            };
+            match changes {
+                Ok(changes) => {
+                    for change in changes {
+                        assigned_once |= matches!(change, Assignment::Assigned(_));
+                        if let Err(e) = self.apply(change, &mut tasks) {
+                            failure = Some(Stop(e));
+                            break;
+                        }
+                    }
+                }
+                Err(e) => failure = Some(Stop(format!("the group '{group}' failed: {e}"))),
+            }
+            if failure.is_some() {
+                break;
+            }
             let mut processed = 0;
             for task in &mut tasks {
                 let mut processor = Processor {
@@ -384,11 +428,11 @@ impl StreamThread<'_> {
                 break;
             }
             if last_commit.elapsed() >= self.options.commit_interval {
-                commit(broker, &self.options.application_id, &tasks, topology).map_err(|e| RunError(format!("commit failed: {e}")))?;
+                self.commit(membership.as_mut(), &tasks)?;
                 last_commit = Instant::now();
             }
             if processed == 0 {
-                if self.options.until_idle && !self.producing.load(Ordering::SeqCst) {
+                if self.options.until_idle && assigned_once && !self.producing.load(Ordering::SeqCst) {
                     break;
                 }
                 idle(broker, topology, &tasks);
@@ -401,12 +445,82 @@ impl StreamThread<'_> {
         outputs.publish(self.stats);
         flushed.map_err(|e| RunError(format!("cannot append output records at shutdown: {e}")))?;
         flush_changelogs(&tasks, broker).map_err(|e| RunError(format!("at shutdown: {e}")))?;
-        commit(broker, &self.options.application_id, &tasks, topology).map_err(|e| RunError(format!("commit at shutdown failed: {e}")))?;
+        // The stores stay open for the caller to inspect (`RunOptions::stores`).
+        self.commit(membership.as_mut(), &tasks)?;
         match failure {
             Some(Stop(message)) => Err(RunError(message)),
             None => Ok(()),
         }
     }
+
+    /// Opens the tasks of newly assigned partitions (restoring their stores) and closes those
+    /// whose partitions were taken away.
+    fn apply(&self, change: Assignment, tasks: &mut Vec<Task>) -> Result<(), String> {
+        let (topology, broker) = (self.topology, self.broker);
+        match change {
+            Assignment::Assigned(partitions) => {
+                for (topic, partition) in partitions {
+                    let Some(source) = self.layout.topics.iter().position(|t| *t == topic) else {
+                        tracing::warn!("the group assigned {topic}/{partition}, which this application does not read; ignored");
+                        continue;
+                    };
+                    let s = &topology.sources[source];
+                    let next = start_position(broker, &self.options.application_id, &topic, partition, s.offset_reset.as_ref())?;
+                    let input = Input { source, partition, next, buffer: VecDeque::new(), previous_timestamp: -1 };
+                    match tasks.iter_mut().find(|t| t.id == partition) {
+                        Some(task) => {
+                            if !task.inputs.iter().any(|i| i.source == source) {
+                                task.inputs.push(input);
+                            }
+                        }
+                        None => {
+                            let stores = self.options.stores.open_task(&topology.stores, partition, self.layout.tasks, broker)?;
+                            let stores = Arc::new(self.globals.with_task(&stores));
+                            tasks.push(Task { id: partition, inputs: vec![input], stores });
+                        }
+                    }
+                }
+                tasks.sort_by_key(|t| t.id);
+            }
+            Assignment::Revoked(partitions) => {
+                for (topic, partition) in partitions {
+                    let Some(task) = tasks.iter_mut().find(|t| t.id == partition) else { continue };
+                    task.inputs.retain(|i| topology.sources[i.source].topic != topic);
+                }
+                // A task with no input left is closed: its stores go, and a later owner
+                // (this thread again, or another process) restores them from the changelogs.
+                tasks.retain(|t| {
+                    let keep = !t.inputs.is_empty();
+                    if !keep {
+                        self.options.stores.close_task(t.id);
+                        tracing::info!("task {} closed: its partitions went to another member of the group", t.id);
+                    }
+                    keep
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits the positions of every task as this member. A commit the group refuses
+    /// because it moved on is not a failure of the application: the tasks are revoked at the
+    /// next poll and their records processed again by their new owner (at least once).
+    fn commit(&self, membership: &mut dyn GroupMember, tasks: &[Task]) -> Result<(), RunError> {
+        let positions = positions(tasks, self.topology);
+        match membership.commit(self.broker, &positions) {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(e.kind, ErrorKind::Fenced | ErrorKind::Unavailable) => {
+                tracing::warn!("commit not done ({e}); the records since the last commit will be processed again");
+                Ok(())
+            }
+            Err(e) => Err(RunError(format!("commit failed: {e}"))),
+        }
+    }
+}
+
+/// The position (next offset to process) of every input of `tasks`.
+fn positions<'t>(tasks: &[Task], topology: &'t Topology) -> Vec<(&'t str, u32, u64)> {
+    tasks.iter().flat_map(|t| t.inputs.iter()).map(|i| (topology.sources[i.source].topic.as_str(), i.partition, i.next)).collect()
 }
 
 /// Appends the state stores' changes to their changelogs (before the next commit).
@@ -468,13 +582,6 @@ fn process_task(task: &mut Task, processor: &mut Processor) -> Result<usize, Sto
         done += 1;
     }
     Ok(done)
-}
-
-fn commit(broker: &dyn Broker, group: &str, tasks: &[Task], topology: &Topology) -> Result<(), BrokerError> {
-    broker.sync()?;
-    let offsets: Vec<(&str, u32, u64)> =
-        tasks.iter().flat_map(|t| t.inputs.iter()).map(|i| (topology.sources[i.source].topic.as_str(), i.partition, i.next)).collect();
-    if offsets.is_empty() { Ok(()) } else { broker.commit(group, &offsets) }
 }
 
 /// Waits a little for new records when there was nothing to do.

@@ -1194,6 +1194,12 @@ impl StateStores {
         Ok(TaskStores { stores })
     }
 
+    /// Forgets the instances of task `partition` (its partitions went to another owner): a
+    /// later [`StateStores::open_task`] restores them from their changelogs.
+    pub fn close_task(&self, partition: u32) {
+        self.lock().retain(|i| i.partition != partition);
+    }
+
     fn lock(&self) -> MutexGuard<'_, Vec<Arc<StoreInstance>>> {
         self.instances.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
