@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # The project's whole test suite: what the README's test command and CI run.
-# Everything the tests need is installed or started from here.
+# Everything the tests need is installed or started from here, and stopped again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The reference Python packages of the interop tests (the tests would install them on first
-# use too; installing here first reports a failed install once, before any test runs).
+# The reference Python packages of the interop and Kafka tests (the tests would install them
+# on first use too; installing here first reports a failed install once, before any test runs).
 scripts/python-deps.sh >/dev/null
+# A real Apache Kafka broker for the Kafka tests (crates/weir-kafka/tests, crates/weir/tests/kafka_*):
+# started here, named to the tests by WEIR_KAFKA_BOOTSTRAP, and stopped by its own PID at the end.
+KAFKA_DIR="${TMPDIR:-/tmp}/weir-test-kafka-$$"
+stop_kafka() { scripts/kafka.sh stop --dir "$KAFKA_DIR" >/dev/null 2>&1 || true; }
+trap stop_kafka EXIT
+WEIR_KAFKA_BOOTSTRAP=$(scripts/kafka.sh start --dir "$KAFKA_DIR")
+export WEIR_KAFKA_BOOTSTRAP
+echo "test.sh: Kafka broker at $WEIR_KAFKA_BOOTSTRAP ($KAFKA_DIR)" >&2
 cargo test --workspace --no-fail-fast

@@ -277,6 +277,13 @@ pub trait GroupMember: Send {
     /// durable, then commits `positions` as this member. Fails with [`ErrorKind::Fenced`]
     /// when the group has moved on without it.
     fn commit(&mut self, broker: &dyn Broker, positions: &[(&str, u32, u64)]) -> Result<()>;
+    /// Where the thread appends its outputs, changelog records and dead letters, when not
+    /// through the broker itself: under exactly-once, a Kafka member's transactional
+    /// producer, so that they and the positions of [`GroupMember::commit`] are committed
+    /// together or not at all. Asked once, when the thread starts.
+    fn writer(&self) -> Option<std::sync::Arc<dyn Broker>> {
+        None
+    }
 }
 
 /// The static membership of [`Broker::join_group`]'s default: everything assigned at the

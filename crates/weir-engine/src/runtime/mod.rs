@@ -360,6 +360,10 @@ impl StreamThread<'_> {
         let mut membership = broker
             .join_group(group, &self.layout.distinct_topics(), member, members)
             .map_err(|e| RunError(format!("cannot join the group '{group}': {e}")))?;
+        // Outputs, changelog records and dead letters go through the member's writer when it
+        // has one (a transaction), else straight to the broker.
+        let writer = membership.writer();
+        let out: &dyn Broker = writer.as_deref().unwrap_or(broker);
         let mut tasks: Vec<Task> = Vec::new();
         let mut assigned_once = false;
         let mut outputs = Outputs::default();
@@ -393,7 +397,7 @@ impl StreamThread<'_> {
             for task in &mut tasks {
                 let mut processor = Processor {
                     topology,
-                    broker,
+                    broker: out,
                     handlers: self.handlers,
                     outputs: &mut outputs,
                     stats: self.stats,
@@ -417,13 +421,13 @@ impl StreamThread<'_> {
             if failure.is_some() {
                 break;
             }
-            let flushed = outputs.flush(broker);
+            let flushed = outputs.flush(out);
             outputs.publish(self.stats);
             if let Err(e) = flushed {
                 failure = Some(Stop(format!("cannot append output records: {e}")));
                 break;
             }
-            if let Err(e) = flush_changelogs(&tasks, broker) {
+            if let Err(e) = flush_changelogs(&tasks, out) {
                 failure = Some(Stop(e));
                 break;
             }
@@ -441,10 +445,10 @@ impl StreamThread<'_> {
         // Whatever stopped the thread, what was processed is appended, synced and committed,
         // so a restart does not redo it. (A record that failed with `stopOnFail` is not
         // committed: its input offset was not advanced.)
-        let flushed = outputs.flush(broker);
+        let flushed = outputs.flush(out);
         outputs.publish(self.stats);
         flushed.map_err(|e| RunError(format!("cannot append output records at shutdown: {e}")))?;
-        flush_changelogs(&tasks, broker).map_err(|e| RunError(format!("at shutdown: {e}")))?;
+        flush_changelogs(&tasks, out).map_err(|e| RunError(format!("at shutdown: {e}")))?;
         // The stores stay open for the caller to inspect (`RunOptions::stores`).
         self.commit(membership.as_mut(), &tasks)?;
         match failure {
@@ -476,6 +480,7 @@ impl StreamThread<'_> {
                         None => {
                             let stores = self.options.stores.open_task(&topology.stores, partition, self.layout.tasks, broker)?;
                             let stores = Arc::new(self.globals.with_task(&stores));
+                            tracing::info!("task {partition} opened (partition {partition} of the input topics)");
                             tasks.push(Task { id: partition, inputs: vec![input], stores });
                         }
                     }
