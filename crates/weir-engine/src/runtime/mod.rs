@@ -436,7 +436,11 @@ impl StreamThread<'_> {
                 last_commit = Instant::now();
             }
             if processed == 0 {
-                if self.options.until_idle && assigned_once && !self.producing.load(Ordering::SeqCst) {
+                if self.options.until_idle
+                    && assigned_once
+                    && !self.producing.load(Ordering::SeqCst)
+                    && caught_up(out, broker, topology, &tasks)
+                {
                     break;
                 }
                 idle(broker, topology, &tasks);
@@ -521,6 +525,19 @@ impl StreamThread<'_> {
             Err(e) => Err(RunError(format!("commit failed: {e}"))),
         }
     }
+}
+
+/// Whether every input of `tasks` has been processed to the end of its partition, after
+/// making this thread's own appends visible (on Kafka they travel asynchronously, and may be
+/// the input of one of its tasks: a repartition topic).
+fn caught_up(out: &dyn Broker, broker: &dyn Broker, topology: &Topology, tasks: &[Task]) -> bool {
+    if out.sync().is_err() {
+        return false;
+    }
+    tasks
+        .iter()
+        .flat_map(|t| t.inputs.iter())
+        .all(|i| i.buffer.is_empty() && broker.end_offset(&topology.sources[i.source].topic, i.partition).is_ok_and(|end| i.next >= end))
 }
 
 /// The position (next offset to process) of every input of `tasks`.
