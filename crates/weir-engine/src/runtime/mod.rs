@@ -147,6 +147,29 @@ struct Task {
     stores: Arc<TaskStores>,
 }
 
+/// How long the producers wait for the stream threads' first partitions (on Kafka, joining
+/// the group can take a few seconds; past this, they start anyway).
+const STARTUP_WAIT: Duration = Duration::from_secs(30);
+
+/// The number of stream threads that have opened their first tasks (or stopped).
+#[derive(Default)]
+struct Started {
+    count: std::sync::Mutex<usize>,
+    changed: std::sync::Condvar,
+}
+
+impl Started {
+    fn one_more(&self) {
+        *self.count.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+        self.changed.notify_all();
+    }
+
+    fn wait(&self, threads: usize, timeout: Duration) {
+        let guard = self.count.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = self.changed.wait_timeout_while(guard, timeout, |n| *n < threads);
+    }
+}
+
 /// Maximum bytes read from one partition at a time.
 const FETCH_BYTES: usize = 1 << 20;
 /// Records processed per task before the thread moves on (fairness between tasks).
@@ -173,6 +196,7 @@ pub fn run(
     // is no stream thread.
     let threads = if layout.topics.is_empty() { 0 } else { options.threads.max(1) };
     let producers_running = Arc::new(AtomicBool::new(!topology.producers.is_empty()));
+    let started = Arc::new(Started::default());
     let mut handles = Vec::new();
     for n in 0..threads {
         let (topology, broker, handlers, shutdown, stats, options, producing, globals, layout) = (
@@ -186,6 +210,7 @@ pub fn run(
             Arc::clone(&globals),
             Arc::clone(&layout),
         );
+        let started = Arc::clone(&started);
         let handle = std::thread::Builder::new()
             .name(format!("{}-stream-{}", options.application_id, n + 1))
             .spawn(move || {
@@ -199,16 +224,22 @@ pub fn run(
                     producing: &producing,
                     globals: &globals,
                     layout: &layout,
+                    started: &started,
                 };
                 let result = within(options.thread_scope.as_ref(), || thread.run(n, threads));
                 if result.is_err() {
                     shutdown.store(true, Ordering::SeqCst);
+                    // Don't keep the producers waiting for this thread's first tasks.
+                    started.one_more();
                 }
                 result
             })
             .map_err(|e| RunError(format!("cannot start a stream thread: {e}")))?;
         handles.push(handle);
     }
+    // Producers start once the stream threads hold their first partitions, so a source
+    // reading from the latest offset sees what the producers write from the start.
+    started.wait(threads, STARTUP_WAIT);
     if !topology.producers.is_empty() {
         let (topology, broker, handlers, shutdown, stats, producing) = (
             Arc::clone(&topology),
@@ -348,6 +379,8 @@ struct StreamThread<'a> {
     producing: &'a AtomicBool,
     globals: &'a global::GlobalStores,
     layout: &'a TaskLayout,
+    /// Told once the thread has opened its first tasks.
+    started: &'a Started,
 }
 
 impl StreamThread<'_> {
@@ -366,6 +399,7 @@ impl StreamThread<'_> {
         let out: &dyn Broker = writer.as_deref().unwrap_or(broker);
         let mut tasks: Vec<Task> = Vec::new();
         let mut assigned_once = false;
+        let mut told_started = false;
         let mut outputs = Outputs::default();
         let decoding = SourceDecoding::plan(topology);
         let scope = self.options.thread_scope.as_ref();
@@ -392,6 +426,10 @@ impl StreamThread<'_> {
             }
             if failure.is_some() {
                 break;
+            }
+            if assigned_once && !told_started {
+                told_started = true;
+                self.started.one_more();
             }
             let mut processed = 0;
             for task in &mut tasks {
@@ -445,6 +483,9 @@ impl StreamThread<'_> {
                 }
                 idle(broker, topology, &tasks);
             }
+        }
+        if !told_started {
+            self.started.one_more();
         }
         // Whatever stopped the thread, what was processed is appended, synced and committed,
         // so a restart does not redo it. (A record that failed with `stopOnFail` is not
