@@ -148,7 +148,7 @@ def verify_counts(bootstrap, topic, path):
     })
     md = c.list_topics(topic, timeout=10).topics[topic]
     c.assign([TopicPartition(topic, p, 0) for p in md.partitions])
-    got, n, eof = {}, 0, set()
+    got, n, eof, malformed = {}, 0, set(), 0
     deadline = time.time() + 120
     while len(eof) < len(md.partitions) and time.time() < deadline:
         for m in c.consume(1000, timeout=1):
@@ -158,13 +158,18 @@ def verify_counts(bootstrap, topic, path):
                     continue
                 raise KafkaException(m.error())
             n += 1
+            if m.key() is None or m.value() is None or len(m.value()) != 8:
+                malformed += 1
+                continue
             got[m.key().decode()] = struct.unpack(">q", m.value())[0]
     c.close()
     bad = [k for k in set(want) | set(got) if want.get(k) != got.get(k)]
-    status = "OK" if not bad else f"MISMATCH on {len(bad)} keys, e.g. {sorted(bad)[:3]}"
+    status = "OK" if not bad and not malformed else f"MISMATCH on {len(bad)} keys, e.g. {sorted(bad)[:3]}"
+    if malformed:
+        status += f", {malformed} records not a string key and an 8-byte long"
     print(f"{status}: {len(got)} keys (want {len(want)}), counts sum {sum(got.values())} "
           f"(want {sum(want.values())}), {n} records read ({high} offsets)")
-    return 0 if not bad else 1
+    return 0 if not bad and not malformed else 1
 
 
 def main():

@@ -73,6 +73,8 @@ rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", n / s; else 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 words() { tr ' ' '\n' <<< "$1" | grep .; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# user + system CPU seconds of a GNU time -v report
+cpu_s() { awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { printf "%.2f", u + s }' "$1"; }
 max_rss_mib() { awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$1"; }
 wall_s() { awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.3f", s }' "$1"; }
 load() { echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) $1"; }
@@ -163,9 +165,9 @@ fresh_topic() {
 
 # "records out": the output's end offsets summed (under exactly_once_v2 they count transaction
 # markers too).
-line() { # LABEL RUN SECONDS RECORDS WALL RSS OUT
-    printf '  %-40s run %d: %7.3f s  %9s records/s  (process %7.3f s)  max RSS %7s MiB  (%s records out)\n' \
-        "$1" "$2" "$3" "$(rate "$4" "$3")" "$5" "$6" "$7" >&2
+line() { # LABEL RUN SECONDS RECORDS WALL RSS OUT CPU
+    printf '  %-40s run %d: %7.3f s  %9s records/s  (process %7.3f s, CPU %6s s)  max RSS %7s MiB  (%s records out)\n' \
+        "$1" "$2" "$3" "$(rate "$4" "$3")" "$5" "$8" "$6" "$7" >&2
 }
 
 # ---- one Weir run ----------------------------------------------------------------------------
@@ -200,6 +202,7 @@ weir_run() {
     WALL=$(elapsed "$t0" "$t1")
     S=$WALL
     RSS=$(max_rss_mib "$run/time.txt" 2> /dev/null || echo "?")
+    CPU=$(cpu_s "$run/time.txt" 2> /dev/null || echo "?")
     if ((rc != 0)); then
         echo "SKIPPING WEIR: 'weir run --until-idle' on the broker failed (exit $rc$([[ $rc == 124 ]] && echo ", timed out after $limit s")); its last lines:" >&2
         tail -n 15 "$run/weir.log" | sed 's/^/    /' >&2
@@ -233,6 +236,7 @@ baseline() {
     read -r n S r NOUT < <(tail -n 1 "$WORK/base.out")
     WALL=$(wall_s "$WORK/base-time.txt")
     RSS=$(max_rss_mib "$WORK/base-time.txt")
+    CPU=$(cpu_s "$WORK/base-time.txt")
 }
 
 # The Kafka Streams baseline's command line, up to its workload (a template for eval, below).
@@ -252,8 +256,8 @@ run_case() {
     local sides=("$@") nsides=$# i j
     echo "== $title =="
     input "$n"
-    local -a weir_s=() weir_wall=() weir_rss=() pairs=()
-    local -A base_s=() base_wall=() base_rss=() base_out=()
+    local -a weir_s=() weir_wall=() weir_rss=() weir_cpu=() pairs=()
+    local -A base_s=() base_wall=() base_rss=() base_cpu=() base_out=()
     local fixed_s=0 weir_out=""
     if ((WEIR_OK)); then
         # Weir's fixed cost: start-up, group join, idle detection, shutdown, on an empty topic.
@@ -271,8 +275,8 @@ run_case() {
             fresh_topic "weir-$out_in_def"
             local app=bench-app-$RUN_ID-$$
             if weir_run "$def" "$out_in_def" "$IN" "$OUT" "$app" "$exp"; then
-                line "weir run --until-idle" "$i" "$S" "$n" "$WALL" "$RSS" "$NOUT"
-                weir_s+=("$S") weir_wall+=("$WALL") weir_rss+=("$RSS")
+                line "weir run --until-idle" "$i" "$S" "$n" "$WALL" "$RSS" "$NOUT" "$CPU"
+                weir_s+=("$S") weir_wall+=("$WALL") weir_rss+=("$RSS") weir_cpu+=("$CPU")
                 weir_out=$NOUT
                 weir_rate=$(rate "$n" "$(awk -v a="$S" -v b="$fixed_s" 'BEGIN { print a - b }')")
                 if [[ -n $verify && $i == 1 ]]; then
@@ -287,11 +291,11 @@ run_case() {
             # shellcheck disable=SC2034 # used by the command templates (eval)
             N=$n EXP=$exp
             baseline "$label" "$cmd"
-            line "$label" "$i" "$S" "$n" "$WALL" "$RSS" "$NOUT"
+            line "$label" "$i" "$S" "$n" "$WALL" "$RSS" "$NOUT" "$CPU"
             if [[ -n $verify && $i == 1 && $label == kafka\ streams* ]]; then
                 echo "  kafka streams' counts: $(KU verify-counts "$BOOTSTRAP" "$OUT" "$IN_FILE" || true)" >&2
             fi
-            base_s[$j]+="$S " base_wall[$j]+="$WALL " base_rss[$j]+="$RSS " base_out[$j]=$NOUT
+            base_s[$j]+="$S " base_wall[$j]+="$WALL " base_rss[$j]+="$RSS " base_cpu[$j]+="$CPU " base_out[$j]=$NOUT
             if ((j == 0)) && [[ -n $weir_rate ]]; then
                 pairs+=("$(ratio "$weir_rate" "$(rate "$n" "$S")")")
             fi
@@ -300,25 +304,27 @@ run_case() {
     done
     echo "medians of $REPEAT ($n input records):"
     if ((${#weir_s[@]})); then
-        local ws wr net
+        local ws wr wc net
         ws=$(printf '%s\n' "${weir_s[@]}" | median)
         wr=$(printf '%s\n' "${weir_rss[@]}" | median)
+        wc=$(printf '%s\n' "${weir_cpu[@]}" | median)
         net=$(awk -v a="$ws" -v b="$fixed_s" 'BEGIN { printf "%.3f", a - b }')
-        printf '  %-40s %7.3f s  %9s records/s  max RSS %7s MiB  (%s records out)\n' "weir (process wall)" "$ws" "$(rate "$n" "$ws")" "$wr" "$weir_out"
+        printf '  %-40s %7.3f s  %9s records/s  max RSS %7s MiB  (%s records out; CPU %s s)\n' "weir (process wall)" "$ws" "$(rate "$n" "$ws")" "$wr" "$weir_out" "$wc"
         printf '  %-40s %7.3f s  %9s records/s  (fixed cost on an empty topic: %s s)\n' "weir minus fixed cost" "$net" "$(rate "$n" "$net")" "$fixed_s"
     fi
     for ((j = 0; j < nsides; j++)); do
-        local label=${sides[j]%%|*} bs bw br
+        local label=${sides[j]%%|*} bs bw br bc
         bs=$(words "${base_s[$j]}" | median)
         bw=$(words "${base_wall[$j]}" | median)
         br=$(words "${base_rss[$j]}" | median)
-        printf '  %-40s %7.3f s  %9s records/s  max RSS %7s MiB  (%s records out; process %.3f s, %s records/s)\n' \
-            "$label" "$bs" "$(rate "$n" "$bs")" "$br" "${base_out[$j]}" "$bw" "$(rate "$n" "$bw")"
+        bc=$(words "${base_cpu[$j]}" | median)
+        printf '  %-40s %7.3f s  %9s records/s  max RSS %7s MiB  (%s records out; process %.3f s, %s records/s; CPU %s s)\n' \
+            "$label" "$bs" "$(rate "$n" "$bs")" "$br" "${base_out[$j]}" "$bw" "$(rate "$n" "$bw")" "$bc"
         if ((${#weir_s[@]})); then
             if [[ $GUARANTEE == at_least_once && $weir_out != "${base_out[$j]}" && -z $verify ]]; then
                 echo "  WARNING: weir wrote $weir_out records, $label ${base_out[$j]}"
             fi
-            echo "  ratio weir/$label: $(ratio "$(rate "$n" "$net")" "$(rate "$n" "$bs")")x (weir minus fixed cost vs its timing), $(ratio "$(rate "$n" "$ws")" "$(rate "$n" "$bw")")x (process wall vs process wall)"
+            echo "  ratio weir/$label: $(ratio "$(rate "$n" "$net")" "$(rate "$n" "$bs")")x (weir minus fixed cost vs its timing), $(ratio "$(rate "$n" "$ws")" "$(rate "$n" "$bw")")x (process wall vs process wall), $(ratio "$bc" "$wc")x (CPU: its seconds / weir's)"
         fi
     done
     if ((${#pairs[@]})); then
