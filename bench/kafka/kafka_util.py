@@ -43,17 +43,31 @@ def admin(bootstrap):
 
 def create(bootstrap, partitions, topics):
     a = admin(bootstrap)
-    futures = a.create_topics([NewTopic(t, int(partitions), 1) for t in topics], operation_timeout=30)
-    for t, f in futures.items():
-        try:
-            f.result()
-        except KafkaException as e:
-            if e.args[0].code() != 36:  # TOPIC_ALREADY_EXISTS
-                raise
+    deadline = time.time() + 60
+    pending = list(topics)
+    while pending:
+        futures = a.create_topics([NewTopic(t, int(partitions), 1) for t in pending], operation_timeout=30)
+        pending = []
+        for t, f in futures.items():
+            try:
+                f.result()
+            except KafkaException as e:
+                if e.args[0].code() == 36:  # TOPIC_ALREADY_EXISTS
+                    continue
+                # A broker just started (or busy) can refuse for a while: retry, bounded.
+                if time.time() > deadline:
+                    raise
+                print(f"creating {t}: {e.args[0]}; retrying", file=sys.stderr)
+                pending.append(t)
+        if pending:
+            time.sleep(0.5)
     # Wait until the metadata shows every partition (the broker creates them asynchronously).
     deadline = time.time() + 30
     while time.time() < deadline:
-        md = a.list_topics(timeout=10).topics
+        try:
+            md = a.list_topics(timeout=10).topics
+        except KafkaException:
+            continue
         if all(t in md and len(md[t].partitions) == int(partitions) and md[t].error is None for t in topics):
             return
         time.sleep(0.1)
@@ -75,6 +89,20 @@ def delete(bootstrap, topics):
         except KafkaException as e:
             if e.args[0].code() != 3:  # UNKNOWN_TOPIC_OR_PART
                 raise
+
+
+def retrying(fn, *args, limit=60):
+    """fn(*args), tried again on client errors (a timed-out metadata or offsets request on a
+    busy machine) for up to `limit` seconds."""
+    deadline = time.time() + limit
+    while True:
+        try:
+            return fn(*args)
+        except KafkaException as e:
+            if time.time() > deadline:
+                raise
+            print(f"{fn.__name__}: {e.args[0]}; retrying", file=sys.stderr)
+            time.sleep(0.5)
 
 
 def end(bootstrap, topic):
@@ -137,7 +165,7 @@ def expect(path, workload):
 
 def verify_counts(bootstrap, topic, path):
     want = Counter(customer_group(v) for v in records(path) if is_settled(v))
-    high = end(bootstrap, topic)
+    high = retrying(end, bootstrap, topic)
     c = Consumer({
         "bootstrap.servers": bootstrap,
         "group.id": f"bench-verify-{os.getpid()}",
@@ -181,7 +209,7 @@ def main():
     elif cmd == "seed":
         seed(*args)
     elif cmd == "end":
-        print(end(*args))
+        print(retrying(end, *args))
     elif cmd == "expect":
         print(expect(*args))
     elif cmd == "verify-counts":

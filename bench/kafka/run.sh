@@ -98,7 +98,8 @@ STREAMS_CP="$STREAMS_DIR/target/streams-bench.jar:$STREAMS_DIR/target/lib/*"
 streams_stamp=$(find "$STREAMS_DIR/pom.xml" "$STREAMS_DIR/src" -type f -print0 | sort -z | xargs -0 cat | sha256sum | cut -d' ' -f1)
 if [[ ! -f $STREAMS_DIR/target/streams-bench.jar || "$(cat "$STREAMS_DIR/target/.bench-stamp" 2> /dev/null)" != "$streams_stamp" ]]; then
     echo "building: Kafka Streams baseline (mvn -B -q package)" >&2
-    (cd "$STREAMS_DIR" && mvn -B -q -Dstyle.color=never package >&2)
+    (cd "$STREAMS_DIR" && mvn -B -q -Dstyle.color=never package > "$WORK/mvn.log" 2>&1) \
+        || { cat "$WORK/mvn.log" >&2; echo "mvn package of $STREAMS_DIR failed" >&2; exit 1; }
     echo "$streams_stamp" > "$STREAMS_DIR/target/.bench-stamp"
 fi
 
@@ -121,6 +122,9 @@ else
 fi
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/scripts/kafka/pom.xml" 2> /dev/null || true)
 STREAMS_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$STREAMS_DIR/pom.xml")
+if [[ -n $KAFKA_VERSION && $KAFKA_VERSION != "$STREAMS_VERSION" ]]; then
+    echo "NOTE: Kafka Streams $STREAMS_VERSION (bench/kafka/streams/pom.xml) but broker $KAFKA_VERSION (scripts/kafka/pom.xml): keep them in step" >&2
+fi
 
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r)"
 echo "broker:  $BOOTSTRAP ($([[ $STARTED_BROKER == 1 ]] && echo "scripts/kafka.sh, Apache Kafka ${KAFKA_VERSION:-?}, one KRaft node" || echo "WEIR_KAFKA_BOOTSTRAP")); $PARTITIONS partitions per topic; $GUARANTEE"
