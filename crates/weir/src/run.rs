@@ -15,7 +15,7 @@ use weir_dsl::Diagnostic;
 use weir_dsl::model::Definition;
 use weir_dsl::runner::{DefinitionSource, PythonContext, RunnerConfig, base_dir_of, parse_inline_definition, parse_runner_config};
 use weir_engine::broker::Broker;
-use weir_engine::plan::{PlanInput, plan};
+use weir_engine::plan::{PlanInput, PlanOptions, plan};
 use weir_engine::ports::Functions;
 use weir_engine::runtime::process::Stats;
 use weir_engine::runtime::{RunOptions, run as run_topology};
@@ -65,7 +65,9 @@ pub fn run(paths: &[PathBuf], until_idle: bool) -> anyhow::Result<bool> {
     }
     std::fs::create_dir_all(&app.storage).with_context(|| format!("cannot create the storage directory '{}'", app.storage.display()))?;
     let notations = crate::notations::for_run(app.config.as_ref(), app.schema_directory.clone(), &app.storage)?;
-    let topology = match plan(&inputs, &notations, &app.options.application_id, app.with_pipelines, app.with_producers) {
+    let plan_options =
+        PlanOptions { application_id: app.options.application_id.clone(), pipelines: app.with_pipelines, producers: app.with_producers };
+    let topology = match plan(&inputs, &notations, &plan_options) {
         Ok(t) => t,
         Err(diags) => return Ok(report(&diags, &app.sources)),
     };

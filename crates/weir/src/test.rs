@@ -35,7 +35,7 @@ use weir_dsl::suite::{ProduceData, Suite, SuiteStream, TestCase, parse_suite};
 use weir_engine::Value;
 use weir_engine::broker::Broker;
 use weir_engine::notation::{Codec, Notations, Target};
-use weir_engine::plan::{PlanInput, plan};
+use weir_engine::plan::{PlanInput, PlanOptions, plan};
 use weir_engine::ports::Functions;
 use weir_engine::runtime::process::Stats;
 use weir_engine::runtime::{RunOptions, run as run_topology};
@@ -435,7 +435,7 @@ fn run_test(loaded: &Loaded, test: &TestCase) -> Result<(), Failure> {
         }
     }
     let inputs = [PlanInput { definition: &definition, functions: Arc::new(functions) as Arc<dyn Functions> }];
-    let topology = plan(&inputs, &notations, "weir-test", true, false)
+    let topology = plan(&inputs, &notations, &PlanOptions { producers: false, ..PlanOptions::new("weir-test") })
         .map_err(|diags| error(format!("the definition cannot run: {}", diags.first().map(|d| d.to_string()).unwrap_or_default())))?;
 
     // The application starts before the records arrive, as with Kafka's test driver: a first
