@@ -275,16 +275,29 @@ pub struct PlanInput<'a> {
     pub functions: Arc<dyn Functions>,
 }
 
-/// Builds the topology of all definitions of an application. `with_pipelines` and
-/// `with_producers` are the runner config's `enablePipelines`/`enableProducers`.
-/// `application_id` names internal topics, as Kafka Streams does.
-pub fn plan(
-    inputs: &[PlanInput],
-    notations: &Notations,
-    application_id: &str,
-    with_pipelines: bool,
-    with_producers: bool,
-) -> Result<Topology, Vec<Diagnostic>> {
+/// What to plan, and the name internal topics get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// `application.id`: names internal topics (repartition topics, changelogs), as Kafka
+    /// Streams does.
+    pub application_id: String,
+    /// Plan the pipelines (the runner config's `enablePipelines`).
+    pub pipelines: bool,
+    /// Plan the producers (the runner config's `enableProducers`).
+    pub producers: bool,
+}
+
+impl PlanOptions {
+    /// Pipelines and producers, under `application_id`.
+    pub fn new(application_id: &str) -> PlanOptions {
+        PlanOptions { application_id: application_id.to_string(), pipelines: true, producers: true }
+    }
+}
+
+/// Builds the topology of all definitions of an application.
+pub fn plan(inputs: &[PlanInput], notations: &Notations, options: &PlanOptions) -> Result<Topology, Vec<Diagnostic>> {
+    let PlanOptions { application_id, pipelines: with_pipelines, producers: with_producers } = options;
+    let (application_id, with_pipelines, with_producers) = (application_id.as_str(), *with_pipelines, *with_producers);
     let mut p = Planner {
         topology: Topology::default(),
         diags: Vec::new(),

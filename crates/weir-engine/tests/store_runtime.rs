@@ -9,10 +9,10 @@ use std::sync::atomic::AtomicBool;
 use weir_engine::Value;
 use weir_engine::broker::memory::MemoryBroker;
 use weir_engine::broker::{Broker, NewRecord, TopicSpec};
+use weir_engine::metrics::EngineCounters;
 use weir_engine::notation::Notations;
-use weir_engine::plan::{PlanInput, Topology, plan};
+use weir_engine::plan::{PlanInput, PlanOptions, Topology, plan};
 use weir_engine::ports::{FunctionError, Functions};
-use weir_engine::runtime::process::Stats;
 use weir_engine::runtime::{RunOptions, run};
 use weir_engine::store::{self, StateStores, StoreView};
 
@@ -47,7 +47,7 @@ fn definition(yaml: &str) -> weir_dsl::model::Definition {
 fn planned(defs: &[&weir_dsl::model::Definition]) -> Result<Topology, Vec<weir_dsl::Diagnostic>> {
     let inputs: Vec<PlanInput> =
         defs.iter().map(|d| PlanInput { definition: d, functions: Arc::new(Counter) as Arc<dyn Functions> }).collect();
-    plan(&inputs, &Notations::builtin(), "app", true, false)
+    plan(&inputs, &Notations::builtin(), &PlanOptions { producers: false, ..PlanOptions::new("app") })
 }
 
 fn record(key: &str) -> NewRecord {
@@ -60,7 +60,7 @@ fn run_once(topology: &Arc<Topology>, log: &Arc<MemoryBroker>, stores: &Arc<Stat
     options.commit_interval = std::time::Duration::ZERO;
     options.stores = Arc::clone(stores);
     let broker: Arc<dyn Broker> = Arc::clone(log) as Arc<dyn Broker>;
-    run(Arc::clone(topology), broker, options, Arc::new(AtomicBool::new(false)), Arc::new(Stats::default())).expect("run");
+    run(Arc::clone(topology), broker, options, Arc::new(AtomicBool::new(false)), Arc::new(EngineCounters::default())).expect("run");
 }
 
 /// The keys and long values written to `out`.

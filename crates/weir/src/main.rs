@@ -1,6 +1,7 @@
 //! `weir`: the command line. Parses arguments, runs one command, maps its outcome to an
 //! exit code. Each command lives in its own module.
 
+mod app;
 mod check;
 mod notations;
 mod registry;

@@ -1,117 +1,85 @@
-//! `weir run`: Weir's main job. Reads a runner config (or definition files), checks them,
-//! loads the Python functions, plans the topology, opens the embedded log in the storage
-//! directory and runs until SIGINT/SIGTERM, printing a progress line periodically.
+//! `weir run`: Weir's main job. Reads a runner config (or definition files) and checks them,
+//! then assembles the application ([`crate::app::App`]: Python functions, notations, plan,
+//! the embedded log in the storage directory) and runs it until SIGINT/SIGTERM, printing a
+//! progress line periodically from its metrics. While it runs, the embedded log is served to
+//! `weir topic` ([`crate::serve`]) and cleaned (retention, compaction).
 //!
 //! Without a runner config the application id is `weir` and the storage directory is
 //! `.weir-state` in the current directory.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use weir_dsl::Diagnostic;
 use weir_dsl::model::Definition;
-use weir_dsl::runner::{DefinitionSource, PythonContext, RunnerConfig, base_dir_of, parse_inline_definition, parse_runner_config};
-use weir_engine::broker::Broker;
-use weir_engine::plan::{PlanInput, plan};
-use weir_engine::ports::Functions;
-use weir_engine::runtime::process::Stats;
-use weir_engine::runtime::{RunOptions, run as run_topology};
-use weir_log::{Log, RecoveryEvent};
-use weir_python::PythonFunctions;
+use weir_dsl::runner::{DefinitionSource, RunnerConfig, base_dir_of, parse_inline_definition, parse_runner_config};
+use weir_engine::metrics::Metrics;
+use weir_engine::runtime::RunOptions;
+use weir_log::Log;
+
+use crate::app::{App, AppOptions, Backend, NotationSetup, PythonSetup, StartError, StopHandle, progress_line};
 
 /// How often the progress line is printed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// How often retention and compaction run on the embedded log.
 const CLEAN_EVERY: Duration = Duration::from_secs(60);
 
-struct App {
-    definitions: Vec<Definition>,
-    /// Source text per file, for rendering diagnostics.
+/// A run, read and checked: the application's options and the source text per file (for
+/// rendering diagnostics).
+struct Loaded {
+    options: AppOptions,
     sources: Vec<(String, String)>,
-    options: RunOptions,
     storage: PathBuf,
-    python: PythonContext,
-    module_path: Option<String>,
-    with_pipelines: bool,
-    with_producers: bool,
-    /// The runner config, when the run has one (its notations and schema registries).
-    config: Option<RunnerConfig>,
-    /// Where schema files are read from: the config's `schemaDirectory`, else the directory
-    /// of the runner config (or of the first definition file).
-    schema_directory: PathBuf,
 }
 
 pub fn run(paths: &[PathBuf], until_idle: bool) -> anyhow::Result<bool> {
-    let mut app = match load(paths)? {
-        Ok(app) => app,
+    let Loaded { mut options, sources, storage } = match load(paths)? {
+        Ok(loaded) => loaded,
         Err((diags, sources)) => return Ok(report(&diags, &sources)),
     };
-    app.options.until_idle = until_idle;
-    app.options.thread_scope = Some(weir_python::thread_scope());
-    weir_python::context::install(&app.python, app.module_path.as_deref()).map_err(anyhow::Error::msg)?;
-    let mut inputs = Vec::new();
-    let mut failed = Vec::new();
-    for def in &app.definitions {
-        match PythonFunctions::load(def) {
-            Ok(f) => inputs.push(PlanInput { definition: def, functions: Arc::new(f) as Arc<dyn Functions> }),
-            Err(diags) => failed.extend(diags),
-        }
-    }
-    if !failed.is_empty() {
-        return Ok(report(&failed, &app.sources));
-    }
-    std::fs::create_dir_all(&app.storage).with_context(|| format!("cannot create the storage directory '{}'", app.storage.display()))?;
-    let notations = crate::notations::for_run(app.config.as_ref(), app.schema_directory.clone(), &app.storage)?;
-    let topology = match plan(&inputs, &notations, &app.options.application_id, app.with_pipelines, app.with_producers) {
-        Ok(t) => t,
-        Err(diags) => return Ok(report(&diags, &app.sources)),
+    options.run.until_idle = until_idle;
+    let mut app = match App::build(options) {
+        Ok(app) => app,
+        Err(StartError::Functions(diags) | StartError::Plan(diags)) => return Ok(report(&diags, &sources)),
+        Err(StartError::Other(e)) => return Err(e),
     };
-    let (log, recovered) =
-        Log::open(&app.storage).with_context(|| format!("cannot open the embedded log in '{}'", app.storage.display()))?;
-    for event in recovered {
-        log_recovery(&event);
-    }
-    tracing::info!(
-        application = %app.options.application_id,
-        storage = %app.storage.display(),
-        "starting {} pipeline(s) and {} producer(s) on the embedded log",
-        topology.pipelines.len(),
-        topology.producers.len()
-    );
-    for source in &topology.sources {
-        tracing::info!("consuming topic '{}' ({}/{})", source.topic, source.format.key_type, source.format.value_type);
-    }
-    let shutdown = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&shutdown);
+    let stop = app.stop_handle();
+    let flag = stop.clone();
     ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
+        if flag.stop() {
             // A second Ctrl-C: stop now.
             std::process::exit(130);
         }
         tracing::info!("stopping: finishing the records at hand and committing (Ctrl-C again to stop at once)");
     })
     .context("cannot install the signal handler")?;
-    let stats = Arc::new(Stats::default());
-    let progress = spawn_progress(Arc::clone(&stats), Arc::clone(&shutdown));
-    let log = Arc::new(log);
-    match crate::serve::start(Arc::clone(&log), &app.storage, notations.clone()) {
-        Ok(path) => tracing::info!("`weir topic` commands reach this process through {}", path.display()),
-        Err(e) => tracing::warn!("no control socket, so `weir topic` cannot reach this process: {e:#}"),
+    let progress = spawn_progress(app.metrics_handle(), stop.clone());
+    let cleaner = match app.embedded_log() {
+        Some(log) => {
+            match crate::serve::start(Arc::clone(log), &storage, app.notations().clone()) {
+                Ok(path) => tracing::info!("`weir topic` commands reach this process through {}", path.display()),
+                Err(e) => tracing::warn!("no control socket, so `weir topic` cannot reach this process: {e:#}"),
+            }
+            Some(spawn_cleaner(Arc::clone(log), stop.clone()))
+        }
+        None => None,
+    };
+    app.start()?;
+    let result = app.wait();
+    app.stop();
+    if app.embedded_log().is_some() {
+        let _ = std::fs::remove_file(storage.join(crate::serve::SOCKET));
     }
-    let cleaner = spawn_cleaner(Arc::clone(&log), Arc::clone(&shutdown));
-    let broker: Arc<dyn Broker> = log;
-    let result = run_topology(Arc::new(topology), broker, app.options, Arc::clone(&shutdown), Arc::clone(&stats));
-    shutdown.store(true, Ordering::SeqCst);
-    let _ = std::fs::remove_file(app.storage.join(crate::serve::SOCKET));
     // Wake them from their pause rather than waiting it out.
     progress.thread().unpark();
-    cleaner.thread().unpark();
     let _ = progress.join();
-    let _ = cleaner.join();
-    print_progress(&stats);
+    if let Some(cleaner) = cleaner {
+        cleaner.thread().unpark();
+        let _ = cleaner.join();
+    }
+    print_progress(&app.metrics_handle());
     match result {
         Ok(()) => {
             tracing::info!("stopped");
@@ -121,29 +89,25 @@ pub fn run(paths: &[PathBuf], until_idle: bool) -> anyhow::Result<bool> {
     }
 }
 
-fn log_recovery(event: &RecoveryEvent) {
-    tracing::warn!("embedded log recovery: {event:?}");
-}
-
-fn spawn_progress(stats: Arc<Stats>, shutdown: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+fn spawn_progress(metrics: Metrics, stop: StopHandle) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut waited = Duration::ZERO;
-        while !shutdown.load(Ordering::SeqCst) {
+        while !stop.is_stopped() {
             std::thread::park_timeout(Duration::from_millis(200));
             waited += Duration::from_millis(200);
             if waited >= PROGRESS_EVERY {
                 waited = Duration::ZERO;
-                print_progress(&stats);
+                print_progress(&metrics);
             }
         }
     })
 }
 
 /// Applies retention and compaction to the log at start and every [`CLEAN_EVERY`].
-fn spawn_cleaner(log: Arc<Log>, shutdown: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+fn spawn_cleaner(log: Arc<Log>, stop: StopHandle) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut since = CLEAN_EVERY;
-        while !shutdown.load(Ordering::SeqCst) {
+        while !stop.is_stopped() {
             if since >= CLEAN_EVERY {
                 since = Duration::ZERO;
                 match log.clean(weir_engine::runtime::now_ms()) {
@@ -163,33 +127,14 @@ fn spawn_cleaner(log: Arc<Log>, shutdown: Arc<AtomicBool>) -> std::thread::JoinH
     })
 }
 
-fn print_progress(stats: &Stats) {
-    let consumed = stats.consumed.load(Ordering::Relaxed);
-    let produced = stats.produced.load(Ordering::Relaxed);
-    let errors = stats.errors.load(Ordering::Relaxed);
-    let dropped = match stats.dropped.load(Ordering::Relaxed) {
-        0 => String::new(),
-        n => format!(", dropped by windows (late or without a key) {n}"),
-    };
-    let per_pipeline = stats
-        .out_by_pipeline
-        .lock()
-        .map(|m| {
-            let mut v: Vec<_> = m.iter().map(|(k, n)| format!("{k}={n}")).collect();
-            v.sort();
-            v.join(" ")
-        })
-        .unwrap_or_default();
-    tracing::info!(
-        "progress: records in {consumed}, out {produced}, errors {errors}{dropped}{}{per_pipeline}",
-        if per_pipeline.is_empty() { "" } else { "; out by pipeline: " }
-    );
+fn print_progress(metrics: &Metrics) {
+    tracing::info!("progress: {}", progress_line(&metrics.snapshot().engine));
 }
 
 type Failed = (Vec<Diagnostic>, Vec<(String, String)>);
 
 /// Reads the runner config or the definitions; `Err` carries diagnostics to print.
-fn load(paths: &[PathBuf]) -> anyhow::Result<Result<App, Failed>> {
+fn load(paths: &[PathBuf]) -> anyhow::Result<Result<Loaded, Failed>> {
     let mut diags = Vec::new();
     let mut sources = Vec::new();
     let read = |path: &Path| -> anyhow::Result<String> {
@@ -242,20 +187,13 @@ fn load(paths: &[PathBuf]) -> anyhow::Result<Result<App, Failed>> {
             sources.push((name, text));
             definitions.extend(def);
         }
-        App {
-            definitions,
-            sources: sources.clone(),
-            options: RunOptions::new("weir"),
-            storage: PathBuf::from(weir_dsl::runner::DEFAULT_STORAGE_DIRECTORY),
-            python: PythonContext::default(),
-            module_path: None,
-            with_pipelines: true,
-            with_producers: true,
-            config: None,
-            schema_directory: base_dir_of(&paths[0]),
-        }
+        let storage = PathBuf::from(weir_dsl::runner::DEFAULT_STORAGE_DIRECTORY);
+        let mut options = AppOptions::new(definitions, "weir", Backend::Embedded { dir: storage.clone() });
+        options.python = Some(PythonSetup { context: Default::default(), module_path: None });
+        options.notations = NotationSetup::ForRun { config: None, schema_directory: base_dir_of(&paths[0]), storage: storage.clone() };
+        Loaded { options, sources: sources.clone(), storage }
     };
-    for def in &app.definitions {
+    for def in &app.options.definitions {
         diags.extend(weir_python::check_definition(def));
     }
     if diags.iter().any(Diagnostic::is_error) {
@@ -272,35 +210,39 @@ fn app_from_config(
     base: &Path,
     definitions: Vec<Definition>,
     sources: Vec<(String, String)>,
-) -> anyhow::Result<App> {
+) -> anyhow::Result<Loaded> {
     let kafka = &config.kafka;
     let application_id = kafka.get("application.id").cloned().unwrap_or_else(|| "weir".to_string());
-    let mut options = RunOptions::new(&application_id);
+    let mut run = RunOptions::new(&application_id);
     if let Some(threads) = kafka.get("num.stream.threads") {
-        options.threads =
-            threads.trim().parse().with_context(|| format!("kafka 'num.stream.threads' must be a number, found '{threads}'"))?;
+        run.threads = threads.trim().parse().with_context(|| format!("kafka 'num.stream.threads' must be a number, found '{threads}'"))?;
     }
     if let Some(ms) = kafka.get("commit.interval.ms") {
-        options.commit_interval =
+        run.commit_interval =
             Duration::from_millis(ms.trim().parse().with_context(|| format!("kafka 'commit.interval.ms' must be a number, found '{ms}'"))?);
     }
-    options.errors = config.ksml.error_handling.clone();
+    run.errors = config.ksml.error_handling.clone();
     let storage = config.storage_directory(base);
     if !storage.exists() && config.ksml.storage_directory.is_some() && !config.ksml.create_storage_directory {
         bail!("the storage directory '{}' does not exist (set 'createStorageDirectory: true' to create it)", storage.display());
     }
-    Ok(App {
+    let options = AppOptions {
         definitions,
-        sources,
-        options,
-        storage,
-        python: config.ksml.python_context.clone(),
-        module_path: config.module_path(base).map(|p| p.display().to_string()),
-        with_pipelines: config.ksml.enable_pipelines,
-        with_producers: config.ksml.enable_producers,
-        config: Some(config.clone()),
-        schema_directory: config.schema_directory(base),
-    })
+        run,
+        pipelines: config.ksml.enable_pipelines,
+        producers: config.ksml.enable_producers,
+        python: Some(PythonSetup {
+            context: config.ksml.python_context.clone(),
+            module_path: config.module_path(base).map(|p| p.display().to_string()),
+        }),
+        notations: NotationSetup::ForRun {
+            config: Some(Box::new(config.clone())),
+            schema_directory: config.schema_directory(base),
+            storage: storage.clone(),
+        },
+        backend: Backend::Embedded { dir: storage.clone() },
+    };
+    Ok(Loaded { options, sources, storage })
 }
 
 fn source_of<'a>(sources: &'a [(String, String)], file: &str) -> Option<&'a str> {

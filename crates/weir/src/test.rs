@@ -2,14 +2,14 @@
 //! broker.
 //!
 //! Each suite file names a definition, declares streams (topics with key and value types)
-//! and tests. Each test runs on its own: a fresh embedded log in a temporary directory, the
-//! definition's Python functions loaded afresh (a namespace of their own), its pipelines
-//! planned (producers do not run, as in KSML's runner) and started. Then the produce blocks
-//! write their records in order, the topology runs until everything is processed, and the
-//! assert blocks
-//! run in order; the first one that does not pass decides the test's outcome:
-//! `AssertionError` → FAIL, anything else (a Python exception, a pipeline stopping on an
-//! error, an unsupported notation, a store not in the topology) → ERROR.
+//! and tests. Each test runs on its own application ([`crate::app::App`]): a fresh embedded
+//! log in a temporary directory, the definition's Python functions loaded afresh (a namespace
+//! of their own), its pipelines planned (producers do not run, as in KSML's runner) and
+//! started. Then the produce blocks write their records in order, the topology runs until
+//! everything is processed, and the assert blocks run in order; the first one that does not
+//! pass decides the test's outcome: `AssertionError` → FAIL, anything else (a Python
+//! exception, a pipeline stopping on an error, an unsupported notation, a store not in the
+//! topology) → ERROR.
 //!
 //! An assert block's `stores` are proxies over the test's state stores after the run (every
 //! task's instance of each), as KSML's runner gives its test driver's stores.
@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -33,16 +33,11 @@ use weir_dsl::Diagnostic;
 use weir_dsl::model::Definition;
 use weir_dsl::suite::{ProduceData, Suite, SuiteStream, TestCase, parse_suite};
 use weir_engine::Value;
-use weir_engine::broker::Broker;
+use weir_engine::broker::{Broker, BrokerError, ErrorKind, NewRecord, TopicSpec};
 use weir_engine::notation::{Codec, Notations, Target};
-use weir_engine::plan::{PlanInput, plan};
-use weir_engine::ports::Functions;
-use weir_engine::runtime::process::Stats;
-use weir_engine::runtime::{RunOptions, run as run_topology};
-use weir_engine::store::StateStores;
-use weir_log::{Log, NewRecord, TopicConfig};
-use weir_python::PythonFunctions;
 use weir_python::assertions::{Assertions, Outcome, OutputRecord, TestGenerator, check_assertion, check_generator};
+
+use crate::app::{App, AppOptions, Backend, NotationSetup, StartError, progress_line};
 
 /// The timestamp of a test's first message when it has none (2023-11-14T22:13:20Z).
 pub const FIRST_TIMESTAMP: i64 = 1_700_000_000_000;
@@ -413,14 +408,9 @@ fn run_test(loaded: &Loaded, test: &TestCase) -> Result<(), Failure> {
     }
     let dir = TempDir::new()?;
     let _modules = ModulePath::add(loaded.module_directory.as_ref())?;
-    let (log, _) = Log::open(&dir.0).map_err(|e| error(format!("cannot open an embedded log in '{}': {e}", dir.0.display())))?;
-    let log = Arc::new(log);
 
     let mut definition = loaded.definition.clone();
     definition.namespace = namespace(&suite.name, &test.key.value);
-    let functions = PythonFunctions::load(&definition).map_err(|diags| {
-        error(format!("cannot load the definition's functions: {}", diags.first().map(|d| d.to_string()).unwrap_or_default()))
-    })?;
     // Each test has a fresh in-memory schema registry, as KSML's test runner has a mock one.
     let notations = Notations::builtin().with_schema_directory(loaded.schema_directory.clone());
     // As in KSML's test runner, the schemas of the suite's streams are registered under their
@@ -434,27 +424,31 @@ fn run_test(loaded: &Loaded, test: &TestCase) -> Result<(), Failure> {
             })?;
         }
     }
-    let inputs = [PlanInput { definition: &definition, functions: Arc::new(functions) as Arc<dyn Functions> }];
-    let topology = plan(&inputs, &notations, "weir-test", true, false)
-        .map_err(|diags| error(format!("the definition cannot run: {}", diags.first().map(|d| d.to_string()).unwrap_or_default())))?;
+    // Pipelines only: producers do not run, as in KSML's test runner.
+    let mut options = AppOptions::new(vec![definition], "weir-test", Backend::Embedded { dir: dir.0.clone() });
+    options.producers = false;
+    options.run.until_idle = true;
+    options.notations = NotationSetup::Given(notations.clone());
+    let first = |diags: &[Diagnostic]| diags.first().map(|d| d.to_string()).unwrap_or_default();
+    let mut app = App::build(options).map_err(|e| match e {
+        StartError::Functions(diags) => error(format!("cannot load the definition's functions: {}", first(&diags))),
+        StartError::Plan(diags) => error(format!("the definition cannot run: {}", first(&diags))),
+        StartError::Other(e) => error(format!("{e:#}")),
+    })?;
+    let broker = Arc::clone(app.broker());
 
     // The application starts before the records arrive, as with Kafka's test driver: a first
     // run positions every source (committing where each reads from, whatever its
     // `offsetResetPolicy`), the second processes what the produce blocks wrote.
-    let topology = Arc::new(topology);
-    let stores = Arc::new(StateStores::new());
-    let run = || {
-        let mut options = RunOptions::new("weir-test");
-        options.stores = Arc::clone(&stores);
-        options.until_idle = true;
-        options.thread_scope = Some(weir_python::thread_scope());
-        let broker: Arc<dyn Broker> = Arc::clone(&log) as Arc<dyn Broker>;
-        run_topology(Arc::clone(&topology), broker, options, Arc::new(AtomicBool::new(false)), Arc::new(Stats::default()))
-            .map_err(|e| error(format!("the pipeline stopped: {e}")))
+    let run = |app: &mut App| {
+        app.start().map_err(|e| error(format!("the pipeline stopped: {e:#}")))?;
+        app.wait().map_err(|e| error(format!("the pipeline stopped: {e}")))
     };
-    run()?;
-    produce(log.as_ref(), suite, test, &notations, &mut codec_cache)?;
-    run()?;
+    run(&mut app)?;
+    produce(broker.as_ref(), suite, test, &notations, &mut codec_cache)?;
+    run(&mut app)?;
+    tracing::debug!("{}: {}", test.label(), progress_line(&app.metrics().engine));
+    let stores = app.stores();
 
     let assertions = Assertions::new(&suite.file).map_err(error)?;
     let mut records: HashMap<String, Vec<OutputRecord>> = HashMap::new();
@@ -470,7 +464,7 @@ fn run_test(loaded: &Loaded, test: &TestCase) -> Result<(), Failure> {
                     suite.streams.get(&on.value).ok_or_else(|| error(format!("undeclared stream '{}' (a bug in Weir)", on.value)))?;
                 if !records.contains_key(&stream.topic.value) {
                     let codecs = codecs(&mut codec_cache, &notations, stream)?;
-                    let read = read_records(log.as_ref(), stream, codecs)?;
+                    let read = read_records(broker.as_ref(), stream, codecs)?;
                     records.insert(stream.topic.value.clone(), read);
                 }
                 records.get(&stream.topic.value).map(Vec::as_slice)
@@ -510,7 +504,7 @@ impl Clock {
 }
 
 fn produce(
-    log: &Log,
+    broker: &dyn Broker,
     suite: &Suite,
     test: &TestCase,
     notations: &Notations,
@@ -554,7 +548,7 @@ fn produce(
                 }
             }
         }
-        append(log, &stream.topic.value, &records)?;
+        append(broker, &stream.topic.value, &records)?;
     }
     Ok(())
 }
@@ -584,15 +578,14 @@ fn encode(
     codec.encode(&value).map_err(|e| error(format!("{at}: cannot encode the {what} for stream '{}': {e}", stream.name.value)))
 }
 
-fn append(log: &Log, topic: &str, records: &[NewRecord]) -> Result<(), Failure> {
+fn append(broker: &dyn Broker, topic: &str, records: &[NewRecord]) -> Result<(), Failure> {
     if records.is_empty() {
         return Ok(());
     }
-    let fail = |e: weir_log::LogError| error(format!("cannot write to topic '{topic}': {e}"));
-    if log.topic(topic).is_none() {
-        log.create_topic(topic, TopicConfig { partitions: 1, retention_ms: None, ..TopicConfig::default() }).map_err(fail)?;
-    }
-    let partitions = log.topic(topic).map_or(1, |c| c.partitions);
+    let fail = |e: BrokerError| error(format!("cannot write to topic '{topic}': {e}"));
+    // A topic the application did not create gets one partition and keeps its records.
+    let partitions =
+        broker.ensure_topic_with(topic, &TopicSpec { partitions: 1, retention_ms: None, ..TopicSpec::default() }).map_err(fail)?;
     let mut by_partition: HashMap<u32, Vec<NewRecord>> = HashMap::new();
     for r in records {
         let p = match &r.key {
@@ -602,23 +595,28 @@ fn append(log: &Log, topic: &str, records: &[NewRecord]) -> Result<(), Failure> 
         by_partition.entry(p).or_default().push(r.clone());
     }
     for (p, batch) in by_partition {
-        log.append(topic, p, &batch).map_err(fail)?;
+        broker.append(topic, p, &batch).map_err(fail)?;
     }
     Ok(())
 }
 
 /// Every record of a stream's topic, decoded with its types (none when the topic was never
 /// written).
-fn read_records(log: &Log, stream: &SuiteStream, codecs: &StreamCodecs) -> Result<Vec<OutputRecord>, Failure> {
+fn read_records(broker: &dyn Broker, stream: &SuiteStream, codecs: &StreamCodecs) -> Result<Vec<OutputRecord>, Failure> {
     let topic = &stream.topic.value;
-    let Some(config) = log.topic(topic) else { return Ok(Vec::new()) };
-    let fail = |e: weir_log::LogError| error(format!("cannot read topic '{topic}': {e}"));
+    let fail = |e: BrokerError| error(format!("cannot read topic '{topic}': {e}"));
+    match broker.end_offset(topic, 0) {
+        Err(e) if e.kind == ErrorKind::UnknownTopic => return Ok(Vec::new()),
+        Err(e) => return Err(fail(e)),
+        Ok(_) => {}
+    }
+    let partitions = broker.ensure_topic(topic, 1).map_err(fail)?;
     let mut out = Vec::new();
-    for p in 0..config.partitions {
-        let end = log.end_offset(topic, p).map_err(fail)?;
-        let mut at = log.start_offset(topic, p).map_err(fail)?;
+    for p in 0..partitions {
+        let end = broker.end_offset(topic, p).map_err(fail)?;
+        let mut at = broker.start_offset(topic, p).map_err(fail)?;
         while at < end {
-            let batch = log.read(topic, p, at, 1 << 20).map_err(fail)?;
+            let batch = broker.read(topic, p, at, 1 << 20).map_err(fail)?;
             let Some(last) = batch.last().map(|r| r.offset) else { break };
             for r in batch {
                 let decode = |codec: &Arc<dyn Codec>, bytes: Option<&[u8]>, what: &str| {

@@ -25,10 +25,9 @@
 //! own copy).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -143,18 +142,8 @@ impl Outputs {
     }
 }
 
-/// Counters for the progress line.
-#[derive(Default)]
-pub struct Stats {
-    pub consumed: AtomicU64,
-    pub produced: AtomicU64,
-    pub errors: AtomicU64,
-    /// Records a windowed aggregation did not add to a window because it had closed (late
-    /// records; Kafka Streams' dropped-records metric).
-    pub dropped: AtomicU64,
-    /// Records written by each pipeline's sinks, by pipeline name.
-    pub out_by_pipeline: std::sync::Mutex<HashMap<String, u64>>,
-}
+/// The engine counters live in [`crate::metrics`]; the runtime calls them `Stats`.
+pub use crate::metrics::EngineCounters as Stats;
 
 /// How one source decodes its records' keys and values: straight into a function runtime's
 /// objects (JSON only) when the source's first operation hands the record to a function of

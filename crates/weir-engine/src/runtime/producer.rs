@@ -212,7 +212,7 @@ fn write(
     broker
         .append(&plan.topic, partition, &[record])
         .map_err(|e| format!("producer {}: cannot append to '{}': {e}", plan.name, plan.topic))?;
-    stats.produced.fetch_add(1, Ordering::Relaxed);
+    stats.producer_records.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
 
