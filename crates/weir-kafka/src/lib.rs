@@ -153,8 +153,12 @@ impl KafkaBroker {
     fn new_reader(&self) -> Result<Reader> {
         // Short fetch waits: a read at the end learns it is at the end quickly.
         let defaults = [("fetch.wait.max.ms", "100"), ("queued.max.messages.kbytes", "16384")];
+        let mut client = client_config(&self.config, &self.props, Client::Consumer, &defaults, &Self::reader_fixed(&self.config));
+        // librdkafka's incremental assignment needs a group id; the reader never subscribes
+        // nor commits, so it never joins that group.
+        client.set("group.id", "weir-reader");
         let consumer: BaseConsumer<LogContext> =
-            client_config(&self.config, &self.props, Client::Consumer, &defaults, &Self::reader_fixed(&self.config))
+            client
                 .create_with_context(LogContext { client: "reader" })
                 .map_err(|e| BrokerError::new(ErrorKind::Other, format!("cannot create a Kafka consumer: {}", describe(&e))))?;
         Ok(Reader::new(consumer, self.config.request_timeout))
