@@ -17,7 +17,8 @@ use weir_kafka::{KafkaBroker, KafkaConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let bootstrap = args.next().or_else(|| std::env::var("WEIR_KAFKA_BOOTSTRAP").ok()).ok_or("usage: throughput BOOTSTRAP [RECORDS] [VALUE_BYTES]")?;
+    let bootstrap =
+        args.next().or_else(|| std::env::var("WEIR_KAFKA_BOOTSTRAP").ok()).ok_or("usage: throughput BOOTSTRAP [RECORDS] [VALUE_BYTES]")?;
     let records: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1_000_000);
     let value_bytes: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(100);
     let broker = KafkaBroker::connect(KafkaConfig::new(bootstrap))?;

@@ -247,9 +247,7 @@ impl KafkaConfig {
     /// section: `bootstrap.servers` is required; `isolation.level` and `replication.factor`
     /// set [`KafkaConfig::read_committed`] and [`KafkaConfig::replication_factor`]; the rest
     /// are client properties (see the [module](self) doc).
-    pub fn from_properties<K: Into<String>, V: Into<String>>(
-        properties: impl IntoIterator<Item = (K, V)>,
-    ) -> Result<KafkaConfig, String> {
+    pub fn from_properties<K: Into<String>, V: Into<String>>(properties: impl IntoIterator<Item = (K, V)>) -> Result<KafkaConfig, String> {
         let mut config = KafkaConfig::new(String::new());
         config = config.with_properties(properties)?;
         if config.bootstrap_servers.trim().is_empty() {
@@ -273,9 +271,7 @@ impl KafkaConfig {
                         "read_committed" => true,
                         "read_uncommitted" => false,
                         other => {
-                            return Err(format!(
-                                "'{key}' is '{other}': expected 'read_committed' or 'read_uncommitted'"
-                            ));
+                            return Err(format!("'{key}' is '{other}': expected 'read_committed' or 'read_uncommitted'"));
                         }
                     }
                 }
@@ -404,8 +400,7 @@ fn map_property(key: &str, value: &str) -> Result<Vec<(String, String)>, &'stati
 
 /// `sasl.username`/`sasl.password` from a JAAS line of the PLAIN or SCRAM login modules.
 fn jaas(value: &str) -> Result<Vec<(String, String)>, &'static str> {
-    const UNSUPPORTED: &str =
-        "only the PLAIN and SCRAM login modules' username/password map to librdkafka (sasl.username, sasl.password)";
+    const UNSUPPORTED: &str = "only the PLAIN and SCRAM login modules' username/password map to librdkafka (sasl.username, sasl.password)";
     if !(value.contains("PlainLoginModule") || value.contains("ScramLoginModule")) {
         return Err(UNSUPPORTED);
     }
@@ -462,7 +457,10 @@ mod tests {
             ("bootstrap.servers", "b:9092"),
             ("security.protocol", "SASL_SSL"),
             ("sasl.mechanism", "SCRAM-SHA-512"),
-            ("sasl.jaas.config", r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="s3 cr;et";"#),
+            (
+                "sasl.jaas.config",
+                r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="s3 cr;et";"#,
+            ),
             ("ssl.endpoint.identification.algorithm", ""),
             ("max.request.size", "2000000"),
             ("consumer.max.partition.fetch.bytes", "4096"),
@@ -491,7 +489,11 @@ mod tests {
         assert!(KafkaConfig::from_properties([("linger.ms", "1")]).expect_err("no bootstrap").contains("bootstrap.servers"));
         assert!(KafkaConfig::from_properties([("bootstrap.servers", "b"), ("isolation.level", "x")]).is_err());
         assert!(KafkaConfig::from_properties([("bootstrap.servers", "b"), ("replication.factor", "0")]).is_err());
-        let jks = config(&[("bootstrap.servers", "b"), ("ssl.truststore.location", "/t.jks"), ("sasl.jaas.config", "x.OAuthLoginModule required;")]);
+        let jks = config(&[
+            ("bootstrap.servers", "b"),
+            ("ssl.truststore.location", "/t.jks"),
+            ("sasl.jaas.config", "x.OAuthLoginModule required;"),
+        ]);
         let dropped: Vec<String> = jks.dropped_properties().into_iter().map(|d| d.key).collect();
         assert_eq!(dropped, ["ssl.truststore.location", "sasl.jaas.config"]);
         let pem = config(&[("bootstrap.servers", "b"), ("ssl.truststore.type", "PEM"), ("ssl.truststore.location", "/ca.pem")]);

@@ -107,7 +107,10 @@ impl ConsumerContext for MemberContext {
                     }
                 }
                 if let Err(e) = consumer.assign(&at_end) {
-                    self.fail(BrokerError::new(kind_of_error(&e), format!("consumer group '{}': cannot take the assignment: {}", self.group, describe(&e))));
+                    self.fail(BrokerError::new(
+                        kind_of_error(&e),
+                        format!("consumer group '{}': cannot take the assignment: {}", self.group, describe(&e)),
+                    ));
                     return;
                 }
                 if let Err(e) = consumer.pause(&at_end) {

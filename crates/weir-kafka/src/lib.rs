@@ -29,8 +29,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use weir_engine::broker::{Broker, BrokerError, ErrorKind, GroupMember, NewRecord, Result, StoredRecord, TopicSpec};
 
-pub use crate::config::{DroppedProperty, KafkaConfig};
 use crate::config::{Client, ClientProperties};
+pub use crate::config::{DroppedProperty, KafkaConfig};
 use crate::context::{LogContext, client_config};
 use crate::error::{broker_error, describe, partition_i32};
 use crate::group::{KafkaMember, commit_as_member};
@@ -121,10 +121,7 @@ impl KafkaBroker {
             if now >= deadline {
                 return Err(BrokerError::new(
                     ErrorKind::Unavailable,
-                    format!(
-                        "cannot reach Kafka at {} within {:?}: {error}",
-                        self.config.bootstrap_servers, self.config.connect_timeout
-                    ),
+                    format!("cannot reach Kafka at {} within {:?}: {error}", self.config.bootstrap_servers, self.config.connect_timeout),
                 ));
             }
             if now >= next_warning {
@@ -157,10 +154,9 @@ impl KafkaBroker {
         // librdkafka's incremental assignment needs a group id; the reader never subscribes
         // nor commits, so it never joins that group.
         client.set("group.id", "weir-reader");
-        let consumer: BaseConsumer<LogContext> =
-            client
-                .create_with_context(LogContext { client: "reader" })
-                .map_err(|e| BrokerError::new(ErrorKind::Other, format!("cannot create a Kafka consumer: {}", describe(&e))))?;
+        let consumer: BaseConsumer<LogContext> = client
+            .create_with_context(LogContext { client: "reader" })
+            .map_err(|e| BrokerError::new(ErrorKind::Other, format!("cannot create a Kafka consumer: {}", describe(&e))))?;
         Ok(Reader::new(consumer, self.config.request_timeout))
     }
 
@@ -172,9 +168,7 @@ impl KafkaBroker {
             let mut last = lock(&self.last_reader_sweep);
             if last.elapsed() > Duration::from_secs(10) {
                 *last = Instant::now();
-                readers.retain(|owner, reader| {
-                    *owner == id || reader.try_lock().map_or(true, |r| r.last_used.elapsed() < IDLE_READER)
-                });
+                readers.retain(|owner, reader| *owner == id || reader.try_lock().map_or(true, |r| r.last_used.elapsed() < IDLE_READER));
             }
         }
         if let Some(reader) = readers.get(&id) {
@@ -272,13 +266,18 @@ impl Broker for KafkaBroker {
         let client = self.group_client(group)?;
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition(topic, partition_i32(topic, partition)?);
-        let answer = client
-            .committed_offsets(tpl, self.config.request_timeout)
-            .map_err(|e| broker_error(&e, &format!("cannot get the committed position of group '{group}' in"), Some(topic), Some(partition)))?;
+        let answer = client.committed_offsets(tpl, self.config.request_timeout).map_err(|e| {
+            broker_error(&e, &format!("cannot get the committed position of group '{group}' in"), Some(topic), Some(partition))
+        })?;
         let p = partition_i32(topic, partition)?;
         let Some(elem) = answer.find_partition(topic, p) else { return Ok(None) };
         if let Err(e) = elem.error() {
-            return Err(broker_error(&e, &format!("cannot get the committed position of group '{group}' in"), Some(topic), Some(partition)));
+            return Err(broker_error(
+                &e,
+                &format!("cannot get the committed position of group '{group}' in"),
+                Some(topic),
+                Some(partition),
+            ));
         }
         match elem.offset() {
             Offset::Offset(o) => Ok(u64::try_from(o).ok()),
@@ -312,9 +311,9 @@ impl Broker for KafkaBroker {
             BrokerError::new(ErrorKind::Other, format!("cannot create a member of consumer group '{group}': {}", describe(&e)))
         })?;
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-        consumer
-            .subscribe(&names)
-            .map_err(|e| BrokerError::new(ErrorKind::Other, format!("consumer group '{group}': cannot subscribe to {names:?}: {}", describe(&e))))?;
+        consumer.subscribe(&names).map_err(|e| {
+            BrokerError::new(ErrorKind::Other, format!("consumer group '{group}': cannot subscribe to {names:?}: {}", describe(&e)))
+        })?;
         Ok(Box::new(KafkaMember::new(consumer, group)))
     }
 }

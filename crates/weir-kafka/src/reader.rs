@@ -165,7 +165,8 @@ impl Reader {
             return Ok(());
         }
         let queue = self.consumer.split_partition_queue(topic, p).ok_or_else(|| {
-            BrokerError::new(ErrorKind::InvalidTopic, format!("cannot read {topic}/{partition}: not a valid topic name")).at(topic, Some(partition))
+            BrokerError::new(ErrorKind::InvalidTopic, format!("cannot read {topic}/{partition}: not a valid topic name"))
+                .at(topic, Some(partition))
         })?;
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(topic, p, Offset::Offset(offset))
@@ -180,7 +181,9 @@ impl Reader {
     fn serve_main_queue(&self) {
         while let Some(event) = self.consumer.poll(Duration::ZERO) {
             match event {
-                Ok(message) => tracing::debug!("reader: a record of {}/{} on the main queue, dropped", message.topic(), message.partition()),
+                Ok(message) => {
+                    tracing::debug!("reader: a record of {}/{} on the main queue, dropped", message.topic(), message.partition())
+                }
                 Err(e) => tracing::debug!("reader: {e}"),
             }
         }

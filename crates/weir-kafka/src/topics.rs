@@ -14,7 +14,8 @@ use crate::error::{broker_error, describe, kind_of};
 
 /// The partition count of `topic` as the cluster's metadata shows it, if it shows it whole.
 fn partitions_shown(admin: &AdminClient<LogContext>, topic: &str, timeout: Duration) -> Result<Option<u32>> {
-    let metadata = admin.inner().fetch_metadata(None, timeout).map_err(|e| broker_error(&e, "cannot list the topics to find", Some(topic), None))?;
+    let metadata =
+        admin.inner().fetch_metadata(None, timeout).map_err(|e| broker_error(&e, "cannot list the topics to find", Some(topic), None))?;
     let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else { return Ok(None) };
     if found.error().is_some() || found.partitions().is_empty() || found.partitions().iter().any(|p| p.leader() < 0) {
         return Ok(None);
@@ -99,8 +100,11 @@ pub(crate) fn describe_topic(admin: &AdminClient<LogContext>, topic: &str, timeo
     let mut out = Vec::new();
     for resource in answer {
         let resource = resource.map_err(|code| {
-            BrokerError::new(kind_of(code), format!("cannot describe topic '{topic}': {}", describe(&rdkafka::error::KafkaError::AdminOp(code))))
-                .at(topic, None)
+            BrokerError::new(
+                kind_of(code),
+                format!("cannot describe topic '{topic}': {}", describe(&rdkafka::error::KafkaError::AdminOp(code))),
+            )
+            .at(topic, None)
         })?;
         out.extend(resource.entries.into_iter().filter_map(|e| e.value.map(|v| (e.name, v))));
     }

@@ -37,7 +37,8 @@ fn topics_are_created_with_their_spec() {
     assert_eq!(configs.get("message.timestamp.type").map(String::as_str), Some("CreateTime"));
 
     let windowed = unique("windowed");
-    let spec = TopicSpec { partitions: 2, cleanup: CleanupPolicy::CompactDelete, retention_ms: Some(3_600_000), min_compaction_lag_ms: None };
+    let spec =
+        TopicSpec { partitions: 2, cleanup: CleanupPolicy::CompactDelete, retention_ms: Some(3_600_000), min_compaction_lag_ms: None };
     assert_eq!(broker.ensure_topic_with(&windowed, &spec).expect("create"), 2);
     let configs: HashMap<String, String> = broker.topic_configs(&windowed).expect("describe").into_iter().collect();
     assert_eq!(configs.get("cleanup.policy").map(String::as_str), Some("compact,delete"));
@@ -155,7 +156,9 @@ fn wait_for_waits_for_an_offset() {
         let (broker, topic) = (std::sync::Arc::clone(&broker), topic.clone());
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(300));
-            broker.append(&topic, 0, &[NewRecord::new(now_ms(), None, Some(b"a")), NewRecord::new(now_ms(), None, Some(b"b"))]).expect("append");
+            broker
+                .append(&topic, 0, &[NewRecord::new(now_ms(), None, Some(b"a")), NewRecord::new(now_ms(), None, Some(b"b"))])
+                .expect("append");
             broker.sync().expect("sync");
         })
     };

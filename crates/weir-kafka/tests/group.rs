@@ -65,11 +65,7 @@ fn settle(members: &mut [&mut Member], done: impl Fn(&[&mut Member]) -> bool) {
         } else {
             since = None;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the group did not settle: {:?}",
-            members.iter().map(|m| m.owned.clone()).collect::<Vec<_>>()
-        );
+        assert!(Instant::now() < deadline, "the group did not settle: {:?}", members.iter().map(|m| m.owned.clone()).collect::<Vec<_>>());
     }
 }
 
@@ -115,14 +111,14 @@ fn members_share_co_partitioned_topics_and_hand_over_on_rebalance() {
     assert!(a.owned.is_disjoint(&b.owned));
     assert_eq!(a.owned.union(&b.owned).cloned().collect::<Owned>(), all(&topics, 4));
     // a's first assignment was revoked before the new one, in that order.
-    assert!(
-        matches!(a.events.as_slice(), [Assignment::Assigned(_), Assignment::Revoked(_), Assignment::Assigned(_)]),
-        "{:?}",
-        a.events
-    );
+    assert!(matches!(a.events.as_slice(), [Assignment::Assigned(_), Assignment::Revoked(_), Assignment::Assigned(_)]), "{:?}", a.events);
     // The revocation committed the positions a passed at its last poll (it owned everything).
     for (topic, partition) in all(&topics, 4) {
-        assert_eq!(broker.committed(&group, &topic, partition).expect("committed"), Some(position(&topic, partition)), "{topic}/{partition}");
+        assert_eq!(
+            broker.committed(&group, &topic, partition).expect("committed"),
+            Some(position(&topic, partition)),
+            "{topic}/{partition}"
+        );
     }
 
     // While the group has members, a commit from outside it is refused.
@@ -188,7 +184,11 @@ fn members_do_not_fetch_records() {
 #[test]
 fn a_member_that_stops_polling_loses_its_partitions_without_committing() {
     let config = config()
-        .with_properties([("consumer.session.timeout.ms", "6000"), ("consumer.max.poll.interval.ms", "6000"), ("consumer.heartbeat.interval.ms", "1000")])
+        .with_properties([
+            ("consumer.session.timeout.ms", "6000"),
+            ("consumer.max.poll.interval.ms", "6000"),
+            ("consumer.heartbeat.interval.ms", "1000"),
+        ])
         .expect("config");
     let broker = KafkaBroker::connect(config).expect("connect");
     let topics = topics(&broker, 1);

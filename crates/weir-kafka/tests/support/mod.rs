@@ -35,11 +35,7 @@ pub fn bootstrap() -> String {
             }
             let root = workspace_root();
             let script = root.join("scripts/kafka.sh");
-            assert!(
-                script.exists(),
-                "no Kafka broker for the tests: set WEIR_KAFKA_BOOTSTRAP=host:port or provide {}",
-                script.display()
-            );
+            assert!(script.exists(), "no Kafka broker for the tests: set WEIR_KAFKA_BOOTSTRAP=host:port or provide {}", script.display());
             let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
             let dir = target.join("kafka-test");
             let output = Command::new("bash")
@@ -48,12 +44,7 @@ pub fn bootstrap() -> String {
                 .arg(&dir)
                 .output()
                 .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-            assert!(
-                output.status.success(),
-                "{} start failed: {}",
-                script.display(),
-                String::from_utf8_lossy(&output.stderr)
-            );
+            assert!(output.status.success(), "{} start failed: {}", script.display(), String::from_utf8_lossy(&output.stderr));
             let address = String::from_utf8_lossy(&output.stdout).trim().to_string();
             assert!(!address.is_empty(), "kafka.sh printed no address: {}", String::from_utf8_lossy(&output.stderr));
             address
