@@ -21,7 +21,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.next().or_else(|| std::env::var("WEIR_KAFKA_BOOTSTRAP").ok()).ok_or("usage: throughput BOOTSTRAP [RECORDS] [VALUE_BYTES]")?;
     let records: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1_000_000);
     let value_bytes: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(100);
-    let broker = KafkaBroker::connect(KafkaConfig::new(bootstrap))?;
+    // Extra client properties to try: WEIR_KAFKA_PROPS="key=value,key=value".
+    let extra: Vec<(String, String)> = std::env::var("WEIR_KAFKA_PROPS")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .collect();
+    let broker = KafkaBroker::connect(KafkaConfig::new(bootstrap).with_properties(extra)?)?;
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
     let topic = format!("weir-throughput-{nanos}");
     broker.ensure_topic(&topic, 1)?;

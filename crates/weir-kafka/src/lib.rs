@@ -149,7 +149,7 @@ impl KafkaBroker {
 
     fn new_reader(&self) -> Result<Reader> {
         // Short fetch waits: a read at the end learns it is at the end quickly.
-        let defaults = [("fetch.wait.max.ms", "100"), ("queued.max.messages.kbytes", "16384")];
+        let defaults = [("fetch.wait.max.ms", "100"), ("queued.max.messages.kbytes", "8192"), ("fetch.queue.backoff.ms", "10")];
         let mut client = client_config(&self.config, &self.props, Client::Consumer, &defaults, &Self::reader_fixed(&self.config));
         // librdkafka's incremental assignment needs a group id; the reader never subscribes
         // nor commits, so it never joins that group.

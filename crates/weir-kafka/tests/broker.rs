@@ -251,3 +251,48 @@ fn a_restore_ends_when_the_rest_of_a_partition_is_transaction_markers() {
     assert!(plain.read(&topic, 0, 5, 1 << 20).expect("read").is_empty());
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
 }
+
+#[test]
+fn a_full_producer_queue_waits_for_deliveries_instead_of_failing() {
+    let config = config().with_properties([("producer.queue.buffering.max.messages", "10")]).expect("config");
+    let broker = KafkaBroker::connect(config).expect("connect");
+    let topic = unique("backpressure");
+    broker.ensure_topic(&topic, 1).expect("create");
+    let records: Vec<NewRecord> = (0..2000).map(|i| NewRecord::new(now_ms(), Some(format!("k{i}").as_bytes()), Some(b"v"))).collect();
+    broker.append(&topic, 0, &records).expect("append waits while the queue is full");
+    broker.sync().expect("sync");
+    assert_eq!(broker.end_offset(&topic, 0).expect("end"), 2000);
+    assert_eq!(read_all(&broker, &topic, 0, 0).len(), 2000);
+}
+
+#[test]
+fn a_thread_reads_several_partitions_in_turn() {
+    // As a stream thread fills its tasks' inputs: one batch of each partition in turn.
+    let broker = broker();
+    let topic = unique("interleaved");
+    broker.ensure_topic(&topic, 3).expect("create");
+    for p in 0..3u32 {
+        let records: Vec<NewRecord> =
+            (0..3000).map(|i| NewRecord::new(now_ms(), Some(format!("p{p}-{i}").as_bytes()), Some(&[b'x'; 50][..]))).collect();
+        broker.append(&topic, p, &records).expect("append");
+    }
+    broker.sync().expect("sync");
+    let mut next = [0u64; 3];
+    let mut keys: Vec<Vec<String>> = vec![Vec::new(); 3];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while next.iter().any(|n| *n < 3000) {
+        assert!(Instant::now() < deadline, "stuck at {next:?}");
+        for p in 0..3u32 {
+            let batch = broker.read(&topic, p, next[p as usize], 4096).expect("read");
+            if let Some(last) = batch.last() {
+                assert_eq!(batch[0].offset, next[p as usize], "a batch starts where the last ended");
+                next[p as usize] = last.offset + 1;
+            }
+            keys[p as usize].extend(batch.into_iter().map(|r| String::from_utf8(r.key.unwrap_or_default()).expect("utf-8")));
+        }
+    }
+    for (p, keys) in keys.iter().enumerate() {
+        let expected: Vec<String> = (0..3000).map(|i| format!("p{p}-{i}")).collect();
+        assert_eq!(keys, &expected, "partition {p}");
+    }
+}
