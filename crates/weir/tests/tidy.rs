@@ -30,6 +30,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The embedded log: a broker adapter, beside the Kafka one; it knows the engine's port
     // and nothing of plans, stores or functions.
     ("weir-log", &["weir-engine", "thiserror", "crc32fast"]),
+    // The Kafka adapter: the only crate that names rdkafka (librdkafka).
+    ("weir-kafka", &["weir-engine", "rdkafka", "tracing"]),
     // The only crate that names pyo3.
     ("weir-python", &["weir-dsl", "weir-engine", "indexmap", "pyo3", "tracing"]),
     // ureq: the schema registry clients (registry.rs).
@@ -110,6 +112,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("weir-engine", &["weir_log", "weir_kafka", "weir_python", "pyo3", "rdkafka", "ureq", "crate::log"]),
     ("weir-log", &["weir_kafka", "weir_python", "weir_engine::plan", "weir_engine::runtime", "weir_engine::store", "weir_engine::ports"]),
     ("weir-python", &["weir_log", "weir_kafka", "rdkafka"]),
+    ("weir-kafka", &["weir_log", "weir_python", "pyo3", "weir_engine::plan", "weir_engine::runtime", "weir_engine::store"]),
 ];
 
 #[test]

@@ -1,0 +1,193 @@
+//! The adapter's producer: one librdkafka producer (idempotent, `acks=all`) shared by every
+//! thread, sending asynchronously. Each record carries the id of the thread that appended it,
+//! so a failed delivery is reported to that thread: by its next `append` or `sync`. A thread's
+//! `sync` flushes everything (all threads' records) and then reports its own failures, so one
+//! thread never takes another's failure and commits past a lost record.
+//!
+//! When librdkafka's local queue is full, `append` waits for deliveries (the producer's
+//! polling thread signals each one) and tries again, rather than failing.
+//!
+//! Exactly-once later: a transactional producer per group member (its own `transactional.id`,
+//! `init_transactions` when the member joins) is this same type with a transaction around each
+//! commit interval; see docs/kafka.md.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, NoCustomPartitioner, Producer as _, ProducerContext, ThreadedProducer};
+use weir_engine::broker::{BrokerError, ErrorKind, NewRecord};
+
+use crate::config::{Client, ClientProperties, KafkaConfig};
+use crate::context::{client_config, log_error, log_line};
+use crate::error::{broker_error, describe, kind_of, partition_i32};
+
+/// The thread id records are tagged with.
+fn thread_tag() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    thread_local! { static TAG: usize = NEXT.fetch_add(1, Ordering::Relaxed); }
+    TAG.with(|t| *t)
+}
+
+#[derive(Default)]
+struct Deliveries {
+    /// Failed deliveries per appending thread, oldest first.
+    failed: HashMap<usize, Vec<BrokerError>>,
+    /// Count of deliveries (failed or not), for waiters on a full queue.
+    done: u64,
+}
+
+pub(crate) struct DeliveryContext {
+    deliveries: Mutex<Deliveries>,
+    delivered: Condvar,
+}
+
+impl DeliveryContext {
+    fn lock(&self) -> MutexGuard<'_, Deliveries> {
+        self.deliveries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl ClientContext for DeliveryContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        log_line("producer", level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        log_error("producer", &error, reason);
+    }
+}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, tag: usize) {
+        let mut deliveries = self.lock();
+        deliveries.done += 1;
+        if let Err((error, message)) = result {
+            let (topic, partition) = (message.topic().to_string(), u32::try_from(message.partition()).ok());
+            let e = broker_error(error, "cannot append to", Some(&topic), partition);
+            tracing::debug!("{e}");
+            deliveries.failed.entry(tag).or_default().push(e);
+        }
+        drop(deliveries);
+        self.delivered.notify_all();
+    }
+}
+
+pub(crate) struct Producer {
+    inner: ThreadedProducer<DeliveryContext, NoCustomPartitioner>,
+    flush_timeout: Duration,
+}
+
+impl Producer {
+    pub fn new(config: &KafkaConfig, props: &ClientProperties) -> Result<Producer, KafkaError> {
+        let defaults = [("linger.ms", "5"), ("message.timeout.ms", "120000"), ("compression.type", "none")];
+        // Records are never lost nor duplicated by retries, and stay in order per partition.
+        let fixed = [("acks", "all"), ("enable.idempotence", "true")];
+        let client = client_config(config, props, Client::Producer, &defaults, &fixed);
+        let message_timeout = client.get("message.timeout.ms").and_then(|v| v.parse::<u64>().ok()).unwrap_or(120_000);
+        let context = DeliveryContext { deliveries: Mutex::new(Deliveries::default()), delivered: Condvar::new() };
+        let inner = client.create_with_context(context)?;
+        Ok(Producer { inner, flush_timeout: Duration::from_millis(message_timeout) + config.request_timeout })
+    }
+
+    /// The oldest delivery failure of this thread's records, if any (taken: reported once).
+    fn take_failure(&self) -> Option<BrokerError> {
+        let mut deliveries = self.inner.context().lock();
+        let failed = deliveries.failed.remove(&thread_tag())?;
+        let count = failed.len();
+        let mut first = failed.into_iter().next()?;
+        if count > 1 {
+            first.message.push_str(&format!(" (and {} more failed deliveries)", count - 1));
+        }
+        Some(first)
+    }
+
+    pub fn append(&self, topic: &str, partition: u32, records: &[NewRecord]) -> Result<(), BrokerError> {
+        if let Some(failure) = self.take_failure() {
+            return Err(failure);
+        }
+        let p = partition_i32(topic, partition)?;
+        let tag = thread_tag();
+        for record in records {
+            let mut base = BaseRecord::<[u8], [u8], usize>::with_opaque_to(topic, tag).partition(p);
+            if record.timestamp > 0 {
+                base = base.timestamp(record.timestamp);
+            }
+            if let Some(key) = &record.key {
+                base = base.key(key.as_slice());
+            }
+            if let Some(value) = &record.value {
+                base = base.payload(value.as_slice());
+            }
+            if !record.headers.is_empty() {
+                let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+                for (key, value) in &record.headers {
+                    headers = headers.insert(Header { key, value: Some(value.as_slice()) });
+                }
+                base = base.headers(headers);
+            }
+            self.send(base, topic, partition)?;
+        }
+        Ok(())
+    }
+
+    /// Sends one record, waiting for deliveries while librdkafka's queue is full.
+    fn send<'a>(&self, mut record: BaseRecord<'a, [u8], [u8], usize>, topic: &str, partition: u32) -> Result<(), BrokerError> {
+        let started = Instant::now();
+        loop {
+            match self.inner.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    if started.elapsed() > self.flush_timeout {
+                        return Err(BrokerError::new(
+                            ErrorKind::Unavailable,
+                            format!(
+                                "cannot append to {topic}/{partition}: the producer's queue stayed full for {:?} (is the broker reachable?)",
+                                self.flush_timeout
+                            ),
+                        )
+                        .at(topic, Some(partition)));
+                    }
+                    record = back;
+                    let context = self.inner.context();
+                    let deliveries = context.lock();
+                    let seen = deliveries.done;
+                    let (deliveries, _) = context
+                        .delivered
+                        .wait_timeout_while(deliveries, Duration::from_millis(100), |d| d.done == seen)
+                        .unwrap_or_else(PoisonError::into_inner);
+                    drop(deliveries);
+                }
+                Err((error, _)) => return Err(broker_error(&error, "cannot append to", Some(topic), Some(partition))),
+            }
+        }
+    }
+
+    /// Waits until every record sent so far is acknowledged (or failed), then reports this
+    /// thread's failures.
+    pub fn sync(&self) -> Result<(), BrokerError> {
+        if let Err(error) = self.inner.flush(self.flush_timeout) {
+            let waiting = self.inner.in_flight_count();
+            let kind = error.rdkafka_error_code().map_or(ErrorKind::Unavailable, kind_of);
+            return Err(BrokerError::new(
+                kind,
+                format!(
+                    "cannot make appended records durable: {waiting} still unacknowledged after {:?}: {}",
+                    self.flush_timeout,
+                    describe(&error)
+                ),
+            ));
+        }
+        match self.take_failure() {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! The read path: [`Broker::read`](weir_engine::broker::Broker::read) by explicit offset.
+//!
+//! Each calling thread gets its own assign-mode consumer (no group), kept by the broker: the
+//! partitions a thread reads are assigned to its consumer as it first reads them, each with
+//! its own partition queue, so librdkafka keeps fetching ahead for all of them while the
+//! thread works. A read at the offset where the previous read of that partition ended (the
+//! usual case: a stream thread reads on from its last record, a restore reads a changelog
+//! through) takes what is already fetched; any other offset seeks first.
+//!
+//! The end of a partition is known from librdkafka's end-of-partition event
+//! (`enable.partition.eof`): it comes after the last record that could be fetched, also
+//! when the offsets past that record are only transaction markers or were compacted away. At
+//! that event the reader asks the broker for the high watermark and keeps it: while the
+//! watermark has not moved, a read at the end returns nothing at once; when it has moved, the
+//! read waits for the new records (or the next end event, when they are only markers). So a
+//! changelog restore that reads `while at < end` ends even when `end` counts markers.
+//!
+//! A partition a thread has not read for [`IDLE_PARTITION`] is unassigned (its prefetched
+//! records freed), and a thread's consumer unused for [`IDLE_READER`] is closed (threads
+//! that ended, a restore that finished).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::Offset;
+use rdkafka::TopicPartitionList;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use weir_engine::broker::{BrokerError, ErrorKind, StoredRecord};
+
+use crate::context::LogContext;
+use crate::error::{broker_error, offset_i64, partition_i32};
+
+/// A partition not read for this long is unassigned from its reader.
+pub(crate) const IDLE_PARTITION: Duration = Duration::from_secs(30);
+/// A reader not used for this long is closed.
+pub(crate) const IDLE_READER: Duration = Duration::from_secs(60);
+
+pub(crate) type ReaderConsumer = BaseConsumer<LogContext>;
+
+struct Part {
+    queue: rdkafka::consumer::base_consumer::PartitionQueue<LogContext>,
+    /// The offset the next record from `queue` follows on from: a read at this offset takes
+    /// what is queued.
+    cursor: u64,
+    /// The high watermark asked for when the last end-of-partition event came (and no record
+    /// since): nothing to read from `cursor` until the watermark moves past it.
+    eof_high: Option<i64>,
+    last_read: Instant,
+}
+
+/// One thread's consumer and its partitions.
+pub(crate) struct Reader {
+    consumer: Arc<ReaderConsumer>,
+    parts: HashMap<(String, u32), Part>,
+    pub last_used: Instant,
+    last_sweep: Instant,
+    /// How long to wait for a fetch before reporting the broker unavailable.
+    timeout: Duration,
+}
+
+impl Reader {
+    pub fn new(consumer: ReaderConsumer, timeout: Duration) -> Reader {
+        let now = Instant::now();
+        Reader { consumer: Arc::new(consumer), parts: HashMap::new(), last_used: now, last_sweep: now, timeout }
+    }
+
+    fn watermarks(&self, topic: &str, partition: u32) -> Result<(i64, i64), BrokerError> {
+        let p = partition_i32(topic, partition)?;
+        self.consumer
+            .fetch_watermarks(topic, p, self.timeout)
+            .map_err(|e| broker_error(&e, "cannot get the offsets of", Some(topic), Some(partition)))
+    }
+
+    pub fn read(&mut self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>, BrokerError> {
+        let now = Instant::now();
+        self.last_used = now;
+        self.serve_main_queue();
+        if now.duration_since(self.last_sweep) > Duration::from_secs(5) {
+            self.last_sweep = now;
+            self.unassign_idle(now);
+        }
+        let key = (topic.to_string(), partition);
+        let positioned = self.parts.get(&key).is_some_and(|part| part.cursor == from);
+        if !positioned {
+            // A new position: where the partition's records are decides where to start, or
+            // whether there is anything to read at all.
+            let (low, high) = self.watermarks(topic, partition)?;
+            let from = offset_i64(topic, partition, from)?;
+            if from >= high {
+                return Ok(Vec::new());
+            }
+            let start = from.max(low);
+            self.position(topic, partition, start)?;
+            if let Some(part) = self.parts.get_mut(&key) {
+                // Below the start reads from the start: the caller's offset stands for it.
+                part.cursor = u64::try_from(start).unwrap_or_default();
+            }
+        }
+        let timeout = self.timeout;
+        let Some(part) = self.parts.get_mut(&key) else {
+            return Err(BrokerError::new(ErrorKind::Other, format!("{topic}/{partition}: not assigned to the reader (a bug in Weir)")));
+        };
+        part.last_read = now;
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        // What is already fetched.
+        let eof = drain(part, Duration::ZERO, &mut out, &mut bytes, max_bytes, topic, partition)?;
+        if !out.is_empty() {
+            return Ok(out);
+        }
+        if eof {
+            part.eof_high = Some(high_of(&self.consumer, topic, partition, timeout)?);
+            return Ok(out);
+        }
+        if let Some(seen) = part.eof_high {
+            let high = high_of(&self.consumer, topic, partition, timeout)?;
+            if high <= seen {
+                return Ok(out);
+            }
+            // Appended since the end was seen: wait for it (records, or another end event when
+            // it is only transaction markers).
+            part.eof_high = None;
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(BrokerError::new(
+                    ErrorKind::Unavailable,
+                    format!("cannot read {topic}/{partition} at offset {from}: no records and no end of partition within {timeout:?}"),
+                )
+                .at(topic, Some(partition)));
+            }
+            let eof = drain(part, left.min(Duration::from_millis(200)), &mut out, &mut bytes, max_bytes, topic, partition)?;
+            if !out.is_empty() {
+                // Take the rest of what is fetched already.
+                if bytes < max_bytes {
+                    let eof = drain(part, Duration::ZERO, &mut out, &mut bytes, max_bytes, topic, partition)?;
+                    if eof {
+                        part.eof_high = Some(high_of(&self.consumer, topic, partition, timeout)?);
+                    }
+                }
+                return Ok(out);
+            }
+            if eof {
+                part.eof_high = Some(high_of(&self.consumer, topic, partition, timeout)?);
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Makes the next record of the partition's queue the one at `offset` (assigning the
+    /// partition to this reader if it is new).
+    fn position(&mut self, topic: &str, partition: u32, offset: i64) -> Result<(), BrokerError> {
+        let p = partition_i32(topic, partition)?;
+        let key = (topic.to_string(), partition);
+        if let Some(part) = self.parts.get_mut(&key) {
+            self.consumer
+                .seek(topic, p, Offset::Offset(offset), self.timeout)
+                .map_err(|e| broker_error(&e, &format!("cannot seek to offset {offset} in"), Some(topic), Some(partition)))?;
+            part.eof_high = None;
+            return Ok(());
+        }
+        let queue = self.consumer.split_partition_queue(topic, p).ok_or_else(|| {
+            BrokerError::new(ErrorKind::InvalidTopic, format!("cannot read {topic}/{partition}: not a valid topic name"))
+                .at(topic, Some(partition))
+        })?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, p, Offset::Offset(offset))
+            .map_err(|e| broker_error(&e, "cannot read", Some(topic), Some(partition)))?;
+        self.consumer.incremental_assign(&tpl).map_err(|e| broker_error(&e, "cannot read", Some(topic), Some(partition)))?;
+        let cursor = u64::try_from(offset).unwrap_or_default();
+        self.parts.insert(key, Part { queue, cursor, eof_high: None, last_read: Instant::now() });
+        Ok(())
+    }
+
+    /// The main queue carries errors and logs (no records: each partition has its queue).
+    fn serve_main_queue(&self) {
+        while let Some(event) = self.consumer.poll(Duration::ZERO) {
+            match event {
+                Ok(message) => {
+                    tracing::debug!("reader: a record of {}/{} on the main queue, dropped", message.topic(), message.partition())
+                }
+                Err(e) => tracing::debug!("reader: {e}"),
+            }
+        }
+    }
+
+    fn unassign_idle(&mut self, now: Instant) {
+        let idle: Vec<(String, u32)> =
+            self.parts.iter().filter(|(_, part)| now.duration_since(part.last_read) > IDLE_PARTITION).map(|(k, _)| k.clone()).collect();
+        if idle.is_empty() {
+            return;
+        }
+        let mut tpl = TopicPartitionList::new();
+        for (topic, partition) in &idle {
+            if let Ok(p) = i32::try_from(*partition) {
+                tpl.add_partition(topic, p);
+            }
+        }
+        match self.consumer.incremental_unassign(&tpl) {
+            Ok(()) => {
+                for key in idle {
+                    self.parts.remove(&key);
+                }
+            }
+            Err(e) => tracing::debug!("reader: cannot unassign idle partitions: {e}"),
+        }
+    }
+}
+
+fn high_of(consumer: &ReaderConsumer, topic: &str, partition: u32, timeout: Duration) -> Result<i64, BrokerError> {
+    let p = partition_i32(topic, partition)?;
+    consumer
+        .fetch_watermarks(topic, p, timeout)
+        .map(|(_, high)| high)
+        .map_err(|e| broker_error(&e, "cannot get the offsets of", Some(topic), Some(partition)))
+}
+
+/// Moves queued records into `out` (waiting at most `wait` for the first) until `max_bytes`.
+/// Returns whether the end-of-partition event came (after the records taken).
+fn drain(
+    part: &mut Part,
+    wait: Duration,
+    out: &mut Vec<StoredRecord>,
+    bytes: &mut usize,
+    max_bytes: usize,
+    topic: &str,
+    partition: u32,
+) -> Result<bool, BrokerError> {
+    let mut wait = wait;
+    while out.is_empty() || *bytes < max_bytes {
+        let Some(event) = part.queue.poll(wait) else { return Ok(false) };
+        wait = Duration::ZERO;
+        match event {
+            Ok(message) => {
+                let record = stored(&message);
+                if record.offset < part.cursor {
+                    continue;
+                }
+                part.cursor = record.offset + 1;
+                part.eof_high = None;
+                *bytes += record.key.as_ref().map_or(0, Vec::len) + record.value.as_ref().map_or(0, Vec::len);
+                out.push(record);
+            }
+            Err(KafkaError::PartitionEOF(_)) => return Ok(true),
+            Err(e) => {
+                let error = broker_error(&e, "cannot read", Some(topic), Some(partition));
+                if error.kind == ErrorKind::Unavailable {
+                    // librdkafka retries fetches by itself; the deadline of the read bounds it.
+                    tracing::debug!("{error}");
+                    continue;
+                }
+                return Err(error);
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn stored(message: &BorrowedMessage<'_>) -> StoredRecord {
+    let headers = message
+        .headers()
+        .map(|h| h.iter().map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec).unwrap_or_default())).collect())
+        .unwrap_or_default();
+    StoredRecord {
+        offset: u64::try_from(message.offset()).unwrap_or_default(),
+        timestamp: message.timestamp().to_millis().unwrap_or(-1),
+        key: message.key().map(<[u8]>::to_vec),
+        value: message.payload().map(<[u8]>::to_vec),
+        headers,
+    }
+}
