@@ -40,7 +40,7 @@ weir_run() {
     cp -r "$WORK/$1/state" "$WORK/run/state"
     printf 'ksml:\n  storageDirectory: %s\n  definitions:\n    bench: %s\nkafka:\n  application.id: bench\n  bootstrap.servers: localhost:9092\n' \
         "$WORK/run/state" "$BENCH/$DEF" > "$WORK/run/ksml-runner.yaml"
-    instructions "$WEIR" run --until-idle "$WORK/run/ksml-runner.yaml"
+    instructions "$WEIR" run --until-idle --embedded "$WORK/run/ksml-runner.yaml"
 }
 
 per_record() { awk -v a="$1" -v b="$2" -v n="$RECORDS" 'BEGIN { printf "%.0f", (a - b) / n }'; }

@@ -37,14 +37,14 @@ EOF
 
 if command -v strace > /dev/null; then
     fresh
-    strace -f -c -o "$WORK/strace.txt" "$WEIR" run --until-idle "$WORK/run/ksml-runner.yaml" 2> /dev/null
+    strace -f -c -o "$WORK/strace.txt" "$WEIR" run --until-idle --embedded "$WORK/run/ksml-runner.yaml" 2> /dev/null
     echo "== syscalls ($RECORDS records; per-record counts point at per-record work) =="
     head -12 "$WORK/strace.txt"
     echo
 fi
 
 fresh
-perf record -q -F 1999 --call-graph dwarf,16384 -o "$WORK/perf.data" "$WEIR" run --until-idle "$WORK/run/ksml-runner.yaml" 2> /dev/null > /dev/null
+perf record -q -F 1999 --call-graph dwarf,16384 -o "$WORK/perf.data" "$WEIR" run --until-idle --embedded "$WORK/run/ksml-runner.yaml" 2> /dev/null > /dev/null
 echo "== time by binary/library (self) =="
 perf report -i "$WORK/perf.data" --no-children --sort dso --stdio 2> /dev/null | grep -E '^ +[0-9]' | head -8
 echo

@@ -73,7 +73,7 @@ kafka:
 EOF
         local t0 t1 s m
         t0=$(now)
-        $TIME -v -o "$run/time.txt" "$WEIR" run --until-idle "$run/ksml-runner.yaml" 2> "$run/weir.log" || {
+        $TIME -v -o "$run/time.txt" "$WEIR" run --until-idle --embedded "$run/ksml-runner.yaml" 2> "$run/weir.log" || {
             cat "$run/weir.log" >&2
             exit 1
         }

@@ -30,6 +30,7 @@ use weir_engine::plan::{PlanInput, PlanOptions, Topology, plan};
 use weir_engine::ports::Functions;
 use weir_engine::runtime::{RunError, RunOptions, run as run_topology};
 use weir_engine::store::StateStores;
+use weir_kafka::{KafkaBroker, KafkaConfig};
 use weir_log::Log;
 use weir_python::PythonFunctions;
 
@@ -38,6 +39,8 @@ use weir_python::PythonFunctions;
 pub enum Backend {
     /// The embedded log in a directory (Weir's local stand-in for a Kafka cluster).
     Embedded { dir: PathBuf },
+    /// An Apache Kafka cluster: processes of one application id share its partitions.
+    Kafka(Box<KafkaConfig>),
 }
 
 /// An opened backend: the broker, and the embedded log itself when that is the backend
@@ -57,6 +60,11 @@ impl Backend {
                 }
                 let log = Arc::new(log);
                 Ok(Opened { broker: Arc::clone(&log) as Arc<dyn Broker>, log: Some(log) })
+            }
+            Backend::Kafka(config) => {
+                let broker = KafkaBroker::connect((**config).clone())
+                    .with_context(|| format!("cannot connect to Kafka at {}", config.bootstrap_servers))?;
+                Ok(Opened { broker: Arc::new(broker), log: None })
             }
         }
     }

@@ -43,6 +43,14 @@ enum Command {
         /// Stop once the producers are done and every input is processed (for scripts and tests).
         #[arg(long)]
         until_idle: bool,
+        /// Run on the embedded log in the storage directory, even when the runner config
+        /// names Kafka's 'bootstrap.servers'.
+        #[arg(long, conflicts_with = "kafka")]
+        embedded: bool,
+        /// Run on Kafka (the runner config's 'bootstrap.servers'); the default for a runner
+        /// config, so this only makes the choice explicit.
+        #[arg(long)]
+        kafka: bool,
     },
     /// Run KSML test suites (KSML's test-runner format) on a fresh embedded log per test, no
     /// broker needed; exits non-zero unless every test passes.
@@ -75,9 +83,16 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { paths, no_warnings } => check::run(&paths, !no_warnings),
         Command::Schema { runner } => schema(runner),
-        Command::Run { paths, until_idle } => {
+        Command::Run { paths, until_idle, embedded, kafka } => {
             init_logging();
-            run::run(&paths, until_idle)
+            let choice = if embedded {
+                run::BackendChoice::Embedded
+            } else if kafka {
+                run::BackendChoice::Kafka
+            } else {
+                run::BackendChoice::Default
+            };
+            run::run(&paths, until_idle, choice)
         }
         Command::Test { paths, junit } => test::run(&paths, junit.as_deref()),
         Command::Topic { storage, command } => topic::run(&storage, command, topic_args()),

@@ -4,6 +4,11 @@
 //! progress line periodically from its metrics. While it runs, the embedded log is served to
 //! `weir topic` ([`crate::serve`]) and cleaned (retention, compaction).
 //!
+//! The backend: a runner config runs on the Kafka cluster its `kafka` section names
+//! (`bootstrap.servers`), unless `--embedded` says to run on the embedded log in the storage
+//! directory; definition files without a runner config run on the embedded log. The first
+//! log line names the backend and where it is.
+//!
 //! Without a runner config the application id is `weir` and the storage directory is
 //! `.weir-state` in the current directory.
 
@@ -17,6 +22,7 @@ use weir_dsl::model::Definition;
 use weir_dsl::runner::{DefinitionSource, RunnerConfig, base_dir_of, parse_inline_definition, parse_runner_config};
 use weir_engine::metrics::Metrics;
 use weir_engine::runtime::RunOptions;
+use weir_kafka::KafkaConfig;
 use weir_log::Log;
 
 use crate::app::{App, AppOptions, Backend, NotationSetup, PythonSetup, StartError, StopHandle, progress_line};
@@ -34,8 +40,23 @@ struct Loaded {
     storage: PathBuf,
 }
 
-pub fn run(paths: &[PathBuf], until_idle: bool) -> anyhow::Result<bool> {
-    let Loaded { mut options, sources, storage } = match load(paths)? {
+/// Which backend `weir run` was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// A runner config's Kafka cluster; the embedded log for definition files.
+    Default,
+    /// `--embedded`.
+    Embedded,
+    /// `--kafka`.
+    Kafka,
+}
+
+/// The streams-level keys of a runner config's `kafka` section that Weir itself reads (the
+/// Kafka client is not given them).
+const WEIR_KEYS: &[&str] = &["application.id", "num.stream.threads", "commit.interval.ms", "processing.guarantee"];
+
+pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice) -> anyhow::Result<bool> {
+    let Loaded { mut options, sources, storage } = match load(paths, choice)? {
         Ok(loaded) => loaded,
         Err((diags, sources)) => return Ok(report(&diags, &sources)),
     };
@@ -134,7 +155,7 @@ fn print_progress(metrics: &Metrics) {
 type Failed = (Vec<Diagnostic>, Vec<(String, String)>);
 
 /// Reads the runner config or the definitions; `Err` carries diagnostics to print.
-fn load(paths: &[PathBuf]) -> anyhow::Result<Result<Loaded, Failed>> {
+fn load(paths: &[PathBuf], choice: BackendChoice) -> anyhow::Result<Result<Loaded, Failed>> {
     let mut diags = Vec::new();
     let mut sources = Vec::new();
     let read = |path: &Path| -> anyhow::Result<String> {
@@ -176,8 +197,11 @@ fn load(paths: &[PathBuf]) -> anyhow::Result<Result<Loaded, Failed>> {
                 }
             }
         }
-        app_from_config(&config, &base, definitions, sources.clone())?
+        app_from_config(&config, &base, definitions, sources.clone(), choice)?
     } else {
+        if choice == BackendChoice::Kafka {
+            bail!("--kafka needs a runner config: its 'kafka' section names the cluster ('bootstrap.servers') and the application id");
+        }
         for (i, path) in paths.iter().enumerate() {
             let text = if i == 0 { first_text.clone() } else { read(path)? };
             let name = path.display().to_string();
@@ -210,6 +234,7 @@ fn app_from_config(
     base: &Path,
     definitions: Vec<Definition>,
     sources: Vec<(String, String)>,
+    choice: BackendChoice,
 ) -> anyhow::Result<Loaded> {
     let kafka = &config.kafka;
     let application_id = kafka.get("application.id").cloned().unwrap_or_else(|| "weir".to_string());
@@ -240,9 +265,43 @@ fn app_from_config(
             schema_directory: config.schema_directory(base),
             storage: storage.clone(),
         },
-        backend: Backend::Embedded { dir: storage.clone() },
+        backend: backend(config, &storage, choice)?,
     };
     Ok(Loaded { options, sources, storage })
+}
+
+/// The backend of a runner config: its Kafka cluster, or with `--embedded` the embedded log.
+fn backend(config: &RunnerConfig, storage: &Path, choice: BackendChoice) -> anyhow::Result<Backend> {
+    let kafka = &config.kafka;
+    let bootstrap = kafka.get("bootstrap.servers").map(|s| s.trim()).filter(|s| !s.is_empty());
+    if let Some(guarantee) = kafka.get("processing.guarantee").map(|s| s.trim())
+        && guarantee != "at_least_once"
+    {
+        match guarantee {
+            "exactly_once" | "exactly_once_beta" | "exactly_once_v2" => bail!(
+                "kafka 'processing.guarantee' is '{guarantee}': exactly-once is not built yet (Weir runs at least once); remove the setting or set it to 'at_least_once'"
+            ),
+            other => bail!("kafka 'processing.guarantee' is '{other}': expected 'at_least_once' or 'exactly_once_v2'"),
+        }
+    }
+    match (choice, bootstrap) {
+        (BackendChoice::Embedded, Some(servers)) => {
+            tracing::info!("--embedded: running on the embedded log; the runner config's Kafka cluster ({servers}) is not used");
+            Ok(Backend::Embedded { dir: storage.to_path_buf() })
+        }
+        (BackendChoice::Embedded, None) => Ok(Backend::Embedded { dir: storage.to_path_buf() }),
+        (_, None) => bail!(
+            "the runner config's 'kafka' section names no 'bootstrap.servers'; give the Kafka cluster, or run on the embedded log with --embedded"
+        ),
+        (_, Some(_)) => {
+            let properties = kafka.iter().filter(|(k, _)| !WEIR_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone()));
+            let kafka_config = KafkaConfig::from_properties(properties).map_err(|e| anyhow::anyhow!("kafka: {e}"))?;
+            for dropped in kafka_config.dropped_properties() {
+                tracing::info!("kafka property '{}' is not given to the Kafka client: {}", dropped.key, dropped.reason);
+            }
+            Ok(Backend::Kafka(Box::new(kafka_config)))
+        }
+    }
 }
 
 fn source_of<'a>(sources: &'a [(String, String)], file: &str) -> Option<&'a str> {

@@ -106,7 +106,7 @@ impl Drop for Running {
 fn start(dir: &TempDir, config: &str, log: &Path) -> Running {
     let stderr = std::fs::File::create(log).expect("create run log");
     let child = weir()
-        .arg("run")
+        .args(["run", "--embedded"])
         .arg(config)
         .current_dir(&dir.0)
         .stdin(Stdio::null())
@@ -133,7 +133,7 @@ fn kill_after(mut run: Running, started: Instant, ms: u64, log: &Path) {
 
 /// Runs `weir run --until-idle <config>` to completion; returns its stderr.
 fn run_until_idle(dir: &TempDir, config: &str) -> String {
-    let out = weir().args(["run", "--until-idle", config]).current_dir(&dir.0).output().expect("run weir run --until-idle");
+    let out = weir().args(["run", "--until-idle", "--embedded", config]).current_dir(&dir.0).output().expect("run weir run --until-idle");
     assert_ok(&out, "weir run --until-idle");
     text(&out.stderr)
 }

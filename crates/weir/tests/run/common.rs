@@ -77,7 +77,7 @@ impl Dir {
 
     /// `weir run --until-idle <files>`; returns the output, whatever the exit status.
     pub fn run(&self, files: &[&str]) -> Output {
-        let mut args = vec!["run", "--until-idle"];
+        let mut args = vec!["run", "--until-idle", "--embedded"];
         args.extend_from_slice(files);
         self.weir(&args, "")
     }
@@ -92,7 +92,7 @@ impl Dir {
     /// Starts `weir run <files>` (not until idle) in the background; its stdout and stderr
     /// go to `run.stdout` and `run.stderr` in the directory.
     pub fn spawn_run(&self, files: &[&str]) -> Child {
-        let mut args = vec!["run"];
+        let mut args = vec!["run", "--embedded"];
         args.extend_from_slice(files);
         let file = |name: &str| std::fs::File::create(self.path.join(name)).expect("create output file");
         self.command(&args).stdin(Stdio::null()).stdout(file("run.stdout")).stderr(file("run.stderr")).spawn().expect("start weir run")
