@@ -296,3 +296,26 @@ fn a_thread_reads_several_partitions_in_turn() {
         assert_eq!(keys, &expected, "partition {p}");
     }
 }
+
+#[test]
+fn records_synced_before_a_read_are_read_even_after_an_earlier_end() {
+    // The reader has an end-of-partition event queued from before the append (the last reads
+    // took one record each and left it there): the read must not take it for the end.
+    let broker = broker();
+    let topic = unique("stale-end");
+    broker.ensure_topic(&topic, 1).expect("create");
+    let record = |i: usize| NewRecord::new(now_ms(), Some(format!("k{i}").as_bytes()), Some(b"v"));
+    broker.append(&topic, 0, &(0..3).map(record).collect::<Vec<_>>()).expect("append");
+    broker.sync().expect("sync");
+    for at in 0..3 {
+        let one = broker.read(&topic, 0, at, 1).expect("read one");
+        assert_eq!(one.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![at]);
+    }
+    // Let the end event arrive behind the third record.
+    std::thread::sleep(Duration::from_millis(500));
+    broker.append(&topic, 0, &(3..5).map(record).collect::<Vec<_>>()).expect("append");
+    broker.sync().expect("sync");
+    let read = broker.read(&topic, 0, 3, 1 << 20).expect("read");
+    assert_eq!(read.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![3, 4]);
+    assert!(broker.read(&topic, 0, 5, 1 << 20).expect("at end").is_empty());
+}

@@ -204,3 +204,20 @@ fn a_member_that_stops_polling_loses_its_partitions_without_committing() {
     // It rejoins, and gets its partitions again.
     settle(&mut [&mut a], |m| m[0].owned == all(&topics, 1));
 }
+
+#[test]
+fn closing_a_member_commits_its_latest_positions_not_an_older_polls() {
+    let broker = broker();
+    let topics = topics(&broker, 1);
+    let group = unique("closing");
+    let mut a = Member::join(&broker, &group, &topics, 0, |_, _| 5);
+    settle(&mut [&mut a], |m| m[0].owned == all(&topics, 1));
+    a.poll(Duration::from_millis(10));
+    let later: Vec<(&str, u32, u64)> = topics.iter().map(|t| (t.as_str(), 0, 12)).collect();
+    a.inner.commit(&broker, &later).expect("commit");
+    // Leaving revokes the partitions, which commits the member's positions: the latest.
+    drop(a);
+    for t in &topics {
+        assert_eq!(broker.committed(&group, t, 0).expect("committed"), Some(12), "{t}");
+    }
+}
