@@ -131,7 +131,7 @@ impl Reader {
             return Ok(out);
         }
         let deadline = Instant::now() + timeout;
-        let mut asked = false;
+        let (mut waited, mut asked) = (false, false);
         loop {
             match part.end {
                 End::Confirmed(seen) => {
@@ -155,8 +155,8 @@ impl Reader {
                     part.fresh = true;
                     part.end = End::Unknown;
                 }
-                End::Unknown if !asked => {
-                    // Nothing fetched yet: at the end already?
+                End::Unknown if waited && !asked => {
+                    // Nothing came in a short wait: at the end already?
                     asked = true;
                     let high = high_of(&consumer, topic, partition, timeout)?;
                     if i64::try_from(part.cursor).is_ok_and(|c| c >= high) {
@@ -174,7 +174,11 @@ impl Reader {
                 )
                 .at(topic, Some(partition)));
             }
-            drain(&consumer, part, left.min(Duration::from_millis(200)), &mut out, &mut bytes, max_bytes, topic, partition, timeout)?;
+            // A short first wait: mid-partition, the next fetch is usually on its way, and asking
+            // for the watermark would cost as much.
+            let wait = if waited { Duration::from_millis(200) } else { Duration::from_millis(20) };
+            waited = true;
+            drain(&consumer, part, left.min(wait), &mut out, &mut bytes, max_bytes, topic, partition, timeout)?;
             if !out.is_empty() {
                 return Ok(out);
             }
