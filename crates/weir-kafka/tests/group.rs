@@ -110,8 +110,13 @@ fn members_share_co_partitioned_topics_and_hand_over_on_rebalance() {
     }
     assert!(a.owned.is_disjoint(&b.owned));
     assert_eq!(a.owned.union(&b.owned).cloned().collect::<Owned>(), all(&topics, 4));
-    // a's first assignment was revoked before the new one, in that order.
-    assert!(matches!(a.events.as_slice(), [Assignment::Assigned(_), Assignment::Revoked(_), Assignment::Assigned(_)]), "{:?}", a.events);
+    // a's first assignment was revoked before the new one: events alternate, assigned first
+    // and last (a rebalance may take more than one round).
+    assert!(a.events.len() >= 3, "{:?}", a.events);
+    for (i, event) in a.events.iter().enumerate() {
+        assert_eq!(matches!(event, Assignment::Assigned(_)), i % 2 == 0, "{:?}", a.events);
+    }
+    assert!(matches!(a.events.last(), Some(Assignment::Assigned(_))), "{:?}", a.events);
     // The revocation committed the positions a passed at its last poll (it owned everything).
     for (topic, partition) in all(&topics, 4) {
         assert_eq!(
