@@ -126,9 +126,9 @@ impl KafkaBroker {
             }
             if now >= next_warning {
                 tracing::warn!(
-                    "cannot reach Kafka at {} yet ({error}); trying again for {:?}",
+                    "cannot reach Kafka at {} yet ({error}); trying again for {} s more",
                     self.config.bootstrap_servers,
-                    deadline.saturating_duration_since(now)
+                    deadline.saturating_duration_since(now).as_secs_f64().round()
                 );
                 next_warning = now + Duration::from_secs(3);
             }
