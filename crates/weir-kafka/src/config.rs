@@ -246,7 +246,7 @@ impl KafkaConfig {
     /// A config from a map of Kafka properties (Java names), e.g. a runner config's `kafka:`
     /// section: `bootstrap.servers` is required; `isolation.level` and `replication.factor`
     /// set [`KafkaConfig::read_committed`] and [`KafkaConfig::replication_factor`]; the rest
-    /// are client properties (see the [module](self) doc).
+    /// are client properties (see docs/kafka.md).
     pub fn from_properties<K: Into<String>, V: Into<String>>(properties: impl IntoIterator<Item = (K, V)>) -> Result<KafkaConfig, String> {
         let mut config = KafkaConfig::new(String::new());
         config = config.with_properties(properties)?;

@@ -34,6 +34,12 @@ impl ClientContext for LogContext {
 impl ConsumerContext for LogContext {}
 
 pub(crate) fn log_line(client: &str, level: RDKafkaLogLevel, fac: &str, message: &str) {
+    // A failed connection is retried by librdkafka and logged by every client: the adapter's
+    // own calls say that the cluster cannot be reached (with its address and a deadline).
+    if fac == "FAIL" {
+        tracing::debug!(target: "weir_kafka::librdkafka", "Kafka {client}: {fac}: {message}");
+        return;
+    }
     match level {
         RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
             tracing::error!(target: "weir_kafka::librdkafka", "Kafka {client}: {fac}: {message}")

@@ -268,9 +268,16 @@ impl GroupMember for KafkaMember {
         if mine.is_empty() {
             return Ok(());
         }
-        commit_as_member(&self.consumer, &self.group, &mine).map_err(|e| match e.kind {
-            ErrorKind::Fenced => e,
-            _ => e,
-        })
+        commit_as_member(&self.consumer, &self.group, &mine)?;
+        // These are now the positions a revocation (or closing the member) commits: never an
+        // older poll's, which would move the group's position back.
+        let mut state = context.lock();
+        for (topic, partition, offset) in mine {
+            match state.positions.iter_mut().find(|(t, p, _)| t == topic && *p == partition) {
+                Some(entry) => entry.2 = offset,
+                None => state.positions.push((topic.to_string(), partition, offset)),
+            }
+        }
+        Ok(())
     }
 }

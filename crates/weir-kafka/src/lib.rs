@@ -3,13 +3,13 @@
 //! what maps to what.
 //!
 //! - Records are produced by one idempotent producer (`acks=all`), asynchronously;
-//!   [`Broker::sync`] waits for every acknowledgement ([`producer`]).
+//!   [`Broker::sync`] waits for every acknowledgement (module `producer`).
 //! - Records are read by offset through one assign-mode consumer per calling thread
-//!   ([`reader`]); offsets and watermarks through a consumer without group.
-//! - Topics are created with the admin API, never by auto-creation ([`topics`]).
+//!   (module `reader`); offsets and watermarks through a consumer without group.
+//! - Topics are created with the admin API, never by auto-creation (module `topics`).
 //! - Consumer positions are committed by a client of the group that is not a member (Kafka
 //!   accepts that only while the group has no members) or, during a run, by the group member
-//!   ([`group`]), which is a real member of the consumer group that never fetches records.
+//!   (module `group`), which is a real member of the consumer group that never fetches records.
 
 mod config;
 mod context;
@@ -126,9 +126,9 @@ impl KafkaBroker {
             }
             if now >= next_warning {
                 tracing::warn!(
-                    "cannot reach Kafka at {} yet ({error}); trying again for {:?}",
+                    "cannot reach Kafka at {} yet ({error}); trying again for {} s more",
                     self.config.bootstrap_servers,
-                    deadline.saturating_duration_since(now)
+                    deadline.saturating_duration_since(now).as_secs_f64().round()
                 );
                 next_warning = now + Duration::from_secs(3);
             }
@@ -285,7 +285,7 @@ impl Broker for KafkaBroker {
         }
     }
 
-    /// A real member of the consumer group `group`; see [`group`].
+    /// A real member of the consumer group `group` (see docs/kafka.md, "Group membership").
     fn join_group(&self, group: &str, topics: &[String], member: usize, members: usize) -> Result<Box<dyn GroupMember>> {
         for topic in topics {
             // Subscribing to a missing topic would wait for it: make sure it exists.

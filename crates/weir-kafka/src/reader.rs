@@ -8,12 +8,16 @@
 //! through) takes what is already fetched; any other offset seeks first.
 //!
 //! The end of a partition is known from librdkafka's end-of-partition event
-//! (`enable.partition.eof`): it comes after the last record that could be fetched, also
-//! when the offsets past that record are only transaction markers or were compacted away. At
-//! that event the reader asks the broker for the high watermark and keeps it: while the
-//! watermark has not moved, a read at the end returns nothing at once; when it has moved, the
-//! read waits for the new records (or the next end event, when they are only markers). So a
-//! changelog restore that reads `while at < end` ends even when `end` counts markers.
+//! (`enable.partition.eof`): it comes after the last record that can be fetched, also when
+//! the offsets past that record are only transaction markers, aborted records
+//! (`read_committed`) or were compacted away. librdkafka does not say at which offset an event
+//! was, so an event is trusted only when it came after the reader seeked to its cursor with no
+//! record since (or when the cursor is at the high watermark); an event queued before later
+//! appends is confirmed by seeking to the cursor again and waiting for the next one. The high
+//! watermark at a trusted event is kept: while it has not moved, a read at the end returns
+//! nothing at once; when it has moved, the read waits for the new records (or the next event,
+//! when they are only markers). So a changelog restore that reads `while at < end` ends even
+//! when `end` counts markers, and a record appended and synced before a read is returned by it.
 //!
 //! A partition a thread has not read for [`IDLE_PARTITION`] is unassigned (its prefetched
 //! records freed), and a thread's consumer unused for [`IDLE_READER`] is closed (threads
@@ -40,14 +44,28 @@ pub(crate) const IDLE_READER: Duration = Duration::from_secs(60);
 
 pub(crate) type ReaderConsumer = BaseConsumer<LogContext>;
 
+/// What a reader knows about the end of a partition at its cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Nothing: records may be on their way.
+    Unknown,
+    /// An end-of-partition event came, but it may predate records appended since (it was
+    /// queued before this read): confirmed by seeking to the cursor and waiting again.
+    Unconfirmed,
+    /// Nothing to read from the cursor below this high watermark (an end event came after a
+    /// seek to the cursor, with no record since; or the cursor is at the watermark).
+    Confirmed(i64),
+}
+
 struct Part {
     queue: rdkafka::consumer::base_consumer::PartitionQueue<LogContext>,
     /// The offset the next record from `queue` follows on from: a read at this offset takes
     /// what is queued.
     cursor: u64,
-    /// The high watermark asked for when the last end-of-partition event came (and no record
-    /// since): nothing to read from `cursor` until the watermark moves past it.
-    eof_high: Option<i64>,
+    end: End,
+    /// Whether no record came since the reader last seeked to `cursor` (so an end event now is
+    /// about the cursor).
+    fresh: bool,
     last_read: Instant,
 }
 
@@ -100,6 +118,7 @@ impl Reader {
             }
         }
         let timeout = self.timeout;
+        let consumer = Arc::clone(&self.consumer);
         let Some(part) = self.parts.get_mut(&key) else {
             return Err(BrokerError::new(ErrorKind::Other, format!("{topic}/{partition}: not assigned to the reader (a bug in Weir)")));
         };
@@ -107,25 +126,46 @@ impl Reader {
         let mut out = Vec::new();
         let mut bytes = 0;
         // What is already fetched.
-        let eof = drain(part, Duration::ZERO, &mut out, &mut bytes, max_bytes, topic, partition)?;
+        drain(&consumer, part, Duration::ZERO, &mut out, &mut bytes, max_bytes, topic, partition, timeout)?;
         if !out.is_empty() {
             return Ok(out);
         }
-        if eof {
-            part.eof_high = Some(high_of(&self.consumer, topic, partition, timeout)?);
-            return Ok(out);
-        }
-        if let Some(seen) = part.eof_high {
-            let high = high_of(&self.consumer, topic, partition, timeout)?;
-            if high <= seen {
-                return Ok(out);
-            }
-            // Appended since the end was seen: wait for it (records, or another end event when
-            // it is only transaction markers).
-            part.eof_high = None;
-        }
         let deadline = Instant::now() + timeout;
+        let (mut waited, mut asked) = (false, false);
         loop {
+            match part.end {
+                End::Confirmed(seen) => {
+                    let high = high_of(&consumer, topic, partition, timeout)?;
+                    if high <= seen || i64::try_from(part.cursor).is_ok_and(|c| c >= high) {
+                        return Ok(out);
+                    }
+                    // Appended since: wait for it (records, or another end event when it is
+                    // only transaction markers).
+                    part.end = End::Unknown;
+                }
+                End::Unconfirmed => {
+                    let high = high_of(&consumer, topic, partition, timeout)?;
+                    if i64::try_from(part.cursor).is_ok_and(|c| c >= high) {
+                        part.end = End::Confirmed(high);
+                        return Ok(out);
+                    }
+                    // Below the watermark: the event may predate records appended since, or
+                    // the rest may be markers. Start over at the cursor and wait again.
+                    seek(&consumer, topic, partition, part.cursor, timeout)?;
+                    part.fresh = true;
+                    part.end = End::Unknown;
+                }
+                End::Unknown if waited && !asked => {
+                    // Nothing came in a short wait: at the end already?
+                    asked = true;
+                    let high = high_of(&consumer, topic, partition, timeout)?;
+                    if i64::try_from(part.cursor).is_ok_and(|c| c >= high) {
+                        part.end = End::Confirmed(high);
+                        return Ok(out);
+                    }
+                }
+                End::Unknown => {}
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(BrokerError::new(
@@ -134,19 +174,12 @@ impl Reader {
                 )
                 .at(topic, Some(partition)));
             }
-            let eof = drain(part, left.min(Duration::from_millis(200)), &mut out, &mut bytes, max_bytes, topic, partition)?;
+            // A short first wait: mid-partition, the next fetch is usually on its way, and asking
+            // for the watermark would cost as much.
+            let wait = if waited { Duration::from_millis(200) } else { Duration::from_millis(20) };
+            waited = true;
+            drain(&consumer, part, left.min(wait), &mut out, &mut bytes, max_bytes, topic, partition, timeout)?;
             if !out.is_empty() {
-                // Take the rest of what is fetched already.
-                if bytes < max_bytes {
-                    let eof = drain(part, Duration::ZERO, &mut out, &mut bytes, max_bytes, topic, partition)?;
-                    if eof {
-                        part.eof_high = Some(high_of(&self.consumer, topic, partition, timeout)?);
-                    }
-                }
-                return Ok(out);
-            }
-            if eof {
-                part.eof_high = Some(high_of(&self.consumer, topic, partition, timeout)?);
                 return Ok(out);
             }
         }
@@ -158,10 +191,10 @@ impl Reader {
         let p = partition_i32(topic, partition)?;
         let key = (topic.to_string(), partition);
         if let Some(part) = self.parts.get_mut(&key) {
-            self.consumer
-                .seek(topic, p, Offset::Offset(offset), self.timeout)
-                .map_err(|e| broker_error(&e, &format!("cannot seek to offset {offset} in"), Some(topic), Some(partition)))?;
-            part.eof_high = None;
+            let at = u64::try_from(offset).unwrap_or_default();
+            seek(&self.consumer, topic, partition, at, self.timeout)?;
+            part.end = End::Unknown;
+            part.fresh = true;
             return Ok(());
         }
         let queue = self.consumer.split_partition_queue(topic, p).ok_or_else(|| {
@@ -173,7 +206,7 @@ impl Reader {
             .map_err(|e| broker_error(&e, "cannot read", Some(topic), Some(partition)))?;
         self.consumer.incremental_assign(&tpl).map_err(|e| broker_error(&e, "cannot read", Some(topic), Some(partition)))?;
         let cursor = u64::try_from(offset).unwrap_or_default();
-        self.parts.insert(key, Part { queue, cursor, eof_high: None, last_read: Instant::now() });
+        self.parts.insert(key, Part { queue, cursor, end: End::Unknown, fresh: true, last_read: Instant::now() });
         Ok(())
     }
 
@@ -220,9 +253,20 @@ fn high_of(consumer: &ReaderConsumer, topic: &str, partition: u32, timeout: Dura
         .map_err(|e| broker_error(&e, "cannot get the offsets of", Some(topic), Some(partition)))
 }
 
-/// Moves queued records into `out` (waiting at most `wait` for the first) until `max_bytes`.
-/// Returns whether the end-of-partition event came (after the records taken).
+/// Seeks the reader's consumer to `offset` of the partition (what was queued is dropped).
+fn seek(consumer: &ReaderConsumer, topic: &str, partition: u32, offset: u64, timeout: Duration) -> Result<(), BrokerError> {
+    let p = partition_i32(topic, partition)?;
+    let o = offset_i64(topic, partition, offset)?;
+    consumer
+        .seek(topic, p, Offset::Offset(o), timeout)
+        .map_err(|e| broker_error(&e, &format!("cannot seek to offset {offset} in"), Some(topic), Some(partition)))
+}
+
+/// Moves queued records into `out` (waiting at most `wait` for the first) until `max_bytes`,
+/// or until an end-of-partition event, which updates `part.end`.
+#[allow(clippy::too_many_arguments)]
 fn drain(
+    consumer: &ReaderConsumer,
     part: &mut Part,
     wait: Duration,
     out: &mut Vec<StoredRecord>,
@@ -230,10 +274,11 @@ fn drain(
     max_bytes: usize,
     topic: &str,
     partition: u32,
-) -> Result<bool, BrokerError> {
+    timeout: Duration,
+) -> Result<(), BrokerError> {
     let mut wait = wait;
     while out.is_empty() || *bytes < max_bytes {
-        let Some(event) = part.queue.poll(wait) else { return Ok(false) };
+        let Some(event) = part.queue.poll(wait) else { return Ok(()) };
         wait = Duration::ZERO;
         match event {
             Ok(message) => {
@@ -242,11 +287,15 @@ fn drain(
                     continue;
                 }
                 part.cursor = record.offset + 1;
-                part.eof_high = None;
+                part.end = End::Unknown;
+                part.fresh = false;
                 *bytes += record.key.as_ref().map_or(0, Vec::len) + record.value.as_ref().map_or(0, Vec::len);
                 out.push(record);
             }
-            Err(KafkaError::PartitionEOF(_)) => return Ok(true),
+            Err(KafkaError::PartitionEOF(_)) => {
+                part.end = if part.fresh { End::Confirmed(high_of(consumer, topic, partition, timeout)?) } else { End::Unconfirmed };
+                return Ok(());
+            }
             Err(e) => {
                 let error = broker_error(&e, "cannot read", Some(topic), Some(partition));
                 if error.kind == ErrorKind::Unavailable {
@@ -258,7 +307,7 @@ fn drain(
             }
         }
     }
-    Ok(false)
+    Ok(())
 }
 
 fn stored(message: &BorrowedMessage<'_>) -> StoredRecord {

@@ -296,3 +296,63 @@ fn a_thread_reads_several_partitions_in_turn() {
         assert_eq!(keys, &expected, "partition {p}");
     }
 }
+
+#[test]
+fn records_synced_before_a_read_are_read_even_after_an_earlier_end() {
+    // The reader has an end-of-partition event queued from before the append (the last reads
+    // took one record each and left it there): the read must not take it for the end.
+    let broker = broker();
+    let topic = unique("stale-end");
+    broker.ensure_topic(&topic, 1).expect("create");
+    let record = |i: usize| NewRecord::new(now_ms(), Some(format!("k{i}").as_bytes()), Some(b"v"));
+    broker.append(&topic, 0, &(0..3).map(record).collect::<Vec<_>>()).expect("append");
+    broker.sync().expect("sync");
+    for at in 0..3 {
+        let one = broker.read(&topic, 0, at, 1).expect("read one");
+        assert_eq!(one.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![at]);
+    }
+    // Let the end event arrive behind the third record.
+    std::thread::sleep(Duration::from_millis(500));
+    broker.append(&topic, 0, &(3..5).map(record).collect::<Vec<_>>()).expect("append");
+    broker.sync().expect("sync");
+    let read = broker.read(&topic, 0, 3, 1 << 20).expect("read");
+    assert_eq!(read.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![3, 4]);
+    assert!(broker.read(&topic, 0, 5, 1 << 20).expect("at end").is_empty());
+}
+
+#[test]
+fn read_committed_stops_at_an_open_transaction_and_reads_it_once_committed() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let topic = unique("open-transaction");
+    let plain = broker();
+    plain.ensure_topic(&topic, 1).expect("create");
+    plain.append(&topic, 0, &[NewRecord::new(now_ms(), Some(b"before"), Some(b"v"))]).expect("append");
+    plain.sync().expect("sync");
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", support::bootstrap())
+        .set("transactional.id", unique("open"))
+        .create()
+        .expect("transactional producer");
+    producer.init_transactions(Duration::from_secs(30)).expect("init");
+    producer.begin_transaction().expect("begin");
+    for key in ["t1", "t2"] {
+        producer.send(BaseRecord::<str, str>::to(&topic).partition(0).key(key).payload("v")).map_err(|(e, _)| e).expect("send");
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+
+    let mut committed = config();
+    committed.read_committed = true;
+    let committed = KafkaBroker::connect(committed).expect("connect");
+    assert_eq!(committed.end_offset(&topic, 0).expect("last stable offset"), 1);
+    assert_eq!(plain.end_offset(&topic, 0).expect("high watermark"), 3);
+    let started = Instant::now();
+    assert_eq!(restore(&committed, &topic), vec![0]);
+    assert!(committed.read(&topic, 0, 1, 1 << 20).expect("at the open transaction").is_empty());
+    assert!(!committed.wait_for(&topic, 0, 1, Duration::from_millis(300)).expect("not stable yet"));
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+
+    producer.commit_transaction(Duration::from_secs(30)).expect("commit");
+    assert!(committed.wait_for(&topic, 0, 2, Duration::from_secs(10)).expect("stable"));
+    let keys: Vec<Vec<u8>> = committed.read(&topic, 0, 1, 1 << 20).expect("read").into_iter().filter_map(|r| r.key).collect();
+    assert_eq!(keys, vec![b"t1".to_vec(), b"t2".to_vec()]);
+}
