@@ -34,10 +34,10 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use weir_dsl::types::{TypeKind, UserType};
 
-use super::FastMap;
 use super::errors::{Decision, ErrorHandlers, Failure, Origin, Phase, retry_pause};
 use crate::broker::Broker;
 use crate::broker::{BrokerError, NewRecord, StoredRecord};
+use crate::hash::FastMap;
 use crate::notation::json::{self, JsonKind, JsonWriter};
 use crate::notation::{Codec, CodecError, TextConversion};
 use crate::partitioner::partition_for_key;

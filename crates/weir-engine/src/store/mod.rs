@@ -735,7 +735,7 @@ impl<'a> StoreView<'a> {
         let home = self.home(&k, |d| matches!(d, Data::KeyValue(kv) if kv.get(&k).is_some()));
         let mut state = home.open_state()?;
         let log_time = match self.spec.changelog {
-            Some(_) if !self.timestamped() => crate::runtime::now_ms(),
+            Some(_) if !self.timestamped() => crate::time::now_ms(),
             _ => timestamp,
         };
         let Data::KeyValue(kv) = &mut state.data else { return Err(self.wrong("put")) };
@@ -769,7 +769,7 @@ impl<'a> StoreView<'a> {
             let mut state = instance.open_state()?;
             let Data::KeyValue(kv) = &mut state.data else { return Err(self.wrong("delete")) };
             if let Some(old) = kv.put(k.clone(), None) {
-                state.log(self.spec, k, None, crate::runtime::now_ms());
+                state.log(self.spec, k, None, crate::time::now_ms());
                 drop(state);
                 return self.stamped(&old).map(Some);
             }
@@ -906,7 +906,7 @@ impl<'a> StoreView<'a> {
             let mut log_key = k;
             log_key.extend_from_slice(&window_start.to_be_bytes());
             log_key.extend_from_slice(&seq.to_be_bytes());
-            let log_time = if self.timestamped() { timestamp } else { crate::runtime::now_ms() };
+            let log_time = if self.timestamped() { timestamp } else { crate::time::now_ms() };
             state.log(self.spec, log_key, v, log_time);
         }
         Ok(())
@@ -1038,7 +1038,7 @@ impl<'a> StoreView<'a> {
         if s.put(&k, start, end, v)
             && let Some(v) = logged
         {
-            state.log(self.spec, Self::session_log_key(k, start, end), v, crate::runtime::now_ms());
+            state.log(self.spec, Self::session_log_key(k, start, end), v, crate::time::now_ms());
         }
         Ok(())
     }
@@ -1054,7 +1054,7 @@ impl<'a> StoreView<'a> {
             let mut state = instance.open_state()?;
             let Data::Session(s) = &mut state.data else { return Err(self.wrong("remove")) };
             if s.remove(&k, start, end) {
-                state.log(self.spec, Self::session_log_key(k.clone(), start, end), None, crate::runtime::now_ms());
+                state.log(self.spec, Self::session_log_key(k.clone(), start, end), None, crate::time::now_ms());
             }
         }
         Ok(())
