@@ -31,10 +31,12 @@
 //!   A failure whose handler says `stopOnFail` stops the whole application the same way,
 //!   and [`run`] returns the error.
 
+mod codecs;
 pub mod errors;
 mod global;
 mod grouped_table;
 mod join;
+mod outputs;
 pub mod process;
 pub mod producer;
 mod suppress;
@@ -53,8 +55,10 @@ use crate::broker::{BrokerError, StoredRecord};
 use crate::plan::Topology;
 use crate::ports::ScopeHandle;
 use crate::store::{self, StateStores, TaskStores};
+use codecs::SourceDecoding;
 use errors::ErrorHandlers;
-use process::{Outputs, Processor, SourceDecoding, Stats, Stop};
+use outputs::Outputs;
+use process::{Processor, Stats, Stop};
 
 /// How the application runs (from the runner config's `kafka` section, with Kafka Streams'
 /// defaults).
@@ -453,13 +457,23 @@ fn commit(broker: &dyn Broker, group: &str, tasks: &[Task], topology: &Topology)
     if offsets.is_empty() { Ok(()) } else { broker.commit(group, &offsets) }
 }
 
-/// Waits a little for new records when there was nothing to do.
+/// Waits a little for new records when there was nothing to do: up to 50 ms in all, in
+/// equal slices (at least 1 ms) over every input of the thread's tasks, returning as soon
+/// as the input being waited on gets a record (the others are read on the next round).
 fn idle(broker: &dyn Broker, topology: &Topology, tasks: &[Task]) {
     let wait = Duration::from_millis(50);
-    match tasks.iter().flat_map(|t| t.inputs.first()).next() {
-        Some(input) => {
-            let _ = broker.wait_for(&topology.sources[input.source].topic, input.partition, input.next, wait);
+    let deadline = Instant::now() + wait;
+    let inputs: Vec<&Input> = tasks.iter().flat_map(|t| &t.inputs).collect();
+    let slice = (wait / u32::try_from(inputs.len().max(1)).unwrap_or(u32::MAX)).max(Duration::from_millis(1));
+    for input in inputs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
         }
-        None => std::thread::sleep(wait),
+        if let Ok(true) = broker.wait_for(&topology.sources[input.source].topic, input.partition, input.next, slice.min(left)) {
+            return;
+        }
     }
+    // No inputs, or a broker that answered at once: sleep out the rest.
+    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
 }

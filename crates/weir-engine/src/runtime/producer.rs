@@ -17,8 +17,9 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::codecs::json_text;
 use super::errors::{Decision, ErrorHandlers, Failure, Origin, Phase};
-use super::process::{Stats, json_text};
+use super::process::Stats;
 use crate::broker::Broker;
 use crate::broker::NewRecord;
 use crate::partitioner::partition_for_key;
