@@ -2,6 +2,7 @@
 //! exit code. Each command lives in its own module.
 
 mod check;
+mod control;
 mod notations;
 mod registry;
 mod run;
