@@ -31,12 +31,12 @@
 //!   A failure whose handler says `stopOnFail` stops the whole application the same way,
 //!   and [`run`] returns the error.
 
-mod codecs;
+pub mod codecs;
 pub mod errors;
 mod global;
 mod grouped_table;
 mod join;
-mod outputs;
+pub mod outputs;
 pub mod process;
 pub mod producer;
 mod suppress;

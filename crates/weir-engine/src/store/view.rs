@@ -244,7 +244,7 @@ impl<'a> StoreView<'a> {
         Ok(None)
     }
 
-    /// Puts a version (null: a tombstone); returns its `validTo`, [`PUT_VALID_TO_UNDEFINED`]
+    /// Puts a version (null: a tombstone); returns its `validTo`, [`PUT_VALID_TO_UNDEFINED`](super::PUT_VALID_TO_UNDEFINED)
     /// when it is the latest, or [`PUT_NOT_PUT`] when it is older than the history retention.
     pub fn versioned_put(&self, key: &Value, value: Value, timestamp: i64) -> Result<i64, StoreError> {
         if !matches!(self.spec.flavor, StoreFlavor::VersionedKeyValue { .. }) {

@@ -11,7 +11,7 @@ use serde::Serialize;
 pub(crate) const MAX_DEPTH: usize = 127;
 
 /// Writes compact JSON from a walk driven by the caller (a function runtime walking its own
-/// objects): the same bytes as [`to_vec`](crate::notation::json::to_vec) writes for the equivalent [`Value`] (a string for
+/// objects): the same bytes as [`to_vec`](crate::notation::json::to_vec) writes for the equivalent [`Value`](super::Value) (a string for
 /// `String`/`Enum`, base64 text for `Bytes`, the shortest round-tripping text for a double).
 /// Refuses what [`to_vec`](crate::notation::json::to_vec) refuses: a non-finite double, nesting deeper than 127 levels.
 /// Commas and colons are placed by the writer; the walk only has to open and close in order.
