@@ -194,7 +194,7 @@ pub enum ResultRule {
 
 macro_rules! fn_types {
     ($($variant:ident $name:literal [$($param:literal),*] $result:expr, stores: $stores:literal, expr: $expr:expr;)*) => {
-        /// KSML's function types with their fixed parameters and result rules (§3.2 of the inventory).
+        /// KSML's function types with their fixed parameters and result rules (KSML's functions reference).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum FnType { $($variant),* }
         impl FnType {

@@ -77,8 +77,8 @@ pub enum TypeKind {
     /// `enum(A, B)`. Literals are trimmed and `'..'` / `".."` quotes are removed.
     ///
     /// KSML itself splits on commas without trimming (so `enum(A, B)` yields the symbol `" B"`)
-    /// and its unquoting drops the last character of the literal. Both are bugs (inventory
-    /// Appendix A #18); we deliberately do the sensible thing instead.
+    /// and its unquoting drops the last character of the literal. Both are bugs; we
+    /// deliberately do the sensible thing instead.
     Enum(Vec<String>),
     /// `windowed(T)`
     Windowed(Box<UserType>),
@@ -113,7 +113,7 @@ impl std::error::Error for TypeError {}
 
 /// Notation names that are always known.
 ///
-/// Checked against inventory §5.2: `binary`, `default` and `json` are always registered; `csv`
+/// As KSML registers them: `binary`, `default` and `json` are always registered; `csv`
 /// and `xml` are registered under their own names; the Avro providers under `confluent_avro` and
 /// `apicurio_avro`, JSON Schema under `apicurio_jsonschema`, Protobuf under `apicurio_protobuf`.
 /// `avro`, `jsonschema` and `protobuf` are the names the runner config conventionally gives them
@@ -645,7 +645,7 @@ pub enum SchemaUse {
     Required,
 }
 
-/// Static facts about a built-in notation (inventory §5.2).
+/// Static facts about a built-in notation (as KSML's notations have them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotationInfo {
     pub name: &'static str,

@@ -4,6 +4,7 @@
 //! Kafka) and names no adapter itself.
 
 pub mod broker;
+pub mod hash;
 pub mod metrics;
 pub mod notation;
 pub mod partitioner;

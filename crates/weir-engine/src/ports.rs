@@ -8,12 +8,11 @@
 //! The broker port (topics, records, consumer positions) has a module of its own,
 //! [`crate::broker`].
 
-use std::any::Any;
 use std::fmt;
 
 use crate::Value;
-use crate::notation::json::{JsonWriter, Unwritable};
-use crate::value::{Datum, ForeignKind};
+use crate::value::Datum;
+pub use crate::value::ForeignValue;
 
 /// A failure while running a user function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,25 +71,6 @@ pub trait Functions: Send + Sync {
         let _ = bytes;
         None
     }
-}
-
-/// A value held by a function runtime in its own representation: for Python, the dict or
-/// list a JSON record was decoded into, or that a function returned. Consecutive functions
-/// pass it along without converting it; [`ForeignValue::to_value`] materializes it when an
-/// operation, a conversion or a codec other than JSON needs a [`Value`].
-pub trait ForeignValue: Send + fmt::Debug {
-    /// Struct, list or tuple.
-    fn kind(&self) -> ForeignKind;
-    /// The value as the engine's model: what the runtime's conversion of its result gives.
-    fn to_value(&self) -> Result<Value, String>;
-    /// Writes it as JSON, exactly as [`crate::notation::json::to_vec`] writes
-    /// [`ForeignValue::to_value`]'s result. [`Unwritable`] sends the caller down the
-    /// canonical path (materialize, convert, encode), which reports any error.
-    fn write_json(&self, out: &mut JsonWriter) -> Result<(), Unwritable>;
-    /// An independent copy (a record going to several operations gives each its own).
-    fn fork(&self) -> Box<dyn ForeignValue>;
-    /// For the runtime that made it, to get its object back.
-    fn as_any(&self) -> &dyn Any;
 }
 
 /// What a worker thread (stream thread, producer thread) runs inside for its whole life.

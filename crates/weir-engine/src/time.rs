@@ -1,5 +1,16 @@
-//! Calendar dates of Kafka timestamps (milliseconds since the Unix epoch, UTC), for the
-//! texts KSML shows: windowed keys' `startTime`/`endTime`, `weir topic`'s timestamps.
+//! Time: the engine's one wall clock ([`now_ms`]), and calendar dates of Kafka timestamps
+//! (milliseconds since the Unix epoch, UTC) for the texts KSML shows: windowed keys'
+//! `startTime`/`endTime`, `weir topic`'s timestamps.
+//!
+//! Code that can take the time as a parameter does (the embedded log's retention and
+//! compaction, so tests control it); the rest asks [`now_ms`], never `SystemTime` itself.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The wall clock, in milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
 
 /// A timestamp split into its UTC calendar date and time of day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! The embedded log: Kafka's model (topics, partitions, offsets, consumer positions,
 //! retention, compaction) in a local directory, for running without a broker. It implements
-//! the engine's broker port ([`weir_engine::broker::Broker`], in `broker.rs`) for a group of
+//! the engine's broker port ([`weir_engine::broker::Broker`], in `broker/mod.rs`) for a group of
 //! one process, and its records are the port's ([`NewRecord`], [`StoredRecord`]).
 //!
 //! # API

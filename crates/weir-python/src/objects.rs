@@ -28,9 +28,9 @@ use std::cell::RefCell;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use weir_engine::Value;
+use weir_engine::hash::FastMap;
 use weir_engine::notation::json::{self, JsonBuilder, JsonKind, JsonWriter, RenderedKey, Unwritable};
 use weir_engine::ports::ForeignValue;
-use weir_engine::runtime::FastMap;
 use weir_engine::value::ForeignKind;
 
 use crate::convert::from_py;

@@ -22,9 +22,9 @@ use weir_dsl::model::{Definition, FunctionDef, ResultRule};
 use weir_dsl::types::{UserType, parse_user_type};
 use weir_dsl::{Diagnostic, Span};
 use weir_engine::Value;
+use weir_engine::hash::FastMap;
 use weir_engine::metrics::{MetricId, MetricKind, user_metrics};
 use weir_engine::ports::{ForeignValue, FunctionError, Functions, ScopeHandle, ThreadScope};
-use weir_engine::runtime::FastMap;
 use weir_engine::value::{Datum, convert, converts_unchanged};
 
 use crate::compile::{LoggerKind, bootstrap, spec, syntax_diagnostic};

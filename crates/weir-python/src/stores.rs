@@ -1,6 +1,6 @@
 //! State store proxies: the Python objects KSML functions (and `weir test` assert blocks) use
 //! to reach state stores, with KSML's class shapes and method names (its
-//! `io.axual.ksml.proxy.store` classes, inventory §4.3).
+//! `io.axual.ksml.proxy.store` classes).
 //!
 //! | class | methods |
 //! |---|---|

@@ -3,6 +3,7 @@
 
 mod app;
 mod check;
+mod control;
 mod notations;
 mod registry;
 mod run;

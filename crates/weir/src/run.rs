@@ -131,7 +131,7 @@ fn spawn_cleaner(log: Arc<Log>, stop: StopHandle) -> std::thread::JoinHandle<()>
         while !stop.is_stopped() {
             if since >= CLEAN_EVERY {
                 since = Duration::ZERO;
-                match log.clean(weir_engine::runtime::now_ms()) {
+                match log.clean(weir_engine::time::now_ms()) {
                     Ok(s) if s.records_removed > 0 || s.segments_deleted > 0 => tracing::info!(
                         "log cleanup: {} records and {} segment files removed, {} bytes freed",
                         s.records_removed,

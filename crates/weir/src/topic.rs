@@ -4,8 +4,8 @@
 //!
 //! A command opens the log itself when it is free. While a `weir run` holds it (the log allows
 //! one process at a time), the command is sent to that process over its control socket and
-//! runs there (`serve.rs`), so a running pipeline can be fed and watched from another
-//! terminal.
+//! runs there (`control.rs` sends it, `serve.rs` runs it), so a running pipeline can be fed
+//! and watched from another terminal.
 //!
 //! Owns: the JSON-lines record format shared by `produce` and `consume --format json`, the
 //! text format of `consume`, Kafka's default partitioner for keyed records (murmur2), and
@@ -23,12 +23,13 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use serde_json::{Map, Value as Json};
 use weir_dsl::diag::did_you_mean;
 use weir_engine::notation::{Codec, Notations, Target};
+use weir_engine::time::now_ms;
 use weir_log::{CleanupPolicy, FrameSize, Log, LogError, MAX_RECORD_BYTES, NewRecord, StoredRecord, TopicConfig};
 
 /// The `weir topic` subcommands.
@@ -126,7 +127,17 @@ pub fn run(storage: &Path, command: TopicCommand, args: Vec<String>) -> anyhow::
     let log = match open(storage, create) {
         Ok(log) => log,
         Err(Opened::Locked(message)) => {
-            return crate::serve::forward(storage, &command, args)
+            // The file of `produce --file` is read here, where its path means something.
+            let input = || -> anyhow::Result<Option<Box<dyn Read + Send>>> {
+                Ok(match &command {
+                    TopicCommand::Produce { file: Some(file), .. } => {
+                        Some(Box::new(File::open(file).with_context(|| format!("cannot open '{}'", file.display()))?))
+                    }
+                    TopicCommand::Produce { file: None, .. } => Some(Box::new(std::io::stdin())),
+                    _ => None,
+                })
+            };
+            return crate::control::forward(storage, input, args)
                 .map_err(|e| anyhow!("{message}\n  and its control socket did not answer: {e:#}"));
         }
         Err(Opened::Failed(e)) => return Err(e),
@@ -676,10 +687,6 @@ fn check_record(topic: &str, config: &TopicConfig, input: anyhow::Result<Input>)
         bail!("record of {size} bytes is larger than the log's maximum ({MAX_RECORD_BYTES})");
     }
     Ok((partition, record))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 //! `weir run` error handling end to end, configured by a runner config's `errorHandling`
-//! (the inventory's §7.4, with Weir's additions: the process handler is wired, and each
+//! (KSML's error handling reference, with Weir's additions: the process handler is wired, and each
 //! phase may have a dead-letter topic).
 //!
 //! - consume errors (a record that does not decode) with `continueOnFail`: skipped, the rest

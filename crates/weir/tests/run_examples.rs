@@ -7,7 +7,7 @@
 //! producers with a `count` or `until` run with `--until-idle`. The one change made to the
 //! files: intervals of a second or more become 50 ms, so a short run sees tens of records
 //! (timing only; nothing else in the files is touched). Where KSML's Java tests
-//! (`JT/`, the inventory's §12.2) pin inputs and outputs, those inputs are fed with
+//! (`JT/`, its test sources) pin inputs and outputs, those inputs are fed with
 //! `weir topic produce` and their asserted outputs are checked.
 //!
 //! Covered (stateless, json/avro/string/primitive types):
@@ -29,19 +29,16 @@
 //!   `continueOnFail` produce handler (their producers generate an enum symbol the schema
 //!   lacks, which KSML cannot write either).
 //!
-//! Examples that use state stores from Python functions (intermediate-tutorial/state-stores'
-//! manual store, advanced-tutorial/custom-state-stores, advanced-tutorial/complex-event-processing's
-//! pattern detection) run, and are tested by `weir test` suites in `tests/suites/` (their
-//! outputs and store contents), not here.
-//! Accepted by `weir check` but not covered yet: intermediate-tutorial/error-handling (other
-//! than try-catch), advanced-tutorial/{complex-event-processing (the other four),
-//! performance-optimization, external-integration}.
+//! Examples with state (stores used from Python functions, tables, aggregations, windows,
+//! `suppress`, joins: intermediate-tutorial/{aggregations, windowing, state-stores, joins},
+//! advanced-tutorial/{custom-state-stores, complex-event-processing,
+//! performance-optimization, external-integration}, use-cases/* (those KSML runs too),
+//! reference/data-types' windowed types, reference/functions' foreignkeyextractor and
+//! merger-example) run, and are tested by `weir test` suites in `tests/suites/` (their
+//! outputs and store contents; the table in docs/test.md maps examples to suites), not
+//! here. Not covered by either:
+//! intermediate-tutorial/error-handling other than try-catch.
 //!
-//! Not runnable yet (need tables, aggregations, windows, joins or other notations):
-//! intermediate-tutorial/{aggregations, joins, state-stores (predefined, inline),
-//! windowing}, use-cases/* (partly),
-//! reference/table-store-*, reference/data-types/windowed-*,
-//! reference/functions/{foreignkeyextractor (table join), merger-example (session windows)}.
 //! Not runnable in KSML either: reference/operations/selectkey (its inline keyTransformer
 //! has no `resultType`, which KSML requires; `weir run` reports it like `weir check`).
 //! introduction/* are fragments (no runnable pipeline of their own).

@@ -1,7 +1,7 @@
 //! `weir run` end to end for joins and global tables: definitions from `tests/run/joins/`,
 //! input records fed with `weir topic produce`, `weir run --until-idle`, and the exact records
-//! read back. Expectations follow Kafka Streams' join semantics as KSML uses them (the
-//! inventory's §2.4; docs/joins.md). The joins tutorial's examples have suites in
+//! read back. Expectations follow Kafka Streams' join semantics as KSML uses them (KSML's
+//! join operations reference; docs/joins.md). The joins tutorial's examples have suites in
 //! `tests/suites/joins-*.yaml`.
 
 #[path = "run/common.rs"]

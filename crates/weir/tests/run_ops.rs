@@ -2,7 +2,7 @@
 //! definition from `tests/run/`, input records fed with `weir topic produce`, one
 //! `weir run --until-idle`, and the exact records read back with `weir topic consume`.
 //!
-//! Expectations follow KSML's documented semantics (the inventory's §2.2, §2.3, §3.2, §10).
+//! Expectations follow KSML's documented semantics (its operations, functions and producers references).
 //! Expected lines name only the fields they check (see `common::Dir::expect_topic`).
 
 #[path = "run/common.rs"]

@@ -137,3 +137,106 @@ fn crates_name_only_what_the_architecture_allows() {
     }
     assert!(offences.is_empty(), "layering broken (ARCHITECTURE.md, Invariants):\n{}", offences.join("\n"));
 }
+
+/// The engine's top-level modules, lowest layer first. A module may name (`crate::…`) only
+/// modules before it in this list, so the modules import each other without cycles and each
+/// can be read knowing only what is below it (ARCHITECTURE.md, Invariants).
+const ENGINE_LAYERS: &[&str] = &[
+    // Leaves: the wall clock and calendar, hashing, Kafka's partitioner, user metrics.
+    "time",
+    "hash",
+    "partitioner",
+    "metrics",
+    // The data model (values, foreign values, the JSON writer they share with the codecs).
+    "value",
+    // The schema registry port, then the codecs over the data model.
+    "registry",
+    "notation",
+    // The ports adapters implement: functions and worker threads, then the broker.
+    "ports",
+    "broker",
+    // State stores over the broker and codecs; the plan over stores and ports; the runtime
+    // over everything.
+    "store",
+    "plan",
+    "runtime",
+];
+
+/// The top-level modules a source text names as `crate::<module>`, `crate::{<module>, …}`
+/// included; comments are skipped.
+fn crate_modules(text: &str) -> Vec<String> {
+    let code: String = text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    let ident = |s: &str| s.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>();
+    let mut found = Vec::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("crate::") {
+        let before = rest[..at].chars().last();
+        rest = &rest[at + "crate::".len()..];
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue; // `weir_crate::…`, not this crate
+        }
+        if let Some(group) = rest.strip_prefix('{') {
+            // The first name of every item at the group's top level.
+            let (mut depth, mut item_start) = (0usize, true);
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => item_start = true,
+                    c if item_start && !c.is_whitespace() => {
+                        found.push(ident(&group[i..]));
+                        item_start = false;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            found.push(ident(rest));
+        }
+    }
+    found
+}
+
+#[test]
+fn engine_modules_import_each_other_without_cycles() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../weir-engine/src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).expect("read lib.rs");
+    let declared: Vec<String> = lib
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub mod ").or_else(|| l.trim().strip_prefix("mod ")))
+        .map(|m| m.trim_end_matches(';').to_string())
+        .collect();
+    for module in &declared {
+        assert!(ENGINE_LAYERS.contains(&module.as_str()), "engine module '{module}' has no place in ENGINE_LAYERS (tests/tidy.rs)");
+    }
+    let mut offences = Vec::new();
+    for (layer, module) in ENGINE_LAYERS.iter().enumerate() {
+        assert!(declared.iter().any(|d| d == module), "ENGINE_LAYERS names '{module}', which lib.rs does not declare");
+        let mut files = Vec::new();
+        let single = src.join(format!("{module}.rs"));
+        if single.exists() {
+            files.push(single);
+        }
+        if src.join(module).is_dir() {
+            sources(&src.join(module), &mut files);
+        }
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("read source");
+            for named in crate_modules(&text) {
+                let Some(at) = ENGINE_LAYERS.iter().position(|m| *m == named) else { continue };
+                if at > layer {
+                    offences.push(format!("{}: '{module}' names 'crate::{named}', a layer above it", file.display()));
+                }
+            }
+        }
+    }
+    assert!(offences.is_empty(), "engine layering broken (ARCHITECTURE.md, Invariants):\n{}", offences.join("\n"));
+}
+
+#[test]
+fn crate_modules_finds_paths_and_groups() {
+    let text =
+        "use crate::value::Value;\nuse crate::{broker::Broker, notation::{Codec, json}, store};\n// crate::runtime\nx = weir_crate::plan;";
+    assert_eq!(crate_modules(text), ["value", "broker", "notation", "store"]);
+}

@@ -1,5 +1,5 @@
 //! The Avro notations: `avro` and `confluent_avro` (Confluent's wire framing) and
-//! `apicurio_avro` (Apicurio's), inventory §5.2–5.5.
+//! `apicurio_avro` (Apicurio's), as KSML's notations reference describes them.
 //!
 //! A record is the registry framing of [`super::framing`] (magic byte `0`, the writer
 //! schema's id: 4 bytes for Confluent and for Apicurio's default content id, 8 bytes with

@@ -1,6 +1,6 @@
 //! The `binary` notation (alias `default`, KSML's notation when a type names none):
 //! Kafka's standard serializers' byte layouts for primitives, JSON for everything else
-//! (inventory §5.2, `BinaryNotation`).
+//! (KSML's `BinaryNotation`).
 //!
 //! | Type | Bytes | Decoding refuses |
 //! |---|---|---|

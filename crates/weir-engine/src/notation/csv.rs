@@ -1,4 +1,4 @@
-//! The `csv` notation: one CSV line (RFC 4180) ⇄ [`Value`] (inventory §5.2, KSML's
+//! The `csv` notation: one CSV line (RFC 4180) ⇄ [`Value`] (KSML's
 //! `CsvNotation` and `CsvDataObjectMapper`).
 //!
 //! A CSV type names a schema: `csv:SensorData` reads the file `SensorData.csv` from the

@@ -1,5 +1,5 @@
 //! The `jsonschema` notation (alias `apicurio_jsonschema`): JSON text checked against a JSON
-//! Schema, behind a schema registry's framing (inventory §5.2, `JsonSchemaNotation` with
+//! Schema, behind a schema registry's framing (KSML's `JsonSchemaNotation` with
 //! Apicurio's `JsonSchemaKafkaSerializer`).
 //!
 //! A type names its schema: `jsonschema:SensorData` reads `<schemaDirectory>/SensorData.json`

@@ -1,4 +1,4 @@
-//! Notations: how values are written to and read from Kafka record bytes (inventory §5.2).
+//! Notations: how values are written to and read from Kafka record bytes (KSML's notations).
 //!
 //! A KSML user type names a notation (`json:…`, `avro:…`; none means `binary`, KSML's
 //! default) and a data type. [`Notations::codec`] picks the [`Codec`] for a type once, when

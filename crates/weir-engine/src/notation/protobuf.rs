@@ -1,5 +1,5 @@
 //! The `protobuf` notation (alias `apicurio_protobuf`): Protocol Buffers messages behind a
-//! schema registry's framing (inventory §5.2, `ProtobufNotation` with Apicurio's
+//! schema registry's framing (KSML's `ProtobufNotation` with Apicurio's
 //! `ProtobufKafkaSerializer`; the mapping follows KSML's `ProtobufDataObjectMapper` and
 //! `ProtobufFileElementSchemaMapper`).
 //!

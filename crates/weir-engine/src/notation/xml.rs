@@ -1,4 +1,4 @@
-//! The `xml` notation: XML text ⇄ [`Value`] (inventory §5.2, KSML's `XmlNotation`,
+//! The `xml` notation: XML text ⇄ [`Value`] (KSML's `XmlNotation`,
 //! `XmlDataObjectMapper`, `XmlSchemaMapper`).
 //!
 //! `xml` (KSML's default type `struct`), `xml:struct` and `xml:map(…)` read and write XML

@@ -16,7 +16,7 @@ use weir_dsl::model::{Op, Operation, StoreKind};
 use weir_dsl::types::UserType;
 
 use super::join::internal_store;
-use super::{DefPlanner, Flow, FnHandle, NodeKind, Sink, Tail, any_type, long_type, pair_types};
+use super::{DefPlanner, Flow, FnHandle, NodeKind, Planned, Sink, Tail, any_type, long_type, pair_types};
 use crate::store::StoreSpec;
 
 /// The work of a grouped-table node ([`NodeKind::GroupedTable`]).
@@ -42,11 +42,11 @@ pub enum TableAggregation {
 }
 
 impl DefPlanner<'_, '_> {
-    /// The operations that make and aggregate a grouped table; `None` for the others.
-    pub(super) fn grouped_table_op(&mut self, op: &Operation, tail: &Tail, pipeline: &str, name: &str) -> Option<Option<Tail>> {
+    /// The operations that make and aggregate a grouped table; [`Planned::NotMine`] for the others.
+    pub(super) fn grouped_table_op(&mut self, op: &Operation, tail: &Tail, pipeline: &str, name: &str) -> Planned {
         let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
         let (how, store, value_type) = match (&tail.flow, &op.op) {
-            (Flow::Table, Op::GroupBy { mapper, .. }) => return Some(self.table_group_by(op, tail, mapper, pipeline, name)),
+            (Flow::Table, Op::GroupBy { mapper, .. }) => return self.table_group_by(op, tail, mapper, pipeline, name).into(),
             (Flow::GroupedTable, Op::Count { store }) => (TableAggregation::Count, store, long_type()),
             (Flow::GroupedTable, Op::Reduce { adder: Some(adder), subtractor: Some(subtractor), store, .. }) => {
                 let value_type = self.result_type(adder).filter(|t| t.kind != weir_dsl::types::TypeKind::Any).unwrap_or(v);
@@ -70,14 +70,14 @@ impl DefPlanner<'_, '_> {
                         op.type_name
                     ),
                 );
-                return Some(None);
+                return Planned::Refused;
             }
-            _ => return None,
+            _ => return Planned::NotMine,
         };
-        let Some(store) = self.aggregation_store(store.as_ref(), name, &k, &value_type, op) else { return Some(None) };
+        let Some(store) = self.aggregation_store(store.as_ref(), name, &k, &value_type, op) else { return Planned::Refused };
         let node = GroupedTableNode::Aggregate { store, how };
         let added = self.add(tail, pipeline, name.to_string(), NodeKind::GroupedTable(Box::new(node)), k, value_type);
-        Some(Some(Tail { flow: Flow::Table, ..added }))
+        Planned::Next(Tail { flow: Flow::Table, ..added })
     }
 
     fn table_group_by(&mut self, op: &Operation, tail: &Tail, mapper: &weir_dsl::model::FnRef, pipeline: &str, name: &str) -> Option<Tail> {

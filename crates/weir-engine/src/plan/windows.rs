@@ -22,7 +22,7 @@ use weir_dsl::diag::Span;
 use weir_dsl::model::*;
 use weir_dsl::types::{TypeKind, UserType};
 
-use super::{Aggregation, DefPlanner, Flow, NodeKind, Tail, any_type, long_type};
+use super::{Aggregation, DefPlanner, Flow, NodeKind, Planned, Tail, any_type, long_type};
 use crate::store::{StoreFlavor, StoreSpec};
 
 /// How a windowed aggregation assigns records to windows (all times in milliseconds).
@@ -125,8 +125,8 @@ pub struct Suppression {
 
 impl DefPlanner<'_, '_> {
     /// The operations on windowed and cogrouped streams, `windowBy*`, `cogroup` and
-    /// `suppress`; `None` when `op` is none of them.
-    pub(super) fn windowed_op(&mut self, op: &Operation, tail: &Tail, pipeline: &str, name: &str) -> Option<Option<Tail>> {
+    /// `suppress`; [`Planned::NotMine`] when `op` is none of them.
+    pub(super) fn windowed_op(&mut self, op: &Operation, tail: &Tail, pipeline: &str, name: &str) -> Planned {
         let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
         let window = match &op.op {
             Op::WindowByTime(w) => Some(Windowing::of_time(w)),
@@ -138,16 +138,17 @@ impl DefPlanner<'_, '_> {
         };
         let (how, store, window, merger, value_type) = match (&tail.flow, &op.op) {
             (Flow::Grouped, Op::WindowByTime(_) | Op::WindowBySession { .. }) => {
-                return Some(Some(Tail { flow: Flow::Windowed(window?), ..tail.clone() }));
+                let Some(window) = window else { return Planned::NotMine };
+                return Planned::Next(Tail { flow: Flow::Windowed(window), ..tail.clone() });
             }
             (Flow::Cogrouped(c), Op::WindowByTime(_) | Op::WindowBySession { .. }) if c.window.is_none() => {
                 let flow = Flow::Cogrouped(Box::new(Cogroup { aggregator: c.aggregator.clone(), window }));
-                return Some(Some(Tail { flow, ..tail.clone() }));
+                return Planned::Next(Tail { flow, ..tail.clone() });
             }
             (Flow::Grouped, Op::Cogroup { aggregator }) => {
                 let flow = Flow::Cogrouped(Box::new(Cogroup { aggregator: aggregator.clone(), window: None }));
                 let value_type = self.result_type(aggregator).unwrap_or_else(any_type);
-                return Some(Some(Tail { flow, value_type, ..tail.clone() }));
+                return Planned::Next(Tail { flow, value_type, ..tail.clone() });
             }
             (Flow::Windowed(w), Op::Count { store }) => (Aggregation::Count, store, *w, None, long_type()),
             (Flow::Windowed(w), Op::Reduce { reducer: Some(reducer), store, .. }) => {
@@ -164,14 +165,14 @@ impl DefPlanner<'_, '_> {
                 let how = Aggregation::Aggregate { initializer: self.handle(initializer), aggregator: self.handle(&c.aggregator) };
                 let Some(w) = c.window else {
                     // A cogrouped stream's aggregate is the grouped stream's, with the cogroup's aggregator.
-                    let store = self.aggregation_store(store.as_ref(), name, &k, &value_type, op)?;
+                    let Some(store) = self.aggregation_store(store.as_ref(), name, &k, &value_type, op) else { return Planned::Refused };
                     let added = self.add(tail, pipeline, name.to_string(), NodeKind::Aggregate { store, how }, k, value_type);
-                    return Some(Some(Tail { flow: Flow::Table, ..added }));
+                    return Planned::Next(Tail { flow: Flow::Table, ..added });
                 };
                 (how, store, w, merger.as_ref(), value_type)
             }
             (Flow::Table, Op::Suppress { until, max_bytes, max_records, buffer_full }) => {
-                return Some(self.suppress(op, tail, pipeline, name, until, *max_bytes, *max_records, *buffer_full));
+                return self.suppress(op, tail, pipeline, name, until, *max_bytes, *max_records, *buffer_full).into();
             }
             (Flow::Windowed(_) | Flow::Cogrouped(_), _) => {
                 let what = if matches!(tail.flow, Flow::Windowed(_)) { "a windowed stream" } else { "a cogrouped stream" };
@@ -183,23 +184,23 @@ impl DefPlanner<'_, '_> {
                         op.type_name
                     ),
                 );
-                return Some(None);
+                return Planned::Refused;
             }
-            _ => return None,
+            _ => return Planned::NotMine,
         };
         let merger = match (window, merger, &how) {
             (Windowing::Session { .. }, None, Aggregation::Aggregate { .. }) => {
                 self.error(op.span, &op.path, "'aggregate' on a session-windowed stream needs a 'merger' to combine sessions");
-                return Some(None);
+                return Planned::Refused;
             }
             (Windowing::Session { .. }, Some(m), _) => Some(self.handle(m)),
             _ => None,
         };
-        let Some(store) = self.window_store(store.as_ref(), name, &k, &value_type, window, op) else { return Some(None) };
+        let Some(store) = self.window_store(store.as_ref(), name, &k, &value_type, window, op) else { return Planned::Refused };
         let key_type = UserType { notation: k.notation.clone(), kind: TypeKind::Windowed(Box::new(k)) };
         let kind = NodeKind::WindowAggregate { store, how, window, merger };
         let added = self.add(tail, pipeline, name.to_string(), kind, key_type, value_type);
-        Some(Some(Tail { flow: Flow::Table, ..added }))
+        Planned::Next(Tail { flow: Flow::Table, ..added })
     }
 
     /// The store of a windowed aggregation: see the module documentation.

@@ -31,10 +31,12 @@
 //!   A failure whose handler says `stopOnFail` stops the whole application the same way,
 //!   and [`run`] returns the error.
 
+pub mod codecs;
 pub mod errors;
 mod global;
 mod grouped_table;
 mod join;
+pub mod outputs;
 pub mod process;
 pub mod producer;
 mod suppress;
@@ -43,7 +45,7 @@ mod window;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use weir_dsl::duration::OffsetResetPolicy;
 use weir_dsl::runner::ErrorHandling;
@@ -53,8 +55,10 @@ use crate::broker::{Assignment, Broker, DEFAULT_RETENTION_MS, ErrorKind, GroupMe
 use crate::plan::Topology;
 use crate::ports::ScopeHandle;
 use crate::store::{self, StateStores, TaskStores};
+use codecs::SourceDecoding;
 use errors::ErrorHandlers;
-use process::{Outputs, Processor, SourceDecoding, Stats, Stop};
+use outputs::Outputs;
+use process::{Processor, Stats, Stop};
 
 /// How the application runs (from the runner config's `kafka` section, with Kafka Streams'
 /// defaults).
@@ -102,33 +106,6 @@ impl std::fmt::Display for RunError {
 }
 
 impl std::error::Error for RunError {}
-
-/// FNV-1a, for the small maps looked up once or more per record (topics, pipelines,
-/// function names, object keys): their keys are short and come from the definition or
-/// the records' own fields, and the standard SipHash showed in profiles.
-#[derive(Default, Clone, Copy)]
-pub struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for b in bytes {
-            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-/// A `HashMap` with [`Fnv`] hashing.
-pub type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
-
-pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
 
 /// One input partition of a task.
 pub(crate) struct Input {
@@ -352,7 +329,7 @@ fn start_position(
         Some(OffsetResetPolicy::Latest) => broker.end_offset(topic, partition).map_err(|e| e.to_string()),
         Some(OffsetResetPolicy::None) => Err(format!("no committed offset for {topic}/{partition} and the offset reset policy is 'none'")),
         Some(OffsetResetPolicy::ByDuration(ms)) => {
-            let cutoff = now_ms() - *ms as i64;
+            let cutoff = crate::time::now_ms() - *ms as i64;
             let end = broker.end_offset(topic, partition).map_err(|e| e.to_string())?;
             let mut at = start;
             while at < end {
@@ -647,13 +624,23 @@ fn process_task(task: &mut Task, processor: &mut Processor) -> Result<usize, Sto
     Ok(done)
 }
 
-/// Waits a little for new records when there was nothing to do.
+/// Waits a little for new records when there was nothing to do: up to 50 ms in all, in
+/// equal slices (at least 1 ms) over every input of the thread's tasks, returning as soon
+/// as the input being waited on gets a record (the others are read on the next round).
 fn idle(broker: &dyn Broker, topology: &Topology, tasks: &[Task]) {
     let wait = Duration::from_millis(50);
-    match tasks.iter().flat_map(|t| t.inputs.first()).next() {
-        Some(input) => {
-            let _ = broker.wait_for(&topology.sources[input.source].topic, input.partition, input.next, wait);
+    let deadline = Instant::now() + wait;
+    let inputs: Vec<&Input> = tasks.iter().flat_map(|t| &t.inputs).collect();
+    let slice = (wait / u32::try_from(inputs.len().max(1)).unwrap_or(u32::MAX)).max(Duration::from_millis(1));
+    for input in inputs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
         }
-        None => std::thread::sleep(wait),
+        if let Ok(true) = broker.wait_for(&topology.sources[input.source].topic, input.partition, input.next, slice.min(left)) {
+            return;
+        }
     }
+    // No inputs, or a broker that answered at once: sleep out the rest.
+    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
 }

@@ -26,24 +26,22 @@
 
 use std::borrow::Cow;
 use std::io::Write as _;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use indexmap::IndexMap;
 use weir_dsl::types::{TypeKind, UserType};
 
-use super::FastMap;
+use super::codecs::{SourceDecoding, convert_value, decode, encode, headers_from_value, headers_value};
 use super::errors::{Decision, ErrorHandlers, Failure, Origin, Phase, retry_pause};
+use super::outputs::Outputs;
 use crate::broker::Broker;
-use crate::broker::{BrokerError, NewRecord, StoredRecord};
-use crate::notation::json::{self, JsonKind, JsonWriter};
-use crate::notation::{Codec, CodecError, TextConversion};
+use crate::broker::{NewRecord, StoredRecord};
 use crate::partitioner::partition_for_key;
 use crate::plan::{Aggregation, FnHandle, NodeId, NodeKind, PrintTarget, Sink, Topology};
-use crate::ports::{FunctionError, Functions, ScopeHandle};
+use crate::ports::{FunctionError, ScopeHandle};
 use crate::store::{self, StoreError, StoreSpec, StoreView};
-use crate::value::{Datum, ForeignKind, Value, convert, converts_unchanged};
+use crate::value::{Datum, Value, convert};
 
 /// A record between operations.
 #[derive(Debug, Clone)]
@@ -58,171 +56,8 @@ pub struct Record {
 #[derive(Debug, Clone)]
 pub struct Stop(pub String);
 
-/// Records written by sinks, waiting to be appended, and the counts not yet published to
-/// [`Stats`].
-#[derive(Default)]
-pub struct Outputs {
-    /// Per topic, per partition.
-    pending: FastMap<String, Vec<Vec<NewRecord>>>,
-    partitions: FastMap<String, u32>,
-    round_robin: u32,
-    produced: u64,
-    by_pipeline: FastMap<String, u64>,
-}
-
-impl Outputs {
-    fn partitions(&mut self, broker: &dyn Broker, topic: &str) -> Result<u32, BrokerError> {
-        if let Some(&n) = self.partitions.get(topic) {
-            return Ok(n);
-        }
-        let n = broker.ensure_topic(topic, 1)?;
-        self.partitions.insert(topic.to_string(), n);
-        Ok(n)
-    }
-
-    fn push(&mut self, topic: &str, partition: u32, record: NewRecord) {
-        let per_partition = match self.pending.get_mut(topic) {
-            Some(found) => found,
-            None => self.pending.entry(topic.to_string()).or_default(),
-        };
-        let p = partition as usize;
-        if per_partition.len() <= p {
-            per_partition.resize_with(p + 1, Vec::new);
-        }
-        per_partition[p].push(record);
-    }
-
-    fn count(&mut self, pipeline: &str) {
-        self.produced += 1;
-        match self.by_pipeline.get_mut(pipeline) {
-            Some(n) => *n += 1,
-            None => {
-                self.by_pipeline.insert(pipeline.to_string(), 1);
-            }
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.pending.values().flatten().all(Vec::is_empty)
-    }
-
-    /// The earliest timestamp of the records waiting to be appended to one partition.
-    pub fn earliest_pending(&self, topic: &str, partition: u32) -> Option<i64> {
-        self.pending.get(topic)?.get(partition as usize)?.iter().map(|r| r.timestamp).min()
-    }
-
-    /// Appends everything pending. Returns the number of records written.
-    pub fn flush(&mut self, broker: &dyn Broker) -> Result<usize, BrokerError> {
-        let mut written = 0;
-        for (topic, per_partition) in self.pending.iter_mut() {
-            for (partition, records) in per_partition.iter_mut().enumerate() {
-                if records.is_empty() {
-                    continue;
-                }
-                broker.append(topic, partition as u32, records)?;
-                written += records.len();
-                records.clear();
-            }
-        }
-        Ok(written)
-    }
-
-    /// Adds the records counted since the last call to `stats` (once per batch, not per
-    /// record: the per-pipeline counts sit behind a lock).
-    pub fn publish(&mut self, stats: &Stats) {
-        stats.produced.fetch_add(std::mem::take(&mut self.produced), Ordering::Relaxed);
-        if self.by_pipeline.values().all(|n| *n == 0) {
-            return;
-        }
-        if let Ok(mut by) = stats.out_by_pipeline.lock() {
-            for (pipeline, n) in self.by_pipeline.iter_mut().filter(|(_, n)| **n > 0) {
-                *by.entry(pipeline.clone()).or_default() += std::mem::take(n);
-            }
-        }
-    }
-}
-
 /// The engine counters live in [`crate::metrics`]; the runtime calls them `Stats`.
 pub use crate::metrics::EngineCounters as Stats;
-
-/// How one source decodes its records' keys and values: straight into a function runtime's
-/// objects (JSON only) when the source's first operation hands the record to a function of
-/// that runtime, else into [`Value`]s. Only a matter of speed: either form gives the same
-/// results.
-#[derive(Default, Clone)]
-pub struct SourceDecoding {
-    into: Option<Arc<dyn Functions>>,
-}
-
-impl SourceDecoding {
-    /// The decoding of every source of `topology`, by source index.
-    pub fn plan(topology: &Topology) -> Vec<SourceDecoding> {
-        topology
-            .sources
-            .iter()
-            .map(|source| {
-                // A timestamp extractor gets the record as a struct of Values.
-                let into = match source.timestamp_extractor {
-                    Some(_) => None,
-                    None => source.children.iter().find_map(|&child| first_function(&topology.nodes[child].kind)),
-                };
-                SourceDecoding { into: into.map(|f| Arc::clone(&f.functions)) }
-            })
-            .collect()
-    }
-}
-
-/// The function a node first hands its record to, if it starts with one.
-fn first_function(kind: &NodeKind) -> Option<&FnHandle> {
-    match kind {
-        NodeKind::Filter { predicate: f, .. }
-        | NodeKind::MapValues { mapper: f }
-        | NodeKind::MapKey { mapper: f }
-        | NodeKind::Map { mapper: f }
-        | NodeKind::FlatMap { mapper: f }
-        | NodeKind::FlatMapValues { mapper: f }
-        | NodeKind::TransformMetadata { mapper: f }
-        | NodeKind::Peek { action: f }
-        | NodeKind::ForEach { action: f }
-        | NodeKind::ToTopicNameExtractor { extractor: f, .. } => Some(f),
-        NodeKind::Print { mapper, .. } => mapper.as_ref(),
-        NodeKind::Branch { branches } => branches.first().and_then(|(p, _)| p.as_ref()),
-        _ => None,
-    }
-}
-
-/// Decodes a key or value: through `into`'s runtime when it can take JSON, else (and for
-/// anything that runtime declines, errors included) with the codec.
-fn decode(codec: &dyn Codec, bytes: Option<&[u8]>, into: Option<&Arc<dyn Functions>>) -> Result<Datum, CodecError> {
-    if let (Some(bytes), Some(functions), Some(json)) = (bytes, into, codec.as_json())
-        && let Some(foreign) = functions.decode_json(bytes)
-        && json.accepts_decoded(match foreign.kind() {
-            ForeignKind::Struct => JsonKind::Object,
-            ForeignKind::List | ForeignKind::Tuple => JsonKind::Array,
-        })
-    {
-        return Ok(Datum::Foreign(foreign));
-    }
-    codec.decode(bytes).map(Datum::Value)
-}
-
-/// Encodes a key or value for a sink of type `ty`: a foreign value straight to JSON when
-/// the type would not change it; otherwise materialized, converted to `ty`, and encoded.
-fn encode(codec: &dyn Codec, ty: &UserType, datum: Datum, what: &str) -> Result<Option<Vec<u8>>, String> {
-    if let Datum::Foreign(foreign) = &datum
-        && let Some(json) = codec.as_json()
-        && converts_unchanged(&ty.kind, foreign.kind())
-        && json.accepts_written(foreign.kind())
-    {
-        let mut writer = JsonWriter::new();
-        if foreign.write_json(&mut writer).is_ok() {
-            return Ok(Some(writer.into_bytes()));
-        }
-    }
-    let value = datum.into_value().map_err(|e| format!("the {what} cannot be converted: {e}"))?;
-    let value = convert(value, ty).map_err(|e| format!("the {what} does not fit '{ty}': {e}"))?;
-    codec.encode(&value).map_err(|e| e.to_string())
-}
 
 pub struct Processor<'a> {
     pub topology: &'a Topology,
@@ -746,82 +581,6 @@ pub(super) fn key_value(v: Value, function: &str) -> Result<(Value, Value), Node
         }
         other => Err(NodeError::Other(format!("expected (key, value) back from {function}, got {} '{other}'", other.type_name()))),
     }
-}
-
-/// `convertKey`/`convertValue`: KSML's conversion rules, with the notations' converters
-/// (rule 4) before the generic ones. `text` is the `csv`/`xml` one (text ⇄ structures, built
-/// when planned); for `json`: when the target or the source type is `json`, a struct or list
-/// converts to `string` as its JSON text (not the `{a: 1}` print form), and a string converts
-/// to a structured type by parsing it as JSON.
-fn convert_value(v: Value, from: &UserType, into: &UserType, text: &TextConversion) -> Result<Value, NodeError> {
-    let v = text.apply(v).map_err(|e| NodeError::Other(format!("cannot convert to '{into}': {e}")))?;
-    let v = json_text(v, from, into).map_err(|e| NodeError::Other(format!("cannot convert to '{into}': {e}")))?;
-    convert(v, into).map_err(|e| NodeError::Other(format!("cannot convert to '{into}': {e}")))
-}
-
-/// The `json` notation's converter: JSON text ⇄ structures (KSML's `JsonDataObjectConverter`).
-pub(crate) fn json_text(v: Value, from: &UserType, into: &UserType) -> Result<Value, String> {
-    let is_json = |t: &UserType| t.notation.as_deref() == Some("json");
-    if !is_json(from) && !is_json(into) {
-        return Ok(v);
-    }
-    match (&v, &into.kind) {
-        (Value::Struct(_) | Value::List(_), TypeKind::String) => {
-            let text = json::to_vec(&v).map_err(|e| e.to_string())?;
-            Ok(Value::String(String::from_utf8_lossy(&text).into_owned()))
-        }
-        (Value::String(text), kind) => {
-            let structured = match kind {
-                TypeKind::List(_) | TypeKind::Map(_) | TypeKind::Struct => true,
-                TypeKind::NotationDefault => is_json(into),
-                // A union that takes a string as it is does not parse it.
-                TypeKind::Union(members) => !members.iter().any(|m| matches!(m.kind, TypeKind::String | TypeKind::Any)),
-                _ => false,
-            };
-            if structured { json::from_slice(text.as_bytes()).map_err(|e| e.to_string()) } else { Ok(v) }
-        }
-        _ => Ok(v),
-    }
-}
-
-/// Headers as KSML shows them to functions: a list of `{key, value}`, the value a string when
-/// the bytes are UTF-8 text, else bytes.
-fn headers_value(headers: &[(String, Vec<u8>)]) -> Value {
-    Value::List(
-        headers
-            .iter()
-            .map(|(k, v)| {
-                let value = match std::str::from_utf8(v) {
-                    Ok(s) => Value::String(s.to_string()),
-                    Err(_) => Value::Bytes(v.clone()),
-                };
-                Value::Struct(IndexMap::from([("key".to_string(), Value::String(k.clone())), ("value".to_string(), value)]))
-            })
-            .collect(),
-    )
-}
-
-fn headers_from_value(v: &Value) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let Value::List(items) = v else { return Err(format!("metadata 'headers' must be a list of {{key, value}}, got '{v}'")) };
-    items
-        .iter()
-        .map(|item| match item {
-            Value::Struct(f) => {
-                let key = match f.get("key") {
-                    Some(Value::String(k)) => k.clone(),
-                    _ => return Err(format!("a header needs a string 'key', got '{item}'")),
-                };
-                let value = match f.get("value") {
-                    Some(Value::Bytes(b)) => b.clone(),
-                    Some(Value::String(s)) => s.clone().into_bytes(),
-                    Some(Value::Null) | None => Vec::new(),
-                    Some(other) => other.to_string().into_bytes(),
-                };
-                Ok((key, value))
-            }
-            other => Err(format!("a header must be a dict with 'key' and 'value', got '{other}'")),
-        })
-        .collect()
 }
 
 /// A partitioner's answer: one partition, or a list of them; anything else means "default".

@@ -1,6 +1,6 @@
 //! KSML producers: call a generator on a schedule and write what it returns.
 //!
-//! Semantics (the inventory's §10):
+//! Semantics (KSML's producer reference):
 //! - without `interval`, `count` and `until`, a producer runs once and writes one record
 //!   (and ignores `condition`, as KSML does);
 //! - otherwise it runs every `interval` (none: as fast as it can), writing `batchSize`
@@ -17,13 +17,14 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::codecs::json_text;
 use super::errors::{Decision, ErrorHandlers, Failure, Origin, Phase};
-use super::now_ms;
-use super::process::{Stats, json_text};
+use super::process::Stats;
 use crate::broker::Broker;
 use crate::broker::NewRecord;
 use crate::partitioner::partition_for_key;
 use crate::plan::{FnHandle, ProducerPlan};
+use crate::time::now_ms;
 use crate::value::{Value, convert};
 use weir_dsl::types::{TypeKind, UserType};
 

@@ -4,8 +4,14 @@
 
 use std::sync::Arc;
 
+use indexmap::IndexMap;
+
 use super::*;
+use crate::broker::CleanupPolicy;
 use crate::broker::memory::MemoryBroker;
+use crate::notation::Notations;
+use crate::partitioner::partition_for_key;
+use crate::value::Value;
 
 fn specs(yaml: &str) -> Vec<Arc<StoreSpec>> {
     let (def, diags) = weir_dsl::parse_definition("t.yaml", "ns", yaml, &[]);

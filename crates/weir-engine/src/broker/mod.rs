@@ -211,8 +211,8 @@ pub type Result<T, E = BrokerError> = std::result::Result<T, E>;
 
 /// Topics, records and consumer positions, as the runtime uses them.
 pub trait Broker: Send + Sync {
-    /// Where the records are, for the first log line of a run: "embedded log at <dir>",
-    /// "Kafka at <bootstrap servers>".
+    /// Where the records are, for the first log line of a run: `embedded log at <dir>`,
+    /// `Kafka at <bootstrap servers>`.
     fn describe(&self) -> String;
     /// The number of partitions of a topic, creating it with `partitions_if_new` partitions
     /// and the default spec when it does not exist (Kafka's auto-creation).

@@ -1,4 +1,5 @@
-//! Definitions → [`Topology`]: the graph the runtime executes.
+//! Definitions → [`Topology`]: the graph the runtime executes. This module is the planner;
+//! the graph's types are in `topology.rs`.
 //!
 //! Pipelines are wired in file order, as KSML builds them: each topic is consumed once (one
 //! [`Source`] per topic, shared by every pipeline that reads it), a pipeline reading another
@@ -17,7 +18,10 @@
 //! [`NodeKind::TableSource`] that keeps the updates in the table's store; a table's `filter`
 //! and `mapValues` have their own table nodes. Windows, windowed aggregations, `cogroup` and
 //! `suppress` are planned in `plan/windows.rs`; joins and global tables in `plan/join.rs` (see
-//! [`JoinNode`]); grouped tables in `plan/grouped_table.rs` (see [`GroupedTableNode`]). What
+//! [`JoinNode`]); grouped tables in `plan/grouped_table.rs` (see [`GroupedTableNode`]). An
+//! operation goes to the first planner that claims it: joins, then `windowed_op`,
+//! `grouped_table_op` and `stateful_op` (each answers a `Planned`: planned, refused with a
+//! diagnostic, or not its operation), then the stream operations in `op`. What
 //! the runtime cannot run yet is refused here with a diagnostic at the operation, never
 //! accepted and ignored.
 
@@ -26,248 +30,23 @@ use std::sync::Arc;
 
 use weir_dsl::Diagnostic;
 use weir_dsl::diag::Span;
-use weir_dsl::duration::OffsetResetPolicy;
 use weir_dsl::model::*;
 use weir_dsl::types::{TypeKind, UserType};
 
-use crate::notation::{Codec, Notations, Target, TextConversion};
+use crate::notation::{Notations, Target, TextConversion};
 use crate::ports::Functions;
 use crate::store::StoreSpec;
 use crate::store::untyped::UntypedCodec;
 
+mod topology;
 mod windows;
+pub use topology::{Aggregation, FnHandle, Node, NodeId, NodeKind, PrintTarget, ProducerPlan, Sink, Source, TopicFormat, Topology};
+use topology::{Attach, parents, rekeyed};
 pub use windows::{SuppressUntil, Suppression, Windowing};
 mod grouped_table;
 mod join;
 pub use grouped_table::{GroupedTableNode, TableAggregation};
 pub use join::{Copartitioned, FkSubscribe, GlobalTable, JoinBuffer, JoinNode, LookupKey, StreamJoinSide, TableGetter};
-
-pub type NodeId = usize;
-
-/// A function bound to the definition that defines it.
-#[derive(Clone)]
-pub struct FnHandle {
-    pub functions: Arc<dyn Functions>,
-    /// The KSML function name (top-level key, or the inline function's path name).
-    pub name: String,
-    /// `<namespace>.<name>`, for messages.
-    pub qualified: String,
-}
-
-impl std::fmt::Debug for FnHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.qualified)
-    }
-}
-
-/// How a topic's keys and values are read and written.
-#[derive(Clone)]
-pub struct TopicFormat {
-    pub key_type: UserType,
-    pub value_type: UserType,
-    pub key: Arc<dyn Codec>,
-    pub value: Arc<dyn Codec>,
-}
-
-impl std::fmt::Debug for TopicFormat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.key_type, self.value_type)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Source {
-    pub topic: String,
-    pub format: TopicFormat,
-    pub offset_reset: Option<OffsetResetPolicy>,
-    pub timestamp_extractor: Option<FnHandle>,
-    pub children: Vec<NodeId>,
-    /// Partitions to create the topic with when it does not exist; `None`: as many as the
-    /// user topics it is co-partitioned with for a join, else as the widest of the
-    /// application's other source topics (Kafka Streams' rules for repartition topics).
-    pub partitions: Option<u32>,
-    /// An internal topic (`<application.id>-<name>-repartition`) rather than a user's.
-    pub internal: bool,
-}
-
-#[derive(Debug, Clone)]
-pub enum PrintTarget {
-    Stdout,
-    File(String),
-}
-
-/// Where a sink writes: a fixed topic or one chosen per record.
-#[derive(Debug, Clone)]
-pub struct Sink {
-    pub format: TopicFormat,
-    pub partitioner: Option<FnHandle>,
-}
-
-#[derive(Debug, Clone)]
-pub enum NodeKind {
-    Filter {
-        predicate: FnHandle,
-        keep: bool,
-    },
-    MapValues {
-        mapper: FnHandle,
-    },
-    MapKey {
-        mapper: FnHandle,
-    },
-    Map {
-        mapper: FnHandle,
-    },
-    FlatMap {
-        mapper: FnHandle,
-    },
-    FlatMapValues {
-        mapper: FnHandle,
-    },
-    TransformMetadata {
-        mapper: FnHandle,
-    },
-    Peek {
-        action: FnHandle,
-    },
-    /// `from` is the stream's type: its notation's converter applies too (KSML's rule 4:
-    /// JSON text ⇄ structures when either side is `json`; `text` for `csv` and `xml`).
-    ConvertKey {
-        from: UserType,
-        into: UserType,
-        text: TextConversion,
-    },
-    ConvertValue {
-        from: UserType,
-        into: UserType,
-        text: TextConversion,
-    },
-    /// `from` and `into` are `(key, value)` tuple types; `text` for the key and the value.
-    ConvertKeyValue {
-        from: UserType,
-        into: UserType,
-        text: (TextConversion, TextConversion),
-    },
-    /// Passes records on unchanged (the junction of a `merge`).
-    Forward,
-    /// Passes on the records that have a key (before `groupBy`'s repartition topic, as Kafka
-    /// Streams filters it).
-    SkipNullKeys,
-    Branch {
-        branches: Vec<(Option<FnHandle>, NodeId)>,
-    },
-    ForEach {
-        action: FnHandle,
-    },
-    Print {
-        target: PrintTarget,
-        label: Option<String>,
-        mapper: Option<FnHandle>,
-    },
-    To {
-        topic: String,
-        sink: Sink,
-    },
-    ToTopicNameExtractor {
-        extractor: FnHandle,
-        sink: Sink,
-    },
-    /// `count`, `reduce` or `aggregate` of a grouped stream, materialized in `store` (one
-    /// instance per task): emits every update of the table (KSML's default has caching off).
-    Aggregate {
-        store: Arc<StoreSpec>,
-        how: Aggregation,
-    },
-    /// A table from a stream of updates (a `tables:` source, `toTable`): a record with a null
-    /// key is skipped; with a `store`, each update is put (a null value deletes the key); the
-    /// update goes on as it is.
-    TableSource {
-        store: Option<Arc<StoreSpec>>,
-    },
-    /// A table's `filter`/`filterNot`: an update the predicate rejects goes on as a delete
-    /// (a null value), and a delete goes on without calling the predicate.
-    TableFilter {
-        predicate: FnHandle,
-        keep: bool,
-    },
-    /// A table's `mapValues`: a delete goes on without calling the mapper.
-    TableMapValues {
-        mapper: FnHandle,
-    },
-    /// `count`, `reduce` or `aggregate` of a windowed stream (`runtime/window.rs`): emits every
-    /// update of every window the record falls in, keyed by the windowed key; `merger`
-    /// combines session aggregates (`None` for `count` and `reduce`, which have their own).
-    WindowAggregate {
-        store: Arc<StoreSpec>,
-        how: Aggregation,
-        window: Windowing,
-        merger: Option<FnHandle>,
-    },
-    /// `suppress` of a table's updates (`runtime/suppress.rs`), held in `buffer`.
-    Suppress {
-        buffer: Arc<StoreSpec>,
-        suppression: Suppression,
-    },
-    /// A join, or one side of one (see [`JoinNode`]).
-    Join(Box<JoinNode>),
-    /// A table's `groupBy`, or the aggregation of a grouped table (see [`GroupedTableNode`]).
-    GroupedTable(Box<GroupedTableNode>),
-}
-
-/// How an aggregation combines a record with the key's current aggregate.
-#[derive(Debug, Clone)]
-pub enum Aggregation {
-    /// The number of records (a `long`).
-    Count,
-    /// `reducer(value1, value2)`: the current aggregate and the record's value; the first
-    /// value of a key is its aggregate.
-    Reduce { reducer: FnHandle },
-    /// `initializer()` for a key's first record, then `aggregator(key, value, aggregatedValue)`.
-    Aggregate { initializer: FnHandle, aggregator: FnHandle },
-}
-
-#[derive(Debug, Clone)]
-pub struct Node {
-    /// Processor name: `<namespace>_<pipeline>_<path>`, or the operation's `name`.
-    pub name: String,
-    /// The pipeline it belongs to, for counting records per pipeline.
-    pub pipeline: String,
-    pub kind: NodeKind,
-    pub children: Vec<NodeId>,
-    /// Types of the records this node emits.
-    pub key_type: UserType,
-    pub value_type: UserType,
-}
-
-#[derive(Debug, Clone)]
-pub struct ProducerPlan {
-    pub name: String,
-    pub generator: FnHandle,
-    pub condition: Option<FnHandle>,
-    pub until: Option<FnHandle>,
-    pub topic: String,
-    pub sink: Sink,
-    pub interval_ms: Option<u64>,
-    pub count: Option<u64>,
-    pub batch_size: Option<u64>,
-}
-
-/// Everything the runtime executes for one application.
-#[derive(Debug, Clone, Default)]
-pub struct Topology {
-    pub sources: Vec<Source>,
-    pub nodes: Vec<Node>,
-    pub producers: Vec<ProducerPlan>,
-    /// Pipeline names, `<namespace>.<pipeline>`, in file order (for progress reports).
-    pub pipelines: Vec<String>,
-    /// The state stores every task has an instance of: the top-level `stores` of the
-    /// definitions whose pipelines run (KSML adds them all to the topology).
-    pub stores: Vec<Arc<StoreSpec>>,
-    /// The global tables joins read (one shared store instance each).
-    pub global_tables: Vec<GlobalTable>,
-    /// The topics each join needs co-partitioned.
-    pub copartitioned: Vec<Copartitioned>,
-}
 
 /// One definition with its loaded functions.
 pub struct PlanInput<'a> {
@@ -366,6 +145,26 @@ struct Tail {
     flow: Flow,
 }
 
+/// What a planner of one family of operations ([`DefPlanner::stateful_op`] and the ones it
+/// asks first, `windowed_op` and `grouped_table_op`) did with an operation: planned it,
+/// refused it, or left it to the next planner. `op` asks them in turn, then plans the
+/// stream operations itself.
+enum Planned {
+    /// Planned: the stream goes on from this tail.
+    Next(Tail),
+    /// The family's operation, refused with a diagnostic already reported: the pipeline stops.
+    Refused,
+    /// Not an operation of this family (or not on this kind of stream): the next planner's.
+    NotMine,
+}
+
+impl From<Option<Tail>> for Planned {
+    /// A planning step's result: a tail, or `None` once it has reported why not.
+    fn from(tail: Option<Tail>) -> Planned {
+        tail.map_or(Planned::Refused, Planned::Next)
+    }
+}
+
 /// What kind of stream a tail is (KSML's wrapper kinds that Weir runs).
 #[derive(Debug, Clone, PartialEq)]
 enum Flow {
@@ -380,12 +179,6 @@ enum Flow {
     Cogrouped(Box<windows::Cogroup>),
     /// After a table's `groupBy`: its records are the changes of the groups (`grouped_table.rs`).
     GroupedTable,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Attach {
-    Source(usize),
-    Node(NodeId),
 }
 
 struct DefPlanner<'a, 'n> {
@@ -594,8 +387,10 @@ impl DefPlanner<'_, '_> {
         if let Op::Join(j) = &op.op {
             return self.join(op, j, tail, pipeline, name);
         }
-        if let Some(done) = self.stateful_op(op, &tail, pipeline, &name) {
-            return done;
+        match self.stateful_op(op, &tail, pipeline, &name) {
+            Planned::Next(tail) => return Some(tail),
+            Planned::Refused => return None,
+            Planned::NotMine => {}
         }
         let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
         let result = |this: &Self, f: &FnRef| this.result_type(f).unwrap_or_else(any_type);
@@ -787,21 +582,24 @@ impl DefPlanner<'_, '_> {
         self.register(&def, span, path)
     }
 
-    /// The operations on grouped streams and tables; `None` when `op` is a stream's.
-    fn stateful_op(&mut self, op: &Operation, tail: &Tail, pipeline: &str, name: &str) -> Option<Option<Tail>> {
-        if let Some(done) = self.windowed_op(op, tail, pipeline, name) {
-            return Some(done);
+    /// The operations on grouped streams and tables (asking the windowed and grouped-table
+    /// planners first); [`Planned::NotMine`] when `op` is a stream's.
+    fn stateful_op(&mut self, op: &Operation, tail: &Tail, pipeline: &str, name: &str) -> Planned {
+        match self.windowed_op(op, tail, pipeline, name) {
+            Planned::NotMine => {}
+            done => return done,
         }
-        if let Some(done) = self.grouped_table_op(op, tail, pipeline, name) {
-            return Some(done);
+        match self.grouped_table_op(op, tail, pipeline, name) {
+            Planned::NotMine => {}
+            done => return done,
         }
         let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
         let result = |this: &Self, f: &FnRef| this.result_type(f).unwrap_or_else(any_type);
         let (how, store, value_type) = match (&tail.flow, &op.op) {
             (Flow::Stream, Op::GroupByKey { .. }) => {
                 // After a key change, through a repartition topic first, as Kafka Streams does.
-                let grouped = self.repartition_if_rekeyed(tail, pipeline, name, op)?;
-                return Some(Some(Tail { flow: Flow::Grouped, ..grouped }));
+                let Some(grouped) = self.repartition_if_rekeyed(tail, pipeline, name, op) else { return Planned::Refused };
+                return Planned::Next(Tail { flow: Flow::Grouped, ..grouped });
             }
             (Flow::Stream, Op::GroupBy { mapper, .. }) => {
                 // The new key, then through a repartition topic so each key's records meet in one task.
@@ -810,7 +608,7 @@ impl DefPlanner<'_, '_> {
                 let keyed =
                     self.add(&keyed, pipeline, name.to_string(), NodeKind::SkipNullKeys, keyed.key_type.clone(), keyed.value_type.clone());
                 let grouped = self.repartition(&keyed, pipeline, name.to_string(), op, None, None);
-                return Some(grouped.map(|t| Tail { flow: Flow::Grouped, ..t }));
+                return grouped.map(|t| Tail { flow: Flow::Grouped, ..t }).into();
             }
             (Flow::Grouped, Op::Count { store }) => (Aggregation::Count, store, long_type()),
             (Flow::Grouped, Op::Reduce { reducer: Some(reducer), store, .. }) => {
@@ -823,24 +621,27 @@ impl DefPlanner<'_, '_> {
             }
             (Flow::Stream, Op::ToTable { store }) => {
                 let store = match store {
-                    Some(store) => Some(self.table_store(Some(store), name, false, &k, &v, op.span, &op.path)?),
+                    Some(store) => match self.table_store(Some(store), name, false, &k, &v, op.span, &op.path) {
+                        Some(spec) => Some(spec),
+                        None => return Planned::Refused,
+                    },
                     None => None,
                 };
-                let keyed = self.repartition_if_rekeyed(tail, pipeline, name, op)?;
+                let Some(keyed) = self.repartition_if_rekeyed(tail, pipeline, name, op) else { return Planned::Refused };
                 let added = self.add(&keyed, pipeline, name.to_string(), NodeKind::TableSource { store }, k, v);
-                return Some(Some(Tail { flow: Flow::Table, ..added }));
+                return Planned::Next(Tail { flow: Flow::Table, ..added });
             }
             (Flow::Table, Op::Filter { predicate, store } | Op::FilterNot { predicate, store }) if store.is_none() => {
                 let keep = matches!(op.op, Op::Filter { .. });
                 let added =
                     self.add(tail, pipeline, name.to_string(), NodeKind::TableFilter { predicate: self.handle(predicate), keep }, k, v);
-                return Some(Some(Tail { flow: Flow::Table, ..added }));
+                return Planned::Next(Tail { flow: Flow::Table, ..added });
             }
             (Flow::Table, Op::TransformValue { mapper, store }) if store.is_none() => {
                 let value_type = result(self, mapper);
                 let added =
                     self.add(tail, pipeline, name.to_string(), NodeKind::TableMapValues { mapper: self.handle(mapper) }, k, value_type);
-                return Some(Some(Tail { flow: Flow::Table, ..added }));
+                return Planned::Next(Tail { flow: Flow::Table, ..added });
             }
             (Flow::Table, Op::ToStream { mapper }) => {
                 let kind = match mapper {
@@ -848,7 +649,7 @@ impl DefPlanner<'_, '_> {
                     None => NodeKind::Forward,
                 };
                 let key_type = mapper.as_ref().map_or(k.clone(), |m| result(self, m));
-                return Some(Some(self.add(tail, pipeline, name.to_string(), kind, key_type, v)));
+                return Planned::Next(self.add(tail, pipeline, name.to_string(), kind, key_type, v));
             }
             (Flow::Grouped | Flow::Table, _) => {
                 let what = if tail.flow == Flow::Grouped { "a grouped stream" } else { "a table" };
@@ -860,13 +661,13 @@ impl DefPlanner<'_, '_> {
                         op.type_name
                     ),
                 );
-                return Some(None);
+                return Planned::Refused;
             }
-            _ => return None,
+            _ => return Planned::NotMine,
         };
-        let Some(store) = self.aggregation_store(store.as_ref(), name, &k, &value_type, op) else { return Some(None) };
+        let Some(store) = self.aggregation_store(store.as_ref(), name, &k, &value_type, op) else { return Planned::Refused };
         let added = self.add(tail, pipeline, name.to_string(), NodeKind::Aggregate { store, how }, k, value_type);
-        Some(Some(Tail { flow: Flow::Table, ..added }))
+        Planned::Next(Tail { flow: Flow::Table, ..added })
     }
 
     /// The format of a target topic: its declared types, or the stream's where it declares none.
@@ -978,43 +779,6 @@ impl DefPlanner<'_, '_> {
             batch_size: p.batch_size,
         });
     }
-}
-
-/// The nodes and sources that feed `at` directly.
-fn parents(topology: &Topology, id: usize) -> Vec<Attach> {
-    let mut found: Vec<Attach> =
-        topology.sources.iter().enumerate().filter(|(_, s)| s.children.contains(&id)).map(|(i, _)| Attach::Source(i)).collect();
-    for (n, node) in topology.nodes.iter().enumerate() {
-        let feeds = node.children.contains(&id)
-            || matches!(&node.kind, NodeKind::Branch { branches } if branches.iter().any(|(_, entry)| *entry == id));
-        if feeds {
-            found.push(Attach::Node(n));
-        }
-    }
-    found
-}
-
-/// Whether records reaching `at` may have had their key changed since they were read: a key
-/// mapping node on some path from a source, with no repartition or table in between.
-fn rekeyed(topology: &Topology, at: Attach) -> bool {
-    let mut todo = vec![at];
-    let mut seen = std::collections::HashSet::new();
-    while let Some(at) = todo.pop() {
-        let Attach::Node(n) = at else { continue };
-        if !seen.insert(n) {
-            continue;
-        }
-        match &topology.nodes[n].kind {
-            NodeKind::MapKey { .. }
-            | NodeKind::Map { .. }
-            | NodeKind::FlatMap { .. }
-            | NodeKind::ConvertKey { .. }
-            | NodeKind::ConvertKeyValue { .. } => return true,
-            NodeKind::Aggregate { .. } | NodeKind::TableSource { .. } => {}
-            _ => todo.extend(parents(topology, n)),
-        }
-    }
-    false
 }
 
 fn long_type() -> UserType {

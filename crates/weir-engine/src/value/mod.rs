@@ -2,8 +2,8 @@
 //!
 //! [`Value`] mirrors KSML's type system (null, boolean, byte…double, string, bytes, list,
 //! struct, tuple, enum). Notations decode bytes into values and encode them back; Python
-//! functions receive and return them. [`convert`] applies KSML's conversion rules (the
-//! inventory's §5.6) to bring a value to a declared type, e.g. a function's `resultType`.
+//! functions receive and return them. [`convert`] applies KSML's conversion rules (its
+//! data types reference) to bring a value to a declared type, e.g. a function's `resultType`.
 //!
 //! [`Datum`] is a value in either form it can have while a record travels: a [`Value`], or a
 //! [`ForeignValue`] (an object of the function runtime, e.g. the Python dict a function
@@ -13,12 +13,15 @@
 //! key order of its JSON output; keeping the order the producer wrote is what users expect
 //! and changes no value.)
 
+pub mod json_writer;
+
+use std::any::Any;
 use std::fmt;
 
 use indexmap::IndexMap;
 use weir_dsl::types::{TypeKind, UserType};
 
-use crate::ports::ForeignValue;
+use json_writer::{JsonWriter, Unwritable};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -77,6 +80,25 @@ impl Value {
             _ => self.as_i64().map(|n| n as f64),
         }
     }
+}
+
+/// A value held by a function runtime in its own representation: for Python, the dict or
+/// list a JSON record was decoded into, or that a function returned. Consecutive functions
+/// pass it along without converting it; [`ForeignValue::to_value`] materializes it when an
+/// operation, a conversion or a codec other than JSON needs a [`Value`].
+pub trait ForeignValue: Send + fmt::Debug {
+    /// Struct, list or tuple.
+    fn kind(&self) -> ForeignKind;
+    /// The value as the engine's model: what the runtime's conversion of its result gives.
+    fn to_value(&self) -> Result<Value, String>;
+    /// Writes it as JSON, exactly as [`crate::notation::json::to_vec`] writes
+    /// [`ForeignValue::to_value`]'s result. [`Unwritable`] sends the caller down the
+    /// canonical path (materialize, convert, encode), which reports any error.
+    fn write_json(&self, out: &mut JsonWriter) -> Result<(), Unwritable>;
+    /// An independent copy (a record going to several operations gives each its own).
+    fn fork(&self) -> Box<dyn ForeignValue>;
+    /// For the runtime that made it, to get its object back.
+    fn as_any(&self) -> &dyn Any;
 }
 
 /// The top level of a [`ForeignValue`]: foreign values are always containers (a function
