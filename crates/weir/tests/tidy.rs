@@ -42,6 +42,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "weir-engine",
             "weir-python",
             "weir-log",
+            "weir-kafka",
             "clap",
             "anyhow",
             "serde_json",
