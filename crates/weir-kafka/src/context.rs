@@ -55,10 +55,17 @@ pub(crate) fn log_line(client: &str, level: RDKafkaLogLevel, fac: &str, message:
 /// Connection failures are retried by librdkafka and reported by the adapter's own calls (with
 /// the address and a deadline), so they are only debug lines here; anything else is a warning.
 pub(crate) fn log_error(client: &str, error: &KafkaError, reason: &str) {
+    // Connection failures are the adapter's to report (with the address, as it retries);
+    // an end of partition is how the read path learns where a partition ends, not an error.
     let transport = matches!(
         error.rdkafka_error_code(),
-        Some(RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::Resolve)
-    );
+        Some(
+            RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::Resolve
+                | RDKafkaErrorCode::PartitionEOF
+        )
+    ) || matches!(error, KafkaError::PartitionEOF(_));
     if transport {
         tracing::debug!(target: "weir_kafka::librdkafka", "Kafka {client}: {reason}");
     } else {

@@ -87,9 +87,7 @@ impl Reader {
 
     fn watermarks(&self, topic: &str, partition: u32) -> Result<(i64, i64), BrokerError> {
         let p = partition_i32(topic, partition)?;
-        self.consumer
-            .fetch_watermarks(topic, p, self.timeout)
-            .map_err(|e| broker_error(&e, "cannot get the offsets of", Some(topic), Some(partition)))
+        self.consumer.fetch_watermarks(topic, p, self.timeout).map_err(|e| watermark_error(&e, topic, partition))
     }
 
     pub fn read(&mut self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>, BrokerError> {
@@ -247,10 +245,7 @@ impl Reader {
 
 fn high_of(consumer: &ReaderConsumer, topic: &str, partition: u32, timeout: Duration) -> Result<i64, BrokerError> {
     let p = partition_i32(topic, partition)?;
-    consumer
-        .fetch_watermarks(topic, p, timeout)
-        .map(|(_, high)| high)
-        .map_err(|e| broker_error(&e, "cannot get the offsets of", Some(topic), Some(partition)))
+    consumer.fetch_watermarks(topic, p, timeout).map(|(_, high)| high).map_err(|e| watermark_error(&e, topic, partition))
 }
 
 /// Seeks the reader's consumer to `offset` of the partition (what was queued is dropped).
@@ -322,4 +317,17 @@ fn stored(message: &BorrowedMessage<'_>) -> StoredRecord {
         value: message.payload().map(<[u8]>::to_vec),
         headers,
     }
+}
+
+/// A failure to get a partition's watermarks while reading it. librdkafka answers "unknown
+/// partition" from its own metadata cache when the cluster cannot be reached (the cache is
+/// empty after a broker restart): while reading a partition the application already reads,
+/// that is the cluster being away, so it is reported as [`ErrorKind::Unavailable`] and the
+/// runtime retries.
+fn watermark_error(e: &KafkaError, topic: &str, partition: u32) -> BrokerError {
+    let mut error = broker_error(e, "cannot get the offsets of", Some(topic), Some(partition));
+    if e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::UnknownPartition) {
+        error.kind = ErrorKind::Unavailable;
+    }
+    error
 }

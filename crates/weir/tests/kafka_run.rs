@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{App, assert_ok, bootstrap, consume, consume_until, create_topic, interrupt, produce, unique, wait};
+use common::{App, assert_ok, bootstrap, consume, consume_until, create_topic, interrupt, produce, serial, unique, wait};
 use serde_json::{Value as Json, json};
 
 fn text(bytes: &[u8]) -> String {
@@ -52,6 +52,7 @@ fn definition(template: &str, input: &str, output: &str) -> String {
 
 #[test]
 fn records_from_an_external_producer_are_processed_and_read_back_by_an_external_consumer() {
+    let _serial = serial();
     let b = bootstrap();
     let (input, output) = (unique("orders"), unique("big-orders"));
     create_topic(b, &input, 4);
@@ -84,6 +85,7 @@ fn records_from_an_external_producer_are_processed_and_read_back_by_an_external_
 
 #[test]
 fn processes_share_the_partitions_and_take_over_from_one_killed_mid_stream() {
+    let _serial = serial();
     let b = bootstrap();
     let (input, output) = (unique("shared-in"), unique("shared-out"));
     create_topic(b, &input, 4);
@@ -149,6 +151,7 @@ fn last_counts(records: &[Json]) -> BTreeMap<String, i64> {
 
 #[test]
 fn a_count_is_rebuilt_from_its_changelog_by_a_new_process() {
+    let _serial = serial();
     let b = bootstrap();
     let (input, output) = (unique("words"), unique("counts"));
     create_topic(b, &input, 2);
@@ -174,11 +177,13 @@ fn a_count_is_rebuilt_from_its_changelog_by_a_new_process() {
 
 #[test]
 fn the_broker_restarts_mid_stream_and_nothing_is_lost() {
+    let _serial = serial();
     // A broker of its own: the shared one serves the other tests meanwhile.
     let dir = std::env::temp_dir().join(unique("weir-kafka-restart"));
     let b = common::start_broker(&dir);
     let (input, output) = (unique("restart-in"), unique("restart-out"));
     create_topic(&b, &input, 2);
+    create_topic(&b, &output, 2);
     let app = App::new("restart", &b, &definition(COPY, &input, &output), "");
     let mut weir = app.spawn("weir");
     produce(&b, &input, &orders(0, 500, 2));
@@ -231,6 +236,7 @@ fn embedded_records(dir: &std::path::Path, topic: &str) -> Vec<(u64, String, Str
 
 #[test]
 fn the_same_definitions_give_the_same_outputs_on_the_embedded_log_and_on_kafka() {
+    let _serial = serial();
     let b = bootstrap();
     for (name, template) in SAME {
         let (input, output) = (unique(&format!("same-{name}")), unique(&format!("same-{name}-out")));
@@ -277,7 +283,7 @@ fn the_same_definitions_give_the_same_outputs_on_the_embedded_log_and_on_kafka()
         for topic in outputs {
             let embedded = embedded_records(&app.dir, &topic);
             let kafka: Vec<(u64, String, String, u64)> =
-                consume(b, &topic, embedded.len() + 10, Duration::from_secs(4), "read_uncommitted")
+                consume(b, &topic, embedded.len() + 1, Duration::from_secs(10), "read_uncommitted")
                     .iter()
                     .map(|r| {
                         let show = |v: &Json| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());

@@ -147,6 +147,11 @@ impl Started {
     }
 }
 
+/// How long a stream thread pauses when the broker cannot be reached, before it tries again.
+const UNAVAILABLE_PAUSE: Duration = Duration::from_millis(500);
+/// How often a stream thread says that the broker cannot be reached.
+const UNAVAILABLE_WARNING_EVERY: Duration = Duration::from_secs(5);
+
 /// Maximum bytes read from one partition at a time.
 const FETCH_BYTES: usize = 1 << 20;
 /// Records processed per task before the thread moves on (fairness between tasks).
@@ -381,6 +386,7 @@ impl StreamThread<'_> {
         let decoding = SourceDecoding::plan(topology);
         let scope = self.options.thread_scope.as_ref();
         let mut last_commit = Instant::now();
+        let mut last_unavailable_warning = None;
         let mut failure = None;
         while !self.shutdown.load(Ordering::SeqCst) {
             // Every output of what was processed is appended at this point, so the member may
@@ -399,6 +405,14 @@ impl StreamThread<'_> {
                         }
                     }
                 }
+                Err(e) if e.is_transient() => {
+                    if last_unavailable_warning.is_none_or(|t: Instant| t.elapsed() >= UNAVAILABLE_WARNING_EVERY) {
+                        tracing::warn!("the group '{group}' cannot be reached, retrying: {e}");
+                        last_unavailable_warning = Some(Instant::now());
+                    }
+                    std::thread::sleep(UNAVAILABLE_PAUSE);
+                    continue;
+                }
                 Err(e) => failure = Some(Stop(format!("the group '{group}' failed: {e}"))),
             }
             if failure.is_some() {
@@ -409,6 +423,7 @@ impl StreamThread<'_> {
                 self.started.one_more();
             }
             let mut processed = 0;
+            let mut unavailable = None;
             for task in &mut tasks {
                 let mut processor = Processor {
                     topology,
@@ -422,9 +437,11 @@ impl StreamThread<'_> {
                 let task_stores = Arc::clone(&task.stores);
                 // The global tables catch up after the task's records were read, so a record
                 // written to a global topic before a stream record is visible to its join.
-                let done = fill(task, broker, topology).and_then(|()| self.globals.catch_up(broker, self.handlers)).and_then(|global| {
-                    store::in_task(&task_stores, || in_batch(scope, || process_task(task, &mut processor))).map(|n| n + global)
-                });
+                let done = fill(task, broker, topology, &mut unavailable)
+                    .and_then(|()| self.globals.catch_up(broker, self.handlers))
+                    .and_then(|global| {
+                        store::in_task(&task_stores, || in_batch(scope, || process_task(task, &mut processor))).map(|n| n + global)
+                    });
                 match done {
                     Ok(n) => processed += n,
                     Err(e) => {
@@ -449,6 +466,15 @@ impl StreamThread<'_> {
             if last_commit.elapsed() >= self.options.commit_interval {
                 self.commit(membership.as_mut(), &tasks)?;
                 last_commit = Instant::now();
+            }
+            if let Some(why) = unavailable {
+                // Said at most every few seconds; the thread keeps its tasks and retries.
+                if last_unavailable_warning.is_none_or(|t: Instant| t.elapsed() >= UNAVAILABLE_WARNING_EVERY) {
+                    tracing::warn!("the broker is not reachable, retrying: {why}");
+                    last_unavailable_warning = Some(Instant::now());
+                }
+                std::thread::sleep(UNAVAILABLE_PAUSE);
+                continue;
             }
             if processed == 0 {
                 if self.options.until_idle
@@ -572,14 +598,19 @@ fn flush_changelogs(tasks: &[Task], broker: &dyn Broker) -> Result<(), String> {
 }
 
 /// Reads more records into the task's empty buffers.
-fn fill(task: &mut Task, broker: &dyn Broker, topology: &Topology) -> Result<(), Stop> {
+///
+/// A broker that cannot be reached (a transient error) is not a failure of the application:
+/// the input is left for the next round, `unavailable` is set (the thread pauses and says so),
+/// and reading resumes where it was when the broker is back.
+fn fill(task: &mut Task, broker: &dyn Broker, topology: &Topology, unavailable: &mut Option<String>) -> Result<(), Stop> {
     for input in &mut task.inputs {
         if input.buffer.is_empty() {
             let topic = &topology.sources[input.source].topic;
-            let records = broker
-                .read(topic, input.partition, input.next, FETCH_BYTES)
-                .map_err(|e| Stop(format!("cannot read {topic}/{}: {e}", input.partition)))?;
-            input.buffer.extend(records.into_iter().filter(|r| r.offset >= input.next));
+            match broker.read(topic, input.partition, input.next, FETCH_BYTES) {
+                Ok(records) => input.buffer.extend(records.into_iter().filter(|r| r.offset >= input.next)),
+                Err(e) if e.is_transient() => *unavailable = Some(format!("cannot read {topic}/{}: {e}", input.partition)),
+                Err(e) => return Err(Stop(format!("cannot read {topic}/{}: {e}", input.partition))),
+            }
         }
     }
     Ok(())
