@@ -97,7 +97,7 @@ fn create_list_describe_produce_and_consume_match_the_embedded_log_and_an_extern
     let _serial = serial();
     let dir = TempDir::new("roundtrip");
     let topic = unique("weir-topic");
-    let created = kafka(&dir.0, &["create", &topic, "--partitions", "3", "--retention", "1d"], "");
+    let created = kafka(&dir.0, &["create", &topic, "--partitions", "3", "--retention", "forever"], "");
     assert!(created.contains(&format!("created topic '{topic}'")) && created.contains("3 partitions"), "{created}");
 
     // Created again: an error naming the topic.
@@ -116,7 +116,7 @@ fn create_list_describe_produce_and_consume_match_the_embedded_log_and_an_extern
     // The same lines on the embedded log.
     let storage = dir.0.join("state");
     let storage = storage.to_str().expect("utf-8 path");
-    ok(&dir.0, &["--storage", storage, "create", &topic, "--partitions", "3", "--retention", "1d"], "");
+    ok(&dir.0, &["--storage", storage, "create", &topic, "--partitions", "3", "--retention", "forever"], "");
     ok(&dir.0, &["--storage", storage, "produce", &topic], LINES);
     let embedded = ok(&dir.0, &["--storage", storage, "consume", &topic, "--from-beginning", "--format", "json"], "");
 
@@ -152,7 +152,8 @@ fn create_list_describe_produce_and_consume_match_the_embedded_log_and_an_extern
 
     let described = kafka(&dir.0, &["describe", &topic], "");
     assert!(described.contains("cleanup.policy       delete"), "{described}");
-    assert!(described.contains("retention.ms         86400000 (1d)"), "{described}");
+    // Kept forever: the records' timestamps are from 2023, which a finite retention would delete.
+    assert!(described.contains("retention.ms         -1 (forever)"), "{described}");
     assert!(described.contains("PARTITION  START  END  RECORDS  SEGMENTS  BYTES"), "{described}");
     let ends: u64 = described
         .lines()
@@ -173,14 +174,14 @@ fn create_list_describe_produce_and_consume_match_the_embedded_log_and_an_extern
 
     // Compacted topics: a record without key is refused, naming the line.
     let compacted = unique("weir-topic-compact");
-    let created = kafka(&dir.0, &["create", &compacted, "--compact"], "");
-    assert!(created.contains("cleanup.policy=compact"), "{created}");
+    let created = kafka(&dir.0, &["create", &compacted, "--compact", "--retention", "7d"], "");
+    assert!(created.contains("cleanup.policy=compact,delete"), "{created}");
     let refused = weir(&dir.0, &["--bootstrap-server", bootstrap(), "produce", &compacted], "{\"value\": \"v\"}\n");
     assert_eq!(refused.status.code(), Some(2));
     assert!(text(&refused.stderr).contains("line 1 of stdin: record without key for compacted topic"), "{}", text(&refused.stderr));
     let described = kafka(&dir.0, &["describe", &compacted], "");
-    assert!(described.contains("cleanup.policy       compact"), "{described}");
-    assert!(described.contains("retention.ms         -1 (forever)"), "{described}");
+    assert!(described.contains("cleanup.policy       compact,delete"), "{described}");
+    assert!(described.contains("retention.ms         604800000 (7d)"), "{described}");
 }
 
 #[test]
@@ -188,7 +189,8 @@ fn records_of_an_external_producer_are_consumed() {
     let _serial = serial();
     let dir = TempDir::new("external");
     let topic = unique("weir-topic-ext");
-    common::create_topic(bootstrap(), &topic, 2);
+    // Kept forever: the records' timestamps are from 2023, which the default retention would delete.
+    kafka(&dir.0, &["create", &topic, "--partitions", "2", "--retention", "forever"], "");
     let records = [
         json!({"key": "a", "value": "{\"x\":1}", "partition": 0, "timestamp": 1_700_000_000_000u64}),
         json!({"key": "b", "value": "hello", "partition": 1, "timestamp": 1_700_000_000_001u64}),
