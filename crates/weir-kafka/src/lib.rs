@@ -100,6 +100,23 @@ impl KafkaBroker {
         topics::describe_topic(&self.admin, topic, self.config.request_timeout)
     }
 
+    /// The cluster's topics and their partition counts, by name, without Kafka's internal
+    /// topics (`__consumer_offsets`, …).
+    pub fn topics(&self) -> Result<Vec<(String, u32)>> {
+        topics::list_topics(&self.admin, self.config.request_timeout)
+    }
+
+    /// The names of the cluster's consumer groups, sorted.
+    pub fn groups(&self) -> Result<Vec<String>> {
+        let list = self
+            .meta
+            .fetch_group_list(None, self.config.request_timeout)
+            .map_err(|e| broker_error(&e, "cannot list the consumer groups", None, None))?;
+        let mut names: Vec<String> = list.groups().iter().map(|g| g.name().to_string()).collect();
+        names.sort();
+        Ok(names)
+    }
+
     /// The config the broker was connected with.
     pub fn config(&self) -> &KafkaConfig {
         &self.config

@@ -23,6 +23,20 @@ fn partitions_shown(admin: &AdminClient<LogContext>, topic: &str, timeout: Durat
     Ok(u32::try_from(found.partitions().len()).ok())
 }
 
+/// The topics the metadata shows (not the internal ones, whose names start with `__`) and
+/// their partition counts, sorted by name.
+pub(crate) fn list_topics(admin: &AdminClient<LogContext>, timeout: Duration) -> Result<Vec<(String, u32)>> {
+    let metadata = admin.inner().fetch_metadata(None, timeout).map_err(|e| broker_error(&e, "cannot list the topics", None, None))?;
+    let mut topics: Vec<(String, u32)> = metadata
+        .topics()
+        .iter()
+        .filter(|t| !t.name().starts_with("__") && t.error().is_none())
+        .map(|t| (t.name().to_string(), u32::try_from(t.partitions().len()).unwrap_or(u32::MAX)))
+        .collect();
+    topics.sort();
+    Ok(topics)
+}
+
 /// Kafka's topic configs for a spec.
 pub(crate) fn topic_configs(spec: &TopicSpec) -> Vec<(&'static str, String)> {
     let mut configs = vec![

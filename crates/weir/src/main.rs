@@ -10,6 +10,7 @@ mod run;
 mod serve;
 mod test;
 mod topic;
+mod topic_kafka;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -69,11 +70,24 @@ enum Command {
         #[arg(long)]
         runner: bool,
     },
-    /// Inspect and feed the topics of the embedded log: list, describe, create, produce, consume.
+    /// Inspect and feed topics: list, describe, create, produce, consume; on the embedded log,
+    /// or on Kafka with --bootstrap-server or a --config naming 'bootstrap.servers'.
     Topic {
-        /// The embedded log's directory (the runner config's storage directory).
-        #[arg(long, global = true, default_value = weir_dsl::runner::DEFAULT_STORAGE_DIRECTORY)]
-        storage: PathBuf,
+        /// The embedded log's directory (default: the --config's storage directory, else
+        /// .weir-state). Given explicitly, it keeps the embedded log even when --config names
+        /// Kafka's 'bootstrap.servers'.
+        #[arg(long, global = true, value_name = "DIR", conflicts_with = "bootstrap_server")]
+        storage: Option<PathBuf>,
+        /// Work on the Kafka cluster at HOST:PORT[,HOST:PORT…] instead of the embedded log
+        /// (with --config, its other 'kafka' properties, e.g. security settings, are used too).
+        #[arg(long, global = true, value_name = "HOST:PORT")]
+        bootstrap_server: Option<String>,
+        /// A runner config (ksml-runner.yaml): when its 'kafka' section names
+        /// 'bootstrap.servers', commands run on that Kafka cluster (unless --storage is given);
+        /// its notations, schema directory and schema registries decode consume --key-type
+        /// and --value-type (a running `weir run` uses its own instead).
+        #[arg(long, global = true, value_name = "FILE")]
+        config: Option<PathBuf>,
         #[command(subcommand)]
         command: topic::TopicCommand,
     },
@@ -96,7 +110,9 @@ fn main() -> ExitCode {
             run::run(&paths, until_idle, choice)
         }
         Command::Test { paths, junit } => test::run(&paths, junit.as_deref()),
-        Command::Topic { storage, command } => topic::run(&storage, command, topic_args()),
+        Command::Topic { storage, bootstrap_server, config, command } => {
+            topic::run(topic::Place { storage, bootstrap_server, config }, command, topic_args())
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

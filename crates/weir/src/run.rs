@@ -53,7 +53,7 @@ pub enum BackendChoice {
 
 /// The streams-level keys of a runner config's `kafka` section that Weir itself reads (the
 /// Kafka client is not given them).
-const WEIR_KEYS: &[&str] = &["application.id", "num.stream.threads", "commit.interval.ms", "processing.guarantee"];
+pub(crate) const WEIR_KEYS: &[&str] = &["application.id", "num.stream.threads", "commit.interval.ms", "processing.guarantee"];
 
 pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice) -> anyhow::Result<bool> {
     let Loaded { mut options, sources, storage } = match load(paths, choice)? {

@@ -19,6 +19,9 @@ use crate::topic::{Io, TopicCommand, execute};
 #[derive(Parser)]
 #[command(name = "weir topic", no_binary_name = true)]
 struct Remote {
+    /// `--config` as typed (the run decodes with its own notations; noted, not read).
+    #[arg(long, global = true)]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: TopicCommand,
 }
@@ -76,7 +79,7 @@ fn serve(log: &Log, notations: &Notations, stream: UnixStream) {
         Ok(args) => match Remote::try_parse_from(&args) {
             Ok(remote) => {
                 let mut io = Io { input: &mut input, input_name: "stdin".to_string(), out: &mut out, err: &mut err };
-                let result = execute(log, remote.command, &mut io, Some(notations));
+                let result = execute(log, remote.command, &mut io, Some(notations), remote.config.as_deref());
                 let _ = out.flush();
                 match result {
                     Ok(true) => 0,

@@ -28,6 +28,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use serde_json::{Map, Value as Json};
 use weir_dsl::diag::did_you_mean;
+use weir_engine::broker::Broker;
 use weir_engine::notation::{Codec, Notations, Target};
 use weir_engine::time::now_ms;
 use weir_log::{CleanupPolicy, FrameSize, Log, LogError, MAX_RECORD_BYTES, NewRecord, StoredRecord, TopicConfig};
@@ -92,11 +93,6 @@ pub enum TopicCommand {
         /// Decode values as this KSML type (`avro:SensorData`, `confluent_avro`, ...) and print them as JSON.
         #[arg(long, value_name = "TYPE")]
         value_type: Option<String>,
-        /// The runner config whose notations, schema directory and schema registries decode
-        /// --key-type and --value-type (a running `weir run` uses its own instead). Without it:
-        /// the built-in notations, schemas in the current directory, the embedded registry.
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
     },
 }
 
@@ -119,10 +115,69 @@ pub struct Io<'a> {
     pub err: &'a mut dyn Write,
 }
 
+/// Where `weir topic` works: the options given before (or after) the subcommand.
+pub struct Place {
+    /// `--storage`, if given.
+    pub storage: Option<PathBuf>,
+    /// `--bootstrap-server`, if given.
+    pub bootstrap_server: Option<String>,
+    /// `--config`: a runner config (its notations decode `consume --key-type/--value-type`;
+    /// its `kafka` section's `bootstrap.servers` selects Kafka).
+    pub config: Option<PathBuf>,
+}
+
+/// Runs one `weir topic` command: on Kafka with `--bootstrap-server`, or with a `--config`
+/// whose `kafka` section names `bootstrap.servers` (unless `--storage` is given); else on the
+/// embedded log (see [`run_embedded`]).
+pub fn run(place: Place, command: TopicCommand, args: Vec<String>) -> anyhow::Result<bool> {
+    let runner = place.config.as_deref().map(read_runner_config).transpose()?;
+    let kafka = match (&place.bootstrap_server, &runner) {
+        (Some(servers), runner) => {
+            let mut properties: Vec<(String, String)> = runner.as_ref().map(|(c, _)| kafka_properties(c)).unwrap_or_default();
+            properties.push(("bootstrap.servers".to_string(), servers.clone()));
+            Some(properties)
+        }
+        (None, Some((config, _)))
+            if place.storage.is_none() && config.kafka.get("bootstrap.servers").is_some_and(|s| !s.trim().is_empty()) =>
+        {
+            Some(kafka_properties(config))
+        }
+        _ => None,
+    };
+    // The embedded log's directory: also where the embedded schema registry lives.
+    let storage = match (&place.storage, &runner) {
+        (Some(storage), _) => storage.clone(),
+        (None, Some((config, path))) => config.storage_directory(&weir_dsl::runner::base_dir_of(path)),
+        (None, None) => PathBuf::from(weir_dsl::runner::DEFAULT_STORAGE_DIRECTORY),
+    };
+    match kafka {
+        Some(properties) => crate::topic_kafka::run(properties, &storage, place.config.as_deref(), command),
+        None => run_embedded(&storage, place.config.as_deref(), command, args),
+    }
+}
+
+/// A runner config's `kafka` properties for the Kafka client (without Weir's own keys).
+fn kafka_properties(config: &weir_dsl::runner::RunnerConfig) -> Vec<(String, String)> {
+    config.kafka.iter().filter(|(k, _)| !crate::run::WEIR_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Reads and checks the runner config of `--config`.
+fn read_runner_config(path: &Path) -> anyhow::Result<(weir_dsl::runner::RunnerConfig, PathBuf)> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read '{name}'"))?;
+    let text = weir_dsl::source_text(&name, bytes).map_err(|d| anyhow!("{d}"))?;
+    let (parsed, diags) = weir_dsl::runner::parse_runner_config(&name, &text);
+    let errors: Vec<String> = diags.iter().filter(|d| d.is_error()).map(|d| d.render(Some(&text)).to_string()).collect();
+    let Some(parsed) = parsed.filter(|_| errors.is_empty()) else {
+        bail!("--config '{name}' is not a valid runner config:\n{}", errors.join("\n"));
+    };
+    Ok((parsed, path.to_path_buf()))
+}
+
 /// Runs one `weir topic` command against the log in `storage`. When a running `weir run`
 /// holds the log, the command is sent to it over its control socket (`args` are the
 /// command's arguments as typed, after `topic`).
-pub fn run(storage: &Path, command: TopicCommand, args: Vec<String>) -> anyhow::Result<bool> {
+fn run_embedded(storage: &Path, config: Option<&Path>, command: TopicCommand, args: Vec<String>) -> anyhow::Result<bool> {
     let create = matches!(command, TopicCommand::Create { .. } | TopicCommand::Produce { .. });
     let log = match open(storage, create) {
         Ok(log) => log,
@@ -149,12 +204,12 @@ pub fn run(storage: &Path, command: TopicCommand, args: Vec<String>) -> anyhow::
         TopicCommand::Produce { file: Some(path), .. } => {
             let mut file = File::open(path).with_context(|| format!("cannot open '{}'", path.display()))?;
             let mut io = Io { input: &mut file, input_name: format!("'{}'", path.display()), out: &mut out, err: &mut err };
-            execute(&log, command, &mut io, None)
+            execute(&log, command, &mut io, None, config)
         }
         _ => {
             let mut stdin = std::io::stdin();
             let mut io = Io { input: &mut stdin, input_name: "stdin".to_string(), out: &mut out, err: &mut err };
-            execute(&log, command, &mut io, None)
+            execute(&log, command, &mut io, None, config)
         }
     };
     match out.flush() {
@@ -166,8 +221,15 @@ pub fn run(storage: &Path, command: TopicCommand, args: Vec<String>) -> anyhow::
 }
 
 /// Runs one command against an open log, with the given input and output. `run_notations`
-/// are those of the `weir run` the command runs in, if any (for `consume --value-type`).
-pub fn execute(log: &Log, command: TopicCommand, io: &mut Io, run_notations: Option<&Notations>) -> anyhow::Result<bool> {
+/// are those of the `weir run` the command runs in, if any (for `consume --value-type`);
+/// `config` is the runner config of `--config`.
+pub fn execute(
+    log: &Log,
+    command: TopicCommand,
+    io: &mut Io,
+    run_notations: Option<&Notations>,
+    config: Option<&Path>,
+) -> anyhow::Result<bool> {
     match command {
         TopicCommand::List => list(log, io),
         TopicCommand::Describe { topic } => describe(log, &topic, io),
@@ -178,32 +240,54 @@ pub fn execute(log: &Log, command: TopicCommand, io: &mut Io, run_notations: Opt
             Ok(true)
         }
         TopicCommand::Produce { topic, raw, .. } => {
-            let summary = produce(log, &topic, BufReader::with_capacity(1 << 16, &mut *io.input), raw, &io.input_name, &mut *io.err);
+            let topic_config = match log.topic(&topic) {
+                Some(config) => config,
+                None => {
+                    let config = TopicConfig::default();
+                    log.create_topic(&topic, config.clone())?;
+                    writeln!(io.err, "{}", auto_created_note(&topic, &config))?;
+                    config
+                }
+            };
+            let mut append = |p: u32, records: &[NewRecord]| -> anyhow::Result<Option<u64>> { Ok(Some(log.append(&topic, p, records)?)) };
+            let input = BufReader::with_capacity(1 << 16, &mut *io.input);
+            let summary = produce(&mut append, &topic, &topic_config, input, raw, &io.input_name);
             write!(io.out, "{}", summary.report(&topic))?;
             log.sync()?;
             summary.error.map_or(Ok(true), Err)
         }
-        TopicCommand::Consume { topic, from_beginning, follow, partition, max, format, key_type, value_type, config } => {
-            let types = Types { key: key_type.as_deref(), value: value_type.as_deref(), config: config.as_deref() };
-            let decoders = Decoders::new(log, &topic, &types, run_notations, &mut *io.err)?;
+        TopicCommand::Consume { topic, from_beginning, follow, partition, max, format, key_type, value_type } => {
+            let types = Types { key: key_type.as_deref(), value: value_type.as_deref(), config };
+            let decoders = Decoders::new(log.dir(), &topic, &types, run_notations, &mut *io.err)?;
             let opts = ConsumeOptions { from_beginning, follow, partition, max, format, decoders };
-            let printed = match consume(log, &topic, &opts, &mut *io.out) {
+            let partitions = topic_config(log, &topic)?.partitions;
+            let printed = match consume(log, &topic, partitions, &opts, &mut *io.out) {
                 // `weir topic consume | head` closes the pipe early: not an error.
                 Err(e) if is_broken_pipe(&e) => return Ok(true),
                 r => r?,
             };
             if printed == 0 && !from_beginning && !follow {
-                writeln!(
-                    io.err,
-                    "no records: consuming from the end of '{topic}' without --follow; add --from-beginning to read what it holds"
-                )?;
+                writeln!(io.err, "{}", nothing_consumed_note(&topic))?;
             }
             Ok(true)
         }
     }
 }
 
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
+/// What `consume` says when it printed nothing from the end of a topic.
+pub(crate) fn nothing_consumed_note(topic: &str) -> String {
+    format!("no records: consuming from the end of '{topic}' without --follow; add --from-beginning to read what it holds")
+}
+
+/// What `produce` says when it created the topic it writes to.
+pub(crate) fn auto_created_note(topic: &str, config: &TopicConfig) -> String {
+    format!(
+        "note: created topic '{topic}' ({}), as Kafka does with auto.create.topics.enable; use `weir topic create` for other settings",
+        config_summary(config)
+    )
+}
+
+pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
@@ -283,21 +367,7 @@ fn list(log: &Log, io: &mut Io) -> anyhow::Result<bool> {
 
 fn describe(log: &Log, topic: &str, io: &mut Io) -> anyhow::Result<bool> {
     let config = topic_config(log, topic)?;
-    let mut out = String::new();
-    let _ = writeln!(out, "topic '{topic}'");
-    let ms = |v: Option<u64>| v.map_or("-1 (forever)".to_string(), |v| format!("{v} ({})", human_duration(v)));
-    let settings = [
-        ("partitions", config.partitions.to_string()),
-        ("cleanup.policy", config.cleanup_policy.as_str().to_string()),
-        ("retention.ms", ms(config.retention_ms)),
-        ("retention.bytes", config.retention_bytes.map_or("-1 (unlimited)".to_string(), |b| b.to_string())),
-        ("segment.bytes", config.segment_bytes.to_string()),
-        ("delete.retention.ms", ms(Some(config.delete_retention_ms))),
-    ];
-    for (name, value) in settings {
-        let _ = writeln!(out, "  {name:<20} {value}");
-    }
-    out.push('\n');
+    let mut out = settings_text(topic, &config);
     let mut rows = vec![row(["PARTITION", "START", "END", "RECORDS", "SEGMENTS", "BYTES"])];
     let mut ends = Vec::new();
     for p in 0..config.partitions {
@@ -340,6 +410,26 @@ fn describe(log: &Log, topic: &str, io: &mut Io) -> anyhow::Result<bool> {
     Ok(true)
 }
 
+/// The head of `describe`: the topic's name and settings, then a blank line.
+pub(crate) fn settings_text(topic: &str, config: &TopicConfig) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "topic '{topic}'");
+    let ms = |v: Option<u64>| v.map_or("-1 (forever)".to_string(), |v| format!("{v} ({})", human_duration(v)));
+    let settings = [
+        ("partitions", config.partitions.to_string()),
+        ("cleanup.policy", config.cleanup_policy.as_str().to_string()),
+        ("retention.ms", ms(config.retention_ms)),
+        ("retention.bytes", config.retention_bytes.map_or("-1 (unlimited)".to_string(), |b| b.to_string())),
+        ("segment.bytes", config.segment_bytes.to_string()),
+        ("delete.retention.ms", ms(Some(config.delete_retention_ms))),
+    ];
+    for (name, value) in settings {
+        let _ = writeln!(out, "  {name:<20} {value}");
+    }
+    out.push('\n');
+    out
+}
+
 /// The consumer groups with committed positions: the log keeps each in
 /// `groups/<escaped name>.offsets` (bytes other than ASCII letters, digits, `_`, `-` as `%XX`).
 fn groups(storage: &Path) -> anyhow::Result<Vec<String>> {
@@ -376,7 +466,7 @@ fn unescape_group(name: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn create_config(partitions: u32, compact: bool, retention: Option<&str>) -> anyhow::Result<TopicConfig> {
+pub(crate) fn create_config(partitions: u32, compact: bool, retention: Option<&str>) -> anyhow::Result<TopicConfig> {
     let mut config = TopicConfig::with_partitions(partitions);
     let retention_ms = match retention.map(str::trim) {
         None => None,
@@ -402,28 +492,28 @@ fn create_config(partitions: u32, compact: bool, retention: Option<&str>) -> any
     Ok(config)
 }
 
-fn config_summary(config: &TopicConfig) -> String {
+pub(crate) fn config_summary(config: &TopicConfig) -> String {
     let retention = config.retention_ms.map_or("forever".to_string(), human_duration);
     let partitions = plural(u64::from(config.partitions), "partition");
     format!("{partitions}, cleanup.policy={}, retention {retention}", config.cleanup_policy.as_str())
 }
 
-fn plural(n: u64, what: &str) -> String {
+pub(crate) fn plural(n: u64, what: &str) -> String {
     if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
 /// `ms` in the largest KSML duration unit that divides it: `7d`, `90m`, `1500ms`.
-fn human_duration(ms: u64) -> String {
+pub(crate) fn human_duration(ms: u64) -> String {
     const UNITS: &[(&str, u64)] = &[("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)];
     UNITS.iter().find(|(_, f)| ms != 0 && ms.is_multiple_of(*f)).map_or(format!("{ms}ms"), |(u, f)| format!("{}{u}", ms / f))
 }
 
-fn row<const N: usize>(cells: [&str; N]) -> Vec<String> {
+pub(crate) fn row<const N: usize>(cells: [&str; N]) -> Vec<String> {
     cells.iter().map(|c| c.to_string()).collect()
 }
 
 /// Left-aligned columns two spaces apart, no trailing spaces.
-fn table(rows: &[Vec<String>]) -> String {
+pub(crate) fn table(rows: &[Vec<String>]) -> String {
     let mut widths = Vec::new();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -459,10 +549,10 @@ fn table(rows: &[Vec<String>]) -> String {
 const BATCH: usize = 1000;
 
 /// What `produce` did: counts and offset ranges per partition, and the error that stopped it.
-struct ProduceSummary {
-    /// Partition → (first offset, records).
-    partitions: BTreeMap<u32, (u64, u64)>,
-    error: Option<anyhow::Error>,
+pub(crate) struct ProduceSummary {
+    /// Partition → (first offset if known, records).
+    partitions: BTreeMap<u32, (Option<u64>, u64)>,
+    pub(crate) error: Option<anyhow::Error>,
 }
 
 impl ProduceSummary {
@@ -470,48 +560,49 @@ impl ProduceSummary {
         self.partitions.values().map(|(_, n)| n).sum()
     }
 
-    fn report(&self, topic: &str) -> String {
+    pub(crate) fn report(&self, topic: &str) -> String {
         let mut out = format!("produced {} to '{topic}'\n", plural(self.total(), "record"));
         for (p, (first, n)) in &self.partitions {
-            let offsets = if *n == 1 { format!("offset {first}") } else { format!("offsets {first}..={}", first + n - 1) };
-            let _ = writeln!(out, "  partition {p}: {}, {offsets}", plural(*n, "record"));
+            let offsets = match first {
+                None => String::new(),
+                Some(first) if *n == 1 => format!(", offset {first}"),
+                Some(first) => format!(", offsets {first}..={}", first + n - 1),
+            };
+            let _ = writeln!(out, "  partition {p}: {}{offsets}", plural(*n, "record"));
         }
         out
     }
 }
 
-/// Appends the records read from `input` to `topic` (auto-creating it with one partition,
-/// noted on `notes`). Stops at the first bad line; what was produced before stays.
-fn produce(log: &Log, topic: &str, input: BufReader<impl Read>, raw: bool, source: &str, notes: &mut dyn Write) -> ProduceSummary {
+/// Appends a partition's records; returns the offset of the first, if the store says it.
+pub(crate) type Append<'a> = dyn FnMut(u32, &[NewRecord]) -> anyhow::Result<Option<u64>> + 'a;
+
+/// Appends the records read from `input` to `topic` (which exists, with `config`) through
+/// `append`. Stops at the first bad line; what was produced before stays.
+pub(crate) fn produce(
+    append: &mut Append<'_>,
+    topic: &str,
+    config: &TopicConfig,
+    input: BufReader<impl Read>,
+    raw: bool,
+    source: &str,
+) -> ProduceSummary {
     let mut summary = ProduceSummary { partitions: BTreeMap::new(), error: None };
-    if let Err(e) = produce_into(log, topic, input, raw, source, notes, &mut summary) {
+    if let Err(e) = produce_into(append, topic, config, input, raw, source, &mut summary) {
         summary.error = Some(e);
     }
     summary
 }
 
 fn produce_into(
-    log: &Log,
+    append: &mut Append<'_>,
     topic: &str,
+    config: &TopicConfig,
     mut input: BufReader<impl Read>,
     raw: bool,
     source: &str,
-    notes: &mut dyn Write,
     summary: &mut ProduceSummary,
 ) -> anyhow::Result<()> {
-    let config = match log.topic(topic) {
-        Some(config) => config,
-        None => {
-            let config = TopicConfig::default();
-            log.create_topic(topic, config.clone())?;
-            let _ = writeln!(
-                notes,
-                "note: created topic '{topic}' ({}), as Kafka does with auto.create.topics.enable; use `weir topic create` for other settings",
-                config_summary(&config)
-            );
-            config
-        }
-    };
     let mut pending: BTreeMap<u32, Vec<NewRecord>> = BTreeMap::new();
     let mut pending_count = 0;
     let mut round_robin = 0u32;
@@ -538,7 +629,7 @@ fn produce_into(
         } else {
             parse_line(&line)
         };
-        let checked = parsed.map(|input| check_record(topic, &config, input)).transpose();
+        let checked = parsed.map(|input| check_record(topic, config, input)).transpose();
         match checked {
             Ok(Some((explicit, record))) => {
                 let partition = explicit.unwrap_or_else(|| match &record.key {
@@ -554,24 +645,24 @@ fn produce_into(
             }
             Ok(None) => {}
             Err(e) => {
-                flush(log, topic, &mut pending, summary)?;
+                flush(append, &mut pending, summary)?;
                 return Err(anyhow!("line {line_no} of {source}: {e:#}; stopped there (the records before it were produced)"));
             }
         }
         if pending_count >= BATCH || input.buffer().is_empty() {
-            flush(log, topic, &mut pending, summary)?;
+            flush(append, &mut pending, summary)?;
             pending_count = 0;
         }
     }
-    flush(log, topic, &mut pending, summary)
+    flush(append, &mut pending, summary)
 }
 
-fn flush(log: &Log, topic: &str, pending: &mut BTreeMap<u32, Vec<NewRecord>>, summary: &mut ProduceSummary) -> anyhow::Result<()> {
+fn flush(append: &mut Append<'_>, pending: &mut BTreeMap<u32, Vec<NewRecord>>, summary: &mut ProduceSummary) -> anyhow::Result<()> {
     for (partition, records) in std::mem::take(pending) {
         if records.is_empty() {
             continue;
         }
-        let first = log.append(topic, partition, &records)?;
+        let first = append(partition, &records)?;
         let entry = summary.partitions.entry(partition).or_insert((first, 0));
         entry.1 += records.len() as u64;
     }
@@ -692,36 +783,40 @@ fn check_record(topic: &str, config: &TopicConfig, input: anyhow::Result<Input>)
 // ---------------------------------------------------------------------------------------
 // consume
 
-struct ConsumeOptions {
-    from_beginning: bool,
-    follow: bool,
-    partition: Option<u32>,
-    max: Option<u64>,
-    format: Format,
-    decoders: Decoders,
+pub(crate) struct ConsumeOptions {
+    pub(crate) from_beginning: bool,
+    pub(crate) follow: bool,
+    pub(crate) partition: Option<u32>,
+    pub(crate) max: Option<u64>,
+    pub(crate) format: Format,
+    pub(crate) decoders: Decoders,
 }
 
 /// The `--key-type`, `--value-type` and `--config` of a `consume`.
-struct Types<'a> {
-    key: Option<&'a str>,
-    value: Option<&'a str>,
-    config: Option<&'a Path>,
+pub(crate) struct Types<'a> {
+    pub(crate) key: Option<&'a str>,
+    pub(crate) value: Option<&'a str>,
+    pub(crate) config: Option<&'a Path>,
 }
 
 /// The codecs `consume` decodes keys and values with (`None`: shown as bytes).
 #[derive(Default)]
-struct Decoders {
+pub(crate) struct Decoders {
     key: Option<Arc<dyn Codec>>,
     value: Option<Arc<dyn Codec>>,
 }
 
 impl Decoders {
     /// The codecs for `types` on `topic`, from the notations of the run (see the module doc).
-    fn new(log: &Log, topic: &str, types: &Types, run_notations: Option<&Notations>, err: &mut dyn Write) -> anyhow::Result<Decoders> {
+    /// `storage` is the embedded log's directory (its embedded schema registry).
+    pub(crate) fn new(
+        storage: &Path,
+        topic: &str,
+        types: &Types,
+        run_notations: Option<&Notations>,
+        err: &mut dyn Write,
+    ) -> anyhow::Result<Decoders> {
         if types.key.is_none() && types.value.is_none() {
-            if types.config.is_some() {
-                bail!("--config gives the notations for --key-type and --value-type; give one of those too");
-            }
             return Ok(Decoders::default());
         }
         let local;
@@ -733,7 +828,7 @@ impl Decoders {
                 notations
             }
             None => {
-                local = local_notations(types.config, log.dir())?;
+                local = local_notations(types.config, storage)?;
                 &local
             }
         };
@@ -774,14 +869,7 @@ fn local_notations(config: Option<&Path>, storage: &Path) -> anyhow::Result<Nota
         let here = std::env::current_dir().context("cannot read the current directory")?;
         return crate::notations::for_run(None, here, storage);
     };
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read '{name}'"))?;
-    let text = weir_dsl::source_text(&name, bytes).map_err(|d| anyhow!("{d}"))?;
-    let (parsed, diags) = weir_dsl::runner::parse_runner_config(&name, &text);
-    let errors: Vec<String> = diags.iter().filter(|d| d.is_error()).map(|d| d.render(Some(&text)).to_string()).collect();
-    let Some(parsed) = parsed.filter(|_| errors.is_empty()) else {
-        bail!("--config '{name}' is not a valid runner config:\n{}", errors.join("\n"));
-    };
+    let (parsed, _) = read_runner_config(path)?;
     let base = weir_dsl::runner::base_dir_of(path);
     crate::notations::for_run(Some(&parsed), parsed.schema_directory(&base), storage)
 }
@@ -789,20 +877,24 @@ fn local_notations(config: Option<&Path>, storage: &Path) -> anyhow::Result<Nota
 /// Bytes read from a partition per `read` call.
 const READ_BYTES: usize = 1 << 20;
 
-/// Prints `topic`'s records to `out`, partition by partition (each in offset order), then,
-/// with `follow`, new records as they arrive. Returns how many were printed.
-fn consume(log: &Log, topic: &str, opts: &ConsumeOptions, out: &mut dyn Write) -> anyhow::Result<u64> {
-    let config = topic_config(log, topic)?;
+/// Prints the records of `topic` (which has `count` partitions) to `out`, partition by
+/// partition (each in offset order), then, with `follow`, new records as they arrive; without
+/// it, stops at the ends the partitions had when it got there. Returns how many were printed.
+pub(crate) fn consume(log: &dyn Broker, topic: &str, count: u32, opts: &ConsumeOptions, out: &mut dyn Write) -> anyhow::Result<u64> {
     let partitions: Vec<u32> = match opts.partition {
-        Some(p) if p >= config.partitions => {
-            bail!("partition {p} out of range for topic '{topic}' (it has {})", plural(u64::from(config.partitions), "partition"))
+        Some(p) if p >= count => {
+            bail!("partition {p} out of range for topic '{topic}' (it has {})", plural(u64::from(count), "partition"))
         }
         Some(p) => vec![p],
-        None => (0..config.partitions).collect(),
+        None => (0..count).collect(),
     };
     let mut next = Vec::new();
+    // Without --follow: the ends seen at the start, where reading stops.
+    let mut stop = Vec::new();
     for &p in &partitions {
-        next.push(if opts.from_beginning { log.start_offset(topic, p)? } else { log.end_offset(topic, p)? });
+        let end = log.end_offset(topic, p)?;
+        next.push(if opts.from_beginning { log.start_offset(topic, p)?.min(end) } else { end });
+        stop.push(if opts.follow { u64::MAX } else { end });
     }
     let max = opts.max.unwrap_or(u64::MAX);
     let mut printed = 0u64;
@@ -815,9 +907,15 @@ fn consume(log: &Log, topic: &str, opts: &ConsumeOptions, out: &mut dyn Write) -
                     out.flush()?;
                     return Ok(printed);
                 }
+                if next[i] >= stop[i] {
+                    break;
+                }
                 // The end before the read: if the read finds nothing from `next` on, nothing
                 // lies below that end either (compaction gaps), so skipping to it is safe.
                 let end = log.end_offset(topic, p)?;
+                if next[i] >= end {
+                    break;
+                }
                 let records = log.read(topic, p, next[i], READ_BYTES)?;
                 let Some(last) = records.last() else {
                     next[i] = next[i].max(end);
@@ -825,7 +923,8 @@ fn consume(log: &Log, topic: &str, opts: &ConsumeOptions, out: &mut dyn Write) -
                 };
                 next[i] = last.offset + 1;
                 got = true;
-                for record in records.iter().take(usize::try_from(max - printed).unwrap_or(usize::MAX)) {
+                let wanted = records.iter().filter(|r| r.offset < stop[i]);
+                for record in wanted.take(usize::try_from(max - printed).unwrap_or(usize::MAX)) {
                     let decoded = opts.decoders.decode(p, record)?;
                     match opts.format {
                         Format::Text => writeln!(out, "{}", text_line(p, record, &decoded))?,
@@ -1016,7 +1115,7 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(300));
                 log.append("t", 0, &[NewRecord::new(3000, None, Some(b"3"))]).expect("append");
             });
-            assert_eq!(consume(&log, "t", &opts, &mut out).expect("consume"), 3);
+            assert_eq!(consume(&log, "t", 2, &opts, &mut out).expect("consume"), 3);
         });
         assert_eq!(
             String::from_utf8_lossy(&out),
