@@ -213,9 +213,7 @@ impl KafkaBroker {
 
     fn watermarks(&self, topic: &str, partition: u32) -> Result<(u64, u64)> {
         let p = partition_i32(topic, partition)?;
-        let (low, high) = self
-            .meta
-            .fetch_watermarks(topic, p, self.config.request_timeout)
+        let (low, high) = reader::watermarks_of(&self.meta, topic, p, self.config.request_timeout)
             .map_err(|e| broker_error(&e, "cannot get the offsets of", Some(topic), Some(partition)))?;
         Ok((u64::try_from(low).unwrap_or_default(), u64::try_from(high).unwrap_or_default()))
     }

@@ -87,7 +87,7 @@ impl Reader {
 
     fn watermarks(&self, topic: &str, partition: u32) -> Result<(i64, i64), BrokerError> {
         let p = partition_i32(topic, partition)?;
-        self.consumer.fetch_watermarks(topic, p, self.timeout).map_err(|e| watermark_error(&e, topic, partition))
+        watermarks_of(&self.consumer, topic, p, self.timeout).map_err(|e| watermark_error(&e, topic, partition))
     }
 
     pub fn read(&mut self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>, BrokerError> {
@@ -245,7 +245,35 @@ impl Reader {
 
 fn high_of(consumer: &ReaderConsumer, topic: &str, partition: u32, timeout: Duration) -> Result<i64, BrokerError> {
     let p = partition_i32(topic, partition)?;
-    consumer.fetch_watermarks(topic, p, timeout).map(|(_, high)| high).map_err(|e| watermark_error(&e, topic, partition))
+    watermarks_of(consumer, topic, p, timeout).map(|(_, high)| high).map_err(|e| watermark_error(&e, topic, partition))
+}
+
+/// How long a watermark request is retried while the partition has no leader (a topic just
+/// created, a leader moving): a moment the cluster needs, not a failure.
+const LEADER_WAIT: Duration = Duration::from_secs(10);
+
+/// A partition's low and high watermarks, asked again (every 100 ms, for at most
+/// [`LEADER_WAIT`]) while the cluster answers that the partition has no leader yet.
+pub(crate) fn watermarks_of(consumer: &ReaderConsumer, topic: &str, p: i32, timeout: Duration) -> Result<(i64, i64), KafkaError> {
+    let started = Instant::now();
+    loop {
+        match consumer.fetch_watermarks(topic, p, timeout) {
+            Err(e)
+                if matches!(
+                    e.rdkafka_error_code(),
+                    Some(
+                        rdkafka::types::RDKafkaErrorCode::NotLeaderForPartition
+                            | rdkafka::types::RDKafkaErrorCode::LeaderNotAvailable
+                            | rdkafka::types::RDKafkaErrorCode::FencedLeaderEpoch
+                            | rdkafka::types::RDKafkaErrorCode::UnknownLeaderEpoch
+                    )
+                ) && started.elapsed() < LEADER_WAIT =>
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Seeks the reader's consumer to `offset` of the partition (what was queued is dropped).
