@@ -71,21 +71,20 @@ enum Command {
         runner: bool,
     },
     /// Inspect and feed topics: list, describe, create, produce, consume; on the embedded log,
-    /// or on Kafka with --bootstrap-server or a --config naming 'bootstrap.servers'.
+    /// or on Kafka with --bootstrap-server.
     Topic {
         /// The embedded log's directory (default: the --config's storage directory, else
-        /// .weir-state). Given explicitly, it keeps the embedded log even when --config names
-        /// Kafka's 'bootstrap.servers'.
+        /// .weir-state).
         #[arg(long, global = true, value_name = "DIR", conflicts_with = "bootstrap_server")]
         storage: Option<PathBuf>,
         /// Work on the Kafka cluster at HOST:PORT[,HOST:PORT…] instead of the embedded log
         /// (with --config, its other 'kafka' properties, e.g. security settings, are used too).
         #[arg(long, global = true, value_name = "HOST:PORT")]
         bootstrap_server: Option<String>,
-        /// A runner config (ksml-runner.yaml): when its 'kafka' section names
-        /// 'bootstrap.servers', commands run on that Kafka cluster (unless --storage is given);
-        /// its notations, schema directory and schema registries decode consume --key-type
-        /// and --value-type (a running `weir run` uses its own instead).
+        /// A runner config (ksml-runner.yaml): its notations, schema directory and schema
+        /// registries decode consume --key-type and --value-type (a running `weir run` uses
+        /// its own instead); with --bootstrap-server, its other 'kafka' properties (e.g.
+        /// security settings) go to the Kafka client.
         #[arg(long, global = true, value_name = "FILE")]
         config: Option<PathBuf>,
         #[command(subcommand)]

@@ -122,13 +122,13 @@ pub struct Place {
     /// `--bootstrap-server`, if given.
     pub bootstrap_server: Option<String>,
     /// `--config`: a runner config (its notations decode `consume --key-type/--value-type`;
-    /// its `kafka` section's `bootstrap.servers` selects Kafka).
+    /// with `--bootstrap-server`, its `kafka` section's other properties go to the client).
     pub config: Option<PathBuf>,
 }
 
-/// Runs one `weir topic` command: on Kafka with `--bootstrap-server`, or with a `--config`
-/// whose `kafka` section names `bootstrap.servers` (unless `--storage` is given); else on the
-/// embedded log (see [`run_embedded`]).
+/// Runs one `weir topic` command: on Kafka with `--bootstrap-server`, else on the embedded
+/// log (see [`run_embedded`]). A `--config` alone does not choose Kafka: its notations decode
+/// `consume --key-type/--value-type`, as before the Kafka backend existed.
 pub fn run(place: Place, command: TopicCommand, args: Vec<String>) -> anyhow::Result<bool> {
     let runner = place.config.as_deref().map(read_runner_config).transpose()?;
     let kafka = match (&place.bootstrap_server, &runner) {
@@ -136,11 +136,6 @@ pub fn run(place: Place, command: TopicCommand, args: Vec<String>) -> anyhow::Re
             let mut properties: Vec<(String, String)> = runner.as_ref().map(|(c, _)| kafka_properties(c)).unwrap_or_default();
             properties.push(("bootstrap.servers".to_string(), servers.clone()));
             Some(properties)
-        }
-        (None, Some((config, _)))
-            if place.storage.is_none() && config.kafka.get("bootstrap.servers").is_some_and(|s| !s.trim().is_empty()) =>
-        {
-            Some(kafka_properties(config))
         }
         _ => None,
     };
@@ -817,6 +812,9 @@ impl Decoders {
         err: &mut dyn Write,
     ) -> anyhow::Result<Decoders> {
         if types.key.is_none() && types.value.is_none() {
+            if types.config.is_some() {
+                bail!("--config gives the notations for --key-type and --value-type; give one of those too");
+            }
             return Ok(Decoders::default());
         }
         let local;

@@ -18,6 +18,16 @@ use std::time::Duration;
 use common::{App, assert_ok, bootstrap, consume, consume_until, create_topic, interrupt, produce, serial, unique, wait};
 use serde_json::{Value as Json, json};
 
+/// The records' timestamps start an hour ago: recent enough that the broker's retention
+/// (7 days) never deletes them mid-test, and the same on both backends.
+fn base_time() -> u64 {
+    static BASE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        now - 3_600_000
+    })
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -28,7 +38,7 @@ fn orders(from: u64, to: u64, partitions: u64) -> Vec<Json> {
     (from..to)
         .map(|id| {
             let value = json!({"id": id, "amount": (id * 37) % 100});
-            json!({"key": format!("c{}", id % 7), "value": value.to_string(), "partition": id % partitions, "timestamp": 1_700_000_000_000u64 + id})
+            json!({"key": format!("c{}", id % 7), "value": value.to_string(), "partition": id % partitions, "timestamp": base_time() + id})
         })
         .collect()
 }
@@ -130,7 +140,7 @@ const COUNT: &str = "streams:\n  words:\n    topic: {IN}\n    keyType: string\n 
 /// partitioner sends it (a count by key is per task).
 fn words(from: u64, to: u64) -> Vec<Json> {
     (from..to)
-        .map(|i| json!({"key": format!("w{}", i % 3), "value": "x", "partition": (i % 3) % 2, "timestamp": 1_700_000_000_000u64 + i}))
+        .map(|i| json!({"key": format!("w{}", i % 3), "value": "x", "partition": (i % 3) % 2, "timestamp": base_time() + i}))
         .collect()
 }
 
@@ -181,6 +191,14 @@ fn the_broker_restarts_mid_stream_and_nothing_is_lost() {
     // A broker of its own: the shared one serves the other tests meanwhile.
     let dir = std::env::temp_dir().join(unique("weir-kafka-restart"));
     let b = common::start_broker(&dir);
+    // Stopped (by its PID) and removed however the test ends.
+    struct Stop(std::path::PathBuf);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = Command::new(common::root().join("scripts/kafka.sh")).args(["stop", "--dir"]).arg(&self.0).output();
+        }
+    }
+    let _stop = Stop(dir.clone());
     let (input, output) = (unique("restart-in"), unique("restart-out"));
     create_topic(&b, &input, 2);
     create_topic(&b, &output, 2);
@@ -196,7 +214,6 @@ fn the_broker_restarts_mid_stream_and_nothing_is_lost() {
     let got = consume_until(&b, &output, Duration::from_secs(120), |r| ids(r).into_iter().collect::<BTreeSet<_>>().len() >= 1000);
     interrupt(&weir);
     let code = wait(&mut weir, Duration::from_secs(60), "weir");
-    common::stop_broker(&dir, false);
     let distinct: BTreeSet<u64> = ids(&got).into_iter().collect();
     assert_eq!(distinct.len(), 1000, "every input in the output\n{}", app.stderr_of("weir"));
     assert_eq!(code, Some(0), "a clean stop after the broker came back\n{}", app.stderr_of("weir"));

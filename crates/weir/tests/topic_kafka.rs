@@ -246,7 +246,7 @@ fn follow_prints_records_produced_while_it_waits() {
 }
 
 #[test]
-fn a_runner_config_with_bootstrap_servers_selects_kafka_unless_storage_is_given() {
+fn a_runner_config_gives_its_client_properties_with_bootstrap_server_and_alone_keeps_the_embedded_log() {
     let _serial = serial();
     let dir = TempDir::new("config");
     let topic = unique("weir-topic-config");
@@ -255,21 +255,17 @@ fn a_runner_config_with_bootstrap_servers_selects_kafka_unless_storage_is_given(
         .expect("write app");
     std::fs::write(
         &config,
-        format!(
-            "ksml:\n  storageDirectory: state\n  createStorageDirectory: true\n  definitions:\n    app: app.yaml\nkafka:\n  bootstrap.servers: {}\n  application.id: topic-test\n",
-            bootstrap()
-        ),
+        "ksml:\n  storageDirectory: state\n  createStorageDirectory: true\n  definitions:\n    app: app.yaml\nkafka:\n  bootstrap.servers: unused:9092\n  application.id: topic-test\n  client.id: weir-topic-test\n",
     )
     .expect("write config");
     let config = config.to_str().expect("utf-8 path");
-    ok(&dir.0, &["--config", config, "create", &topic], "");
+    // With --bootstrap-server: Kafka, the config's client properties passed along.
+    ok(&dir.0, &["--bootstrap-server", bootstrap(), "--config", config, "create", &topic], "");
     let listed = kafka(&dir.0, &["list"], "");
     assert!(listed.lines().any(|l| l.starts_with(&format!("{topic} "))), "{listed}");
-    // --storage keeps the embedded log.
-    let storage = dir.0.join("state");
-    let out = weir(&dir.0, &["--config", config, "--storage", storage.to_str().expect("utf-8"), "describe", &topic], "");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("embedded log"), "{}", text(&out.stderr));
+    // Alone: the embedded log in the config's storage directory, whatever its kafka section says.
+    ok(&dir.0, &["--config", config, "create", &topic], "");
+    assert!(dir.0.join("state").join("topics").join(&topic).exists(), "created on the embedded log");
 }
 
 #[test]
