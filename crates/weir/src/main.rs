@@ -73,8 +73,7 @@ enum Command {
     /// Inspect and feed topics: list, describe, create, produce, consume; on the embedded log,
     /// or on Kafka with --bootstrap-server.
     Topic {
-        /// The embedded log's directory (default: the --config's storage directory, else
-        /// .weir-state).
+        /// The embedded log's directory (default: .weir-state).
         #[arg(long, global = true, value_name = "DIR", conflicts_with = "bootstrap_server")]
         storage: Option<PathBuf>,
         /// Work on the Kafka cluster at HOST:PORT[,HOST:PORT…] instead of the embedded log

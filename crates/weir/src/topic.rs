@@ -130,23 +130,18 @@ pub struct Place {
 /// log (see [`run_embedded`]). A `--config` alone does not choose Kafka: its notations decode
 /// `consume --key-type/--value-type`, as before the Kafka backend existed.
 pub fn run(place: Place, command: TopicCommand, args: Vec<String>) -> anyhow::Result<bool> {
-    let runner = place.config.as_deref().map(read_runner_config).transpose()?;
-    let kafka = match (&place.bootstrap_server, &runner) {
-        (Some(servers), runner) => {
+    // The embedded log's directory: also where the embedded schema registry lives.
+    let storage = place.storage.clone().unwrap_or_else(|| PathBuf::from(weir_dsl::runner::DEFAULT_STORAGE_DIRECTORY));
+    match &place.bootstrap_server {
+        Some(servers) => {
+            // On Kafka, the runner config's other client properties go along.
+            let runner = place.config.as_deref().map(read_runner_config).transpose()?;
             let mut properties: Vec<(String, String)> = runner.as_ref().map(|(c, _)| kafka_properties(c)).unwrap_or_default();
             properties.push(("bootstrap.servers".to_string(), servers.clone()));
-            Some(properties)
+            crate::topic_kafka::run(properties, &storage, place.config.as_deref(), command)
         }
-        _ => None,
-    };
-    // The embedded log's directory: also where the embedded schema registry lives.
-    let storage = match (&place.storage, &runner) {
-        (Some(storage), _) => storage.clone(),
-        (None, Some((config, path))) => config.storage_directory(&weir_dsl::runner::base_dir_of(path)),
-        (None, None) => PathBuf::from(weir_dsl::runner::DEFAULT_STORAGE_DIRECTORY),
-    };
-    match kafka {
-        Some(properties) => crate::topic_kafka::run(properties, &storage, place.config.as_deref(), command),
+        // The runner config is read only where its notations are needed (consume with a
+        // type, not through a running `weir run`, which uses its own).
         None => run_embedded(&storage, place.config.as_deref(), command, args),
     }
 }

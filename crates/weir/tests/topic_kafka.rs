@@ -263,8 +263,8 @@ fn a_runner_config_gives_its_client_properties_with_bootstrap_server_and_alone_k
     ok(&dir.0, &["--bootstrap-server", bootstrap(), "--config", config, "create", &topic], "");
     let listed = kafka(&dir.0, &["list"], "");
     assert!(listed.lines().any(|l| l.starts_with(&format!("{topic} "))), "{listed}");
-    // Alone: the embedded log in the config's storage directory, whatever its kafka section says.
-    ok(&dir.0, &["--config", config, "create", &topic], "");
+    // Alone: the embedded log, whatever its kafka section says.
+    ok(&dir.0, &["--config", config, "--storage", "state", "create", &topic], "");
     assert!(dir.0.join("state").join("topics").join(&topic).exists(), "created on the embedded log");
 }
 
