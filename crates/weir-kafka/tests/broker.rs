@@ -236,6 +236,11 @@ fn a_restore_ends_when_the_rest_of_a_partition_is_transaction_markers() {
     plain.ensure_topic(&topic, 1).expect("create");
     // Offsets 0..3 committed, 3 a commit marker; 4 aborted, 5 an abort marker.
     support::write_transactions(&topic, &[(3, true), (1, false)]);
+    // The coordinator writes the markers after the producer's call returns: wait for them.
+    let waiting = Instant::now();
+    while plain.end_offset(&topic, 0).expect("end") < 6 && waiting.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(plain.end_offset(&topic, 0).expect("end"), 6);
 
     let started = Instant::now();
