@@ -151,6 +151,20 @@ fn kafka_properties(config: &weir_dsl::runner::RunnerConfig) -> Vec<(String, Str
     config.kafka.iter().filter(|(k, _)| !crate::run::WEIR_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
+/// `describe`'s table of the consumer groups' positions in `topic`: (group, partition,
+/// committed offset, end offset) each, with the lag; a line saying so when there are none.
+/// The same on the embedded log and on Kafka.
+pub(crate) fn group_table(topic: &str, positions: &[(String, u32, u64, u64)]) -> String {
+    if positions.is_empty() {
+        return format!("no consumer group has committed offsets for '{topic}'\n");
+    }
+    let mut rows = vec![row(["GROUP", "PARTITION", "COMMITTED", "END", "LAG"])];
+    for (group, p, committed, end) in positions {
+        rows.push(vec![group.clone(), p.to_string(), committed.to_string(), end.to_string(), end.saturating_sub(*committed).to_string()]);
+    }
+    table(&rows)
+}
+
 /// Reads and checks the runner config of `--config`.
 fn read_runner_config(path: &Path) -> anyhow::Result<(weir_dsl::runner::RunnerConfig, PathBuf)> {
     let name = path.display().to_string();
@@ -375,27 +389,17 @@ fn describe(log: &Log, topic: &str, io: &mut Io) -> anyhow::Result<bool> {
     }
     out.push_str(&table(&rows));
     out.push('\n');
-    let mut rows = vec![row(["GROUP", "PARTITION", "COMMITTED", "END", "LAG"])];
+    let mut positions = Vec::new();
     for group in groups(log.dir())? {
         for (t, p, committed) in log.committed_all(&group) {
             if t == topic
                 && let Some(&end) = ends.get(p as usize)
             {
-                rows.push(vec![
-                    group.clone(),
-                    p.to_string(),
-                    committed.to_string(),
-                    end.to_string(),
-                    end.saturating_sub(committed).to_string(),
-                ]);
+                positions.push((group.clone(), p, committed, end));
             }
         }
     }
-    if rows.len() == 1 {
-        let _ = writeln!(out, "no consumer group has committed offsets for '{topic}'");
-    } else {
-        out.push_str(&table(&rows));
-    }
+    out.push_str(&group_table(topic, &positions));
     write!(io.out, "{out}")?;
     Ok(true)
 }

@@ -215,26 +215,16 @@ fn describe(broker: &KafkaBroker, topic: &str, out: &mut dyn Write) -> anyhow::R
     }
     text.push_str(&table(&rows));
     text.push('\n');
-    let mut rows = vec![row(["GROUP", "PARTITION", "COMMITTED", "END", "LAG"])];
+    let mut positions = Vec::new();
     for group in broker.groups().map_err(kafka_error)? {
         for (p, &end) in ends.iter().enumerate() {
             let p = p as u32;
             if let Some(committed) = broker.committed(&group, topic, p).map_err(kafka_error)? {
-                rows.push(vec![
-                    group.clone(),
-                    p.to_string(),
-                    committed.to_string(),
-                    end.to_string(),
-                    end.saturating_sub(committed).to_string(),
-                ]);
+                positions.push((group.clone(), p, committed, end));
             }
         }
     }
-    if rows.len() == 1 {
-        text.push_str(&format!("no consumer group has committed offsets for '{topic}'\n"));
-    } else {
-        text.push_str(&table(&rows));
-    }
+    text.push_str(&crate::topic::group_table(topic, &positions));
     write!(out, "{text}")?;
     Ok(true)
 }
