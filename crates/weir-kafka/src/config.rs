@@ -32,6 +32,11 @@ pub struct KafkaConfig {
     /// Read only committed records (`isolation.level=read_committed`), as under exactly-once.
     /// Also what `end_offset` reports: the last stable offset instead of the high watermark.
     pub read_committed: bool,
+    /// Exactly-once (Kafka Streams' `processing.guarantee: exactly_once_v2`): each group
+    /// member writes through its own transactional producer and commits its positions in the
+    /// transaction; every read is `read_committed` (docs/kafka.md, "Exactly-once"). Set it
+    /// with [`KafkaConfig::exactly_once`].
+    pub exactly_once: bool,
     /// Replication factor of the topics the adapter creates; `-1` is the broker's
     /// `default.replication.factor` (Kafka Streams' default since 3.0).
     pub replication_factor: i32,
@@ -236,6 +241,7 @@ impl KafkaConfig {
         KafkaConfig {
             bootstrap_servers: bootstrap_servers.into(),
             read_committed: false,
+            exactly_once: false,
             replication_factor: -1,
             connect_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
@@ -287,6 +293,19 @@ impl KafkaConfig {
             }
         }
         Ok(self)
+    }
+
+    /// The same config under exactly-once: transactional group members, reads
+    /// `read_committed`.
+    pub fn exactly_once(mut self) -> KafkaConfig {
+        self.exactly_once = true;
+        self.read_committed = true;
+        self
+    }
+
+    /// Whether reads see only committed records (`read_committed`, always under exactly-once).
+    pub fn reads_committed(&self) -> bool {
+        self.read_committed || self.exactly_once
     }
 
     /// The client properties as given (Java names), except those taken into fields.

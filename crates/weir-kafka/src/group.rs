@@ -28,6 +28,7 @@ use weir_engine::broker::{Assignment, Broker, BrokerError, ErrorKind, GroupMembe
 use crate::context::{log_error, log_line};
 use crate::error::{describe, kind_of, offset_i64, partition_i32};
 use crate::producer::Producer;
+use crate::txn::Transactions;
 
 #[derive(Default)]
 struct MemberState {
@@ -39,11 +40,16 @@ struct MemberState {
     failure: Option<BrokerError>,
     /// What the member owns now.
     owned: Vec<(String, u32)>,
+    /// Under exactly-once, a transaction was aborted: the next `poll` revokes and assigns
+    /// again everything the member owns, so the tasks start over from the committed positions.
+    restart: bool,
 }
 
 pub(crate) struct MemberContext {
     group: String,
     producer: Arc<Producer>,
+    /// Under exactly-once, the member's transactional producer.
+    txn: Option<Arc<Transactions>>,
     state: Mutex<MemberState>,
 }
 
@@ -62,11 +68,19 @@ impl MemberContext {
 
     /// Before `revoked` go: outputs durable, then their positions committed as this member.
     fn hand_over(&self, consumer: &BaseConsumer<MemberContext>, revoked: &[(String, u32)]) -> Result<()> {
-        self.producer.sync()?;
         let positions: Vec<(String, u32, u64)> = {
             let state = self.lock();
             state.positions.iter().filter(|(t, p, _)| revoked.iter().any(|(rt, rp)| rt == t && rp == p)).cloned().collect()
         };
+        if let Some(txn) = &self.txn {
+            // The transaction holds the outputs of exactly these positions (those of the
+            // latest poll): committed together.
+            let borrowed: Vec<(&str, u32, u64)> = positions.iter().map(|(t, p, o)| (t.as_str(), *p, *o)).collect();
+            txn.commit(consumer.group_metadata(), &borrowed)?;
+            tracing::debug!("consumer group '{}': committed the transaction with {positions:?} before revocation", self.group);
+            return Ok(());
+        }
+        self.producer.sync()?;
         if positions.is_empty() {
             return Ok(());
         }
@@ -128,11 +142,25 @@ impl ConsumerContext for MemberContext {
                         self.group,
                         list(&partitions)
                     );
+                    if let Some(txn) = &self.txn {
+                        txn.abort(&format!("keep its transaction after losing {}", list(&partitions)));
+                    }
                 } else if let Err(e) = self.hand_over(consumer, &partitions) {
-                    self.fail(BrokerError {
-                        message: format!("consumer group '{}': before giving up {}: {e}", self.group, list(&partitions)),
-                        ..e
-                    });
+                    if self.txn.is_some() {
+                        // The transaction was aborted: the next owner starts from the last
+                        // commit, and this member's records since do not count.
+                        tracing::warn!("consumer group '{}': before giving up {}: {e}", self.group, list(&partitions));
+                    } else {
+                        self.fail(BrokerError {
+                            message: format!("consumer group '{}': before giving up {}: {e}", self.group, list(&partitions)),
+                            ..e
+                        });
+                    }
+                }
+                if self.txn.is_some() {
+                    // The positions of the latest poll are committed or void: none is
+                    // committed again (closing the member revokes once more).
+                    self.lock().positions.clear();
                 }
                 if let Err(e) = consumer.unassign() {
                     tracing::warn!("consumer group '{}': cannot unassign: {e}", self.group);
@@ -204,22 +232,42 @@ pub(crate) fn commit_as_member<C: ConsumerContext>(consumer: &BaseConsumer<C>, g
 pub(crate) struct KafkaMember {
     consumer: BaseConsumer<MemberContext>,
     group: String,
+    /// Under exactly-once, the member's transaction as a broker (see `txn`).
+    writer: Option<Arc<dyn Broker>>,
 }
 
 impl KafkaMember {
-    pub fn new(consumer: BaseConsumer<MemberContext>, group: &str) -> KafkaMember {
-        KafkaMember { consumer, group: group.to_string() }
+    pub fn new(consumer: BaseConsumer<MemberContext>, group: &str, writer: Option<Arc<dyn Broker>>) -> KafkaMember {
+        KafkaMember { consumer, group: group.to_string(), writer }
     }
 
-    pub fn context(group: &str, producer: Arc<Producer>) -> MemberContext {
-        MemberContext { group: group.to_string(), producer, state: Mutex::new(MemberState::default()) }
+    pub fn context(group: &str, producer: Arc<Producer>, txn: Option<Arc<Transactions>>) -> MemberContext {
+        MemberContext { group: group.to_string(), producer, txn, state: Mutex::new(MemberState::default()) }
     }
 }
 
 impl GroupMember for KafkaMember {
     fn poll(&mut self, positions: &[(&str, u32, u64)], timeout: Duration) -> Result<Vec<Assignment>> {
         let context = self.consumer.context();
-        context.lock().positions = positions.iter().map(|(t, p, o)| ((*t).to_string(), *p, *o)).collect();
+        {
+            let mut state = context.lock();
+            if std::mem::take(&mut state.restart) {
+                // The thread's positions are past an aborted transaction: not to be committed.
+                // Its tasks close (dropping their state) and open again from the committed
+                // positions and changelogs.
+                state.positions.clear();
+                let owned = state.owned.clone();
+                if !owned.is_empty() {
+                    tracing::info!(
+                        "consumer group '{}': tasks of {} start again from the last commit (their transaction was aborted)",
+                        self.group,
+                        list(&owned)
+                    );
+                    return Ok(vec![Assignment::Revoked(owned.clone()), Assignment::Assigned(owned)]);
+                }
+            }
+            state.positions = positions.iter().map(|(t, p, o)| ((*t).to_string(), *p, *o)).collect();
+        }
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -255,8 +303,10 @@ impl GroupMember for KafkaMember {
     }
 
     fn commit(&mut self, broker: &dyn Broker, positions: &[(&str, u32, u64)]) -> Result<()> {
-        broker.sync()?;
         let context = self.consumer.context();
+        if context.txn.is_none() {
+            broker.sync()?;
+        }
         // Only what the member owns: a position of a partition revoked since (and committed
         // then) must not overwrite its new owner's.
         let owned = context.lock().owned.clone();
@@ -265,10 +315,19 @@ impl GroupMember for KafkaMember {
         if mine.len() < positions.len() {
             tracing::debug!("consumer group '{}': not committing positions of partitions the member does not own", self.group);
         }
-        if mine.is_empty() {
-            return Ok(());
+        if let Some(txn) = &context.txn {
+            if let Err(e) = txn.commit(self.consumer.group_metadata(), &mine) {
+                let mut state = context.lock();
+                state.positions.clear();
+                state.restart = true;
+                return Err(e);
+            }
+        } else {
+            if mine.is_empty() {
+                return Ok(());
+            }
+            commit_as_member(&self.consumer, &self.group, &mine)?;
         }
-        commit_as_member(&self.consumer, &self.group, &mine)?;
         // These are now the positions a revocation (or closing the member) commits: never an
         // older poll's, which would move the group's position back.
         let mut state = context.lock();
@@ -279,5 +338,9 @@ impl GroupMember for KafkaMember {
             }
         }
         Ok(())
+    }
+
+    fn writer(&self) -> Option<Arc<dyn Broker>> {
+        self.writer.clone()
     }
 }

@@ -10,6 +10,9 @@
 //! - Consumer positions are committed by a client of the group that is not a member (Kafka
 //!   accepts that only while the group has no members) or, during a run, by the group member
 //!   (module `group`), which is a real member of the consumer group that never fetches records.
+//! - Under exactly-once ([`KafkaConfig::exactly_once()`]) each group member writes through a
+//!   transactional producer of its own and commits its positions in the transaction (module
+//!   `txn`); every read is `read_committed`.
 
 mod config;
 mod context;
@@ -18,6 +21,7 @@ mod group;
 mod producer;
 mod reader;
 mod topics;
+mod txn;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -39,6 +43,12 @@ use crate::reader::{IDLE_READER, Reader};
 
 /// See the [crate](self) doc.
 pub struct KafkaBroker {
+    core: Arc<Core>,
+}
+
+/// The broker's clients, shared with the writers of exactly-once group members
+/// ([`GroupMember::writer`]), which append through their own producer and do the rest here.
+pub(crate) struct Core {
     config: KafkaConfig,
     props: ClientProperties,
     producer: Arc<Producer>,
@@ -72,10 +82,10 @@ impl KafkaBroker {
         let admin: AdminClient<LogContext> = client_config(&config, &props, Client::Admin, &[], &[])
             .create_with_context(LogContext { client: "admin" })
             .map_err(|e| creating("admin client", e))?;
-        let meta: BaseConsumer<LogContext> = client_config(&config, &props, Client::Consumer, &[], &Self::reader_fixed(&config))
+        let meta: BaseConsumer<LogContext> = client_config(&config, &props, Client::Consumer, &[], &Core::reader_fixed(&config))
             .create_with_context(LogContext { client: "consumer" })
             .map_err(|e| creating("consumer", e))?;
-        let broker = KafkaBroker {
+        let broker = Core {
             config,
             props,
             producer,
@@ -87,30 +97,31 @@ impl KafkaBroker {
         };
         broker.wait_until_reachable()?;
         tracing::info!("connected to Kafka at {}", broker.config.bootstrap_servers);
-        Ok(broker)
+        Ok(KafkaBroker { core: Arc::new(broker) })
     }
 
     /// The client properties that were not given to any client, and why.
     pub fn dropped_properties(&self) -> &[DroppedProperty] {
-        &self.props.dropped
+        &self.core.props.dropped
     }
 
     /// A topic's configs as the cluster reports them (`cleanup.policy`, `retention.ms`, …).
     pub fn topic_configs(&self, topic: &str) -> Result<Vec<(String, String)>> {
-        topics::describe_topic(&self.admin, topic, self.config.request_timeout)
+        topics::describe_topic(&self.core.admin, topic, self.core.config.request_timeout)
     }
 
     /// The cluster's topics and their partition counts, by name, without Kafka's internal
     /// topics (`__consumer_offsets`, …).
     pub fn topics(&self) -> Result<Vec<(String, u32)>> {
-        topics::list_topics(&self.admin, self.config.request_timeout)
+        topics::list_topics(&self.core.admin, self.core.config.request_timeout)
     }
 
     /// The names of the cluster's consumer groups, sorted.
     pub fn groups(&self) -> Result<Vec<String>> {
         let list = self
+            .core
             .meta
-            .fetch_group_list(None, self.config.request_timeout)
+            .fetch_group_list(None, self.core.config.request_timeout)
             .map_err(|e| broker_error(&e, "cannot list the consumer groups", None, None))?;
         let mut names: Vec<String> = list.groups().iter().map(|g| g.name().to_string()).collect();
         names.sort();
@@ -119,9 +130,11 @@ impl KafkaBroker {
 
     /// The config the broker was connected with.
     pub fn config(&self) -> &KafkaConfig {
-        &self.config
+        &self.core.config
     }
+}
 
+impl Core {
     fn wait_until_reachable(&self) -> Result<()> {
         let started = Instant::now();
         let deadline = started + self.config.connect_timeout;
@@ -160,7 +173,7 @@ impl KafkaBroker {
             ("enable.auto.offset.store", "false"),
             ("enable.partition.eof", "true"),
             ("auto.offset.reset", "earliest"),
-            ("isolation.level", if config.read_committed { "read_committed" } else { "read_uncommitted" }),
+            ("isolation.level", if config.reads_committed() { "read_committed" } else { "read_uncommitted" }),
         ]
     }
 
@@ -202,7 +215,11 @@ impl KafkaBroker {
         if let Some(client) = groups.get(group) {
             return Ok(Arc::clone(client));
         }
-        let fixed = [("group.id", group), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "false")];
+        // `read_committed` makes the position requests wait for the transactions that hold
+        // positions (KIP-447's require_stable).
+        let isolation = if self.config.reads_committed() { "read_committed" } else { "read_uncommitted" };
+        let fixed =
+            [("group.id", group), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "false"), ("isolation.level", isolation)];
         let client: BaseConsumer<LogContext> = client_config(&self.config, &self.props, Client::Consumer, &[], &fixed)
             .create_with_context(LogContext { client: "group client" })
             .map_err(|e| BrokerError::new(ErrorKind::Other, format!("cannot create a client of group '{group}': {}", describe(&e))))?;
@@ -219,34 +236,30 @@ impl KafkaBroker {
     }
 }
 
-impl Broker for KafkaBroker {
-    fn describe(&self) -> String {
-        format!("Kafka at {}", self.config.bootstrap_servers)
-    }
-
-    fn ensure_topic_with(&self, topic: &str, spec: &TopicSpec) -> Result<u32> {
+impl Core {
+    pub(crate) fn ensure_topic_with(&self, topic: &str, spec: &TopicSpec) -> Result<u32> {
         topics::ensure_topic(&self.admin, topic, spec, self.config.replication_factor, self.config.request_timeout)
     }
 
-    fn append(&self, topic: &str, partition: u32, records: &[NewRecord]) -> Result<()> {
+    pub(crate) fn append(&self, topic: &str, partition: u32, records: &[NewRecord]) -> Result<()> {
         self.producer.append(topic, partition, records)
     }
 
-    fn read(&self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>> {
+    pub(crate) fn read(&self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>> {
         let reader = self.reader()?;
         let mut reader = lock(&reader);
         reader.read(topic, partition, from, max_bytes)
     }
 
-    fn start_offset(&self, topic: &str, partition: u32) -> Result<u64> {
+    pub(crate) fn start_offset(&self, topic: &str, partition: u32) -> Result<u64> {
         self.watermarks(topic, partition).map(|(low, _)| low)
     }
 
-    fn end_offset(&self, topic: &str, partition: u32) -> Result<u64> {
+    pub(crate) fn end_offset(&self, topic: &str, partition: u32) -> Result<u64> {
         self.watermarks(topic, partition).map(|(_, high)| high)
     }
 
-    fn wait_for(&self, topic: &str, partition: u32, offset: u64, timeout: Duration) -> Result<bool> {
+    pub(crate) fn wait_for(&self, topic: &str, partition: u32, offset: u64, timeout: Duration) -> Result<bool> {
         let deadline = Instant::now() + timeout;
         let mut pause = Duration::from_millis(5);
         loop {
@@ -262,14 +275,14 @@ impl Broker for KafkaBroker {
         }
     }
 
-    fn sync(&self) -> Result<()> {
+    pub(crate) fn sync(&self) -> Result<()> {
         self.producer.sync()
     }
 
     /// Commits as a client of `group` that is not a member. Kafka accepts such a commit only
     /// while the group has no members (a running application's members commit through their
     /// [`GroupMember`]); otherwise this fails with [`ErrorKind::Fenced`].
-    fn commit(&self, group: &str, offsets: &[(&str, u32, u64)]) -> Result<()> {
+    pub(crate) fn commit(&self, group: &str, offsets: &[(&str, u32, u64)]) -> Result<()> {
         if offsets.is_empty() {
             return Ok(());
         }
@@ -277,7 +290,7 @@ impl Broker for KafkaBroker {
         commit_as_member(client.as_ref(), group, offsets)
     }
 
-    fn committed(&self, group: &str, topic: &str, partition: u32) -> Result<Option<u64>> {
+    pub(crate) fn committed(&self, group: &str, topic: &str, partition: u32) -> Result<Option<u64>> {
         let client = self.group_client(group)?;
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition(topic, partition_i32(topic, partition)?);
@@ -299,6 +312,51 @@ impl Broker for KafkaBroker {
             _ => Ok(None),
         }
     }
+}
+
+impl Broker for KafkaBroker {
+    fn describe(&self) -> String {
+        format!("Kafka at {}", self.core.config.bootstrap_servers)
+    }
+
+    fn ensure_topic_with(&self, topic: &str, spec: &TopicSpec) -> Result<u32> {
+        self.core.ensure_topic_with(topic, spec)
+    }
+
+    fn append(&self, topic: &str, partition: u32, records: &[NewRecord]) -> Result<()> {
+        self.core.append(topic, partition, records)
+    }
+
+    fn read(&self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>> {
+        self.core.read(topic, partition, from, max_bytes)
+    }
+
+    fn start_offset(&self, topic: &str, partition: u32) -> Result<u64> {
+        self.core.start_offset(topic, partition)
+    }
+
+    fn end_offset(&self, topic: &str, partition: u32) -> Result<u64> {
+        self.core.end_offset(topic, partition)
+    }
+
+    fn wait_for(&self, topic: &str, partition: u32, offset: u64, timeout: Duration) -> Result<bool> {
+        self.core.wait_for(topic, partition, offset, timeout)
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.core.sync()
+    }
+
+    /// Commits as a client of `group` that is not a member. Kafka accepts such a commit only
+    /// while the group has no members (a running application's members commit through their
+    /// [`GroupMember`]); otherwise this fails with [`ErrorKind::Fenced`].
+    fn commit(&self, group: &str, offsets: &[(&str, u32, u64)]) -> Result<()> {
+        self.core.commit(group, offsets)
+    }
+
+    fn committed(&self, group: &str, topic: &str, partition: u32) -> Result<Option<u64>> {
+        self.core.committed(group, topic, partition)
+    }
 
     /// A real member of the consumer group `group` (see docs/kafka.md, "Group membership").
     fn join_group(&self, group: &str, topics: &[String], member: usize, members: usize) -> Result<Box<dyn GroupMember>> {
@@ -318,10 +376,19 @@ impl Broker for KafkaBroker {
             ("queued.max.messages.kbytes", "64"),
             ("fetch.message.max.bytes", "1024"),
         ];
-        let mut client = client_config(&self.config, &self.props, Client::Consumer, &defaults, &fixed);
+        let core = &self.core;
+        let mut client = client_config(&core.config, &core.props, Client::Consumer, &defaults, &fixed);
         let client_id = format!("{}-member-{}-of-{}", client.get("client.id").unwrap_or("weir"), member + 1, members);
         client.set("client.id", client_id);
-        let context = KafkaMember::context(group, Arc::clone(&self.producer));
+        // Under exactly-once the member writes in transactions of its own (module `txn`).
+        let txn = if core.config.exactly_once {
+            Some(Arc::new(txn::Transactions::start(Arc::clone(core), group, member, members)?))
+        } else {
+            None
+        };
+        let writer: Option<Arc<dyn Broker>> =
+            txn.as_ref().map(|txn| Arc::new(txn::Writer { core: Arc::clone(core), txn: Arc::clone(txn) }) as Arc<dyn Broker>);
+        let context = KafkaMember::context(group, Arc::clone(&core.producer), txn);
         let consumer: BaseConsumer<group::MemberContext> = client.create_with_context(context).map_err(|e| {
             BrokerError::new(ErrorKind::Other, format!("cannot create a member of consumer group '{group}': {}", describe(&e)))
         })?;
@@ -329,6 +396,6 @@ impl Broker for KafkaBroker {
         consumer.subscribe(&names).map_err(|e| {
             BrokerError::new(ErrorKind::Other, format!("consumer group '{group}': cannot subscribe to {names:?}: {}", describe(&e)))
         })?;
-        Ok(Box::new(KafkaMember::new(consumer, group)))
+        Ok(Box::new(KafkaMember::new(consumer, group, writer)))
     }
 }

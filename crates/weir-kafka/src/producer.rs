@@ -7,9 +7,8 @@
 //! When librdkafka's local queue is full, `append` waits for deliveries (the producer's
 //! polling thread signals each one) and tries again, rather than failing.
 //!
-//! Exactly-once later: a transactional producer per group member (its own `transactional.id`,
-//! `init_transactions` when the member joins) is this same type with a transaction around each
-//! commit interval; see docs/kafka.md.
+//! Under exactly-once, each group member has a producer of its own, made by
+//! [`Producer::transactional`] (module `txn` drives its transactions).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -87,14 +86,54 @@ pub(crate) struct Producer {
 
 impl Producer {
     pub fn new(config: &KafkaConfig, props: &ClientProperties) -> Result<Producer, KafkaError> {
-        let defaults = [("linger.ms", "5"), ("message.timeout.ms", "120000"), ("compression.type", "none")];
+        Producer::create(config, props, None)
+    }
+
+    /// A transactional producer (`transactional.id` = `id`), not initialized yet. Its
+    /// `transaction.timeout.ms` defaults to Kafka Streams' 10 s under exactly-once (how long
+    /// the records of a process that died mid-transaction hold back `read_committed` readers).
+    pub fn transactional(config: &KafkaConfig, props: &ClientProperties, id: &str) -> Result<Producer, KafkaError> {
+        Producer::create(config, props, Some(id))
+    }
+
+    fn create(config: &KafkaConfig, props: &ClientProperties, transactional_id: Option<&str>) -> Result<Producer, KafkaError> {
+        let mut defaults = vec![("linger.ms", "5"), ("compression.type", "none")];
         // Records are never lost nor duplicated by retries, and stay in order per partition.
-        let fixed = [("acks", "all"), ("enable.idempotence", "true")];
+        let mut fixed = vec![("acks", "all"), ("enable.idempotence", "true")];
+        match transactional_id {
+            // librdkafka refuses a message timeout above the transaction timeout, and uses the
+            // transaction timeout when none is given.
+            Some(id) => {
+                defaults.push(("transaction.timeout.ms", "10000"));
+                fixed.push(("transactional.id", id));
+            }
+            None => defaults.push(("message.timeout.ms", "120000")),
+        }
         let client = client_config(config, props, Client::Producer, &defaults, &fixed);
-        let message_timeout = client.get("message.timeout.ms").and_then(|v| v.parse::<u64>().ok()).unwrap_or(120_000);
+        let message_timeout = client
+            .get("message.timeout.ms")
+            .or_else(|| client.get("transaction.timeout.ms"))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(120_000);
         let context = DeliveryContext { deliveries: Mutex::new(Deliveries::default()), delivered: Condvar::new() };
         let inner = client.create_with_context(context)?;
         Ok(Producer { inner, flush_timeout: Duration::from_millis(message_timeout) + config.request_timeout })
+    }
+
+    /// The librdkafka producer, for its transactions.
+    pub fn client(&self) -> &ThreadedProducer<DeliveryContext, NoCustomPartitioner> {
+        &self.inner
+    }
+
+    /// How long a flush may take (the message timeout and a request's).
+    pub fn flush_timeout(&self) -> Duration {
+        self.flush_timeout
+    }
+
+    /// Forgets the delivery failures of every thread: after an aborted transaction, whose
+    /// records (purged or refused) no longer count.
+    pub fn forget_failures(&self) {
+        self.inner.context().lock().failed.clear();
     }
 
     /// The oldest delivery failure of this thread's records, if any (taken: reported once).
