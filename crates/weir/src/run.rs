@@ -239,12 +239,17 @@ fn app_from_config(
     let kafka = &config.kafka;
     let application_id = kafka.get("application.id").cloned().unwrap_or_else(|| "weir".to_string());
     let mut run = RunOptions::new(&application_id);
+    let exactly_once = exactly_once(config)?;
     if let Some(threads) = kafka.get("num.stream.threads") {
         run.threads = threads.trim().parse().with_context(|| format!("kafka 'num.stream.threads' must be a number, found '{threads}'"))?;
     }
     if let Some(ms) = kafka.get("commit.interval.ms") {
         run.commit_interval =
             Duration::from_millis(ms.trim().parse().with_context(|| format!("kafka 'commit.interval.ms' must be a number, found '{ms}'"))?);
+    } else if exactly_once {
+        // Kafka Streams' default under exactly-once: outputs become visible to read_committed
+        // readers at each commit.
+        run.commit_interval = Duration::from_millis(100);
     }
     run.errors = config.ksml.error_handling.clone();
     let storage = config.storage_directory(base);
@@ -265,42 +270,66 @@ fn app_from_config(
             schema_directory: config.schema_directory(base),
             storage: storage.clone(),
         },
-        backend: backend(config, &storage, choice)?,
+        backend: backend(config, &storage, choice, exactly_once)?,
     };
     Ok(Loaded { options, sources, storage })
 }
 
 /// The backend of a runner config: its Kafka cluster, or with `--embedded` the embedded log.
-fn backend(config: &RunnerConfig, storage: &Path, choice: BackendChoice) -> anyhow::Result<Backend> {
+fn backend(config: &RunnerConfig, storage: &Path, choice: BackendChoice, exactly_once: bool) -> anyhow::Result<Backend> {
     let kafka = &config.kafka;
     let bootstrap = kafka.get("bootstrap.servers").map(|s| s.trim()).filter(|s| !s.is_empty());
-    if let Some(guarantee) = kafka.get("processing.guarantee").map(|s| s.trim())
-        && guarantee != "at_least_once"
-    {
-        match guarantee {
-            "exactly_once" | "exactly_once_beta" | "exactly_once_v2" => bail!(
-                "kafka 'processing.guarantee' is '{guarantee}': exactly-once is not built yet (Weir runs at least once); remove the setting or set it to 'at_least_once'"
-            ),
-            other => bail!("kafka 'processing.guarantee' is '{other}': expected 'at_least_once' or 'exactly_once_v2'"),
-        }
-    }
     match (choice, bootstrap) {
         (BackendChoice::Embedded, Some(servers)) => {
             tracing::info!("--embedded: running on the embedded log; the runner config's Kafka cluster ({servers}) is not used");
+            embedded_guarantee(exactly_once);
             Ok(Backend::Embedded { dir: storage.to_path_buf() })
         }
-        (BackendChoice::Embedded, None) => Ok(Backend::Embedded { dir: storage.to_path_buf() }),
+        (BackendChoice::Embedded, None) => {
+            embedded_guarantee(exactly_once);
+            Ok(Backend::Embedded { dir: storage.to_path_buf() })
+        }
         (_, None) => bail!(
             "the runner config's 'kafka' section names no 'bootstrap.servers'; give the Kafka cluster, or run on the embedded log with --embedded"
         ),
         (_, Some(_)) => {
             let properties = kafka.iter().filter(|(k, _)| !WEIR_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone()));
-            let kafka_config = KafkaConfig::from_properties(properties).map_err(|e| anyhow::anyhow!("kafka: {e}"))?;
+            let mut kafka_config = KafkaConfig::from_properties(properties).map_err(|e| anyhow::anyhow!("kafka: {e}"))?;
+            if exactly_once {
+                tracing::info!(
+                    "exactly once (processing.guarantee): outputs, changelogs and input positions are committed in Kafka transactions; reads are read_committed"
+                );
+                kafka_config = kafka_config.exactly_once();
+            }
             for dropped in kafka_config.dropped_properties() {
                 tracing::info!("kafka property '{}' is not given to the Kafka client: {}", dropped.key, dropped.reason);
             }
             Ok(Backend::Kafka(Box::new(kafka_config)))
         }
+    }
+}
+
+/// Whether the runner config asks for exactly-once (`processing.guarantee`): `exactly_once_v2`,
+/// or the deprecated `exactly_once` / `exactly_once_beta`, which Kafka Streams 3+ runs as v2.
+fn exactly_once(config: &RunnerConfig) -> anyhow::Result<bool> {
+    match config.kafka.get("processing.guarantee").map(|s| s.trim()) {
+        None | Some("at_least_once") => Ok(false),
+        Some("exactly_once_v2") => Ok(true),
+        Some(old @ ("exactly_once" | "exactly_once_beta")) => {
+            tracing::info!("kafka 'processing.guarantee' is '{old}' (deprecated in Kafka Streams): running it as 'exactly_once_v2'");
+            Ok(true)
+        }
+        Some(other) => bail!("kafka 'processing.guarantee' is '{other}': expected 'at_least_once' or 'exactly_once_v2'"),
+    }
+}
+
+/// The embedded log has no transactions: one process owns every partition and a crash redoes
+/// what followed the last commit.
+fn embedded_guarantee(exactly_once: bool) {
+    if exactly_once {
+        tracing::warn!(
+            "kafka 'processing.guarantee' asks for exactly once, but the embedded log runs at least once (no transactions): after a crash, records since the last commit are processed again"
+        );
     }
 }
 
