@@ -1,0 +1,222 @@
+//! `weir run` with `processing.guarantee: exactly_once_v2` on a real Apache Kafka broker
+//! (`scripts/kafka.sh`; see `kafka/common.rs`), with a process killed by SIGKILL mid-stream
+//! while records keep coming:
+//!
+//! - a copy pipeline on a 4-partition input shared by two processes: a `read_committed`
+//!   consumer of the output sees every input exactly once (a `read_uncommitted` one also sees
+//!   the killed process's aborted records, which is what at-least-once would have kept);
+//! - a count (groupByKey → count → toStream → to): after a new process takes over, the counts a
+//!   `read_committed` consumer sees for a key are exactly 1, 2, …, n for its n inputs.
+
+#[path = "kafka/common.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use common::{App, bootstrap, consume, create_topic, interrupt, produce, serial, unique, wait};
+use serde_json::{Value as Json, json};
+
+/// Exactly-once, and a dead process's partitions handed over after 10 s (not 45).
+const EOS: &str = "  processing.guarantee: exactly_once_v2\n  session.timeout.ms: 10000\n  heartbeat.interval.ms: 1000\n";
+
+const COPY: &str = "streams:\n  orders:\n    topic: {IN}\n    keyType: string\n    valueType: json\nfunctions:\n  mark:\n    type: valueTransformer\n    code: |\n      value['seen'] = True\n    expression: value\n    resultType: json\npipelines:\n  p:\n    from: orders\n    via:\n      - type: mapValues\n        mapper: mark\n    to:\n      topic: {OUT}\n      keyType: string\n      valueType: json\n";
+
+const COUNT: &str = "streams:\n  words:\n    topic: {IN}\n    keyType: string\n    valueType: string\npipelines:\n  p:\n    from: words\n    via:\n      - type: groupByKey\n      - type: count\n      - type: toStream\n    to:\n      topic: {OUT}\n      keyType: string\n      valueType: long\n";
+
+fn definition(template: &str, input: &str, output: &str) -> String {
+    template.replace("{IN}", input).replace("{OUT}", output)
+}
+
+/// Now, in milliseconds: records stamped in the past would be deleted by the topics' 7-day
+/// retention as soon as the broker checks.
+fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970");
+    u64::try_from(since.as_millis()).expect("milliseconds")
+}
+
+/// Orders with ids `from..to`, spread over `partitions` by id.
+fn orders(from: u64, to: u64, partitions: u64) -> Vec<Json> {
+    (from..to)
+        .map(|id| {
+            let value = json!({"id": id});
+            json!({"key": format!("c{}", id % 7), "value": value.to_string(), "partition": id % partitions, "timestamp": now_ms() + id})
+        })
+        .collect()
+}
+
+fn ids(records: &[Json]) -> Vec<u64> {
+    records
+        .iter()
+        .map(|r| {
+            let text = r["value"].as_str().unwrap_or_else(|| panic!("record without a text value: {r}"));
+            let value: Json = serde_json::from_str(text).unwrap_or_else(|e| panic!("value is not JSON ({e}): {text}"));
+            value["id"].as_u64().expect("id")
+        })
+        .collect()
+}
+
+/// Words keyed `w0`..`w5` over 2 partitions (a key always in the same one).
+fn words(from: u64, to: u64) -> Vec<Json> {
+    (from..to).map(|i| json!({"key": format!("w{}", i % 6), "value": "x", "partition": (i % 6) % 2, "timestamp": now_ms() + i})).collect()
+}
+
+/// Every count written per key, in order (a long: 8 bytes big-endian, hex from client.py).
+fn counts(records: &[Json]) -> BTreeMap<String, Vec<i64>> {
+    let mut out: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for r in records {
+        let hex = r["value"].as_str().and_then(|s| s.strip_prefix("hex:")).map(str::to_string);
+        let bytes: Vec<u8> = match hex {
+            Some(h) => (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex")).collect(),
+            None => r["value"].as_str().expect("value").as_bytes().to_vec(),
+        };
+        let n = i64::from_be_bytes(bytes.try_into().expect("8 bytes"));
+        out.entry(r["key"].as_str().expect("key").to_string()).or_default().push(n);
+    }
+    out
+}
+
+/// Reads `topic` (`read_committed`) until `done(records)` holds or `timeout` passes.
+fn committed_until(b: &str, topic: &str, timeout: Duration, done: impl Fn(&[Json]) -> bool) -> Vec<Json> {
+    let start = Instant::now();
+    loop {
+        let records = consume(b, topic, usize::MAX >> 1, Duration::from_secs(2), "read_committed");
+        if done(&records) || start.elapsed() > timeout {
+            return records;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Produces `batches` one after the other on another thread (records keep coming).
+fn produce_in_background(b: &str, topic: &str, batches: Vec<Vec<Json>>) -> std::thread::JoinHandle<()> {
+    let (b, topic) = (b.to_string(), topic.to_string());
+    std::thread::spawn(move || {
+        for batch in batches {
+            produce(&b, &topic, &batch);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })
+}
+
+/// Sets `commit.interval.ms` in the app's runner config (`None`: the default).
+fn set_commit_interval(app: &App, ms: Option<u64>) {
+    let path = app.dir.join("ksml-runner.yaml");
+    let config = std::fs::read_to_string(&path).expect("runner config");
+    let line = ms.map_or(String::new(), |ms| format!("  commit.interval.ms: {ms}\n"));
+    std::fs::write(&path, config.replace("  commit.interval.ms: 500\n", &line)).expect("runner config");
+}
+
+fn stop(app: &App, children: &mut [(&str, &mut Child)]) {
+    for (_, child) in children.iter() {
+        interrupt(child);
+    }
+    for (name, child) in children.iter_mut() {
+        let code = wait(child, Duration::from_secs(60), name);
+        assert_eq!(code, Some(0), "{name} stopped cleanly:\n{}", app.stderr_of(name));
+    }
+}
+
+#[test]
+fn a_read_committed_consumer_sees_each_output_once_when_a_process_is_killed_mid_stream() {
+    let _serial = serial();
+    let b = bootstrap();
+    let (input, output) = (unique("eos-in"), unique("eos-out"));
+    create_topic(b, &input, 4);
+    create_topic(b, &output, 4);
+    let app = App::new("eos-copy", b, &definition(COPY, &input, &output), EOS);
+    // Exactly-once's default commit interval (100 ms), not the tests' 500 ms.
+    set_commit_interval(&app, None);
+    let mut first = app.spawn("first");
+    let mut second = app.spawn("second");
+    produce(b, &input, &orders(0, 2000, 4));
+    let got = committed_until(b, &output, Duration::from_secs(90), |r| r.len() >= 2000);
+    assert!(got.len() >= 2000, "the first inputs are processed:\nfirst:\n{}\nsecond:\n{}", app.stderr_of("first"), app.stderr_of("second"));
+    // Records keep coming while the first process is killed: it dies inside a transaction.
+    let batches: Vec<Vec<Json>> = (0..8).map(|n| orders(2000 + n * 1000, 3000 + n * 1000, 4)).collect();
+    let producing = produce_in_background(b, &input, batches);
+    std::thread::sleep(Duration::from_secs(3));
+    first.kill().expect("SIGKILL the first process");
+    let _ = first.wait();
+    producing.join().expect("producer thread");
+    let total = 10_000;
+    let got = committed_until(b, &output, Duration::from_secs(120), |r| r.len() >= total);
+    // Settled: nothing more comes after a while.
+    std::thread::sleep(Duration::from_secs(3));
+    stop(&app, &mut [("second", &mut second)]);
+    let committed = consume(b, &output, usize::MAX >> 1, Duration::from_secs(3), "read_committed");
+    let everything = consume(b, &output, usize::MAX >> 1, Duration::from_secs(3), "read_uncommitted");
+    let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
+    for id in ids(&committed) {
+        *seen.entry(id).or_default() += 1;
+    }
+    let duplicates: Vec<(u64, usize)> = seen.iter().filter(|(_, n)| **n > 1).map(|(id, n)| (*id, *n)).take(20).collect();
+    let missing: Vec<u64> = (0..total as u64).filter(|id| !seen.contains_key(id)).take(20).collect();
+    eprintln!(
+        "exactly once: {} outputs read_committed for {total} inputs ({} read_uncommitted, aborted records included; {} before the stop)",
+        committed.len(),
+        everything.len(),
+        got.len()
+    );
+    assert!(
+        duplicates.is_empty() && missing.is_empty(),
+        "read_committed: duplicates (first 20, id → times) {duplicates:?}, missing (first 20) {missing:?}\nsecond:\n{}",
+        app.stderr_of("second")
+    );
+    assert_eq!(committed.len(), total, "each input once");
+    assert!(app.stderr_of("first").contains("task"), "the first process had tasks:\n{}", app.stderr_of("first"));
+    assert!(app.stderr_of("second").contains("transactional.id"), "the second wrote in transactions:\n{}", app.stderr_of("second"));
+}
+
+#[test]
+fn a_count_is_exact_after_a_process_is_killed_mid_stream_and_another_takes_over() {
+    let _serial = serial();
+    let b = bootstrap();
+    let (input, output) = (unique("eos-words"), unique("eos-counts"));
+    create_topic(b, &input, 2);
+    create_topic(b, &output, 2);
+    let app = App::new("eos-count", b, &definition(COUNT, &input, &output), EOS);
+    // Long transactions: the first process surely dies with records in an open one.
+    set_commit_interval(&app, Some(5000));
+    let mut first = app.spawn("first");
+    produce(b, &input, &words(0, 600));
+    let got = committed_until(b, &output, Duration::from_secs(90), |r| r.len() >= 600);
+    assert!(got.len() >= 600, "the first words are counted:\n{}", app.stderr_of("first"));
+    let batches: Vec<Vec<Json>> = (0..8).map(|n| words(600 + n * 600, 1200 + n * 600)).collect();
+    let producing = produce_in_background(b, &input, batches);
+    std::thread::sleep(Duration::from_secs(2));
+    first.kill().expect("SIGKILL the first process");
+    let _ = first.wait();
+    // A new process (the killed one's state is gone with it): restores the counts from the
+    // changelog (read_committed) and goes on.
+    let mut second = app.spawn("second");
+    producing.join().expect("producer thread");
+    let total: u64 = 600 + 8 * 600;
+    let per_key = i64::try_from(total / 6).expect("count");
+    let expected: BTreeMap<String, Vec<i64>> = (0..6).map(|k| (format!("w{k}"), (1..=per_key).collect())).collect();
+    let done = |r: &[Json]| counts(r).values().all(|c| c.last() == Some(&per_key)) && counts(r).len() == 6;
+    committed_until(b, &output, Duration::from_secs(150), done);
+    std::thread::sleep(Duration::from_secs(2));
+    stop(&app, &mut [("second", &mut second)]);
+    let committed = consume(b, &output, usize::MAX >> 1, Duration::from_secs(3), "read_committed");
+    let everything = consume(b, &output, usize::MAX >> 1, Duration::from_secs(3), "read_uncommitted");
+    eprintln!(
+        "exactly once: {} count updates read_committed for {total} inputs ({} read_uncommitted, aborted records included)",
+        committed.len(),
+        everything.len()
+    );
+    let got = counts(&committed);
+    let last: BTreeMap<&String, Option<&i64>> = got.iter().map(|(k, c)| (k, c.last())).collect();
+    assert_eq!(
+        got,
+        expected,
+        "each key's counts are 1..={per_key}, once each (last counts: {last:?})\nsecond:\n{}",
+        app.stderr_of("second")
+    );
+    assert!(app.stderr_of("second").contains("restored"), "the second process restored the store:\n{}", app.stderr_of("second"));
+    assert!(
+        everything.len() > committed.len(),
+        "the first process was killed inside a transaction: its aborted updates are visible read_uncommitted only"
+    );
+}
