@@ -251,6 +251,21 @@ impl Core {
         reader.read(topic, partition, from, max_bytes)
     }
 
+    pub(crate) fn read_ready(&self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>> {
+        let reader = self.reader()?;
+        let mut reader = lock(&reader);
+        reader.read_ready(topic, partition, from, max_bytes)
+    }
+
+    /// Waits for an event on the calling thread's reader: every partition a stream thread
+    /// reads is assigned to it (the positions were read with [`Core::read_ready`] before).
+    pub(crate) fn wait_any(&self, timeout: Duration) -> Result<()> {
+        let reader = self.reader()?;
+        let reader = lock(&reader);
+        reader.wait(timeout);
+        Ok(())
+    }
+
     pub(crate) fn start_offset(&self, topic: &str, partition: u32) -> Result<u64> {
         self.watermarks(topic, partition).map(|(low, _)| low)
     }
@@ -329,6 +344,16 @@ impl Broker for KafkaBroker {
 
     fn read(&self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>> {
         self.core.read(topic, partition, from, max_bytes)
+    }
+
+    fn read_ready(&self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>> {
+        self.core.read_ready(topic, partition, from, max_bytes)
+    }
+
+    /// Waits on the calling thread's reader, where the positions' partitions are assigned
+    /// (a thread waits for what it reads), for librdkafka to queue anything for one of them.
+    fn wait_any(&self, _positions: &[(&str, u32, u64)], timeout: Duration) -> Result<()> {
+        self.core.wait_any(timeout)
     }
 
     fn start_offset(&self, topic: &str, partition: u32) -> Result<u64> {

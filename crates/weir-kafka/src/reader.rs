@@ -19,12 +19,18 @@
 //! when they are only markers). So a changelog restore that reads `while at < end` ends even
 //! when `end` counts markers, and a record appended and synced before a read is returned by it.
 //!
+//! Stream threads read with [`Reader::read_ready`], which takes only what is already fetched
+//! and never waits, and when none of their partitions had anything they wait once for all of
+//! them ([`Reader::wait`]: every partition queue signals when it gets an event). So a thread
+//! with many partitions, some idle, is never held up by one of them; only restores and
+//! global tables wait in [`Reader::read`], which must know where a partition ends.
+//!
 //! A partition a thread has not read for [`IDLE_PARTITION`] is unassigned (its prefetched
 //! records freed), and a thread's consumer unused for [`IDLE_READER`] is closed (threads
 //! that ended, a restore that finished).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rdkafka::Offset;
@@ -69,10 +75,34 @@ struct Part {
     last_read: Instant,
 }
 
+/// Set by librdkafka's threads when one of a reader's partition queues gets an event (a
+/// record, an end of partition, an error) while it was empty; waited on by the reader's
+/// thread in [`Reader::wait`].
+#[derive(Default)]
+struct Signal {
+    set: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Signal {
+    fn notify(&self) {
+        *self.set.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.changed.notify_all();
+    }
+
+    /// Waits until set (then clears it) or `timeout` passes.
+    fn wait(&self, timeout: Duration) {
+        let set = self.set.lock().unwrap_or_else(PoisonError::into_inner);
+        let (mut set, _) = self.changed.wait_timeout_while(set, timeout, |set| !*set).unwrap_or_else(PoisonError::into_inner);
+        *set = false;
+    }
+}
+
 /// One thread's consumer and its partitions.
 pub(crate) struct Reader {
     consumer: Arc<ReaderConsumer>,
     parts: HashMap<(String, u32), Part>,
+    signal: Arc<Signal>,
     pub last_used: Instant,
     last_sweep: Instant,
     /// How long to wait for a fetch before reporting the broker unavailable.
@@ -82,7 +112,7 @@ pub(crate) struct Reader {
 impl Reader {
     pub fn new(consumer: ReaderConsumer, timeout: Duration) -> Reader {
         let now = Instant::now();
-        Reader { consumer: Arc::new(consumer), parts: HashMap::new(), last_used: now, last_sweep: now, timeout }
+        Reader { consumer: Arc::new(consumer), parts: HashMap::new(), signal: Arc::default(), last_used: now, last_sweep: now, timeout }
     }
 
     fn watermarks(&self, topic: &str, partition: u32) -> Result<(i64, i64), BrokerError> {
@@ -183,6 +213,47 @@ impl Reader {
         }
     }
 
+    /// What of the partition from `from` on is already fetched, without waiting: see
+    /// [`Broker::read_ready`](weir_engine::broker::Broker::read_ready). A partition read for
+    /// the first time, or at another offset, is positioned there (its fetch starts in the
+    /// background) and nothing is returned yet.
+    pub fn read_ready(&mut self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>, BrokerError> {
+        let now = Instant::now();
+        self.last_used = now;
+        self.serve_main_queue();
+        if now.duration_since(self.last_sweep) > Duration::from_secs(5) {
+            self.last_sweep = now;
+            self.unassign_idle(now);
+        }
+        let key = (topic.to_string(), partition);
+        if self.parts.get(&key).is_none_or(|part| part.cursor != from) {
+            // Between the start and the end: below the start reads from the start, and past
+            // the end waits at the end (the caller skips offsets below its own).
+            let (low, high) = self.watermarks(topic, partition)?;
+            let start = offset_i64(topic, partition, from)?.clamp(low, high.max(low));
+            self.position(topic, partition, start)?;
+            if let Some(part) = self.parts.get_mut(&key) {
+                part.cursor = u64::try_from(start).unwrap_or_default();
+            }
+        }
+        let timeout = self.timeout;
+        let consumer = Arc::clone(&self.consumer);
+        let Some(part) = self.parts.get_mut(&key) else {
+            return Err(BrokerError::new(ErrorKind::Other, format!("{topic}/{partition}: not assigned to the reader (a bug in Weir)")));
+        };
+        part.last_read = now;
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        drain(&consumer, part, Duration::ZERO, &mut out, &mut bytes, max_bytes, topic, partition, timeout)?;
+        Ok(out)
+    }
+
+    /// Waits until one of the reader's partitions gets an event (see [`Signal`]) or `timeout`
+    /// passes.
+    pub fn wait(&self, timeout: Duration) {
+        self.signal.wait(timeout);
+    }
+
     /// Makes the next record of the partition's queue the one at `offset` (assigning the
     /// partition to this reader if it is new).
     fn position(&mut self, topic: &str, partition: u32, offset: i64) -> Result<(), BrokerError> {
@@ -195,10 +266,12 @@ impl Reader {
             part.fresh = true;
             return Ok(());
         }
-        let queue = self.consumer.split_partition_queue(topic, p).ok_or_else(|| {
+        let mut queue = self.consumer.split_partition_queue(topic, p).ok_or_else(|| {
             BrokerError::new(ErrorKind::InvalidTopic, format!("cannot read {topic}/{partition}: not a valid topic name"))
                 .at(topic, Some(partition))
         })?;
+        let signal = Arc::clone(&self.signal);
+        queue.set_nonempty_callback(move || signal.notify());
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(topic, p, Offset::Offset(offset))
             .map_err(|e| broker_error(&e, "cannot read", Some(topic), Some(partition)))?;

@@ -227,6 +227,29 @@ pub trait Broker: Send + Sync {
     /// Records from offset `from` on, up to about `max_bytes` of keys and values (at least
     /// one record when there is one). Reading below the start reads from the start.
     fn read(&self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>>;
+    /// As [`Broker::read`], but only what is at hand: never waits for the network. A stream
+    /// thread reads its inputs so, and waits for any of them with [`Broker::wait_any`];
+    /// restores, which must know where a partition ends, use [`Broker::read`]. The default is
+    /// [`Broker::read`] (the embedded log and the memory broker never wait).
+    fn read_ready(&self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>> {
+        self.read(topic, partition, from, max_bytes)
+    }
+    /// Blocks until one of `positions` (topic, partition, next offset to read) may have a
+    /// record to read, or `timeout` passes (a wake-up with nothing to read is allowed). The
+    /// default waits on each position in turn with [`Broker::wait_for`], in equal slices of
+    /// `timeout` (at least 1 ms), and sleeps out the rest when there are none.
+    fn wait_any(&self, positions: &[(&str, u32, u64)], timeout: Duration) -> Result<()> {
+        let deadline = std::time::Instant::now() + timeout;
+        let slice = (timeout / u32::try_from(positions.len().max(1)).unwrap_or(u32::MAX)).max(Duration::from_millis(1));
+        for (topic, partition, offset) in positions {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() || self.wait_for(topic, *partition, *offset, slice.min(left))? {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(deadline.saturating_duration_since(std::time::Instant::now()));
+        Ok(())
+    }
     /// The first offset still held.
     fn start_offset(&self, topic: &str, partition: u32) -> Result<u64>;
     /// The offset the next record will get.

@@ -480,7 +480,7 @@ impl StreamThread<'_> {
                 if self.options.until_idle
                     && assigned_once
                     && !self.producing.load(Ordering::SeqCst)
-                    && caught_up(out, broker, topology, &tasks)
+                    && caught_up(out, broker, topology, &mut tasks)
                 {
                     break;
                 }
@@ -573,15 +573,27 @@ impl StreamThread<'_> {
 
 /// Whether every input of `tasks` has been processed to the end of its partition, after
 /// making this thread's own appends visible (on Kafka they travel asynchronously, and may be
-/// the input of one of its tasks: a repartition topic).
-fn caught_up(out: &dyn Broker, broker: &dyn Broker, topology: &Topology, tasks: &[Task]) -> bool {
+/// the input of one of its tasks: a repartition topic). The end is what [`Broker::read`]
+/// finds (which knows that offsets holding only transaction markers have nothing to read);
+/// records it finds go to the input's buffer.
+fn caught_up(out: &dyn Broker, broker: &dyn Broker, topology: &Topology, tasks: &mut [Task]) -> bool {
     if out.sync().is_err() {
         return false;
     }
-    tasks
-        .iter()
-        .flat_map(|t| t.inputs.iter())
-        .all(|i| i.buffer.is_empty() && broker.end_offset(&topology.sources[i.source].topic, i.partition).is_ok_and(|end| i.next >= end))
+    for input in tasks.iter_mut().flat_map(|t| t.inputs.iter_mut()) {
+        if !input.buffer.is_empty() {
+            return false;
+        }
+        match broker.read(&topology.sources[input.source].topic, input.partition, input.next, FETCH_BYTES) {
+            Ok(records) if records.iter().all(|r| r.offset < input.next) => {}
+            Ok(records) => {
+                input.buffer.extend(records.into_iter().filter(|r| r.offset >= input.next));
+                return false;
+            }
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 /// The position (next offset to process) of every input of `tasks`.
@@ -606,7 +618,7 @@ fn fill(task: &mut Task, broker: &dyn Broker, topology: &Topology, unavailable: 
     for input in &mut task.inputs {
         if input.buffer.is_empty() {
             let topic = &topology.sources[input.source].topic;
-            match broker.read(topic, input.partition, input.next, FETCH_BYTES) {
+            match broker.read_ready(topic, input.partition, input.next, FETCH_BYTES) {
                 Ok(records) => input.buffer.extend(records.into_iter().filter(|r| r.offset >= input.next)),
                 Err(e) if e.is_transient() => *unavailable = Some(format!("cannot read {topic}/{}: {e}", input.partition)),
                 Err(e) => return Err(Stop(format!("cannot read {topic}/{}: {e}", input.partition))),
@@ -655,23 +667,14 @@ fn process_task(task: &mut Task, processor: &mut Processor) -> Result<usize, Sto
     Ok(done)
 }
 
-/// Waits a little for new records when there was nothing to do: up to 50 ms in all, in
-/// equal slices (at least 1 ms) over every input of the thread's tasks, returning as soon
-/// as the input being waited on gets a record (the others are read on the next round).
+/// Waits a little (up to 50 ms) for new records when there was nothing to do, returning as
+/// soon as one of the thread's inputs may have some.
 fn idle(broker: &dyn Broker, topology: &Topology, tasks: &[Task]) {
-    let wait = Duration::from_millis(50);
-    let deadline = Instant::now() + wait;
-    let inputs: Vec<&Input> = tasks.iter().flat_map(|t| &t.inputs).collect();
-    let slice = (wait / u32::try_from(inputs.len().max(1)).unwrap_or(u32::MAX)).max(Duration::from_millis(1));
-    for input in inputs {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        if let Ok(true) = broker.wait_for(&topology.sources[input.source].topic, input.partition, input.next, slice.min(left)) {
-            return;
-        }
+    let positions: Vec<(&str, u32, u64)> =
+        tasks.iter().flat_map(|t| &t.inputs).map(|i| (topology.sources[i.source].topic.as_str(), i.partition, i.next)).collect();
+    if let Err(e) = broker.wait_any(&positions, Duration::from_millis(50)) {
+        // The next read says what is wrong, and where.
+        tracing::debug!("waiting for records: {e}");
+        std::thread::sleep(Duration::from_millis(50));
     }
-    // No inputs, or a broker that answered at once: sleep out the rest.
-    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
 }
