@@ -6,7 +6,9 @@
 //!   consumer of the output sees every input exactly once (a `read_uncommitted` one also sees
 //!   the killed process's aborted records, which is what at-least-once would have kept);
 //! - a count (groupByKey → count → toStream → to): after a new process takes over, the counts a
-//!   `read_committed` consumer sees for a key are exactly 1, 2, …, n for its n inputs.
+//!   `read_committed` consumer sees for a key are exactly 1, 2, …, n for its n inputs;
+//! - `weir run --until-idle` ends under exactly-once although its repartition topic, written
+//!   in transactions, ends in transaction markers (offsets with nothing to read).
 
 #[path = "kafka/common.rs"]
 mod common;
@@ -22,6 +24,8 @@ use serde_json::{Value as Json, json};
 const EOS: &str = "  processing.guarantee: exactly_once_v2\n  session.timeout.ms: 10000\n  heartbeat.interval.ms: 1000\n";
 
 const COPY: &str = "streams:\n  orders:\n    topic: {IN}\n    keyType: string\n    valueType: json\nfunctions:\n  mark:\n    type: valueTransformer\n    code: |\n      value['seen'] = True\n    expression: value\n    resultType: json\npipelines:\n  p:\n    from: orders\n    via:\n      - type: mapValues\n        mapper: mark\n    to:\n      topic: {OUT}\n      keyType: string\n      valueType: json\n";
+
+const COUNT_BY_VALUE: &str = "streams:\n  words:\n    topic: {IN}\n    keyType: string\n    valueType: string\npipelines:\n  p:\n    from: words\n    via:\n      - type: groupBy\n        mapper:\n          expression: value\n          resultType: string\n      - type: count\n      - type: toStream\n    to:\n      topic: {OUT}\n      keyType: string\n      valueType: long\n";
 
 const COUNT: &str = "streams:\n  words:\n    topic: {IN}\n    keyType: string\n    valueType: string\npipelines:\n  p:\n    from: words\n    via:\n      - type: groupByKey\n      - type: count\n      - type: toStream\n    to:\n      topic: {OUT}\n      keyType: string\n      valueType: long\n";
 
@@ -219,4 +223,25 @@ fn a_count_is_exact_after_a_process_is_killed_mid_stream_and_another_takes_over(
         everything.len() > committed.len(),
         "the first process was killed inside a transaction: its aborted updates are visible read_uncommitted only"
     );
+}
+
+#[test]
+fn until_idle_ends_under_exactly_once_although_the_repartition_topic_ends_in_markers() {
+    let _serial = serial();
+    let b = bootstrap();
+    let (input, output) = (unique("eos-idle-in"), unique("eos-idle-out"));
+    create_topic(b, &input, 2);
+    // Values v0..v4, 12 of each, over both partitions: counting by value repartitions.
+    let records: Vec<Json> = (0..60u64)
+        .map(|i| json!({"key": format!("k{i}"), "value": format!("v{}", i % 5), "partition": i % 2, "timestamp": now_ms() + i}))
+        .collect();
+    produce(b, &input, &records);
+    let app = App::new("eos-idle", b, &definition(COUNT_BY_VALUE, &input, &output), EOS);
+    let mut run = app.spawn_with("run", &["--until-idle"]);
+    let code = wait(&mut run, Duration::from_secs(120), "weir run --until-idle under exactly-once");
+    assert_eq!(code, Some(0), "weir run --until-idle:\n{}", app.stderr_of("run"));
+    let got = consume(b, &output, usize::MAX >> 1, Duration::from_secs(3), "read_committed");
+    let finals: BTreeMap<String, i64> = counts(&got).into_iter().map(|(k, v)| (k, *v.iter().max().expect("a count"))).collect();
+    let expected: BTreeMap<String, i64> = (0..5).map(|v| (format!("v{v}"), 12)).collect();
+    assert_eq!(finals, expected, "every record counted before the run ended");
 }

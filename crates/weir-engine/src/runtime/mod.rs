@@ -477,12 +477,14 @@ impl StreamThread<'_> {
                 continue;
             }
             if processed == 0 {
-                if self.options.until_idle
-                    && assigned_once
-                    && !self.producing.load(Ordering::SeqCst)
-                    && caught_up(out, broker, topology, &mut tasks)
-                {
-                    break;
+                if self.options.until_idle && assigned_once && !self.producing.load(Ordering::SeqCst) {
+                    // Committed first: under exactly-once, what this thread appended (to a
+                    // repartition topic it also reads) is visible only once its transaction is.
+                    self.commit(membership.as_mut(), &tasks)?;
+                    last_commit = Instant::now();
+                    if caught_up(out, broker, topology, &mut tasks) {
+                        break;
+                    }
                 }
                 idle(broker, topology, &tasks);
             }
@@ -573,7 +575,7 @@ impl StreamThread<'_> {
 
 /// Whether every input of `tasks` has been processed to the end of its partition, after
 /// making this thread's own appends visible (on Kafka they travel asynchronously, and may be
-/// the input of one of its tasks: a repartition topic). The end is what [`Broker::read`]
+/// the input of one of its tasks: a repartition topic; the caller committed them first). The end is what [`Broker::read`]
 /// finds (which knows that offsets holding only transaction markers have nothing to read);
 /// records it finds go to the input's buffer.
 fn caught_up(out: &dyn Broker, broker: &dyn Broker, topology: &Topology, tasks: &mut [Task]) -> bool {

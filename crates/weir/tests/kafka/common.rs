@@ -175,13 +175,16 @@ impl App {
 
     /// Starts `weir run ksml-runner.yaml` in the background, stderr to `<name>.stderr`.
     pub fn spawn(&self, name: &str) -> Child {
+        self.spawn_with(name, &[])
+    }
+
+    /// Starts `weir run <args> ksml-runner.yaml` in the background, stderr to `<name>.stderr`.
+    pub fn spawn_with(&self, name: &str, args: &[&str]) -> Child {
         let file = |ext: &str| std::fs::File::create(self.dir.join(format!("{name}.{ext}"))).expect("create output file");
-        self.command(&["run", "ksml-runner.yaml"])
-            .stdin(Stdio::null())
-            .stdout(file("stdout"))
-            .stderr(file("stderr"))
-            .spawn()
-            .expect("start weir")
+        let mut all = vec!["run"];
+        all.extend_from_slice(args);
+        all.push("ksml-runner.yaml");
+        self.command(&all).stdin(Stdio::null()).stdout(file("stdout")).stderr(file("stderr")).spawn().expect("start weir")
     }
 
     pub fn stderr_of(&self, name: &str) -> String {
