@@ -368,6 +368,11 @@ impl Broker for KafkaBroker {
         self.core.wait_for(topic, partition, offset, timeout)
     }
 
+    /// Kafka's DeleteRecords (as Kafka Streams purges its repartition topics).
+    fn delete_before(&self, topic: &str, partition: u32, offset: u64) -> Result<()> {
+        topics::delete_before(&self.core.admin, topic, partition, offset, self.core.config.request_timeout)
+    }
+
     fn sync(&self) -> Result<()> {
         self.core.sync()
     }

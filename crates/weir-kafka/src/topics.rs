@@ -124,3 +124,31 @@ pub(crate) fn describe_topic(admin: &AdminClient<LogContext>, topic: &str, timeo
     }
     Ok(out)
 }
+
+/// Deletes the records of `topic`/`partition` below `offset` (Kafka's DeleteRecords: the
+/// partition's log start moves up to `offset`).
+pub(crate) fn delete_before(admin: &AdminClient<LogContext>, topic: &str, partition: u32, offset: u64, timeout: Duration) -> Result<()> {
+    let p = crate::error::partition_i32(topic, partition)?;
+    let o = crate::error::offset_i64(topic, partition, offset)?;
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset(topic, p, rdkafka::Offset::Offset(o))
+        .map_err(|e| broker_error(&e, "cannot delete the records of", Some(topic), Some(partition)))?;
+    let options = AdminOptions::new().operation_timeout(Some(timeout));
+    let done = block_on(admin.delete_records(&tpl, &options), timeout + Duration::from_secs(1)).ok_or_else(|| {
+        BrokerError::new(ErrorKind::Unavailable, format!("cannot delete the records below offset {offset}: no answer within {timeout:?}"))
+            .at(topic, Some(partition))
+    })?;
+    let result =
+        done.map_err(|e| broker_error(&e, &format!("cannot delete the records below offset {offset} of"), Some(topic), Some(partition)))?;
+    for element in result.elements() {
+        if let Err(e) = element.error() {
+            return Err(broker_error(
+                &e,
+                &format!("cannot delete the records below offset {offset} of"),
+                Some(topic),
+                Some(partition),
+            ));
+        }
+    }
+    Ok(())
+}

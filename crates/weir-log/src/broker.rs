@@ -79,6 +79,13 @@ impl Broker for Log {
         Ok(Log::wait_for(self, topic, partition, offset, timeout)?)
     }
 
+    /// Whole closed segments below `offset` go at once (a segment also holding later
+    /// records stays until they are consumed too).
+    fn delete_before(&self, topic: &str, partition: u32, offset: u64) -> Result<()> {
+        Log::delete_before(self, topic, partition, offset)?;
+        Ok(())
+    }
+
     fn sync(&self) -> Result<()> {
         Ok(Log::sync(self)?)
     }

@@ -275,6 +275,13 @@ impl Log {
         self.with_partition(topic, partition, |_, p| p.end_offset())
     }
 
+    /// Deletes the partition's leading closed segments that hold only offsets below `offset`
+    /// (records a consumer no longer needs). Never the active segment: a segment that also
+    /// holds `offset` or later stays whole.
+    pub fn delete_before(&self, topic: &str, partition: u32, offset: u64) -> Result<CleanupStats> {
+        self.with_partition(topic, partition, |_, p| p.delete_before(offset))
+    }
+
     /// The partition's segments, oldest first (the last is the active one).
     pub fn segments(&self, topic: &str, partition: u32) -> Result<Vec<SegmentInfo>> {
         self.with_partition(topic, partition, |_, p| p.segments())

@@ -385,7 +385,7 @@ impl Partition {
     /// without them. Never the active segment.
     pub fn enforce_retention(&self, config: &TopicConfig, now_ms: i64) -> Result<CleanupStats> {
         let _m = self.lock_maintenance()?;
-        let mut st = self.write_state()?;
+        let st = self.write_state()?;
         let closed = st.segments.len() - 1;
         let mut total: u64 = st.segments.iter().map(|s| s.size).sum();
         let mut k = 0;
@@ -402,6 +402,23 @@ impl Partition {
                 k += 1;
             }
         }
+        self.drop_leading(st, k)
+    }
+
+    /// Deletes the leading closed segments that hold only offsets below `offset` (records a
+    /// consumer no longer needs: a repartition topic's, once committed). Never the active
+    /// segment; records of a segment that also holds `offset` or later stay.
+    pub fn delete_before(&self, offset: u64) -> Result<CleanupStats> {
+        let _m = self.lock_maintenance()?;
+        let st = self.write_state()?;
+        let closed = st.segments.len() - 1;
+        let k = (0..closed).take_while(|&k| st.segments[k + 1].base <= offset).count();
+        self.drop_leading(st, k)
+    }
+
+    /// Deletes the first `k` segments of a partition (whose state `st` is write-locked), and
+    /// syncs the directory when any went.
+    fn drop_leading(&self, mut st: RwLockWriteGuard<'_, State>, k: usize) -> Result<CleanupStats> {
         let mut stats = CleanupStats::default();
         let mut failure = None;
         for s in &st.segments[..k] {

@@ -20,6 +20,29 @@ fn append_each(log: &Log, topic: &str, recs: &[NewRecord]) {
 }
 
 #[test]
+fn delete_before_drops_only_closed_segments_wholly_below_the_offset() {
+    let dir = TempDir::new("delete-before");
+    let (log, _) = Log::open(dir.path()).unwrap();
+    // Never deleted by time: only what a consumer says it no longer needs goes.
+    let config = TopicConfig { segment_bytes: 300, retention_ms: None, ..TopicConfig::default() };
+    log.create_topic("t", config).unwrap();
+    let recs: Vec<NewRecord> = (0..10).map(|ts| rec100(ts, "k00")).collect();
+    append_each(&log, "t", &recs);
+    assert_eq!(log.segments("t", 0).unwrap().iter().map(|s| s.base_offset).collect::<Vec<_>>(), vec![0, 3, 6, 9]);
+    // Offset 5 is inside the second segment: only the first (0..3) is wholly below it.
+    assert_eq!(log.delete_before("t", 0, 5).unwrap(), CleanupStats { segments_deleted: 1, records_removed: 3, bytes_freed: 300 });
+    assert_eq!(log.start_offset("t", 0).unwrap(), 3);
+    assert_eq!(log.delete_before("t", 0, 5).unwrap(), CleanupStats::default());
+    // Past the end: every closed segment goes, the active one stays.
+    log.delete_before("t", 0, 100).unwrap();
+    assert_eq!(log.start_offset("t", 0).unwrap(), 9);
+    assert_eq!(read_all(&log, "t", 0), vec![recs[9].at_offset(9)]);
+    drop(log);
+    let (log, _) = Log::open(dir.path()).unwrap();
+    assert_eq!(log.start_offset("t", 0).unwrap(), 9, "the deletion lasts across a reopen");
+}
+
+#[test]
 fn retention_by_time_deletes_old_closed_segments_only() {
     let dir = TempDir::new("ret-time");
     let (log, _) = Log::open(dir.path()).unwrap();

@@ -53,7 +53,8 @@ pub enum BackendChoice {
 
 /// The streams-level keys of a runner config's `kafka` section that Weir itself reads (the
 /// Kafka client is not given them).
-pub(crate) const WEIR_KEYS: &[&str] = &["application.id", "num.stream.threads", "commit.interval.ms", "processing.guarantee"];
+pub(crate) const WEIR_KEYS: &[&str] =
+    &["application.id", "num.stream.threads", "commit.interval.ms", "processing.guarantee", "repartition.purge.interval.ms"];
 
 pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice) -> anyhow::Result<bool> {
     let Loaded { mut options, sources, storage } = match load(paths, choice)? {
@@ -250,6 +251,11 @@ fn app_from_config(
         // Kafka Streams' default under exactly-once: outputs become visible to read_committed
         // readers at each commit.
         run.commit_interval = Duration::from_millis(100);
+    }
+    if let Some(ms) = kafka.get("repartition.purge.interval.ms") {
+        run.purge_interval = Duration::from_millis(
+            ms.trim().parse().with_context(|| format!("kafka 'repartition.purge.interval.ms' must be a number, found '{ms}'"))?,
+        );
     }
     run.errors = config.ksml.error_handling.clone();
     let storage = config.storage_directory(base);

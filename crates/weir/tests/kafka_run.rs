@@ -6,7 +6,8 @@
 //!   mid-stream, the others take over its tasks, and the output holds every input;
 //! - a count store is rebuilt from its changelog by a new process, and counting continues;
 //! - the broker stops and restarts mid-stream, and nothing is lost;
-//! - the same definitions give the same outputs on the embedded log and on Kafka.
+//! - the same definitions give the same outputs on the embedded log and on Kafka;
+//! - what was consumed and committed of a repartition topic is deleted from it (purged).
 
 #[path = "kafka/common.rs"]
 mod common;
@@ -15,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{App, assert_ok, bootstrap, consume, consume_until, create_topic, interrupt, produce, serial, unique, wait};
+use common::{App, assert_ok, bootstrap, consume, consume_until, create_topic, interrupt, produce, serial, unique, wait, watermarks};
 use serde_json::{Value as Json, json};
 
 /// The records' timestamps start an hour ago: recent enough that the broker's retention
@@ -338,4 +339,39 @@ fn normalize(records: &[(u64, String, String, u64)]) -> Vec<(u64, String, Json, 
             (*p, k.clone(), value, *t)
         })
         .collect()
+}
+
+const COUNT_BY_VALUE: &str = "streams:\n  words:\n    topic: {IN}\n    keyType: string\n    valueType: string\npipelines:\n  p:\n    from: words\n    via:\n      - type: groupBy\n        mapper:\n          expression: value\n          resultType: string\n      - type: count\n      - type: toStream\n    to:\n      topic: {OUT}\n      keyType: string\n      valueType: long\n";
+
+#[test]
+fn a_repartition_topic_is_purged_of_what_was_consumed_and_committed() {
+    let _serial = serial();
+    let b = bootstrap();
+    let (input, output) = (unique("purge-in"), unique("purge-out"));
+    create_topic(b, &input, 2);
+    create_topic(b, &output, 2);
+    let records: Vec<Json> = (0..100u64)
+        .map(|i| json!({"key": format!("k{i}"), "value": format!("v{}", i % 4), "partition": i % 2, "timestamp": base_time() + i}))
+        .collect();
+    produce(b, &input, &records);
+    let app = App::new("purge", b, &definition(COUNT_BY_VALUE, &input, &output), "  repartition.purge.interval.ms: 0\n");
+    let repartition = format!("{}-main_pipelines_p_via_0-repartition", app.application_id);
+    let mut run = app.spawn("run");
+    let all = consume_until(b, &output, Duration::from_secs(60), |r| r.len() >= 100);
+    assert_eq!(all.len(), 100, "one count update per input:\n{}", app.stderr_of("run"));
+    assert_eq!(last_counts(&all), (0..4).map(|v| (format!("v{v}"), 25)).collect::<BTreeMap<_, _>>());
+    // The next commit (every 500 ms here) is followed by a purge (interval 0): the repartition
+    // topic's start moves up to its end.
+    let start = std::time::Instant::now();
+    let marks = loop {
+        let marks = watermarks(b, &repartition);
+        if marks.iter().all(|(low, high)| low == high) || start.elapsed() > Duration::from_secs(30) {
+            break marks;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    interrupt(&run);
+    assert_eq!(wait(&mut run, Duration::from_secs(60), "weir run"), Some(0), "{}", app.stderr_of("run"));
+    assert_eq!(marks.iter().map(|(_, high)| high).sum::<u64>(), 100, "every record went through the repartition topic: {marks:?}");
+    assert!(marks.iter().all(|(low, high)| low == high), "consumed records deleted: {marks:?}");
 }

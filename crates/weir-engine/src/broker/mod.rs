@@ -256,6 +256,13 @@ pub trait Broker: Send + Sync {
     fn end_offset(&self, topic: &str, partition: u32) -> Result<u64>;
     /// Blocks until `offset` exists in the partition or `timeout` passes.
     fn wait_for(&self, topic: &str, partition: u32, offset: u64, timeout: Duration) -> Result<bool>;
+    /// Says that the records of a partition below `offset` are no longer needed (a
+    /// repartition topic's, consumed and committed: Kafka Streams purges them so); the broker
+    /// deletes what it can of them, now or soon. The default keeps them (the memory broker).
+    fn delete_before(&self, topic: &str, partition: u32, offset: u64) -> Result<()> {
+        let _ = (topic, partition, offset);
+        Ok(())
+    }
     /// Makes everything appended so far durable (fsync; on Kafka, acknowledged).
     fn sync(&self) -> Result<()>;
     /// Commits consumer positions of `group` (the next offset to read) atomically.

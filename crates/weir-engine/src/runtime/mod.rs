@@ -70,6 +70,9 @@ pub struct RunOptions {
     pub threads: usize,
     /// `commit.interval.ms` (default 30 s, as Kafka Streams with at-least-once).
     pub commit_interval: Duration,
+    /// How often a stream thread deletes what it consumed and committed of its repartition
+    /// topics (`repartition.purge.interval.ms`; 30 s, as Kafka Streams).
+    pub purge_interval: Duration,
     pub errors: ErrorHandling,
     /// Stop once the producers are done and no stream thread finds anything to process
     /// (`weir run --until-idle`, and tests).
@@ -87,6 +90,7 @@ impl RunOptions {
             application_id: application_id.to_string(),
             threads: 1,
             commit_interval: Duration::from_secs(30),
+            purge_interval: Duration::from_secs(30),
             errors: ErrorHandling::default(),
             until_idle: false,
             thread_scope: None,
@@ -386,6 +390,7 @@ impl StreamThread<'_> {
         let decoding = SourceDecoding::plan(topology);
         let scope = self.options.thread_scope.as_ref();
         let mut last_commit = Instant::now();
+        let mut last_purge = Instant::now();
         let mut last_unavailable_warning = None;
         let mut failure = None;
         while !self.shutdown.load(Ordering::SeqCst) {
@@ -464,8 +469,12 @@ impl StreamThread<'_> {
                 break;
             }
             if last_commit.elapsed() >= self.options.commit_interval {
-                self.commit(membership.as_mut(), &tasks)?;
+                let committed = self.commit(membership.as_mut(), &tasks)?;
                 last_commit = Instant::now();
+                if committed && last_purge.elapsed() >= self.options.purge_interval {
+                    purge(broker, topology, &tasks);
+                    last_purge = Instant::now();
+                }
             }
             if let Some(why) = unavailable {
                 // Said at most every few seconds; the thread keeps its tasks and retries.
@@ -560,13 +569,14 @@ impl StreamThread<'_> {
     /// Commits the positions of every task as this member. A commit the group refuses
     /// because it moved on is not a failure of the application: the tasks are revoked at the
     /// next poll and their records processed again by their new owner (at least once).
-    fn commit(&self, membership: &mut dyn GroupMember, tasks: &[Task]) -> Result<(), RunError> {
+    /// Whether the positions were committed.
+    fn commit(&self, membership: &mut dyn GroupMember, tasks: &[Task]) -> Result<bool, RunError> {
         let positions = positions(tasks, self.topology);
         match membership.commit(self.broker, &positions) {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(true),
             Err(e) if matches!(e.kind, ErrorKind::Fenced | ErrorKind::Unavailable) => {
                 tracing::warn!("commit not done ({e}); the records since the last commit will be processed again");
-                Ok(())
+                Ok(false)
             }
             Err(e) => Err(RunError(format!("commit failed: {e}"))),
         }
@@ -596,6 +606,18 @@ fn caught_up(out: &dyn Broker, broker: &dyn Broker, topology: &Topology, tasks: 
         }
     }
     true
+}
+
+/// Deletes what `tasks` consumed of their repartition topics (internal sources), up to the
+/// positions just committed: no owner will read those records again. A failure only delays
+/// it (the next purge deletes as much), so it is logged, not fatal.
+fn purge(broker: &dyn Broker, topology: &Topology, tasks: &[Task]) {
+    for input in tasks.iter().flat_map(|t| &t.inputs).filter(|i| topology.sources[i.source].internal) {
+        let topic = &topology.sources[input.source].topic;
+        if let Err(e) = broker.delete_before(topic, input.partition, input.next) {
+            tracing::debug!("cannot purge {topic}/{} below {}: {e}", input.partition, input.next);
+        }
+    }
 }
 
 /// The position (next offset to process) of every input of `tasks`.

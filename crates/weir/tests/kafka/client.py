@@ -10,6 +10,7 @@ user's other services would produce to and consume from the topics Weir works on
                                                or TIMEOUT_S seconds without a new one; prints
                                                JSON lines {"partition","offset","timestamp","key","value"}
                                                (text, or "hex:..." when not UTF-8)
+  client.py watermarks BOOTSTRAP TOPIC         prints JSON lines {"partition", "low", "high"}
 """
 
 import json
@@ -117,6 +118,17 @@ def consume(bootstrap, topic, count, timeout_s, isolation="read_uncommitted"):
         print(json.dumps(r))
 
 
+def watermarks(bootstrap, topic):
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"weir-test-watermarks-{time.time_ns()}"})
+    meta = consumer.list_topics(topic, timeout=30)
+    if topic not in meta.topics or meta.topics[topic].error is not None:
+        sys.exit(f"unknown topic {topic}")
+    for p in sorted(meta.topics[topic].partitions):
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30, cached=False)
+        print(json.dumps({"partition": p, "low": low, "high": high}))
+    consumer.close()
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"create": create, "produce": produce, "consume": consume}[cmd](*args)
+    {"create": create, "produce": produce, "consume": consume, "watermarks": watermarks}[cmd](*args)

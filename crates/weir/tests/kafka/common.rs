@@ -124,6 +124,18 @@ pub fn consume(bootstrap: &str, topic: &str, count: usize, quiet: Duration, isol
         .collect()
 }
 
+/// The (low, high) watermarks of each partition of `topic`, by partition.
+pub fn watermarks(bootstrap: &str, topic: &str) -> Vec<(u64, u64)> {
+    client(&["watermarks", bootstrap, topic], "")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let w: Json = serde_json::from_str(l).unwrap_or_else(|e| panic!("client.py printed {l:?}: {e}"));
+            (w["low"].as_u64().expect("low"), w["high"].as_u64().expect("high"))
+        })
+        .collect()
+}
+
 /// Polls `topic` until `done(records)` holds or `timeout` passes; the last records read.
 pub fn consume_until(bootstrap: &str, topic: &str, timeout: Duration, done: impl Fn(&[Json]) -> bool) -> Vec<Json> {
     let start = Instant::now();
