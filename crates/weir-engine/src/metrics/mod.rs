@@ -1,9 +1,10 @@
 //! Metrics: the engine's counters and the user-defined metrics, read together through one
-//! [`Metrics::snapshot`] (the progress line of `weir run`, `weir test`, and the metrics
-//! exporter to come).
+//! [`Metrics::snapshot`] (the progress line of `weir run`, `weir test`, and the Prometheus
+//! endpoint of `weir run`).
 //!
 //! - **Engine counters** ([`EngineCounters`], [`engine`]): records in, out (by pipeline),
-//!   written by producers, failed, dropped by windows. The runtime updates them with relaxed
+//!   written by producers, failed, dead-lettered, dropped by windows; commits and their
+//!   time; the states of the stream threads and the producers. The runtime updates them with relaxed
 //!   atomic additions; the per-pipeline counts are added once per batch. Nothing on the
 //!   per-record path takes a lock.
 //! - **User metrics** ([`Registry`], [`user`]): what KSML functions create through the
@@ -17,7 +18,7 @@ pub mod user;
 
 use std::sync::Arc;
 
-pub use engine::{EngineCounters, EngineSnapshot};
+pub use engine::{ComponentState, EngineCounters, EngineSnapshot, StateCell};
 pub use user::{MetricId, MetricKind, MetricValue, Registry, user_metrics};
 
 /// An application's metrics: its engine counters and the user metrics registry.
