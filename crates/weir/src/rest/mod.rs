@@ -73,3 +73,57 @@ impl Rest {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use weir_engine::metrics::ComponentState;
+    use weir_engine::notation::Notations;
+    use weir_engine::store::{StateStores, StoreSpec};
+
+    use super::*;
+
+    /// A REST API over a store `counts` that has no open instance (the run has not started).
+    fn not_started() -> Rest {
+        let yaml = "stores:\n  counts:\n    type: keyValue\n    keyType: string\n    valueType: long\n";
+        let (def, diags) = weir_dsl::parse_definition("t.yaml", "ns", yaml, &[]);
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        let def = def.expect("definition");
+        let spec = StoreSpec::new(&def.stores["counts"], "app", &Notations::builtin()).expect("spec");
+        let queries = StoreQueries::new(vec![Arc::new(spec)], Arc::new(StateStores::new()));
+        Rest { metrics: Metrics::new(), queries, owners: Box::new(owners::ThisProcess) }
+    }
+
+    fn status(rest: &Rest, method: &str, url: &str) -> (u16, String) {
+        let reply = rest.handle(method, url);
+        (reply.status, String::from_utf8_lossy(&reply.body).into_owned())
+    }
+
+    #[test]
+    fn before_the_run_starts_probes_fail_and_stores_are_unavailable() {
+        let rest = not_started();
+        assert_eq!(status(&rest, "GET", "/startup").0, 500);
+        assert_eq!(status(&rest, "GET", "/ready").0, 500);
+        // KSML's liveness only fails on a failure or a stopped stream runner.
+        assert_eq!(status(&rest, "GET", "/live").0, 204);
+        assert_eq!(
+            status(&rest, "GET", "/state/keyValue/counts/all"),
+            (503, "503: state store 'counts' has no open instance in this process yet".to_string())
+        );
+        assert_eq!(
+            status(&rest, "GET", "/state/keyValue/other/get/a"),
+            (404, "404: Could not find store other of type keyValue".to_string())
+        );
+        assert_eq!(status(&rest, "GET", "/state/tables/counts/all").0, 404);
+        assert_eq!(status(&rest, "GET", "/nothing").0, 404);
+        assert_eq!(status(&rest, "POST", "/ready").0, 405);
+        assert_eq!(status(&rest, "GET", "/state/keyValue/counts%zz/all").0, 400);
+
+        rest.metrics.engine().streams.set(ComponentState::Started);
+        rest.metrics.engine().producers.set(ComponentState::NotApplicable);
+        assert_eq!(status(&rest, "GET", "/ready").0, 204);
+        rest.metrics.engine().streams.set(ComponentState::Failed);
+        assert_eq!(status(&rest, "GET", "/live").0, 500);
+    }
+}
