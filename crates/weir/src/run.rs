@@ -2,7 +2,9 @@
 //! then assembles the application ([`crate::app::App`]: Python functions, notations, plan,
 //! the embedded log in the storage directory) and runs it until SIGINT/SIGTERM, printing a
 //! progress line periodically from its metrics. While it runs, the embedded log is served to
-//! `weir topic` ([`crate::serve`]) and cleaned (retention, compaction).
+//! `weir topic` ([`crate::serve`]) and cleaned (retention, compaction). When the runner
+//! config enables them, the REST API ([`crate::rest`]) and the Prometheus endpoint
+//! ([`crate::prometheus`]) listen from before the start until the run ends.
 //!
 //! The backend: a runner config runs on the Kafka cluster its `kafka` section names
 //! (`bootstrap.servers`), unless `--embedded` says to run on the embedded log in the storage
