@@ -5,6 +5,8 @@
 //! KSML's names where KSML has them (its JMX exporter's, lower case):
 //!
 //! - `ksml_app{app_id, name, version, build_time}` = 1;
+//! - `ksml_execution_time_{count,min,max,mean}{namespace, function_name}`: the calls of each
+//!   user function and their time (milliseconds);
 //! - the Python `metrics` proxy: `ksml_user_defined_counter_count`,
 //!   `ksml_user_defined_meter_{count,meanrate}`,
 //!   `ksml_user_defined_timer_{count,min,max,mean}` (milliseconds), each with `custom_name`
@@ -21,7 +23,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
-use weir_engine::metrics::{ComponentState, MetricKind, MetricValue, Metrics};
+use weir_engine::metrics::{ComponentState, MetricKind, MetricValue, Metrics, Snapshot};
 use weir_engine::store::StoreQueries;
 
 use crate::rest::http::Reply;
@@ -32,6 +34,7 @@ pub mod names {
     pub const USER_COUNTER: &str = "ksml_user_defined_counter";
     pub const USER_METER: &str = "ksml_user_defined_meter";
     pub const USER_TIMER: &str = "ksml_user_defined_timer";
+    pub const EXECUTION_TIME: &str = "ksml_execution_time";
     pub const RECORDS_IN: &str = "weir_records_in";
     pub const RECORDS_OUT: &str = "weir_records_out";
     pub const PIPELINE_RECORDS_OUT: &str = "weir_pipeline_records_out";
@@ -144,44 +147,51 @@ impl prometheus_client::collector::Collector for Exporter {
             }
         }
         gauges(&mut encoder, names::STORE_ENTRIES, "Entries in each state store held by this process (keys, windows or sessions)", &sizes)?;
-        self.user_metrics(&mut encoder, &snapshot.user)
-    }
-}
-
-impl Exporter {
-    /// The user metrics under KSML's names, one family per series name.
-    fn user_metrics(&self, encoder: &mut DescriptorEncoder, user: &[(weir_engine::metrics::MetricId, MetricValue)]) -> fmt::Result {
-        let mut families = Families::new();
-        let mut add = |base: &str, suffix: &str, help: &'static str, labels: &Labels, value: f64| {
-            families.entry(format!("{base}_{suffix}")).or_insert_with(|| (help, Vec::new())).1.push((labels.clone(), value));
-        };
-        let ms = |ns: f64| ns / 1e6;
-        for (id, value) in user {
-            let mut labels: Labels = vec![("custom_name".to_string(), id.name.clone())];
-            labels.extend(id.tags.iter().map(|(k, v)| (label_name(k), v.clone())));
-            match (id.kind, value) {
-                (MetricKind::Counter, MetricValue::Counter { count }) => {
-                    add(names::USER_COUNTER, "count", "A counter of the Python metrics proxy", &labels, *count as f64);
-                }
-                (MetricKind::Meter, MetricValue::Meter { count, mean_rate }) => {
-                    add(names::USER_METER, "count", "Events marked on a meter of the Python metrics proxy", &labels, *count as f64);
-                    add(names::USER_METER, "meanrate", "Mean rate per second of a meter of the Python metrics proxy", &labels, *mean_rate);
-                }
-                (MetricKind::Timer, MetricValue::Timer { count, sum_ns, min_ns, max_ns }) => {
-                    let mean = if *count == 0 { 0.0 } else { *sum_ns as f64 / *count as f64 };
-                    add(names::USER_TIMER, "count", "Durations recorded on a timer of the Python metrics proxy", &labels, *count as f64);
-                    add(names::USER_TIMER, "min", "Shortest duration of a timer, in milliseconds", &labels, ms(*min_ns as f64));
-                    add(names::USER_TIMER, "max", "Longest duration of a timer, in milliseconds", &labels, ms(*max_ns as f64));
-                    add(names::USER_TIMER, "mean", "Mean duration of a timer, in milliseconds", &labels, ms(mean));
-                }
-                _ => {}
-            }
-        }
-        for (name, (help, series)) in &families {
-            gauges(encoder, name, help, series)?;
+        for (name, (help, series)) in &timer_families(&snapshot) {
+            gauges(&mut encoder, name, help, series)?;
         }
         Ok(())
     }
+}
+
+/// The user metrics and the functions' execution times under KSML's names, one family per
+/// series name.
+fn timer_families(snapshot: &Snapshot) -> Families {
+    let mut families = Families::new();
+    let mut add = |base: &str, suffix: &str, help: &'static str, labels: &Labels, value: f64| {
+        families.entry(format!("{base}_{suffix}")).or_insert_with(|| (help, Vec::new())).1.push((labels.clone(), value));
+    };
+    let ms = |ns: f64| ns / 1e6;
+    for f in &snapshot.functions {
+        let labels = vec![("namespace".to_string(), f.namespace.clone()), ("function_name".to_string(), f.name.clone())];
+        let mean = if f.calls == 0 { 0.0 } else { f.nanos as f64 / f.calls as f64 };
+        add(names::EXECUTION_TIME, "count", "Calls of a user function", &labels, f.calls as f64);
+        add(names::EXECUTION_TIME, "min", "Shortest call of a user function, in milliseconds", &labels, ms(f.min_nanos as f64));
+        add(names::EXECUTION_TIME, "max", "Longest call of a user function, in milliseconds", &labels, ms(f.max_nanos as f64));
+        add(names::EXECUTION_TIME, "mean", "Mean call of a user function, in milliseconds", &labels, ms(mean));
+    }
+    for (id, value) in &snapshot.user {
+        let mut labels: Labels = vec![("custom_name".to_string(), id.name.clone())];
+        labels.extend(id.tags.iter().map(|(k, v)| (label_name(k), v.clone())));
+        match (id.kind, value) {
+            (MetricKind::Counter, MetricValue::Counter { count }) => {
+                add(names::USER_COUNTER, "count", "A counter of the Python metrics proxy", &labels, *count as f64);
+            }
+            (MetricKind::Meter, MetricValue::Meter { count, mean_rate }) => {
+                add(names::USER_METER, "count", "Events marked on a meter of the Python metrics proxy", &labels, *count as f64);
+                add(names::USER_METER, "meanrate", "Mean rate per second of a meter of the Python metrics proxy", &labels, *mean_rate);
+            }
+            (MetricKind::Timer, MetricValue::Timer { count, sum_ns, min_ns, max_ns }) => {
+                let mean = if *count == 0 { 0.0 } else { *sum_ns as f64 / *count as f64 };
+                add(names::USER_TIMER, "count", "Durations recorded on a timer of the Python metrics proxy", &labels, *count as f64);
+                add(names::USER_TIMER, "min", "Shortest duration of a timer, in milliseconds", &labels, ms(*min_ns as f64));
+                add(names::USER_TIMER, "max", "Longest duration of a timer, in milliseconds", &labels, ms(*max_ns as f64));
+                add(names::USER_TIMER, "mean", "Mean duration of a timer, in milliseconds", &labels, ms(mean));
+            }
+            _ => {}
+        }
+    }
+    families
 }
 
 /// The registry a scrape encodes: the exporter as its one collector.

@@ -203,6 +203,13 @@ fn the_rest_api_and_the_metrics_page_answer_from_the_running_application() {
     assert_eq!(sample(&samples, "ksml_user_defined_timer_count", json!({"custom_name": "click_timer"})), Some(4.0));
     assert_eq!(sample(&samples, "ksml_user_defined_timer_max", json!({"custom_name": "click_timer"})), Some(4.0));
     assert_eq!(sample(&samples, "ksml_app", json!({"app_id": "rest-test"})), Some(1.0));
+    // Every click went through `amount` and `click_metrics` once.
+    for function in ["amount", "click_metrics"] {
+        let labels = json!({"namespace": "q", "function_name": function});
+        assert_eq!(sample(&samples, "ksml_execution_time_count", labels.clone()), Some(4.0), "{function}");
+        let (min, max) = (sample(&samples, "ksml_execution_time_min", labels.clone()), sample(&samples, "ksml_execution_time_max", labels));
+        assert!(min.zip(max).is_some_and(|(min, max)| 0.0 < min && min <= max), "{function}: {min:?} {max:?}");
+    }
     assert_eq!(sample(&samples, "weir_store_entries", json!({"store": "click_count"})), Some(2.0));
     assert_eq!(sample(&samples, "weir_store_entries", json!({"store": "price_history"})), Some(1.0));
     assert_eq!(sample(&samples, "weir_component_state", json!({"component": "streams", "state": "STARTED"})), Some(1.0));
