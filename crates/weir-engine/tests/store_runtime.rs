@@ -146,3 +146,55 @@ fn the_plan_refuses_what_kafka_streams_refuses() {
     assert_eq!(diags[0].file, "other.yaml");
     assert_eq!(diags[0].message, "state store 'counts' is also defined in 't.yaml': store names are shared by the whole application");
 }
+
+/// The runtime reports the stream threads' state as KSML's probes read it (created, started
+/// once the partitions are open, stopped), and the read-only queries see the stores: an
+/// unknown one, one not open yet, then its entries, with keys given as text.
+#[test]
+fn component_states_and_store_queries_follow_the_run() {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    use weir_engine::metrics::ComponentState;
+    use weir_engine::store::{QueryError, StoreQueries};
+
+    let log = Arc::new(MemoryBroker::new());
+    log.ensure_topic_with("words", &TopicSpec::with_partitions(1)).expect("topic");
+    log.append("words", 0, &[record("a"), record("b"), record("a")]).expect("append");
+    let def = definition(DEF);
+    let topology = Arc::new(planned(&[&def]).expect("plan"));
+    let stores = Arc::new(StateStores::new());
+    let queries = StoreQueries::new(topology.stores.clone(), Arc::clone(&stores));
+    assert_eq!(queries.store("nope").err(), Some(QueryError::Unknown("nope".into())));
+    assert_eq!(queries.store("counts").err(), Some(QueryError::NotReady("counts".into())));
+
+    let counters = Arc::new(EngineCounters::default());
+    assert_eq!(counters.streams.get(), ComponentState::Created);
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let mut options = RunOptions::new("app");
+    options.commit_interval = Duration::ZERO;
+    options.stores = Arc::clone(&stores);
+    let running = {
+        let (topology, counters, shutdown) = (Arc::clone(&topology), Arc::clone(&counters), Arc::clone(&shutdown));
+        let broker: Arc<dyn Broker> = Arc::clone(&log) as Arc<dyn Broker>;
+        std::thread::spawn(move || run(topology, broker, options, shutdown, counters))
+    };
+    let began = Instant::now();
+    while counters.consumed.load(Ordering::Relaxed) < 3 && began.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(counters.streams.get(), ComponentState::Started);
+    assert_eq!(counters.producers.get(), ComponentState::NotApplicable);
+    let store = queries.store("counts").expect("open");
+    assert_eq!(store.entry_count(), Ok(2));
+    let a = store.key_from_text("a").expect("a string key");
+    assert_eq!(store.get(&a).expect("get").map(|s| s.value), Some(Value::Long(2)));
+    let keys: Vec<Value> = store.range(None, None, None).expect("range").map(|e| e.expect("entry").value).collect();
+    assert_eq!(keys, [Value::Long(2), Value::Long(1)]);
+    // Only a versioned store answers as of a time.
+    assert!(store.range(None, None, Some(5)).is_err());
+
+    shutdown.store(true, Ordering::SeqCst);
+    running.join().expect("join").expect("run");
+    assert_eq!(counters.streams.get(), ComponentState::Stopped);
+    assert!(counters.commits.load(Ordering::Relaxed) >= 1);
+}

@@ -1,5 +1,5 @@
 //! The application handle: the one way the binary assembles and runs definitions, used by
-//! `weir run` and `weir test` (and, later, the REST server).
+//! `weir run` and `weir test`, read by the REST API and the metrics endpoint.
 //!
 //! [`App::build`] takes [`AppOptions`] and does, in order: install the Python context (if
 //! asked), load each definition's functions, build the notations, plan the topology, and
@@ -29,7 +29,7 @@ use weir_engine::notation::Notations;
 use weir_engine::plan::{PlanInput, PlanOptions, Topology, plan};
 use weir_engine::ports::Functions;
 use weir_engine::runtime::{RunError, RunOptions, run as run_topology};
-use weir_engine::store::StateStores;
+use weir_engine::store::{StateStores, StoreQueries};
 use weir_kafka::{KafkaBroker, KafkaConfig};
 use weir_log::Log;
 use weir_python::PythonFunctions;
@@ -275,6 +275,19 @@ impl App {
     /// The state store instances (every task's), for inspection.
     pub fn stores(&self) -> &Arc<StateStores> {
         &self.options.stores
+    }
+
+    /// Read-only queries over the state stores (the topology's and its global tables'), for
+    /// the REST API and the metrics.
+    pub fn queries(&self) -> StoreQueries {
+        let mut specs = self.topology.stores.clone();
+        specs.extend(self.topology.global_tables.iter().map(|g| Arc::clone(&g.store)));
+        StoreQueries::new(specs, Arc::clone(&self.options.stores))
+    }
+
+    /// The application id.
+    pub fn application_id(&self) -> &str {
+        &self.options.application_id
     }
 
     /// The broker the application runs on.

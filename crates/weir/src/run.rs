@@ -2,7 +2,9 @@
 //! then assembles the application ([`crate::app::App`]: Python functions, notations, plan,
 //! the embedded log in the storage directory) and runs it until SIGINT/SIGTERM, printing a
 //! progress line periodically from its metrics. While it runs, the embedded log is served to
-//! `weir topic` ([`crate::serve`]) and cleaned (retention, compaction).
+//! `weir topic` ([`crate::serve`]) and cleaned (retention, compaction). When the runner
+//! config enables them, the REST API ([`crate::rest`]) and the Prometheus endpoint
+//! ([`crate::prometheus`]) listen from before the start until the run ends.
 //!
 //! The backend: a runner config runs on the Kafka cluster its `kafka` section names
 //! (`bootstrap.servers`), unless `--embedded` says to run on the embedded log in the storage
@@ -19,13 +21,18 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use weir_dsl::Diagnostic;
 use weir_dsl::model::Definition;
-use weir_dsl::runner::{DefinitionSource, RunnerConfig, base_dir_of, parse_inline_definition, parse_runner_config};
+use weir_dsl::runner::{
+    ApplicationServer, DefinitionSource, Prometheus, RunnerConfig, base_dir_of, parse_inline_definition, parse_runner_config,
+};
 use weir_engine::metrics::Metrics;
 use weir_engine::runtime::RunOptions;
 use weir_kafka::KafkaConfig;
 use weir_log::Log;
 
 use crate::app::{App, AppOptions, Backend, NotationSetup, PythonSetup, StartError, StopHandle, progress_line};
+use crate::rest::Rest;
+use crate::rest::http::{self, Server};
+use crate::rest::owners::ThisProcess;
 
 /// How often the progress line is printed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
@@ -38,6 +45,9 @@ struct Loaded {
     options: AppOptions,
     sources: Vec<(String, String)>,
     storage: PathBuf,
+    /// The REST API and Prometheus sections of the runner config (off without one), with
+    /// the Prometheus rules file resolved.
+    endpoints: Option<(ApplicationServer, Prometheus, Option<PathBuf>)>,
 }
 
 /// Which backend `weir run` was asked for.
@@ -57,7 +67,7 @@ pub(crate) const WEIR_KEYS: &[&str] =
     &["application.id", "num.stream.threads", "commit.interval.ms", "processing.guarantee", "repartition.purge.interval.ms"];
 
 pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice) -> anyhow::Result<bool> {
-    let Loaded { mut options, sources, storage } = match load(paths, choice)? {
+    let Loaded { mut options, sources, storage, endpoints } = match load(paths, choice)? {
         Ok(loaded) => loaded,
         Err((diags, sources)) => return Ok(report(&diags, &sources)),
     };
@@ -66,6 +76,11 @@ pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice) -> anyhow
         Ok(app) => app,
         Err(StartError::Functions(diags) | StartError::Plan(diags)) => return Ok(report(&diags, &sources)),
         Err(StartError::Other(e)) => return Err(e),
+    };
+    // Listening before the run starts, so the probes answer (500) while it starts.
+    let _servers = match &endpoints {
+        Some((rest, prometheus, rules)) => start_endpoints(&app, rest, prometheus, rules.as_deref())?,
+        None => Vec::new(),
     };
     let stop = app.stop_handle();
     let flag = stop.clone();
@@ -109,6 +124,38 @@ pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice) -> anyhow
         }
         Err(e) => bail!("{e}"),
     }
+}
+
+/// Starts the REST API and the Prometheus endpoint, those the runner config enables. A port
+/// that cannot be bound stops the start.
+fn start_endpoints(app: &App, rest: &ApplicationServer, prometheus: &Prometheus, rules: Option<&Path>) -> anyhow::Result<Vec<Server>> {
+    let mut servers = Vec::new();
+    if rest.enabled {
+        let api = Rest { metrics: app.metrics_handle(), queries: app.queries(), owners: Box::new(ThisProcess) };
+        let server = http::serve("REST API", &rest.host, rest.port, "ksml.applicationServer", move |method, url| api.handle(method, url))?;
+        tracing::info!("REST API listening on http://{}", server.address);
+        servers.push(server);
+    }
+    if prometheus.enabled {
+        if let Some(path) = rules {
+            tracing::warn!(
+                "ksml.prometheus.configFile '{}' is not used: it holds JMX exporter rules, and Weir exports its metrics under fixed names (see docs/operate.md)",
+                path.display()
+            );
+        }
+        let exporter = crate::prometheus::Exporter {
+            metrics: app.metrics_handle(),
+            queries: app.queries(),
+            application_id: app.application_id().to_string(),
+        };
+        let registry = crate::prometheus::registry(exporter);
+        let server = http::serve("Prometheus metrics", &prometheus.host, prometheus.port, "ksml.prometheus", move |method, url| {
+            crate::prometheus::handle(&registry, method, url)
+        })?;
+        tracing::info!("Prometheus metrics at http://{}/metrics", server.address);
+        servers.push(server);
+    }
+    Ok(servers)
 }
 
 fn spawn_progress(metrics: Metrics, stop: StopHandle) -> std::thread::JoinHandle<()> {
@@ -216,7 +263,7 @@ fn load(paths: &[PathBuf], choice: BackendChoice) -> anyhow::Result<Result<Loade
         let mut options = AppOptions::new(definitions, "weir", Backend::Embedded { dir: storage.clone() });
         options.python = Some(PythonSetup { context: Default::default(), module_path: None });
         options.notations = NotationSetup::ForRun { config: None, schema_directory: base_dir_of(&paths[0]), storage: storage.clone() };
-        Loaded { options, sources: sources.clone(), storage }
+        Loaded { options, sources: sources.clone(), storage, endpoints: None }
     };
     for def in &app.options.definitions {
         diags.extend(weir_python::check_definition(def));
@@ -278,7 +325,8 @@ fn app_from_config(
         },
         backend: backend(config, &storage, choice, exactly_once)?,
     };
-    Ok(Loaded { options, sources, storage })
+    let endpoints = Some((config.ksml.application_server.clone(), config.ksml.prometheus.clone(), config.prometheus_config_file(base)));
+    Ok(Loaded { options, sources, storage, endpoints })
 }
 
 /// The backend of a runner config: its Kafka cluster, or with `--embedded` the embedded log.

@@ -51,6 +51,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "ctrlc",
             "indexmap",
             "ureq",
+            "tiny_http",
+            "prometheus-client",
         ],
     ),
 ];
@@ -110,7 +112,7 @@ fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 /// embedded log implements the broker port and nothing above it.
 const FORBIDDEN: &[(&str, &[&str])] = &[
     ("weir-dsl", &["weir_engine", "weir_log", "weir_kafka", "weir_python", "pyo3", "rdkafka"]),
-    ("weir-engine", &["weir_log", "weir_kafka", "weir_python", "pyo3", "rdkafka", "ureq", "crate::log"]),
+    ("weir-engine", &["weir_log", "weir_kafka", "weir_python", "pyo3", "rdkafka", "ureq", "tiny_http", "prometheus_client", "crate::log"]),
     ("weir-log", &["weir_kafka", "weir_python", "weir_engine::plan", "weir_engine::runtime", "weir_engine::store", "weir_engine::ports"]),
     ("weir-python", &["weir_log", "weir_kafka", "rdkafka"]),
     ("weir-kafka", &["weir_log", "weir_python", "pyo3", "weir_engine::plan", "weir_engine::runtime", "weir_engine::store"]),

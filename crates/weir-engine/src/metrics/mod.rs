@@ -1,23 +1,28 @@
 //! Metrics: the engine's counters and the user-defined metrics, read together through one
-//! [`Metrics::snapshot`] (the progress line of `weir run`, `weir test`, and the metrics
-//! exporter to come).
+//! [`Metrics::snapshot`] (the progress line of `weir run`, `weir test`, and the Prometheus
+//! endpoint of `weir run`).
 //!
 //! - **Engine counters** ([`EngineCounters`], [`engine`]): records in, out (by pipeline),
-//!   written by producers, failed, dropped by windows. The runtime updates them with relaxed
+//!   written by producers, failed, dead-lettered, dropped by windows; commits and their
+//!   time; the states of the stream threads and the producers. The runtime updates them with relaxed
 //!   atomic additions; the per-pipeline counts are added once per batch. Nothing on the
 //!   per-record path takes a lock.
 //! - **User metrics** ([`Registry`], [`user`]): what KSML functions create through the
 //!   `metrics` built-in. The registry is process-wide ([`user_metrics`]).
+//! - **Function timings** ([`functions`]): calls of each user function and their time
+//!   (KSML's `execution-time`), process-wide ([`function_timings`]).
 //!
 //! A [`Metrics`] is the handle an application holds: its own engine counters (the ones
 //! handed to [`crate::runtime::run`]) and the user registry. A [`Snapshot`] is plain data.
 
 pub mod engine;
+pub mod functions;
 pub mod user;
 
 use std::sync::Arc;
 
-pub use engine::{EngineCounters, EngineSnapshot};
+pub use engine::{ComponentState, EngineCounters, EngineSnapshot, StateCell};
+pub use functions::{FnTiming, FunctionTime, function_timings};
 pub use user::{MetricId, MetricKind, MetricValue, Registry, user_metrics};
 
 /// An application's metrics: its engine counters and the user metrics registry.
@@ -51,7 +56,7 @@ impl Metrics {
 
     /// Every metric's current value.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot { engine: self.engine.snapshot(), user: self.user.snapshot() }
+        Snapshot { engine: self.engine.snapshot(), user: self.user.snapshot(), functions: function_timings().snapshot() }
     }
 }
 
@@ -61,6 +66,8 @@ pub struct Snapshot {
     pub engine: EngineSnapshot,
     /// Sorted by kind, name and tags.
     pub user: Vec<(MetricId, MetricValue)>,
+    /// The user functions' calls and time (process-wide), by namespace and name.
+    pub functions: Vec<FunctionTime>,
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //!
 //! A metric is identified by its kind, name and tags; asking for the same one twice gives
 //! the same metric (KSML caches them too). `close()` removes it. The registry is process-wide
-//! ([`user_metrics`]); readers take it through [`super::Metrics::snapshot`], and the metrics
-//! exporter is to publish it under KSML's names (`user-defined-counter` with a `custom-name`
+//! ([`user_metrics`]); readers take it through [`super::Metrics::snapshot`], and `weir run`'s
+//! Prometheus endpoint publishes it under KSML's names (`user-defined-counter` with a `custom-name`
 //! tag, …, see the inventory's §4.2 and §9).
 
 use std::collections::{BTreeMap, HashMap};

@@ -203,7 +203,8 @@ impl DefPlanner<'_, '_> {
             FnRef::Named(n) => n.value.clone(),
             FnRef::Inline(d) => d.name.clone(),
         };
-        FnHandle { functions: Arc::clone(self.functions), qualified: format!("{}.{name}", self.def.namespace), name }
+        let timing = crate::metrics::function_timings().timing(&self.def.namespace, &name);
+        FnHandle { functions: Arc::clone(self.functions), qualified: format!("{}.{name}", self.def.namespace), name, timing }
     }
 
     fn fn_def<'d>(&'d self, f: &'d FnRef) -> Option<&'d FunctionDef> {

@@ -9,6 +9,7 @@ use weir_dsl::duration::OffsetResetPolicy;
 use weir_dsl::types::UserType;
 
 use super::{Copartitioned, GlobalTable, GroupedTableNode, JoinNode, Suppression, Windowing};
+use crate::metrics::FnTiming;
 use crate::notation::{Codec, TextConversion};
 use crate::ports::Functions;
 use crate::store::StoreSpec;
@@ -23,6 +24,8 @@ pub struct FnHandle {
     pub name: String,
     /// `<namespace>.<name>`, for messages.
     pub qualified: String,
+    /// Where the runtime counts the function's calls and their time.
+    pub timing: Arc<FnTiming>,
 }
 
 impl std::fmt::Debug for FnHandle {

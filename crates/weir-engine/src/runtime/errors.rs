@@ -78,11 +78,13 @@ pub enum Decision {
 
 pub struct ErrorHandlers {
     config: ErrorHandling,
+    /// Counts the dead letters written.
+    stats: std::sync::Arc<super::Stats>,
 }
 
 impl ErrorHandlers {
-    pub fn new(config: ErrorHandling) -> Self {
-        ErrorHandlers { config }
+    pub fn new(config: ErrorHandling, stats: std::sync::Arc<super::Stats>) -> Self {
+        ErrorHandlers { config, stats }
     }
 
     fn config(&self, phase: Phase) -> &ErrorTypeHandling {
@@ -129,11 +131,12 @@ impl ErrorHandlers {
                 }
             );
         }
-        if let Some(topic) = &config.dead_letter_topic
-            && let Err(e) = dead_letter(broker, topic, failure, origin)
-        {
-            tracing::error!(logger = %config.logger_name, "could not write to dead-letter topic '{topic}': {e}; stopping");
-            return Decision::Stop;
+        if let Some(topic) = &config.dead_letter_topic {
+            if let Err(e) = dead_letter(broker, topic, failure, origin) {
+                tracing::error!(logger = %config.logger_name, "could not write to dead-letter topic '{topic}': {e}; stopping");
+                return Decision::Stop;
+            }
+            self.stats.dead_lettered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         decision
     }

@@ -52,6 +52,7 @@ use weir_dsl::runner::ErrorHandling;
 
 use crate::broker::StoredRecord;
 use crate::broker::{Assignment, Broker, DEFAULT_RETENTION_MS, ErrorKind, GroupMember, TopicSpec};
+use crate::metrics::ComponentState;
 use crate::plan::Topology;
 use crate::ports::ScopeHandle;
 use crate::store::{self, StateStores, TaskStores};
@@ -140,9 +141,12 @@ struct Started {
 }
 
 impl Started {
-    fn one_more(&self) {
-        *self.count.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+    /// Counts one more thread; returns how many have started.
+    fn one_more(&self) -> usize {
+        let mut count = self.count.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *count += 1;
         self.changed.notify_all();
+        *count
     }
 
     fn wait(&self, threads: usize, timeout: Duration) {
@@ -170,7 +174,28 @@ pub fn run(
     shutdown: Arc<AtomicBool>,
     stats: Arc<Stats>,
 ) -> Result<(), RunError> {
-    let handlers = Arc::new(ErrorHandlers::new(options.errors.clone()));
+    let handlers = Arc::new(ErrorHandlers::new(options.errors.clone(), Arc::clone(&stats)));
+    stats.streams.set(ComponentState::Starting);
+    stats.producers.set(if topology.producers.is_empty() { ComponentState::NotApplicable } else { ComponentState::Starting });
+    let result = run_components(topology, broker, options, shutdown, &stats, handlers);
+    let end = if result.is_ok() { ComponentState::Stopped } else { ComponentState::Failed };
+    for cell in [&stats.streams, &stats.producers] {
+        if cell.get() != ComponentState::NotApplicable {
+            cell.advance(end);
+        }
+    }
+    result
+}
+
+/// [`run`]'s body: starts the stream threads and the producer thread and waits for them.
+fn run_components(
+    topology: Arc<Topology>,
+    broker: Arc<dyn Broker>,
+    options: RunOptions,
+    shutdown: Arc<AtomicBool>,
+    stats: &Arc<Stats>,
+    handlers: Arc<ErrorHandlers>,
+) -> Result<(), RunError> {
     let layout = Arc::new(TaskLayout::create(&topology, broker.as_ref()).map_err(|e| RunError(format!("cannot start: {e}")))?);
     join::check_copartitioned(&topology, broker.as_ref()).map_err(|e| RunError(format!("cannot start: {e}")))?;
     // Global tables are loaded to the end of their topics before any stream record.
@@ -181,6 +206,9 @@ pub fn run(
     // Each stream thread is a member of the application's group; with no input topic there
     // is no stream thread.
     let threads = if layout.topics.is_empty() { 0 } else { options.threads.max(1) };
+    if threads == 0 {
+        stats.streams.set(ComponentState::NotApplicable);
+    }
     let producers_running = Arc::new(AtomicBool::new(!topology.producers.is_empty()));
     let started = Arc::new(Started::default());
     let mut handles = Vec::new();
@@ -190,7 +218,7 @@ pub fn run(
             Arc::clone(&broker),
             Arc::clone(&handlers),
             Arc::clone(&shutdown),
-            Arc::clone(&stats),
+            Arc::clone(stats),
             options.clone(),
             Arc::clone(&producers_running),
             Arc::clone(&globals),
@@ -214,6 +242,7 @@ pub fn run(
                 };
                 let result = within(options.thread_scope.as_ref(), || thread.run(n, threads));
                 if result.is_err() {
+                    stats.streams.set(ComponentState::Failed);
                     shutdown.store(true, Ordering::SeqCst);
                     // Don't keep the producers waiting for this thread's first tasks.
                     started.one_more();
@@ -232,7 +261,7 @@ pub fn run(
             Arc::clone(&broker),
             Arc::clone(&handlers),
             Arc::clone(&shutdown),
-            Arc::clone(&stats),
+            Arc::clone(stats),
             Arc::clone(&producers_running),
         );
         // With producers only, the application ends when they are done (as KSML's runner does).
@@ -241,8 +270,10 @@ pub fn run(
         let handle = std::thread::Builder::new()
             .name("producers".to_string())
             .spawn(move || {
+                stats.producers.advance(ComponentState::Started);
                 let result =
                     within(scope.as_ref(), || producer::run_producers(&topology.producers, broker.as_ref(), &handlers, &shutdown, &stats));
+                stats.producers.advance(if result.is_ok() { ComponentState::Stopped } else { ComponentState::Failed });
                 producing.store(false, Ordering::SeqCst);
                 if result.is_err() || stop_when_done {
                     shutdown.store(true, Ordering::SeqCst);
@@ -404,9 +435,17 @@ impl StreamThread<'_> {
                 Ok(changes) => {
                     for change in changes {
                         assigned_once |= matches!(change, Assignment::Assigned(_));
+                        // A rebalance: Kafka Streams' REBALANCING, until the new partitions are open.
+                        let assigned = matches!(change, Assignment::Assigned(_));
+                        if told_started && !assigned {
+                            self.stats.streams.advance(ComponentState::Starting);
+                        }
                         if let Err(e) = self.apply(change, &mut tasks) {
                             failure = Some(Stop(e));
                             break;
+                        }
+                        if told_started && assigned {
+                            self.stats.streams.advance(ComponentState::Started);
                         }
                     }
                 }
@@ -425,7 +464,9 @@ impl StreamThread<'_> {
             }
             if assigned_once && !told_started {
                 told_started = true;
-                self.started.one_more();
+                if self.started.one_more() >= members {
+                    self.stats.streams.advance(ComponentState::Started);
+                }
             }
             let mut processed = 0;
             let mut unavailable = None;
@@ -501,6 +542,9 @@ impl StreamThread<'_> {
         if !told_started {
             self.started.one_more();
         }
+        if failure.is_none() {
+            self.stats.streams.advance(ComponentState::Stopping);
+        }
         // Whatever stopped the thread, what was processed is appended, synced and committed,
         // so a restart does not redo it. (A record that failed with `stopOnFail` is not
         // committed: its input offset was not advanced.)
@@ -572,8 +616,14 @@ impl StreamThread<'_> {
     /// Whether the positions were committed.
     fn commit(&self, membership: &mut dyn GroupMember, tasks: &[Task]) -> Result<bool, RunError> {
         let positions = positions(tasks, self.topology);
+        let began = Instant::now();
         match membership.commit(self.broker, &positions) {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                self.stats.commits.fetch_add(1, Ordering::Relaxed);
+                let nanos = u64::try_from(began.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                self.stats.commit_nanos.fetch_add(nanos, Ordering::Relaxed);
+                Ok(true)
+            }
             Err(e) if matches!(e.kind, ErrorKind::Fenced | ErrorKind::Unavailable) => {
                 tracing::warn!("commit not done ({e}); the records since the last commit will be processed again");
                 Ok(false)

@@ -108,7 +108,10 @@ impl From<FunctionError> for NodeError {
 }
 
 pub(super) fn call(f: &FnHandle, args: &[&Datum]) -> Result<Datum, NodeError> {
-    Ok(f.functions.call_datum(&f.name, args)?)
+    let began = std::time::Instant::now();
+    let result = f.functions.call_datum(&f.name, args);
+    f.timing.record(began.elapsed());
+    Ok(result?)
 }
 
 /// A function's result as a [`Value`], for the operations that look inside it.

@@ -102,7 +102,10 @@ fn run_once(state: &mut State, broker: &dyn Broker, handlers: &ErrorHandlers, st
 }
 
 fn call(f: &FnHandle, args: &[Value]) -> Result<Value, String> {
-    f.functions.call(&f.name, args).map_err(|e| e.to_string())
+    let began = std::time::Instant::now();
+    let result = f.functions.call(&f.name, args);
+    f.timing.record(began.elapsed());
+    result.map_err(|e| e.to_string())
 }
 
 /// The next record to write: from the queue, else from the generator, checked by `condition`.

@@ -11,6 +11,7 @@
 //! | `view` | [`StoreView`]: KSML's store operations, typed, over one or all instances |
 //! | `entry` | what queries return: [`Stamped`], [`VersionedRecord`], [`Entry`], [`StoreIter`], KSML's windowed-key struct |
 //! | `tasks` | [`StateStores`] (every instance, by store and task), [`TaskStores`], changelog flushing and restoring |
+//! | `query` | [`StoreQueries`], [`ReadOnlyStore`]: read-only queries from outside the runtime (the REST API) |
 //! | `current` | [`in_task`] and [`current`]: the current task's stores for code called during a batch |
 //!
 //! **Kinds.** A KSML store definition (`type: keyValue | window | session` and its flags)
@@ -69,6 +70,7 @@ mod current;
 mod entry;
 mod instance;
 pub mod keyvalue;
+mod query;
 pub mod session;
 mod spec;
 mod tasks;
@@ -82,6 +84,7 @@ use std::fmt;
 pub use current::{current, in_task};
 pub use entry::{Entry, EntryKey, Stamped, StoreIter, VersionedRecord, instant_text, windowed_from_value, windowed_value};
 pub use instance::StoreInstance;
+pub use query::{QueryError, ReadOnlyStore, StoreQueries, split_windowed};
 pub use spec::{StoreFlavor, StoreSpec, changelog_topic};
 pub use tasks::{StateStores, TaskStores};
 pub use versioned::{PUT_NOT_PUT, PUT_VALID_TO_UNDEFINED};

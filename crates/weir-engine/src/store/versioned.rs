@@ -125,6 +125,27 @@ impl VersionedBytes {
         (found, true)
     }
 
+    /// The latest version (`as_of: None`) or the one valid at `as_of` of every key in
+    /// `[from, to]` (`None`: unbounded) that has one, in key order.
+    pub fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>, as_of: Option<i64>) -> Vec<(Vec<u8>, VersionedBytesRecord)> {
+        use std::ops::Bound;
+        let lower = from.map_or(Bound::Unbounded, Bound::Included);
+        let upper = to.map_or(Bound::Unbounded, Bound::Included);
+        if from.zip(to).is_some_and(|(f, t)| f > t) {
+            return Vec::new();
+        }
+        self.keys
+            .range::<[u8], _>((lower, upper))
+            .filter_map(|(k, _)| {
+                let found = match as_of {
+                    None => self.get(k),
+                    Some(t) => self.get_as_of(k, t),
+                };
+                found.map(|r| (k.clone(), r))
+            })
+            .collect()
+    }
+
     /// The number of keys with a history (tombstoned keys included until they are dropped).
     pub fn len(&self) -> usize {
         self.keys.len()

@@ -38,6 +38,11 @@ impl<'a> StoreView<'a> {
         Some(StoreView { spec, instances })
     }
 
+    /// A view over `instances` (at least one) of the store `spec`.
+    pub(super) fn from_parts(spec: &'a Arc<StoreSpec>, instances: &'a [Arc<StoreInstance>]) -> StoreView<'a> {
+        StoreView { spec, instances }
+    }
+
     pub fn spec(&self) -> &Arc<StoreSpec> {
         self.spec
     }
@@ -182,17 +187,35 @@ impl<'a> StoreView<'a> {
         if !self.is_key_value() {
             return Err(self.wrong("range"));
         }
-        let (from, to) = (self.spec.encode_bound(from)?, self.spec.encode_bound(to)?);
         let timestamped = self.timestamped();
+        self.key_entries("range", from, to, backward, |data, from, to| match data {
+            Data::KeyValue(kv) => {
+                Some(kv.range(from, to, backward).into_iter().map(|(k, v)| (k, v.value, timestamped.then_some(v.timestamp))).collect())
+            }
+            _ => None,
+        })
+    }
+
+    /// The entries of keys in `[from, to]` (null: unbounded) that `read` finds in each
+    /// instance's data (key, value, timestamp; `None`: not this flavor), merged in key order.
+    fn key_entries(
+        &self,
+        operation: &str,
+        from: Option<&Value>,
+        to: Option<&Value>,
+        backward: bool,
+        read: impl Fn(&Data, Option<&[u8]>, Option<&[u8]>) -> Option<Vec<(Vec<u8>, Vec<u8>, Option<i64>)>>,
+    ) -> Result<StoreIter, StoreError> {
+        let (from, to) = (self.spec.encode_bound(from)?, self.spec.encode_bound(to)?);
         let mut items = Vec::new();
         for instance in self.instances {
             let state = instance.open_state()?;
-            let Data::KeyValue(kv) = &state.data else { return Err(self.wrong("range")) };
-            items.extend(kv.range(from.as_deref(), to.as_deref(), backward).into_iter().map(|(k, v)| RawEntry {
+            let found = read(&state.data, from.as_deref(), to.as_deref()).ok_or_else(|| self.wrong(operation))?;
+            items.extend(found.into_iter().map(|(k, value, timestamp)| RawEntry {
                 order: (0, k.clone(), 0),
                 key: RawKey::Key(k),
-                value: v.value,
-                timestamp: timestamped.then_some(v.timestamp),
+                value,
+                timestamp,
             }));
         }
         Ok(self.iter(items, backward))
@@ -205,13 +228,23 @@ impl<'a> StoreView<'a> {
 
     /// The number of keys (exact, for these in-memory stores).
     pub fn approximate_num_entries(&self) -> Result<u64, StoreError> {
+        if !matches!(self.spec.flavor, StoreFlavor::KeyValue | StoreFlavor::TimestampedKeyValue | StoreFlavor::VersionedKeyValue { .. }) {
+            return Err(self.wrong("approximateNumEntries"));
+        }
+        self.entry_count()
+    }
+
+    /// The number of entries of any kind of store: keys (key-value, versioned), windows of
+    /// keys (window), sessions (session).
+    pub fn entry_count(&self) -> Result<u64, StoreError> {
         let mut n = 0;
         for instance in self.instances {
             let state = instance.open_state()?;
             n += match &state.data {
                 Data::KeyValue(kv) => kv.len(),
                 Data::Versioned(v) => v.len(),
-                _ => return Err(self.wrong("approximateNumEntries")),
+                Data::Window(w) => w.len(),
+                Data::Session(s) => s.len(),
             } as u64;
         }
         Ok(n)
@@ -242,6 +275,18 @@ impl<'a> StoreView<'a> {
             }
         }
         Ok(None)
+    }
+
+    /// The latest version (`as_of: None`) or the one valid at `as_of` of every key in
+    /// `[from, to]` (null: unbounded), in key order; entries carry the version's timestamp.
+    pub fn versioned_range(&self, from: Option<&Value>, to: Option<&Value>, as_of: Option<i64>) -> Result<StoreIter, StoreError> {
+        if !matches!(self.spec.flavor, StoreFlavor::VersionedKeyValue { .. }) {
+            return Err(self.wrong("range"));
+        }
+        self.key_entries("range", from, to, false, |data, from, to| match data {
+            Data::Versioned(v) => Some(v.range(from, to, as_of).into_iter().map(|(k, r)| (k, r.value, Some(r.timestamp))).collect()),
+            _ => None,
+        })
     }
 
     /// Puts a version (null: a tombstone); returns its `validTo`, [`PUT_VALID_TO_UNDEFINED`](super::PUT_VALID_TO_UNDEFINED)
