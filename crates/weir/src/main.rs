@@ -4,6 +4,7 @@
 mod app;
 mod check;
 mod control;
+mod describe;
 mod notations;
 mod registry;
 mod run;
@@ -53,6 +54,17 @@ enum Command {
         /// config, so this only makes the choice explicit.
         #[arg(long)]
         kafka: bool,
+    },
+    /// Print the topology `weir run` would run (sub-topologies, sources, processors and
+    /// their stores, sinks, internal topics), as Kafka Streams' Topology.describe() text, a
+    /// Mermaid flowchart or a Graphviz digraph.
+    Describe {
+        /// A runner config, or one or more definition files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: describe::Format,
     },
     /// Run KSML test suites (KSML's test-runner format) on a fresh embedded log per test, no
     /// broker needed; exits non-zero unless every test passes.
@@ -106,6 +118,10 @@ fn main() -> ExitCode {
                 run::BackendChoice::Default
             };
             run::run(&paths, until_idle, choice)
+        }
+        Command::Describe { paths, format } => {
+            init_logging();
+            describe::run(&paths, format)
         }
         Command::Test { paths, junit } => test::run(&paths, junit.as_deref()),
         Command::Topic { storage, bootstrap_server, config, command } => {

@@ -34,10 +34,10 @@ const CLEAN_EVERY: Duration = Duration::from_secs(60);
 
 /// A run, read and checked: the application's options and the source text per file (for
 /// rendering diagnostics).
-struct Loaded {
-    options: AppOptions,
-    sources: Vec<(String, String)>,
-    storage: PathBuf,
+pub(crate) struct Loaded {
+    pub options: AppOptions,
+    pub sources: Vec<(String, String)>,
+    pub storage: PathBuf,
 }
 
 /// Which backend `weir run` was asked for.
@@ -49,6 +49,8 @@ pub enum BackendChoice {
     Embedded,
     /// `--kafka`.
     Kafka,
+    /// No run (`weir describe`): nothing is opened, so the choice does not matter.
+    PlanOnly,
 }
 
 /// The streams-level keys of a runner config's `kafka` section that Weir itself reads (the
@@ -152,10 +154,10 @@ fn print_progress(metrics: &Metrics) {
     tracing::info!("progress: {}", progress_line(&metrics.snapshot().engine));
 }
 
-type Failed = (Vec<Diagnostic>, Vec<(String, String)>);
+pub(crate) type Failed = (Vec<Diagnostic>, Vec<(String, String)>);
 
 /// Reads the runner config or the definitions; `Err` carries diagnostics to print.
-fn load(paths: &[PathBuf], choice: BackendChoice) -> anyhow::Result<Result<Loaded, Failed>> {
+pub(crate) fn load(paths: &[PathBuf], choice: BackendChoice) -> anyhow::Result<Result<Loaded, Failed>> {
     let mut diags = Vec::new();
     let mut sources = Vec::new();
     let read = |path: &Path| -> anyhow::Result<String> {
@@ -285,6 +287,7 @@ fn backend(config: &RunnerConfig, storage: &Path, choice: BackendChoice) -> anyh
         }
     }
     match (choice, bootstrap) {
+        (BackendChoice::PlanOnly, _) => Ok(Backend::Embedded { dir: storage.to_path_buf() }),
         (BackendChoice::Embedded, Some(servers)) => {
             tracing::info!("--embedded: running on the embedded log; the runner config's Kafka cluster ({servers}) is not used");
             Ok(Backend::Embedded { dir: storage.to_path_buf() })
@@ -309,7 +312,7 @@ fn source_of<'a>(sources: &'a [(String, String)], file: &str) -> Option<&'a str>
 }
 
 /// Prints diagnostics; returns `false` (the run did not happen).
-fn report(diags: &[Diagnostic], sources: &[(String, String)]) -> bool {
+pub(crate) fn report(diags: &[Diagnostic], sources: &[(String, String)]) -> bool {
     for d in diags {
         eprintln!("{}", d.render(source_of(sources, &d.file)));
     }

@@ -38,8 +38,10 @@ use crate::ports::Functions;
 use crate::store::StoreSpec;
 use crate::store::untyped::UntypedCodec;
 
+mod describe;
 mod topology;
 mod windows;
+pub use describe::{Description, describe};
 pub use topology::{Aggregation, FnHandle, Node, NodeId, NodeKind, PrintTarget, ProducerPlan, Sink, Source, TopicFormat, Topology};
 use topology::{Attach, parents, rekeyed};
 pub use windows::{SuppressUntil, Suppression, Windowing};
@@ -203,7 +205,8 @@ impl DefPlanner<'_, '_> {
             FnRef::Named(n) => n.value.clone(),
             FnRef::Inline(d) => d.name.clone(),
         };
-        FnHandle { functions: Arc::clone(self.functions), qualified: format!("{}.{name}", self.def.namespace), name }
+        let stores = self.fn_def(f).map(|d| d.stores.iter().map(|s| s.value.clone()).collect()).unwrap_or_default();
+        FnHandle { functions: Arc::clone(self.functions), qualified: format!("{}.{name}", self.def.namespace), name, stores }
     }
 
     fn fn_def<'d>(&'d self, f: &'d FnRef) -> Option<&'d FunctionDef> {

@@ -23,6 +23,8 @@ pub struct FnHandle {
     pub name: String,
     /// `<namespace>.<name>`, for messages.
     pub qualified: String,
+    /// The state stores the function declares (its `stores`), which it reaches while it runs.
+    pub stores: Vec<String>,
 }
 
 impl std::fmt::Debug for FnHandle {
