@@ -9,6 +9,7 @@ mod notations;
 mod registry;
 mod run;
 mod serve;
+mod settings;
 mod test;
 mod topic;
 mod topic_kafka;

@@ -179,6 +179,7 @@ pub(crate) fn load(paths: &[PathBuf], choice: BackendChoice) -> anyhow::Result<R
         diags.extend(found);
         sources.push((name.clone(), first_text.clone()));
         let Some(config) = config else { return Ok(Err((diags, sources))) };
+        diags.extend(crate::settings::ignored_settings(&config, &first_text));
         let base = base_dir_of(&paths[0]);
         let notations = config.notation_names();
         for (namespace, source) in &config.ksml.definitions {
@@ -190,8 +191,17 @@ pub(crate) fn load(paths: &[PathBuf], choice: BackendChoice) -> anyhow::Result<R
                 }
                 DefinitionSource::File(file) => {
                     let path = config.config_directory(&base).join(&file.value);
-                    let text = read(&path)?;
                     let def_name = path.display().to_string();
+                    let text = match std::fs::read(&path)
+                        .map_err(|e| e.to_string())
+                        .and_then(|b| weir_dsl::source_text(&def_name, b).map_err(|d| d.message))
+                    {
+                        Ok(text) => text,
+                        Err(e) => {
+                            diags.push(crate::settings::unreadable_definition(&name, namespace, file, &path, &e));
+                            continue;
+                        }
+                    };
                     let (def, found) = weir_dsl::parse_definition(&def_name, namespace, &text, &notations);
                     diags.extend(found);
                     sources.push((def_name, text));
