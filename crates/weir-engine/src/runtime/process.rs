@@ -108,7 +108,7 @@ impl From<FunctionError> for NodeError {
 }
 
 pub(super) fn call(f: &FnHandle, args: &[&Datum]) -> Result<Datum, NodeError> {
-    Ok(f.functions.call_datum(&f.name, args)?)
+    Ok(f.functions.call_datum(&f.name, args, f.schemas.as_deref().map(Vec::as_slice))?)
 }
 
 /// A function's result as a [`Value`], for the operations that look inside it.
