@@ -641,7 +641,8 @@ impl DefPlanner<'_, '_> {
             (Flow::Stream, Op::GroupBy { mapper, .. }) => {
                 // The new key, then through a repartition topic so each key's records meet in one task.
                 let key_type = result(self, mapper);
-                let keyed = self.add(tail, pipeline, name.to_string(), NodeKind::MapKey { mapper: self.handle(mapper) }, key_type, v);
+                let mapper = self.typed(mapper, &[&k, &v]);
+                let keyed = self.add(tail, pipeline, name.to_string(), NodeKind::MapKey { mapper }, key_type, v);
                 let keyed =
                     self.add(&keyed, pipeline, name.to_string(), NodeKind::SkipNullKeys, keyed.key_type.clone(), keyed.value_type.clone());
                 let grouped = self.repartition(&keyed, pipeline, name.to_string(), op, None, None);
@@ -650,11 +651,12 @@ impl DefPlanner<'_, '_> {
             (Flow::Grouped, Op::Count { store }) => (Aggregation::Count, store, long_type()),
             (Flow::Grouped, Op::Reduce { reducer: Some(reducer), store, .. }) => {
                 let value_type = self.result_type(reducer).filter(|t| t.kind != TypeKind::Any).unwrap_or(v);
-                (Aggregation::Reduce { reducer: self.handle(reducer) }, store, value_type)
+                (Aggregation::Reduce { reducer: self.typed(reducer, &[&value_type, &value_type]) }, store, value_type)
             }
             (Flow::Grouped, Op::Aggregate { initializer, aggregator: Some(aggregator), store, .. }) => {
                 let value_type = self.result_type(aggregator).or_else(|| self.result_type(initializer)).unwrap_or_else(any_type);
-                (Aggregation::Aggregate { initializer: self.handle(initializer), aggregator: self.handle(aggregator) }, store, value_type)
+                let aggregator = self.typed(aggregator, &[&k, &v, &value_type]);
+                (Aggregation::Aggregate { initializer: self.handle(initializer), aggregator }, store, value_type)
             }
             (Flow::Stream, Op::ToTable { store }) => {
                 let store = match store {
