@@ -250,6 +250,18 @@ fn store_def(cx: &mut Cx, name: &str, node: &Node, path: &str, allowed: &[StoreK
             .with_hint("add 'persistent: true'"),
         );
     }
+    let caching = cx.bool(&obj, "caching").unwrap_or(false);
+    if caching && let Some(n) = obj.get("caching") {
+        cx.diags.push(crate::diag::Diagnostic::warning(
+            cx.file,
+            Some(n.span),
+            &obj.path_of("caching"),
+            format!(
+                "'caching' of store '{store_name}' is not acted on: Weir keeps no record cache, so every update goes on at once \
+                 (as Kafka Streams does with caching off)"
+            ),
+        ));
+    }
     let segment_interval_ms = cx.duration(&obj, "segmentInterval");
     let retention_ms = cx.duration(&obj, "retention");
     let window_size_ms = cx.duration(&obj, "windowSize");
@@ -298,7 +310,7 @@ fn store_def(cx: &mut Cx, name: &str, node: &Node, path: &str, allowed: &[StoreK
         retention_ms,
         window_size_ms,
         retain_duplicates: cx.bool(&obj, "retainDuplicates").unwrap_or(false),
-        caching: cx.bool(&obj, "caching").unwrap_or(false),
+        caching,
         logging: cx.bool(&obj, "logging").unwrap_or(false),
         span: node.span,
     })

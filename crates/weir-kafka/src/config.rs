@@ -386,6 +386,12 @@ fn route(key: &str) -> (Option<Client>, &str) {
     (None, key)
 }
 
+/// Whether `key` (with or without a client prefix) is one of Kafka Streams' own settings
+/// (`StreamsConfig`), which the application, not a Kafka client, acts on.
+pub fn is_streams_setting(key: &str) -> bool {
+    drop_reason(route(key).1) == Some(STREAMS)
+}
+
 /// Why a property (without its client prefix) is dropped, if it is.
 fn drop_reason(key: &str) -> Option<&'static str> {
     if STREAMS_KEYS.contains(&key)

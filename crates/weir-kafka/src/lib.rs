@@ -34,7 +34,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use weir_engine::broker::{Broker, BrokerError, ErrorKind, GroupMember, NewRecord, Result, StoredRecord, TopicSpec};
 
 use crate::config::{Client, ClientProperties};
-pub use crate::config::{DroppedProperty, KafkaConfig};
+pub use crate::config::{DroppedProperty, KafkaConfig, is_streams_setting};
 use crate::context::{LogContext, client_config};
 use crate::error::{broker_error, describe, partition_i32};
 use crate::group::{KafkaMember, commit_as_member};

@@ -142,12 +142,7 @@ pub(crate) fn delete_before(admin: &AdminClient<LogContext>, topic: &str, partit
         done.map_err(|e| broker_error(&e, &format!("cannot delete the records below offset {offset} of"), Some(topic), Some(partition)))?;
     for element in result.elements() {
         if let Err(e) = element.error() {
-            return Err(broker_error(
-                &e,
-                &format!("cannot delete the records below offset {offset} of"),
-                Some(topic),
-                Some(partition),
-            ));
+            return Err(broker_error(&e, &format!("cannot delete the records below offset {offset} of"), Some(topic), Some(partition)));
         }
     }
     Ok(())

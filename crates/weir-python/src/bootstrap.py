@@ -234,6 +234,117 @@ def new_namespace(namespace, emit, record_metric):
     }
 
 
+# ---- structs with a schema: KSML's `@type` and `@schema` keys ------------------------------
+
+_ABSENT = object()
+_META = ("@type", "@schema")
+_dict_contains = dict.__contains__
+_dict_get = dict.get
+_dict_delitem = dict.__delitem__
+_dict_setitem = dict.__setitem__
+_dict_pop = dict.pop
+
+
+class SchemaStruct(dict):
+    """A struct with a schema (an Avro record, ...) as a function receives it: a dict of the
+    record's fields that also answers KSML's `@type` (the schema's name) and `@schema` (the
+    schema, in KSML's schema notation) keys on lookup, `in`, `get`, `del`, `pop`,
+    `setdefault` and assignment, as KSML's dict does. They are kept beside the fields, not
+    among them: iteration, `len`, `keys()`, `==` and JSON see the fields only, and they are
+    never part of a returned value (KSML drops them from results too). `@schema` is copied
+    from the schema on first use, so changing it changes this value's copy only.
+
+    One subclass per schema (`schema_struct_class`) carries the schema, so making a value
+    costs no more than making a dict."""
+
+    __slots__ = ("_type", "_schema")
+    _info = ("", None)
+
+    def _meta(self, key):
+        """The value of `@type` or `@schema`, `_ABSENT` once deleted."""
+        try:
+            return self._type if key == "@type" else self._schema
+        except AttributeError:  # untouched: from the schema
+            name, template = self._info
+            if key == "@type":
+                return name
+            self._schema = schema = _deep_copy(template)
+            return schema
+
+    def _has(self, key):
+        try:
+            return (self._type if key == "@type" else self._schema) is not _ABSENT
+        except AttributeError:
+            return True
+
+    def _set(self, key, value):
+        if key == "@type":
+            self._type = value
+        else:
+            self._schema = value
+
+    def __missing__(self, key):
+        if (key == "@type" or key == "@schema") and self._has(key):
+            return self._meta(key)
+        raise KeyError(key)
+
+    def __contains__(self, key):
+        return _dict_contains(self, key) or ((key == "@type" or key == "@schema") and self._has(key))
+
+    def get(self, key, default=None):
+        if (key == "@type" or key == "@schema") and not _dict_contains(self, key):
+            return self._meta(key) if self._has(key) else default
+        return _dict_get(self, key, default)
+
+    def __setitem__(self, key, value):
+        if key == "@type" or key == "@schema":
+            self._set(key, value)
+        else:
+            _dict_setitem(self, key, value)
+
+    def __delitem__(self, key):
+        if (key == "@type" or key == "@schema") and not _dict_contains(self, key):
+            if not self._has(key):
+                raise KeyError(key)
+            self._set(key, _ABSENT)
+        else:
+            _dict_delitem(self, key)
+
+    def pop(self, key, *default):
+        if (key == "@type" or key == "@schema") and not _dict_contains(self, key):
+            if self._has(key):
+                value = self._meta(key)
+                self._set(key, _ABSENT)
+                return value
+            if default:
+                return default[0]
+            raise KeyError(key)
+        return _dict_pop(self, key, *default)
+
+    def setdefault(self, key, default=None):
+        if (key == "@type" or key == "@schema") and not _dict_contains(self, key):
+            if self._has(key):
+                return self._meta(key)
+            self._set(key, default)
+            return default
+        return dict.setdefault(self, key, default)
+
+
+def _deep_copy(value):
+    """A copy of a schema (dicts, lists and scalars) to change freely."""
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+def schema_struct_class(name, schema):
+    """The `SchemaStruct` class of one schema: its name (`@type`) and the schema as KSML
+    represents it (`@schema`, copied for each value that asks for it)."""
+    return type("SchemaStruct", (SchemaStruct,), {"__slots__": (), "_info": (name, schema)})
+
+
 # ---- `java`: the one Java module KSML's `ksml.py` typing helper imports ---------------------
 
 _JAVA_PACKAGE = "io.axual.ksml.proxy."

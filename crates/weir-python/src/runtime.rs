@@ -14,7 +14,7 @@
 //! `log` messages go to `tracing` with the target `ksml` and the KSML logger name
 //! (`<namespace>.function.<name>`) as a field.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -24,7 +24,7 @@ use weir_dsl::{Diagnostic, Span};
 use weir_engine::Value;
 use weir_engine::hash::FastMap;
 use weir_engine::metrics::{MetricId, MetricKind, user_metrics};
-use weir_engine::ports::{ForeignValue, FunctionError, Functions, ScopeHandle, ThreadScope};
+use weir_engine::ports::{ArgSchema, ForeignValue, FunctionError, Functions, ScopeHandle, ThreadScope};
 use weir_engine::value::{Datum, convert, converts_unchanged};
 
 use crate::compile::{LoggerKind, bootstrap, spec, syntax_diagnostic};
@@ -233,6 +233,44 @@ impl PythonFunctions {
         Ok(Some(result))
     }
 
+    /// A struct argument whose declared type has `schema`, as a `SchemaStruct` of that
+    /// schema's class; `None` when the argument is not a struct (a null passes as `None`).
+    fn schema_struct<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        d: &Datum,
+        schema: &ArgSchema,
+    ) -> Result<Option<Bound<'py, PyAny>>, FunctionError> {
+        let fail = |e: String| self.fail(name, format!("cannot pass the arguments to Python: {e}"));
+        let class = schema
+            .runtime(|| -> Result<Py<PyAny>, String> {
+                let template = to_py(py, &schema.schema).map_err(|e| e.to_string())?;
+                let class = bootstrap(py).and_then(|m| m.call_method1("schema_struct_class", (&schema.name, template)));
+                class.map(Bound::unbind).map_err(|e| format!("internal error: Weir's SchemaStruct class (a bug in Weir): {e}"))
+            })
+            .ok_or_else(|| fail("internal error: another runtime's schema object (a bug in Weir)".to_string()))?
+            .as_ref()
+            .map_err(|e| fail(e.clone()))?
+            .bind(py);
+        let made = match d {
+            Datum::Value(Value::Struct(fields)) => class.call0().and_then(|obj| {
+                let dict = obj.cast::<PyDict>()?;
+                for (k, v) in fields {
+                    dict.set_item(k, to_py(py, v)?)?;
+                }
+                Ok(obj)
+            }),
+            Datum::Foreign(x) => match x.as_any().downcast_ref::<PyValue>().map(|o| o.bind(py)) {
+                // Copies the fields (a `SchemaStruct`'s own `@type`/`@schema` stay behind).
+                Some(obj) if obj.is_instance_of::<PyDict>() => class.call1((obj,)),
+                _ => return Ok(None),
+            },
+            Datum::Value(_) => return Ok(None),
+        };
+        made.map(Some).map_err(|e| fail(e.to_string()))
+    }
+
     /// A result as a [`Value`] of the declared result type.
     fn result_value(&self, name: &str, f: &Loaded, result: &Bound<'_, PyAny>) -> Result<Value, FunctionError> {
         let value = from_py(result).map_err(|e| self.fail(name, format!("the result cannot be converted: {e}")))?;
@@ -263,7 +301,11 @@ impl Functions for PythonFunctions {
     /// As [`Functions::call`], with Python objects passed in as they are, and a result that
     /// is a lossless dict, list or tuple ([`PyValue::keep`]) handed back as it is when its
     /// declared type would not convert it.
-    fn call_datum(&self, name: &str, args: &[&Datum]) -> Result<Datum, FunctionError> {
+    ///
+    /// An argument whose declared type has a schema ([`ArgSchema`]) and that is a struct
+    /// reaches Python as a `SchemaStruct` (bootstrap.py), a dict that also answers KSML's
+    /// `@type` and `@schema`; a fresh one for each call, as KSML converts each time.
+    fn call_datum(&self, name: &str, args: &[&Datum], schemas: Option<&[Option<Arc<ArgSchema>>]>) -> Result<Datum, FunctionError> {
         let f = self.loaded(name)?;
         Python::attach(|py| {
             let arg = |d: &Datum| match d {
@@ -277,9 +319,23 @@ impl Functions for PythonFunctions {
                 Datum::Value(v) => to_py(py, v).map_err(|e| self.fail(name, format!("cannot pass the arguments to Python: {e}"))),
             };
             // The usual (key, value) on the stack; other counts in a Vec.
-            let result = match args {
-                [k, v] => self.invoke(py, name, f, &[arg(k)?, arg(v)?])?,
-                _ => self.invoke(py, name, f, &args.iter().map(|d| arg(d)).collect::<Result<Vec<_>, _>>()?)?,
+            let result = match (schemas, args) {
+                (None, [k, v]) => self.invoke(py, name, f, &[arg(k)?, arg(v)?])?,
+                (None, _) => self.invoke(py, name, f, &args.iter().map(|d| arg(d)).collect::<Result<Vec<_>, _>>()?)?,
+                (Some(schemas), _) => {
+                    let py_args = args
+                        .iter()
+                        .enumerate()
+                        .map(|(i, d)| match schemas.get(i) {
+                            Some(Some(schema)) => match self.schema_struct(py, name, d, schema)? {
+                                Some(obj) => Ok(obj),
+                                None => arg(d),
+                            },
+                            _ => arg(d),
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    self.invoke(py, name, f, &py_args)?
+                }
             };
             let Some(result) = result else { return Ok(Datum::Value(Value::Null)) };
             if let Some(kind) = container_kind(&result)
@@ -443,6 +499,63 @@ mod tests {
         assert_eq!(v, weir_engine::metrics::MetricValue::Counter { count: 2 });
         assert!(matches!(find("weir_test_rate").1, weir_engine::metrics::MetricValue::Meter { count: 6, .. }));
         assert!(matches!(find("weir_test_time").1, weir_engine::metrics::MetricValue::Timer { count: 2, sum_ns: 4_000_000, .. }));
+    }
+
+    fn text(s: &str) -> Value {
+        Value::String(s.to_string())
+    }
+
+    fn fields(pairs: &[(&str, Value)]) -> Value {
+        Value::Struct(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+    }
+
+    /// A struct whose declared type has a schema answers KSML's `@type` and `@schema` (and
+    /// forgets them when deleted or popped, takes them when assigned), while iteration,
+    /// `len`, JSON and the returned value see its fields only; each call starts afresh.
+    #[test]
+    fn schema_structs_answer_type_and_schema() {
+        let f = load(
+            "functions:\n  probe:\n    type: valueTransformer\n    globalCode: import json\n    code: |\n      out = {'type': value['@type'], 'get': value.get('@type'), 'in': '@type' in value and '@schema' in value}\n      out['len'], out['keys'], out['json'] = len(value), list(value), json.dumps(value)\n      out['eq'] = value == {'a': 1, 'color': 'blue'}\n      schema = value['@schema']\n      schema['name'] = schema['name'] + 'NoColor'\n      del schema['fields'][1]\n      out['same_copy'] = value['@schema']['name']\n      del value['@type']\n      out['deleted'] = ['@type' in value, value.get('@type', 'gone'), value.pop('@type', 'gone')]\n      try:\n        value['@type']\n      except KeyError as e:\n        out['key_error'] = str(e)\n      value['@schema'] = {'name': 'Assigned'}\n      value['@type'] = 'T'\n      value['owner'] = 'Zack'\n      out['assigned'] = [value['@schema']['name'], value['@type'], value.pop('@schema')['name'], '@schema' in value]\n      out['after'] = sorted(value.keys())\n      out['value'] = value\n    expression: out\n    resultType: json\n  plain:\n    type: valueTransformer\n    expression: \"['@type' in value, value.get('@type', 'none'), type(value) is dict]\"\n    resultType: json\n",
+        );
+        let schema = fields(&[
+            ("type", text("struct")),
+            ("name", text("Sensor")),
+            ("fields", Value::List(vec![fields(&[("name", text("a"))]), fields(&[("name", text("color"))])])),
+        ]);
+        let schemas: Vec<Option<Arc<ArgSchema>>> = vec![None, Some(Arc::new(ArgSchema::new("Sensor".to_string(), schema)))];
+        let key = Datum::Value(text("k"));
+        let value = Datum::Value(fields(&[("a", Value::Long(1)), ("color", text("blue"))]));
+        let expected = fields(&[
+            ("type", text("Sensor")),
+            ("get", text("Sensor")),
+            ("in", Value::Bool(true)),
+            ("len", Value::Long(2)),
+            ("keys", Value::List(vec![text("a"), text("color")])),
+            ("json", text("{\"a\": 1, \"color\": \"blue\"}")),
+            ("eq", Value::Bool(true)),
+            ("same_copy", text("SensorNoColor")),
+            ("deleted", Value::List(vec![Value::Bool(false), text("gone"), text("gone")])),
+            ("key_error", text("'@type'")),
+            ("assigned", Value::List(vec![text("Assigned"), text("T"), text("Assigned"), Value::Bool(false)])),
+            ("after", Value::List(vec![text("a"), text("color"), text("owner")])),
+            ("value", fields(&[("a", Value::Long(1)), ("color", text("blue")), ("owner", text("Zack"))])),
+        ]);
+        // A value passed on as a Python object (a previous function's result) too.
+        let foreign = Python::attach(|py| {
+            let obj = py.eval(c"{'a': 1, 'color': 'blue'}", None, None).expect("eval");
+            Datum::Foreign(Box::new(PyValue::keep(&obj).expect("a plain dict is kept")))
+        });
+        // Twice: the second call gets the schema as it was, not the first call's changes.
+        for v in [&value, &value, &foreign] {
+            let out = f.call_datum("probe", &[&key, v], Some(&schemas)).expect("probe").into_value().expect("value");
+            assert_eq!(out, expected);
+        }
+        let kept = f.call_datum("probe", &[&key, &value], None).err();
+        assert!(kept.is_some_and(|e| e.message.contains("KeyError: '@type'")), "no schema, no @type");
+        let plain = f.call_datum("plain", &[&key, &value], None).expect("plain").into_value().expect("value");
+        assert_eq!(plain, Value::List(vec![Value::Bool(false), text("none"), Value::Bool(true)]));
+        let null = f.call_datum("plain", &[&key, &Datum::Value(Value::Null)], Some(&schemas)).err();
+        assert!(null.is_some_and(|e| e.message.contains("TypeError")), "None stays None");
     }
 
     #[test]

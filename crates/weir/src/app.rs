@@ -137,6 +137,48 @@ impl From<anyhow::Error> for StartError {
     }
 }
 
+/// A topology planned from definitions, and the notations it was planned with.
+pub struct Planned {
+    pub topology: Topology,
+    pub notations: Notations,
+}
+
+/// What [`App::build`] does before it opens the backend, and all `weir describe` needs:
+/// install the Python context, load each definition's functions, build the notations, plan.
+pub fn plan_definitions(
+    definitions: &[Definition],
+    application_id: &str,
+    pipelines: bool,
+    producers: bool,
+    python: Option<PythonSetup>,
+    notations: NotationSetup,
+) -> Result<Planned, StartError> {
+    if let Some(python) = &python {
+        weir_python::context::install(&python.context, python.module_path.as_deref()).map_err(anyhow::Error::msg)?;
+    }
+    let mut inputs = Vec::new();
+    let mut failed = Vec::new();
+    for def in definitions {
+        match PythonFunctions::load(def) {
+            Ok(f) => inputs.push(PlanInput { definition: def, functions: Arc::new(f) as Arc<dyn Functions> }),
+            Err(diags) => failed.extend(diags),
+        }
+    }
+    if !failed.is_empty() {
+        return Err(StartError::Functions(failed));
+    }
+    let notations = match notations {
+        NotationSetup::ForRun { config, schema_directory, storage } => {
+            std::fs::create_dir_all(&storage).with_context(|| format!("cannot create the storage directory '{}'", storage.display()))?;
+            crate::notations::for_run(config.as_deref(), schema_directory, &storage)?
+        }
+        NotationSetup::Given(notations) => notations,
+    };
+    let plan_options = PlanOptions { application_id: application_id.to_string(), pipelines, producers };
+    let topology = plan(&inputs, &notations, &plan_options).map_err(StartError::Plan)?;
+    Ok(Planned { topology, notations })
+}
+
 /// Asks a running application to stop; can be handed to a signal handler.
 #[derive(Clone)]
 pub struct StopHandle(Arc<AtomicBool>);
@@ -170,30 +212,8 @@ impl App {
     /// Assembles the application (see the module doc); nothing runs yet.
     pub fn build(options: AppOptions) -> Result<App, StartError> {
         let AppOptions { definitions, run: mut run_options, pipelines, producers, python, notations, backend } = options;
-        if let Some(python) = &python {
-            weir_python::context::install(&python.context, python.module_path.as_deref()).map_err(anyhow::Error::msg)?;
-        }
-        let mut inputs = Vec::new();
-        let mut failed = Vec::new();
-        for def in &definitions {
-            match PythonFunctions::load(def) {
-                Ok(f) => inputs.push(PlanInput { definition: def, functions: Arc::new(f) as Arc<dyn Functions> }),
-                Err(diags) => failed.extend(diags),
-            }
-        }
-        if !failed.is_empty() {
-            return Err(StartError::Functions(failed));
-        }
-        let notations = match notations {
-            NotationSetup::ForRun { config, schema_directory, storage } => {
-                std::fs::create_dir_all(&storage)
-                    .with_context(|| format!("cannot create the storage directory '{}'", storage.display()))?;
-                crate::notations::for_run(config.as_deref(), schema_directory, &storage)?
-            }
-            NotationSetup::Given(notations) => notations,
-        };
-        let plan_options = PlanOptions { application_id: run_options.application_id.clone(), pipelines, producers };
-        let topology = plan(&inputs, &notations, &plan_options).map_err(StartError::Plan)?;
+        let Planned { topology, notations } =
+            plan_definitions(&definitions, &run_options.application_id, pipelines, producers, python, notations)?;
         let Opened { broker, log } = backend.open()?;
         tracing::info!(
             application = %run_options.application_id,

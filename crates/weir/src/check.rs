@@ -17,7 +17,10 @@ use weir_dsl::{Diagnostic, yaml};
 /// What was found in one run, for the summary line.
 #[derive(Default)]
 struct Tally {
+    /// Definition files read (not the runner configs, nor files that could not be read).
     files: usize,
+    runners: usize,
+    unreadable: usize,
     errors: usize,
     warnings: usize,
     skipped: Vec<PathBuf>,
@@ -39,7 +42,7 @@ pub fn run(paths: &[PathBuf], show_warnings: bool) -> anyhow::Result<bool> {
         {
             Ok(text) => text,
             Err(d) => {
-                tally.files += 1;
+                tally.unreadable += 1;
                 report(&mut tally, show_warnings, vec![d], None);
                 continue;
             }
@@ -63,15 +66,15 @@ pub fn run(paths: &[PathBuf], show_warnings: bool) -> anyhow::Result<bool> {
     for skipped in &tally.skipped {
         eprintln!("note: skipped '{}': a test suite (run it with 'weir test')", skipped.display());
     }
-    let summary = format!(
-        "checked {} definition file{}: {} error{}, {} warning{}",
-        tally.files,
-        plural(tally.files),
-        tally.errors,
-        plural(tally.errors),
-        tally.warnings,
-        plural(tally.warnings)
-    );
+    let mut checked = format!("{} definition file{}", tally.files, plural(tally.files));
+    if tally.runners > 0 {
+        checked.push_str(&format!(" and {} runner config{}", tally.runners, plural(tally.runners)));
+    }
+    if tally.unreadable > 0 {
+        checked.push_str(&format!(" ({} unreadable file{})", tally.unreadable, plural(tally.unreadable)));
+    }
+    let summary =
+        format!("checked {checked}: {} error{}, {} warning{}", tally.errors, plural(tally.errors), tally.warnings, plural(tally.warnings));
     eprintln!("{summary}");
     Ok(tally.errors == 0)
 }
@@ -124,9 +127,10 @@ fn classify(text: &str) -> FileKind {
 fn check_runner(file: &Path, text: &str, tally: &mut Tally, show_warnings: bool, seen: &mut BTreeSet<PathBuf>) {
     let name = file.display().to_string();
     let (config, diags) = weir_dsl::runner::parse_runner_config(&name, text);
-    tally.files += 1;
+    tally.runners += 1;
     report(tally, show_warnings, diags, Some(text));
     let Some(config) = config else { return };
+    report(tally, show_warnings, crate::settings::ignored_settings(&config, text), Some(text));
     let notations = config.notation_names();
     let base = base_dir_of(file);
     for (namespace, source) in &config.ksml.definitions {
@@ -140,22 +144,17 @@ fn check_runner(file: &Path, text: &str, tally: &mut Tally, show_warnings: bool,
                 let def_path = config.config_directory(&base).join(&path.value);
                 seen.insert(canonical(&def_path));
                 let def_name = def_path.display().to_string();
-                tally.files += 1;
                 match std::fs::read(&def_path)
                     .map_err(|e| e.to_string())
                     .and_then(|b| weir_dsl::source_text(&def_name, b).map_err(|d| d.message))
                 {
                     Ok(def_text) => {
+                        tally.files += 1;
                         let diags = definition_diagnostics(&def_name, namespace, &def_text, &notations);
                         report(tally, show_warnings, diags, Some(&def_text));
                     }
                     Err(e) => {
-                        let d = Diagnostic::error(
-                            &name,
-                            Some(path.span),
-                            &format!("ksml.definitions.{namespace}"),
-                            format!("cannot read definition '{def_name}': {e}"),
-                        );
+                        let d = crate::settings::unreadable_definition(&name, namespace, path, &def_path, &e);
                         report(tally, show_warnings, vec![d], Some(text));
                     }
                 }

@@ -4,12 +4,14 @@
 mod app;
 mod check;
 mod control;
+mod describe;
 mod notations;
 mod prometheus;
 mod registry;
 mod rest;
 mod run;
 mod serve;
+mod settings;
 mod test;
 mod topic;
 mod topic_kafka;
@@ -23,6 +25,12 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "weir", version, about = "Runs KSML stream-processing definitions, on an embedded log or Apache Kafka")]
 struct Cli {
+    /// More log output: each -v one level more than WEIR_LOG or the command's default (info; warn for `test`).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Less log output: each -q one level less (`-qq` on `run`: errors only).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    quiet: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -55,6 +63,17 @@ enum Command {
         /// config, so this only makes the choice explicit.
         #[arg(long)]
         kafka: bool,
+    },
+    /// Print the topology `weir run` would run (sub-topologies, sources, processors and
+    /// their stores, sinks, internal topics), as Kafka Streams' Topology.describe() text, a
+    /// Mermaid flowchart or a Graphviz digraph.
+    Describe {
+        /// A runner config, or one or more definition files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: describe::Format,
     },
     /// Run KSML test suites (KSML's test-runner format) on a fresh embedded log per test, no
     /// broker needed; exits non-zero unless every test passes.
@@ -95,11 +114,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let logs = |default| init_logging(default, cli.verbose, cli.quiet);
     let result = match cli.command {
         Command::Check { paths, no_warnings } => check::run(&paths, !no_warnings),
         Command::Schema { runner } => schema(runner),
         Command::Run { paths, until_idle, embedded, kafka } => {
-            init_logging();
+            logs(tracing::Level::INFO);
             let choice = if embedded {
                 run::BackendChoice::Embedded
             } else if kafka {
@@ -109,7 +129,15 @@ fn main() -> ExitCode {
             };
             run::run(&paths, until_idle, choice)
         }
-        Command::Test { paths, junit } => test::run(&paths, junit.as_deref()),
+        Command::Describe { paths, format } => {
+            logs(tracing::Level::INFO);
+            describe::run(&paths, format)
+        }
+        Command::Test { paths, junit } => {
+            // Warnings only unless asked, so the report stays readable.
+            logs(tracing::Level::WARN);
+            test::run(&paths, junit.as_deref())
+        }
         Command::Topic { storage, bootstrap_server, config, command } => {
             topic::run(topic::Place { storage, bootstrap_server, config }, command, topic_args())
         }
@@ -142,22 +170,27 @@ fn topic_args() -> Vec<String> {
     out
 }
 
-/// Logs go to stderr; `WEIR_LOG` sets the level (error, warn, info — the default —, debug, trace).
-fn init_logging() {
-    let level = match std::env::var("WEIR_LOG").unwrap_or_default().to_ascii_lowercase().as_str() {
-        "error" => tracing::Level::ERROR,
-        "warn" => tracing::Level::WARN,
-        "debug" => tracing::Level::DEBUG,
-        "trace" => tracing::Level::TRACE,
-        _ => tracing::Level::INFO,
-    };
+/// Logs go to stderr at `default` (a command's own level), or the level `WEIR_LOG` names
+/// (error, warn, info, debug, trace), moved up by `-v` and down by `-q`.
+fn init_logging(default: tracing::Level, verbose: u8, quiet: u8) {
+    let level = log_level(default, std::env::var("WEIR_LOG").ok().as_deref(), verbose, quiet);
     use std::io::IsTerminal as _;
-    tracing_subscriber::fmt()
+    let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_max_level(level)
         .with_target(false)
-        .init();
+        .try_init();
+}
+
+const LEVELS: [tracing::Level; 5] =
+    [tracing::Level::ERROR, tracing::Level::WARN, tracing::Level::INFO, tracing::Level::DEBUG, tracing::Level::TRACE];
+
+fn log_level(default: tracing::Level, env: Option<&str>, verbose: u8, quiet: u8) -> tracing::Level {
+    let named = env.and_then(|e| LEVELS.iter().position(|l| l.as_str().eq_ignore_ascii_case(e.trim())));
+    let base = named.or_else(|| LEVELS.iter().position(|l| *l == default)).unwrap_or(2);
+    let at = (base + usize::from(verbose)).saturating_sub(usize::from(quiet)).min(LEVELS.len() - 1);
+    LEVELS[at]
 }
 
 fn schema(runner: bool) -> anyhow::Result<bool> {
@@ -167,5 +200,31 @@ fn schema(runner: bool) -> anyhow::Result<bool> {
         // `weir schema | head` closes the pipe early: not an error.
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::log_level;
+
+    #[test]
+    fn flags_move_the_level_from_weir_log_or_the_commands_default() {
+        let rows: &[(Level, Option<&str>, u8, u8, Level)] = &[
+            (Level::INFO, None, 0, 0, Level::INFO),
+            (Level::INFO, None, 1, 0, Level::DEBUG),
+            (Level::INFO, None, 2, 0, Level::TRACE),
+            (Level::INFO, None, 5, 0, Level::TRACE),
+            (Level::INFO, None, 0, 1, Level::WARN),
+            (Level::INFO, None, 0, 3, Level::ERROR),
+            (Level::WARN, None, 0, 0, Level::WARN),
+            (Level::INFO, Some("debug"), 0, 0, Level::DEBUG),
+            (Level::INFO, Some("ERROR"), 1, 0, Level::WARN),
+            (Level::WARN, Some("nonsense"), 0, 1, Level::ERROR),
+        ];
+        for (default, env, verbose, quiet, want) in rows {
+            assert_eq!(log_level(*default, *env, *verbose, *quiet), *want, "{default} {env:?} -v{verbose} -q{quiet}");
+        }
     }
 }

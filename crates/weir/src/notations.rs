@@ -22,15 +22,29 @@ pub const EMBEDDED_REGISTRY_FILE: &str = "schemas.json";
 /// Builds the notations for a run. `schema_directory` is where schema files are read from;
 /// `storage` is the storage directory (it must exist).
 pub fn for_run(config: Option<&RunnerConfig>, schema_directory: PathBuf, storage: &Path) -> anyhow::Result<Notations> {
+    build(config, schema_directory, || {
+        let file = storage.join(EMBEDDED_REGISTRY_FILE);
+        Ok(Arc::new(MemoryRegistry::persistent(&file).with_context(|| "cannot open the embedded schema registry")?))
+    })
+}
+
+/// The notations of a run, for planning only (`weir describe`): as [`for_run`], but the
+/// embedded schema registry is a fresh one in memory, so nothing is written.
+pub fn for_plan(config: Option<&RunnerConfig>, schema_directory: PathBuf) -> anyhow::Result<Notations> {
+    build(config, schema_directory, || Ok(Arc::new(MemoryRegistry::new())))
+}
+
+fn build(
+    config: Option<&RunnerConfig>,
+    schema_directory: PathBuf,
+    embedded: impl FnOnce() -> anyhow::Result<Arc<dyn SchemaRegistry>>,
+) -> anyhow::Result<Notations> {
     let default: Arc<dyn SchemaRegistry> = match config.and_then(|c| c.kafka.get("schema.registry.url")) {
         Some(_) => {
             let kafka = &config.map(|c| c.kafka.clone()).unwrap_or_default();
             crate::registry::connect("kafka", kafka).map_err(|e| anyhow!("{e}"))?
         }
-        None => {
-            let file = storage.join(EMBEDDED_REGISTRY_FILE);
-            Arc::new(MemoryRegistry::persistent(&file).with_context(|| "cannot open the embedded schema registry")?)
-        }
+        None => embedded()?,
     };
     let mut notations = Notations::builtin().with_schema_directory(Some(schema_directory)).with_default_registry(default);
     let Some(config) = config else { return Ok(notations) };

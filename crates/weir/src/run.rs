@@ -41,13 +41,14 @@ const CLEAN_EVERY: Duration = Duration::from_secs(60);
 
 /// A run, read and checked: the application's options and the source text per file (for
 /// rendering diagnostics).
-struct Loaded {
-    options: AppOptions,
-    sources: Vec<(String, String)>,
-    storage: PathBuf,
+pub(crate) struct Loaded {
+    pub options: AppOptions,
+    pub sources: Vec<(String, String)>,
+    pub storage: PathBuf,
     /// The REST API and Prometheus sections of the runner config (off without one), with
-    /// the Prometheus rules file resolved.
-    endpoints: Option<(ApplicationServer, Prometheus, Option<PathBuf>)>,
+    /// (`prometheus.configFile` is warned about with the other settings Weir does not use:
+    /// `settings::ignored_settings`).
+    pub endpoints: Option<(ApplicationServer, Prometheus)>,
 }
 
 /// Which backend `weir run` was asked for.
@@ -59,6 +60,8 @@ pub enum BackendChoice {
     Embedded,
     /// `--kafka`.
     Kafka,
+    /// No run (`weir describe`): nothing is opened, so the choice does not matter.
+    PlanOnly,
 }
 
 /// The streams-level keys of a runner config's `kafka` section that Weir itself reads (the
@@ -79,7 +82,7 @@ pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice) -> anyhow
     };
     // Listening before the run starts, so the probes answer (500) while it starts.
     let _servers = match &endpoints {
-        Some((rest, prometheus, rules)) => start_endpoints(&app, rest, prometheus, rules.as_deref())?,
+        Some((rest, prometheus)) => start_endpoints(&app, rest, prometheus)?,
         None => Vec::new(),
     };
     let stop = app.stop_handle();
@@ -128,7 +131,7 @@ pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice) -> anyhow
 
 /// Starts the REST API and the Prometheus endpoint, those the runner config enables. A port
 /// that cannot be bound stops the start.
-fn start_endpoints(app: &App, rest: &ApplicationServer, prometheus: &Prometheus, rules: Option<&Path>) -> anyhow::Result<Vec<Server>> {
+fn start_endpoints(app: &App, rest: &ApplicationServer, prometheus: &Prometheus) -> anyhow::Result<Vec<Server>> {
     let mut servers = Vec::new();
     if rest.enabled {
         let api = Rest { metrics: app.metrics_handle(), queries: app.queries(), owners: Box::new(ThisProcess) };
@@ -137,12 +140,6 @@ fn start_endpoints(app: &App, rest: &ApplicationServer, prometheus: &Prometheus,
         servers.push(server);
     }
     if prometheus.enabled {
-        if let Some(path) = rules {
-            tracing::warn!(
-                "ksml.prometheus.configFile '{}' is not used: it holds JMX exporter rules, and Weir exports its metrics under fixed names (see docs/operate.md)",
-                path.display()
-            );
-        }
         let exporter = crate::prometheus::Exporter {
             metrics: app.metrics_handle(),
             queries: app.queries(),
@@ -200,10 +197,10 @@ fn print_progress(metrics: &Metrics) {
     tracing::info!("progress: {}", progress_line(&metrics.snapshot().engine));
 }
 
-type Failed = (Vec<Diagnostic>, Vec<(String, String)>);
+pub(crate) type Failed = (Vec<Diagnostic>, Vec<(String, String)>);
 
 /// Reads the runner config or the definitions; `Err` carries diagnostics to print.
-fn load(paths: &[PathBuf], choice: BackendChoice) -> anyhow::Result<Result<Loaded, Failed>> {
+pub(crate) fn load(paths: &[PathBuf], choice: BackendChoice) -> anyhow::Result<Result<Loaded, Failed>> {
     let mut diags = Vec::new();
     let mut sources = Vec::new();
     let read = |path: &Path| -> anyhow::Result<String> {
@@ -225,6 +222,7 @@ fn load(paths: &[PathBuf], choice: BackendChoice) -> anyhow::Result<Result<Loade
         diags.extend(found);
         sources.push((name.clone(), first_text.clone()));
         let Some(config) = config else { return Ok(Err((diags, sources))) };
+        diags.extend(crate::settings::ignored_settings(&config, &first_text));
         let base = base_dir_of(&paths[0]);
         let notations = config.notation_names();
         for (namespace, source) in &config.ksml.definitions {
@@ -236,8 +234,17 @@ fn load(paths: &[PathBuf], choice: BackendChoice) -> anyhow::Result<Result<Loade
                 }
                 DefinitionSource::File(file) => {
                     let path = config.config_directory(&base).join(&file.value);
-                    let text = read(&path)?;
                     let def_name = path.display().to_string();
+                    let text = match std::fs::read(&path)
+                        .map_err(|e| e.to_string())
+                        .and_then(|b| weir_dsl::source_text(&def_name, b).map_err(|d| d.message))
+                    {
+                        Ok(text) => text,
+                        Err(e) => {
+                            diags.push(crate::settings::unreadable_definition(&name, namespace, file, &path, &e));
+                            continue;
+                        }
+                    };
                     let (def, found) = weir_dsl::parse_definition(&def_name, namespace, &text, &notations);
                     diags.extend(found);
                     sources.push((def_name, text));
@@ -325,7 +332,7 @@ fn app_from_config(
         },
         backend: backend(config, &storage, choice, exactly_once)?,
     };
-    let endpoints = Some((config.ksml.application_server.clone(), config.ksml.prometheus.clone(), config.prometheus_config_file(base)));
+    let endpoints = Some((config.ksml.application_server.clone(), config.ksml.prometheus.clone()));
     Ok(Loaded { options, sources, storage, endpoints })
 }
 
@@ -334,6 +341,7 @@ fn backend(config: &RunnerConfig, storage: &Path, choice: BackendChoice, exactly
     let kafka = &config.kafka;
     let bootstrap = kafka.get("bootstrap.servers").map(|s| s.trim()).filter(|s| !s.is_empty());
     match (choice, bootstrap) {
+        (BackendChoice::PlanOnly, _) => Ok(Backend::Embedded { dir: storage.to_path_buf() }),
         (BackendChoice::Embedded, Some(servers)) => {
             tracing::info!("--embedded: running on the embedded log; the runner config's Kafka cluster ({servers}) is not used");
             embedded_guarantee(exactly_once);
@@ -392,7 +400,7 @@ fn source_of<'a>(sources: &'a [(String, String)], file: &str) -> Option<&'a str>
 }
 
 /// Prints diagnostics; returns `false` (the run did not happen).
-fn report(diags: &[Diagnostic], sources: &[(String, String)]) -> bool {
+pub(crate) fn report(diags: &[Diagnostic], sources: &[(String, String)]) -> bool {
     for d in diags {
         eprintln!("{}", d.render(source_of(sources, &d.file)));
     }

@@ -81,7 +81,6 @@ impl TestResult {
 }
 
 pub fn run(paths: &[PathBuf], junit: Option<&Path>) -> anyhow::Result<bool> {
-    init_logging();
     let files = match collect(paths) {
         Ok(files) if files.is_empty() => {
             eprintln!(
@@ -105,25 +104,6 @@ pub fn run(paths: &[PathBuf], junit: Option<&Path>) -> anyhow::Result<bool> {
         std::fs::write(path, junit_xml(&results)).with_context(|| format!("cannot write the JUnit report '{}'", path.display()))?;
     }
     Ok(results.iter().all(|r| r.status == Status::Pass))
-}
-
-/// Logs go to stderr, at `warn` unless `WEIR_LOG` says otherwise, so the report stays
-/// readable.
-fn init_logging() {
-    let level = match std::env::var("WEIR_LOG").unwrap_or_default().to_ascii_lowercase().as_str() {
-        "error" => tracing::Level::ERROR,
-        "info" => tracing::Level::INFO,
-        "debug" => tracing::Level::DEBUG,
-        "trace" => tracing::Level::TRACE,
-        _ => tracing::Level::WARN,
-    };
-    use std::io::IsTerminal as _;
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_max_level(level)
-        .with_target(false)
-        .try_init();
 }
 
 /// Suite files: files as given, and the `*.yaml` / `*.yml` files directly in directories

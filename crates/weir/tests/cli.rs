@@ -19,7 +19,7 @@ fn stderr(o: &Output) -> String {
 fn check_passes_on_the_example_application() {
     let out = weir(&["check", "examples/hello"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("checked 3 definition files: 0 errors, 0 warnings"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("checked 2 definition files and 1 runner config: 0 errors, 0 warnings"), "{}", stderr(&out));
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn check_follows_a_runner_config_to_its_definitions() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("main.yaml:5:16"), "{err}");
     assert!(err.contains("invalid type 'jsn'"), "{err}");
-    assert!(err.contains("checked 2 definition files: 1 error"), "{err}");
+    assert!(err.contains("checked 1 definition file and 1 runner config: 1 error"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

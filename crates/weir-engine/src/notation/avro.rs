@@ -323,6 +323,19 @@ impl AvroSchema {
         Ok(value)
     }
 
+    /// The schema's top-level record as KSML shows it to Python: its name (KSML's `@type`,
+    /// the record's name without namespace) and the schema in KSML's own schema notation
+    /// (KSML's `@schema`): `{type: struct, namespace, name, doc, fields: [{name, doc,
+    /// required, constant, tag, type, defaultValue, order}], additionalFieldsAllowed}`, with
+    /// KSML's mapping of Avro types (a union with `null` first is an optional field of the
+    /// other member; `int` is `integer`; a logical type is its representation). `None` when
+    /// the top level is not a record.
+    pub fn ksml_schema(&self) -> Option<(String, Value)> {
+        let Schema::Record(r) = &self.root else { return None };
+        let mut stack = Vec::new();
+        Some((r.name.name.clone(), KsmlSchema { names: &self.names, stack: &mut stack }.named(&self.root, None, 0)))
+    }
+
     /// Every reference names a type the schema defines.
     fn check_refs(&self, schema: &Schema, depth: usize) -> Result<(), String> {
         if depth > MAX_DEPTH {
@@ -414,6 +427,167 @@ fn put_defaults(schema: &mut Schema, defaults: &mut impl Iterator<Item = Option<
             }
         }
         _ => {}
+    }
+}
+
+/// Writes Avro schemas in KSML's schema notation ([`AvroSchema::ksml_schema`]), as KSML's
+/// Avro schema mapper and its native schema writer together do.
+struct KsmlSchema<'a> {
+    names: &'a HashMap<String, Schema>,
+    /// The records being written, so a recursive reference is written as its name.
+    stack: &'a mut Vec<String>,
+}
+
+impl KsmlSchema<'_> {
+    /// A field's (or list item's, map value's, union member's) schema: a primitive's type
+    /// name, or the schema object. With whether the field is required (not a union with
+    /// `null` first).
+    fn field_type(&mut self, schema: &Schema, ns: Option<&str>, depth: usize) -> (Value, bool) {
+        let text = |t: &str| Value::String(t.to_string());
+        if depth > MAX_DEPTH {
+            return (text("any"), true);
+        }
+        let primitive = match wire(schema) {
+            Wire::Null => return (text("null"), false),
+            Wire::Boolean => Some("boolean"),
+            Wire::Int => Some("integer"),
+            Wire::Long => Some("long"),
+            Wire::Float => Some("float"),
+            Wire::Double => Some("double"),
+            Wire::String => Some("string"),
+            Wire::Bytes | Wire::Fixed(_) => Some("bytes"),
+            Wire::Enum | Wire::Array | Wire::Map | Wire::Record | Wire::Union | Wire::Unknown => None,
+        };
+        let v = match schema {
+            // Weir presents a decimal on bytes as its text (see the module doc).
+            Schema::BigDecimal => text("string"),
+            Schema::Decimal(d) if !matches!(d.inner.as_ref(), Schema::Fixed(_)) => text("string"),
+            Schema::Decimal(d) => return self.field_type(&d.inner, ns, depth + 1),
+            Schema::Record(_) | Schema::Enum(_) | Schema::Fixed(_) => self.named(schema, ns, depth + 1),
+            Schema::Array(a) => {
+                let items = self.field_type(&a.items, ns, depth + 1).0;
+                Value::Struct(IndexMap::from([("type".to_string(), text("list")), ("items".to_string(), items)]))
+            }
+            Schema::Map(m) => {
+                let values = self.field_type(&m.types, ns, depth + 1).0;
+                Value::Struct(IndexMap::from([("type".to_string(), text("map")), ("values".to_string(), values)]))
+            }
+            Schema::Union(u) => {
+                let variants = u.variants();
+                let optional = variants.first().is_some_and(|v| matches!(v, Schema::Null));
+                let members = if optional { &variants[1..] } else { variants };
+                let v = match members {
+                    [] => text("null"),
+                    [one] => self.field_type(one, ns, depth + 1).0,
+                    many => Value::List(
+                        many.iter()
+                            .map(|m| {
+                                let ty = self.field_type(m, ns, depth + 1).0;
+                                Value::Struct(IndexMap::from([
+                                    ("name".to_string(), Value::Null),
+                                    ("type".to_string(), ty),
+                                    ("doc".to_string(), Value::Null),
+                                    ("tag".to_string(), Value::Int(-1)),
+                                ]))
+                            })
+                            .collect(),
+                    ),
+                };
+                return (v, !optional);
+            }
+            Schema::Ref { name } => {
+                let full = name.fullname(None);
+                match self.names.get(&full) {
+                    Some(named) if !self.stack.contains(&full) => self.named(named, ns, depth + 1),
+                    _ => text(&full),
+                }
+            }
+            _ => text(primitive.unwrap_or("any")),
+        };
+        (v, true)
+    }
+
+    /// A record, enum or fixed type as a schema object.
+    fn named(&mut self, schema: &Schema, enclosing: Option<&str>, depth: usize) -> Value {
+        let text = |t: &str| Value::String(t.to_string());
+        let (kind, name, doc) = match schema {
+            Schema::Record(r) => ("struct", &r.name, &r.doc),
+            Schema::Enum(e) => ("enum", &e.name, &e.doc),
+            Schema::Fixed(f) => ("fixed", &f.name, &f.doc),
+            _ => return self.field_type(schema, enclosing, depth).0,
+        };
+        // A nested type without a namespace of its own is in its enclosing type's (Avro).
+        let ns = name.namespace.as_deref().or(enclosing);
+        let mut out = IndexMap::from([("type".to_string(), text(kind))]);
+        if let Some(ns) = ns {
+            out.insert("namespace".to_string(), text(ns));
+        }
+        out.insert("name".to_string(), text(&name.name));
+        if let Some(doc) = doc.as_deref().filter(|d| !d.is_empty()) {
+            out.insert("doc".to_string(), text(doc));
+        }
+        match schema {
+            Schema::Enum(e) => {
+                let symbols = e
+                    .symbols
+                    .iter()
+                    .map(|s| Value::Struct(IndexMap::from([("name".to_string(), text(s)), ("tag".to_string(), Value::Int(-1))])))
+                    .collect();
+                out.insert("symbols".to_string(), Value::List(symbols));
+                if let Some(d) = &e.default {
+                    out.insert("defaultValue".to_string(), text(d));
+                }
+            }
+            Schema::Fixed(f) => {
+                out.insert("size".to_string(), Value::Int(i32::try_from(f.size).unwrap_or(i32::MAX)));
+            }
+            Schema::Record(r) => {
+                let full = name.fullname(ns.map(str::to_string));
+                self.stack.push(full);
+                let fields = r
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        let (ty, required) = self.field_type(&f.schema, ns, depth + 1);
+                        let mut field = IndexMap::from([("name".to_string(), text(&f.name))]);
+                        if let Some(doc) = f.doc.as_deref().filter(|d| !d.is_empty()) {
+                            field.insert("doc".to_string(), text(doc));
+                        }
+                        field.insert("required".to_string(), Value::Bool(required));
+                        field.insert("constant".to_string(), Value::Bool(false));
+                        field.insert("tag".to_string(), Value::Int(-1));
+                        field.insert("type".to_string(), ty);
+                        if let Some(default) = &f.default {
+                            field.insert("defaultValue".to_string(), json_value(default));
+                        }
+                        let order = match f.order {
+                            apache_avro::schema::RecordFieldOrder::Ascending => "ASCENDING",
+                            apache_avro::schema::RecordFieldOrder::Descending => "DESCENDING",
+                            apache_avro::schema::RecordFieldOrder::Ignore => "IGNORE",
+                        };
+                        field.insert("order".to_string(), text(order));
+                        Value::Struct(field)
+                    })
+                    .collect();
+                self.stack.pop();
+                out.insert("fields".to_string(), Value::List(fields));
+                out.insert("additionalFieldsAllowed".to_string(), Value::Bool(false));
+            }
+            _ => {}
+        }
+        Value::Struct(out)
+    }
+}
+
+/// A JSON default as a value: numbers as long or double, objects as structs.
+fn json_value(json: &Json) -> Value {
+    match json {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => n.as_i64().map(Value::Long).unwrap_or_else(|| Value::Double(n.as_f64().unwrap_or(f64::NAN))),
+        Json::String(s) => Value::String(s.clone()),
+        Json::Array(items) => Value::List(items.iter().map(json_value).collect()),
+        Json::Object(map) => Value::Struct(map.iter().map(|(k, v)| (k.clone(), json_value(v))).collect()),
     }
 }
 
@@ -1402,6 +1576,72 @@ mod tests {
 
     fn schema(text: &str) -> AvroSchema {
         AvroSchema::parse(text).expect("schema")
+    }
+
+    /// KSML's `@type` and `@schema`: the record's name, and the schema in KSML's notation
+    /// (an optional field is its member with `required: false`, `int` is `integer`, nested
+    /// named types carry their enclosing namespace, other unions list their members).
+    #[test]
+    fn records_in_ksml_schema_notation() {
+        let s = schema(
+            r#"{"type": "record", "name": "Reading", "namespace": "io.x", "doc": "A reading", "fields": [
+                {"name": "n", "type": "int", "doc": "count"},
+                {"name": "kind", "type": {"type": "enum", "name": "Kind", "symbols": ["A", "B"]}},
+                {"name": "color", "type": ["null", "string"], "default": null},
+                {"name": "either", "type": ["string", "long"], "order": "descending"},
+                {"name": "tags", "type": {"type": "map", "values": {"type": "array", "items": "string"}}, "default": {}}
+            ]}"#,
+        );
+        let t = |x: &str| Value::String(x.to_string());
+        let obj = |pairs: Vec<(&str, Value)>| Value::Struct(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+        let field = |name: &str, doc: Option<&str>, required: bool, ty: Value, default: Option<Value>, order: &str| {
+            let mut f = vec![("name", t(name))];
+            f.extend(doc.map(|d| ("doc", t(d))));
+            f.extend([("required", Value::Bool(required)), ("constant", Value::Bool(false)), ("tag", Value::Int(-1)), ("type", ty)]);
+            f.extend(default.map(|d| ("defaultValue", d)));
+            f.push(("order", t(order)));
+            obj(f)
+        };
+        let symbol = |n: &str| obj(vec![("name", t(n)), ("tag", Value::Int(-1))]);
+        let member = |ty: &str| obj(vec![("name", Value::Null), ("type", t(ty)), ("doc", Value::Null), ("tag", Value::Int(-1))]);
+        let expected = obj(vec![
+            ("type", t("struct")),
+            ("namespace", t("io.x")),
+            ("name", t("Reading")),
+            ("doc", t("A reading")),
+            (
+                "fields",
+                Value::List(vec![
+                    field("n", Some("count"), true, t("integer"), None, "ASCENDING"),
+                    field(
+                        "kind",
+                        None,
+                        true,
+                        obj(vec![
+                            ("type", t("enum")),
+                            ("namespace", t("io.x")),
+                            ("name", t("Kind")),
+                            ("symbols", Value::List(vec![symbol("A"), symbol("B")])),
+                        ]),
+                        None,
+                        "ASCENDING",
+                    ),
+                    field("color", None, false, t("string"), Some(Value::Null), "ASCENDING"),
+                    field("either", None, true, Value::List(vec![member("string"), member("long")]), None, "DESCENDING"),
+                    field(
+                        "tags",
+                        None,
+                        true,
+                        obj(vec![("type", t("map")), ("values", obj(vec![("type", t("list")), ("items", t("string"))]))]),
+                        Some(obj(vec![])),
+                        "ASCENDING",
+                    ),
+                ]),
+            ),
+            ("additionalFieldsAllowed", Value::Bool(false)),
+        ]);
+        assert_eq!(s.ksml_schema(), Some(("Reading".to_string(), expected)));
+        assert_eq!(schema(r#"{"type": "array", "items": "string"}"#).ksml_schema(), None);
     }
 
     #[test]

@@ -328,6 +328,22 @@ impl Notations {
         })
     }
 
+    /// KSML's `@type` and `@schema` for a struct type whose schema Weir reads itself
+    /// (`avro:Name`, from the schema directory): the record's name and its schema in KSML's
+    /// schema notation ([`avro::AvroSchema::ksml_schema`]). `None` for every other type (a
+    /// schema that cannot be read is reported where the type's codec is made).
+    pub fn ksml_schema(&self, ty: &UserType) -> Option<(String, Value)> {
+        let TypeKind::Schema(name) = &ty.kind else { return None };
+        let setup = self.setup(ty.notation.as_deref()?).ok()?;
+        match setup.kind {
+            Kind::ConfluentAvro | Kind::ApicurioAvro => {
+                let (_, text) = self.schemas.load(name, ".avsc").ok()?;
+                avro::AvroSchema::parse(&text).ok()?.ksml_schema()
+            }
+            _ => None,
+        }
+    }
+
     /// The codec for values of type `ty` written to or read from `target`: its notation is
     /// the one written in front of the type (`json:[string]`), or `binary` (KSML's `default`)
     /// when none is written.

@@ -189,6 +189,7 @@ impl DefPlanner<'_, '_> {
     pub(super) fn join(&mut self, op: &Operation, j: &Join, tail: Tail, pipeline: &str, name: String) -> Option<Tail> {
         let path = op.path.as_str();
         let joiner = self.handle(&j.value_joiner);
+        let tail_types = (tail.key_type.clone(), tail.value_type.clone());
         let value_type = self.result_type(&j.value_joiner).unwrap_or_else(any_type);
         match (&j.target, &tail.flow) {
             (JoinTarget::Table(target), Flow::Stream) => {
@@ -220,6 +221,7 @@ impl DefPlanner<'_, '_> {
                         tail
                     }
                 };
+                let joiner = self.with_schemas(joiner, &[&tail_types.0, &tail_types.1, &table.value_type]);
                 let kind = JoinNode::StreamTable { table: getter, lookup, left: j.kind == JoinKind::Left, joiner, buffer };
                 let k = stream.key_type.clone();
                 Some(self.add(&stream, pipeline, name, NodeKind::Join(Box::new(kind)), k, value_type))
@@ -245,9 +247,10 @@ impl DefPlanner<'_, '_> {
                     );
                     return None;
                 }
+                let joiner = self.with_schemas(joiner, &[&tail.key_type, &tail.value_type, &global.format.value_type]);
                 let kind = JoinNode::StreamTable {
                     table: TableGetter::Store(Arc::clone(&global.store)),
-                    lookup: LookupKey::Mapper(self.handle(mapper)),
+                    lookup: LookupKey::Mapper(self.typed(mapper, &[&tail.key_type, &tail.value_type])),
                     left: j.kind == JoinKind::Left,
                     joiner,
                     buffer: None,

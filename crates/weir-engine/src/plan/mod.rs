@@ -34,12 +34,14 @@ use weir_dsl::model::*;
 use weir_dsl::types::{TypeKind, UserType};
 
 use crate::notation::{Notations, Target, TextConversion};
-use crate::ports::Functions;
+use crate::ports::{ArgSchema, Functions};
 use crate::store::StoreSpec;
 use crate::store::untyped::UntypedCodec;
 
+mod describe;
 mod topology;
 mod windows;
+pub use describe::{Description, describe};
 pub use topology::{Aggregation, FnHandle, Node, NodeId, NodeKind, PrintTarget, ProducerPlan, Sink, Source, TopicFormat, Topology};
 use topology::{Attach, parents, rekeyed};
 pub use windows::{SuppressUntil, Suppression, Windowing};
@@ -84,6 +86,7 @@ pub fn plan(inputs: &[PlanInput], notations: &Notations, options: &PlanOptions) 
         source_of_topic: HashMap::new(),
         tables: HashMap::new(),
         application_id,
+        arg_schemas: HashMap::new(),
     };
     let mut store_files: HashMap<String, String> = HashMap::new();
     for input in inputs {
@@ -134,6 +137,22 @@ struct Planner<'n> {
     /// The table node of each topic read as a table.
     tables: HashMap<String, Tail>,
     application_id: &'n str,
+    /// KSML's `@type`/`@schema` of each struct type with a schema met so far, by type text.
+    arg_schemas: HashMap<String, Option<Arc<ArgSchema>>>,
+}
+
+impl Planner<'_> {
+    /// The schema of `ty` as functions see it, when it is a struct type with a schema.
+    fn arg_schema(&mut self, ty: &UserType) -> Option<Arc<ArgSchema>> {
+        if !matches!(ty.kind, TypeKind::Schema(_)) {
+            return None;
+        }
+        let notations = self.notations;
+        self.arg_schemas
+            .entry(ty.to_string())
+            .or_insert_with(|| notations.ksml_schema(ty).map(|(name, schema)| Arc::new(ArgSchema::new(name, schema))))
+            .clone()
+    }
 }
 
 /// Where the next node of a stream attaches, and the types of its records.
@@ -204,7 +223,32 @@ impl DefPlanner<'_, '_> {
             FnRef::Inline(d) => d.name.clone(),
         };
         let timing = crate::metrics::function_timings().timing(&self.def.namespace, &name);
-        FnHandle { functions: Arc::clone(self.functions), qualified: format!("{}.{name}", self.def.namespace), name, timing }
+        let stores = self.fn_def(f).map(|d| d.stores.iter().map(|s| s.value.clone()).collect()).unwrap_or_default();
+        FnHandle {
+            functions: Arc::clone(self.functions),
+            qualified: format!("{}.{name}", self.def.namespace),
+            name,
+            timing,
+            stores,
+            schemas: None,
+        }
+    }
+
+    /// [`DefPlanner::handle`], with the schemas of its arguments' declared types (`args`, in
+    /// the function's parameter order) for the ones that have a schema.
+    fn typed(&mut self, f: &FnRef, args: &[&UserType]) -> FnHandle {
+        let handle = self.handle(f);
+        self.with_schemas(handle, args)
+    }
+
+    /// `handle` with the schemas of `args` (KSML's `@type` and `@schema`), resolved once
+    /// here for the whole run; unchanged when none has a schema.
+    fn with_schemas(&mut self, handle: FnHandle, args: &[&UserType]) -> FnHandle {
+        let schemas: Vec<Option<Arc<ArgSchema>>> = args.iter().map(|t| self.p.arg_schema(t)).collect();
+        if schemas.iter().all(Option::is_none) {
+            return handle;
+        }
+        FnHandle { schemas: Some(Arc::new(schemas)), ..handle }
     }
 
     fn fn_def<'d>(&'d self, f: &'d FnRef) -> Option<&'d FunctionDef> {
@@ -396,13 +440,13 @@ impl DefPlanner<'_, '_> {
         let (k, v) = (tail.key_type.clone(), tail.value_type.clone());
         let result = |this: &Self, f: &FnRef| this.result_type(f).unwrap_or_else(any_type);
         let (kind, key_type, value_type) = match &op.op {
-            Op::Filter { predicate, .. } => (NodeKind::Filter { predicate: self.handle(predicate), keep: true }, k, v),
-            Op::FilterNot { predicate, .. } => (NodeKind::Filter { predicate: self.handle(predicate), keep: false }, k, v),
-            Op::TransformValue { mapper, .. } => (NodeKind::MapValues { mapper: self.handle(mapper) }, k, result(self, mapper)),
-            Op::TransformKey { mapper } => (NodeKind::MapKey { mapper: self.handle(mapper) }, result(self, mapper), v),
+            Op::Filter { predicate, .. } => (NodeKind::Filter { predicate: self.typed(predicate, &[&k, &v]), keep: true }, k, v),
+            Op::FilterNot { predicate, .. } => (NodeKind::Filter { predicate: self.typed(predicate, &[&k, &v]), keep: false }, k, v),
+            Op::TransformValue { mapper, .. } => (NodeKind::MapValues { mapper: self.typed(mapper, &[&k, &v]) }, k, result(self, mapper)),
+            Op::TransformKey { mapper } => (NodeKind::MapKey { mapper: self.typed(mapper, &[&k, &v]) }, result(self, mapper), v),
             Op::TransformKeyValue { mapper } => {
                 let (rk, rv) = pair_types(&result(self, mapper));
-                (NodeKind::Map { mapper: self.handle(mapper) }, rk, rv)
+                (NodeKind::Map { mapper: self.typed(mapper, &[&k, &v]) }, rk, rv)
             }
             Op::TransformKeyValueToKeyValueList { mapper } => {
                 let item = match result(self, mapper).kind {
@@ -410,17 +454,17 @@ impl DefPlanner<'_, '_> {
                     _ => any_type(),
                 };
                 let (rk, rv) = pair_types(&item);
-                (NodeKind::FlatMap { mapper: self.handle(mapper) }, rk, rv)
+                (NodeKind::FlatMap { mapper: self.typed(mapper, &[&k, &v]) }, rk, rv)
             }
             Op::TransformKeyValueToValueList { mapper } => {
                 let item = match result(self, mapper).kind {
                     TypeKind::List(item) => *item,
                     _ => any_type(),
                 };
-                (NodeKind::FlatMapValues { mapper: self.handle(mapper) }, k, item)
+                (NodeKind::FlatMapValues { mapper: self.typed(mapper, &[&k, &v]) }, k, item)
             }
-            Op::TransformMetadata { mapper } => (NodeKind::TransformMetadata { mapper: self.handle(mapper) }, k, v),
-            Op::Peek { for_each } => (NodeKind::Peek { action: self.handle(for_each) }, k, v),
+            Op::TransformMetadata { mapper } => (NodeKind::TransformMetadata { mapper: self.typed(mapper, &[&k, &v]) }, k, v),
+            Op::Peek { for_each } => (NodeKind::Peek { action: self.typed(for_each, &[&k, &v]) }, k, v),
             Op::ConvertKey { into } => {
                 let text = self.text_conversion(&k, &into.value, op)?;
                 (NodeKind::ConvertKey { from: k, into: into.value.clone(), text }, into.value.clone(), v)
@@ -605,7 +649,8 @@ impl DefPlanner<'_, '_> {
             (Flow::Stream, Op::GroupBy { mapper, .. }) => {
                 // The new key, then through a repartition topic so each key's records meet in one task.
                 let key_type = result(self, mapper);
-                let keyed = self.add(tail, pipeline, name.to_string(), NodeKind::MapKey { mapper: self.handle(mapper) }, key_type, v);
+                let mapper = self.typed(mapper, &[&k, &v]);
+                let keyed = self.add(tail, pipeline, name.to_string(), NodeKind::MapKey { mapper }, key_type, v);
                 let keyed =
                     self.add(&keyed, pipeline, name.to_string(), NodeKind::SkipNullKeys, keyed.key_type.clone(), keyed.value_type.clone());
                 let grouped = self.repartition(&keyed, pipeline, name.to_string(), op, None, None);
@@ -614,11 +659,12 @@ impl DefPlanner<'_, '_> {
             (Flow::Grouped, Op::Count { store }) => (Aggregation::Count, store, long_type()),
             (Flow::Grouped, Op::Reduce { reducer: Some(reducer), store, .. }) => {
                 let value_type = self.result_type(reducer).filter(|t| t.kind != TypeKind::Any).unwrap_or(v);
-                (Aggregation::Reduce { reducer: self.handle(reducer) }, store, value_type)
+                (Aggregation::Reduce { reducer: self.typed(reducer, &[&value_type, &value_type]) }, store, value_type)
             }
             (Flow::Grouped, Op::Aggregate { initializer, aggregator: Some(aggregator), store, .. }) => {
                 let value_type = self.result_type(aggregator).or_else(|| self.result_type(initializer)).unwrap_or_else(any_type);
-                (Aggregation::Aggregate { initializer: self.handle(initializer), aggregator: self.handle(aggregator) }, store, value_type)
+                let aggregator = self.typed(aggregator, &[&k, &v, &value_type]);
+                (Aggregation::Aggregate { initializer: self.handle(initializer), aggregator }, store, value_type)
             }
             (Flow::Stream, Op::ToTable { store }) => {
                 let store = match store {
@@ -634,14 +680,14 @@ impl DefPlanner<'_, '_> {
             }
             (Flow::Table, Op::Filter { predicate, store } | Op::FilterNot { predicate, store }) if store.is_none() => {
                 let keep = matches!(op.op, Op::Filter { .. });
-                let added =
-                    self.add(tail, pipeline, name.to_string(), NodeKind::TableFilter { predicate: self.handle(predicate), keep }, k, v);
+                let predicate = self.typed(predicate, &[&k, &v]);
+                let added = self.add(tail, pipeline, name.to_string(), NodeKind::TableFilter { predicate, keep }, k, v);
                 return Planned::Next(Tail { flow: Flow::Table, ..added });
             }
             (Flow::Table, Op::TransformValue { mapper, store }) if store.is_none() => {
                 let value_type = result(self, mapper);
-                let added =
-                    self.add(tail, pipeline, name.to_string(), NodeKind::TableMapValues { mapper: self.handle(mapper) }, k, value_type);
+                let mapper = self.typed(mapper, &[&k, &v]);
+                let added = self.add(tail, pipeline, name.to_string(), NodeKind::TableMapValues { mapper }, k, value_type);
                 return Planned::Next(Tail { flow: Flow::Table, ..added });
             }
             (Flow::Table, Op::ToStream { mapper }) => {
@@ -707,7 +753,7 @@ impl DefPlanner<'_, '_> {
                 self.registered.insert(name.value.clone(), tail);
                 return;
             }
-            S::ForEach(f) => NodeKind::ForEach { action: self.handle(f) },
+            S::ForEach(f) => NodeKind::ForEach { action: self.typed(f, &[&k, &v]) },
             S::Print(p) => NodeKind::Print {
                 target: p.filename.clone().map_or(PrintTarget::Stdout, PrintTarget::File),
                 label: p.label.clone(),
@@ -742,7 +788,7 @@ impl DefPlanner<'_, '_> {
                         value_type: v.clone(),
                     });
                     let entry = Tail { at: Attach::Node(entry_id), ..start };
-                    planned.push((b.predicate.as_ref().map(|f| self.handle(f)), entry_id));
+                    planned.push((b.predicate.as_ref().map(|f| self.typed(f, &[&k, &v])), entry_id));
                     if let Some(end) = self.ops(&b.via, entry, pipeline)
                         && let Some(s) = &b.sink
                     {

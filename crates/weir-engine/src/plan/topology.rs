@@ -11,7 +11,7 @@ use weir_dsl::types::UserType;
 use super::{Copartitioned, GlobalTable, GroupedTableNode, JoinNode, Suppression, Windowing};
 use crate::metrics::FnTiming;
 use crate::notation::{Codec, TextConversion};
-use crate::ports::Functions;
+use crate::ports::{ArgSchemas, Functions};
 use crate::store::StoreSpec;
 
 pub type NodeId = usize;
@@ -26,6 +26,11 @@ pub struct FnHandle {
     pub qualified: String,
     /// Where the runtime counts the function's calls and their time.
     pub timing: Arc<FnTiming>,
+    /// The state stores the function declares (its `stores`), which it reaches while it runs.
+    pub stores: Vec<String>,
+    /// The schemas of its arguments' declared types, when one has a schema (KSML's `@type`
+    /// and `@schema`); `None` for most functions.
+    pub schemas: Option<ArgSchemas>,
 }
 
 impl std::fmt::Debug for FnHandle {

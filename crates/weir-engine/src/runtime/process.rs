@@ -109,7 +109,7 @@ impl From<FunctionError> for NodeError {
 
 pub(super) fn call(f: &FnHandle, args: &[&Datum]) -> Result<Datum, NodeError> {
     let began = std::time::Instant::now();
-    let result = f.functions.call_datum(&f.name, args);
+    let result = f.functions.call_datum(&f.name, args, f.schemas.as_deref().map(Vec::as_slice));
     f.timing.record(began.elapsed());
     Ok(result?)
 }
