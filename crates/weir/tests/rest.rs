@@ -220,7 +220,7 @@ fn the_rest_api_and_the_metrics_page_answer_from_the_running_application() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains(&format!("REST API listening on http://127.0.0.1:{rest_port}")), "{stderr}");
     // A setting Weir does not use is said, not ignored.
-    assert!(stderr.contains("WARN") && stderr.contains("prometheus-rules.yaml"), "{stderr}");
+    assert!(stderr.contains("warning: 'prometheus.configFile' ('prometheus-rules.yaml') is not read"), "{stderr}");
 }
 
 #[test]
