@@ -45,6 +45,11 @@ pub struct KafkaConfig {
     /// How long a single request (metadata, offsets, topic creation, a commit) may take before
     /// it is reported as [`weir_engine::broker::ErrorKind::Unavailable`].
     pub request_timeout: Duration,
+    /// The endpoint this process advertises to the other members of its groups (Kafka
+    /// Streams' `application.server`: its REST API's base URL, `http://host:port`): carried
+    /// in each group member's `client.id` (see `group::member_client_id`), read back by
+    /// [`crate::KafkaBroker`]'s `group_owners`. Set it with [`KafkaConfig::advertising`].
+    pub endpoint: Option<String>,
     /// The user's client properties, in the order given (Java names).
     properties: Vec<(String, String)>,
 }
@@ -245,6 +250,7 @@ impl KafkaConfig {
             replication_factor: -1,
             connect_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
+            endpoint: None,
             properties: Vec::new(),
         }
     }
@@ -300,6 +306,12 @@ impl KafkaConfig {
     pub fn exactly_once(mut self) -> KafkaConfig {
         self.exactly_once = true;
         self.read_committed = true;
+        self
+    }
+
+    /// The same config, advertising `endpoint` (`http://host:port`) to the groups it joins.
+    pub fn advertising(mut self, endpoint: impl Into<String>) -> KafkaConfig {
+        self.endpoint = Some(endpoint.into());
         self
     }
 

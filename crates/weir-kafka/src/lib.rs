@@ -18,6 +18,7 @@ mod config;
 mod context;
 mod error;
 mod group;
+mod owners;
 mod producer;
 mod reader;
 mod topics;
@@ -31,7 +32,7 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::AdminClient;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
-use weir_engine::broker::{Broker, BrokerError, ErrorKind, GroupMember, NewRecord, Result, StoredRecord, TopicSpec};
+use weir_engine::broker::{Broker, BrokerError, ErrorKind, GroupMember, GroupOwners, NewRecord, Result, StoredRecord, TopicSpec};
 
 use crate::config::{Client, ClientProperties};
 pub use crate::config::{DroppedProperty, KafkaConfig, is_streams_setting};
@@ -408,7 +409,8 @@ impl Broker for KafkaBroker {
         ];
         let core = &self.core;
         let mut client = client_config(&core.config, &core.props, Client::Consumer, &defaults, &fixed);
-        let client_id = format!("{}-member-{}-of-{}", client.get("client.id").unwrap_or("weir"), member + 1, members);
+        let client_id =
+            owners::member_client_id(client.get("client.id").unwrap_or("weir"), member, members, core.config.endpoint.as_deref());
         client.set("client.id", client_id);
         // Under exactly-once the member writes in transactions of its own (module `txn`).
         let txn = if core.config.exactly_once {
@@ -427,5 +429,13 @@ impl Broker for KafkaBroker {
             BrokerError::new(ErrorKind::Other, format!("consumer group '{group}': cannot subscribe to {names:?}: {}", describe(&e)))
         })?;
         Ok(Box::new(KafkaMember::new(consumer, group, writer)))
+    }
+
+    /// The group's members as its coordinator describes them (DescribeGroups): each one's
+    /// assignment and the endpoint its `client.id` advertises (module `owners`).
+    fn group_owners(&self, group: &str) -> Result<Option<GroupOwners>> {
+        // Asked while answering an HTTP request: not the full request timeout.
+        owners::group_owners(&self.core.meta, &self.core.admin, group, self.core.config.request_timeout.min(Duration::from_secs(5)))
+            .map(Some)
     }
 }

@@ -305,6 +305,11 @@ impl App {
         StoreQueries::new(specs, Arc::clone(&self.options.stores))
     }
 
+    /// The planned topology.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
     /// The application id.
     pub fn application_id(&self) -> &str {
         &self.options.application_id

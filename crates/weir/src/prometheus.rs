@@ -212,9 +212,12 @@ pub fn handle(registry: &Registry, method: &str, url: &str) -> Reply {
     }
     let mut body = String::new();
     match prometheus_client::encoding::text::encode(&mut body, registry) {
-        Ok(()) => {
-            Reply { status: 200, content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8", body: body.into_bytes() }
-        }
+        Ok(()) => Reply {
+            status: 200,
+            content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            headers: Vec::new(),
+            body: body.into_bytes(),
+        },
         Err(e) => Reply::text(500, &format!("cannot write the metrics: {e}")),
     }
 }

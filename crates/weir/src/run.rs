@@ -32,7 +32,7 @@ use weir_log::Log;
 use crate::app::{App, AppOptions, Backend, NotationSetup, PythonSetup, StartError, StopHandle, progress_line};
 use crate::rest::Rest;
 use crate::rest::http::{self, Server};
-use crate::rest::owners::ThisProcess;
+use crate::rest::owners::{Owners, Routed, ThisProcess};
 
 /// How often the progress line is printed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
@@ -66,8 +66,14 @@ pub enum BackendChoice {
 
 /// The streams-level keys of a runner config's `kafka` section that Weir itself reads (the
 /// Kafka client is not given them).
-pub(crate) const WEIR_KEYS: &[&str] =
-    &["application.id", "num.stream.threads", "commit.interval.ms", "processing.guarantee", "repartition.purge.interval.ms"];
+pub(crate) const WEIR_KEYS: &[&str] = &[
+    "application.id",
+    "application.server",
+    "num.stream.threads",
+    "commit.interval.ms",
+    "processing.guarantee",
+    "repartition.purge.interval.ms",
+];
 
 pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice) -> anyhow::Result<bool> {
     let Loaded { mut options, sources, storage, endpoints } = match load(paths, choice)? {
@@ -75,6 +81,11 @@ pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice) -> anyhow
         Err((diags, sources)) => return Ok(report(&diags, &sources)),
     };
     options.run.until_idle = until_idle;
+    // On Kafka, queries are routed between the processes (by the endpoint each advertises).
+    let routing = match &options.backend {
+        Backend::Kafka(config) => Some(config.endpoint.clone()),
+        Backend::Embedded { .. } => None,
+    };
     let mut app = match App::build(options) {
         Ok(app) => app,
         Err(StartError::Functions(diags) | StartError::Plan(diags)) => return Ok(report(&diags, &sources)),
@@ -82,7 +93,7 @@ pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice) -> anyhow
     };
     // Listening before the run starts, so the probes answer (500) while it starts.
     let _servers = match &endpoints {
-        Some((rest, prometheus)) => start_endpoints(&app, rest, prometheus)?,
+        Some((rest, prometheus)) => start_endpoints(&app, rest, prometheus, routing)?,
         None => Vec::new(),
     };
     let stop = app.stop_handle();
@@ -130,11 +141,21 @@ pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice) -> anyhow
 }
 
 /// Starts the REST API and the Prometheus endpoint, those the runner config enables. A port
-/// that cannot be bound stops the start.
-fn start_endpoints(app: &App, rest: &ApplicationServer, prometheus: &Prometheus) -> anyhow::Result<Vec<Server>> {
+/// that cannot be bound stops the start. `routing` is `Some(endpoint advertised)` on Kafka,
+/// where store queries are routed between the application's processes.
+fn start_endpoints(
+    app: &App,
+    rest: &ApplicationServer,
+    prometheus: &Prometheus,
+    routing: Option<Option<String>>,
+) -> anyhow::Result<Vec<Server>> {
     let mut servers = Vec::new();
     if rest.enabled {
-        let api = Rest { metrics: app.metrics_handle(), queries: app.queries(), owners: Box::new(ThisProcess) };
+        let owners: Box<dyn Owners> = match routing {
+            Some(me) => Box::new(Routed::new(Arc::clone(app.broker()), app.application_id(), me, app.topology())),
+            None => Box::new(ThisProcess),
+        };
+        let api = Rest { metrics: app.metrics_handle(), queries: app.queries(), owners };
         let server = http::serve("REST API", &rest.host, rest.port, "ksml.applicationServer", move |method, url| api.handle(method, url))?;
         tracing::info!("REST API listening on http://{}", server.address);
         servers.push(server);
@@ -363,12 +384,60 @@ fn backend(config: &RunnerConfig, storage: &Path, choice: BackendChoice, exactly
                 );
                 kafka_config = kafka_config.exactly_once();
             }
+            if let Some(endpoint) = advertised_endpoint(config)? {
+                tracing::info!("advertising the REST API at {endpoint} to the other processes of the application (consumer group)");
+                kafka_config = kafka_config.advertising(endpoint);
+            }
             for dropped in kafka_config.dropped_properties() {
                 tracing::info!("kafka property '{}' is not given to the Kafka client: {}", dropped.key, dropped.reason);
             }
             Ok(Backend::Kafka(Box::new(kafka_config)))
         }
     }
+}
+
+/// The REST endpoint this process advertises to the others of its application on Kafka, so
+/// they can forward store queries to it (Kafka Streams' `application.server`): the `kafka`
+/// section's `application.server` (`host:port`, or a URL), else `http://<host>:<port>` of
+/// `ksml.applicationServer`. Nothing without the REST API.
+fn advertised_endpoint(config: &RunnerConfig) -> anyhow::Result<Option<String>> {
+    let server = &config.ksml.application_server;
+    let given = config.kafka.get("application.server").map(|s| s.trim()).filter(|s| !s.is_empty());
+    if !server.enabled {
+        if let Some(given) = given {
+            tracing::warn!(
+                "kafka 'application.server' is '{given}' but the REST API is off ('ksml.applicationServer.enabled'): nothing is advertised"
+            );
+        }
+        return Ok(None);
+    }
+    if let Some(given) = given {
+        let url = if given.contains("://") { given.to_string() } else { format!("http://{given}") };
+        let authority = url.split_once("://").map_or("", |(_, rest)| rest).trim_end_matches('/');
+        let port_ok = authority.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !(url.starts_with("http://") || url.starts_with("https://")) || !port_ok || authority.contains('/') {
+            bail!("kafka 'application.server' must be 'host:port' (or 'http://host:port'), found '{given}'");
+        }
+        return Ok(Some(format!("{}://{authority}", url.split_once("://").map_or("http", |(s, _)| s))));
+    }
+    if server.port == 0 {
+        tracing::warn!(
+            "the REST API listens on a port chosen at start ('ksml.applicationServer.port: 0'), which cannot be advertised:              set 'application.server' under 'kafka' so the other processes can forward queries to this one"
+        );
+        return Ok(None);
+    }
+    let host = match server.host.trim() {
+        "" | "0.0.0.0" | "::" | "[::]" => {
+            tracing::warn!(
+                "the REST API listens on all interfaces ({}): advertising 127.0.0.1 to the other processes of the application,                  which only works on one machine; set 'application.server' under 'kafka' to the address they reach this one at",
+                server.host
+            );
+            "127.0.0.1".to_string()
+        }
+        h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
+        h => h.to_string(),
+    };
+    Ok(Some(format!("http://{host}:{}", server.port)))
 }
 
 /// Whether the runner config asks for exactly-once (`processing.guarantee`): `exactly_once_v2`,

@@ -46,9 +46,9 @@ pub fn ignored_settings(config: &RunnerConfig, text: &str) -> Vec<Diagnostic> {
                     key.span,
                     &format!("kafka.{}", key.text),
                     format!(
-                        "Kafka Streams setting '{}' is not acted on: Weir implements 'application.id', 'num.stream.threads', \
-                         'commit.interval.ms', 'processing.guarantee' and 'repartition.purge.interval.ms' of Kafka Streams' \
-                         settings, and runs as if the others had their defaults",
+                        "Kafka Streams setting '{}' is not acted on: Weir implements 'application.id', 'application.server', \
+                         'num.stream.threads', 'commit.interval.ms', 'processing.guarantee' and 'repartition.purge.interval.ms' \
+                         of Kafka Streams' settings, and runs as if the others had their defaults",
                         key.text
                     ),
                 );

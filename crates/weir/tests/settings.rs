@@ -121,7 +121,7 @@ fn a_setting_weir_acts_on_gives_no_warning() {
     dir.write("app.yaml", &DEFINITION.replace("    caching: true\n", "    logging: true\n"));
     let row = Row {
         ksml: "  enablePipelines: true\n  applicationServer:\n    enabled: true\n    port: 8080\n  prometheus:\n    enabled: true\n",
-        kafka: "  commit.interval.ms: 100\n  num.stream.threads: 1\n  repartition.purge.interval.ms: 1000\n  processing.guarantee: at_least_once\n",
+        kafka: "  commit.interval.ms: 100\n  num.stream.threads: 1\n  repartition.purge.interval.ms: 1000\n  processing.guarantee: at_least_once\n  application.server: weir-1.example:8080\n",
         at: "",
         key: "",
     };

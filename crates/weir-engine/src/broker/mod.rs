@@ -282,6 +282,53 @@ pub trait Broker: Send + Sync {
         }
         Ok(Box::new(StaticMember { group: group.to_string(), pending: Some(owned) }))
     }
+    /// Who owns which partitions in `group` now, and the endpoint each member advertised,
+    /// as the group's coordinator says: for routing queries between the processes of an
+    /// application. `None` (the default) means the group is this process alone, which owns
+    /// every partition (the embedded log, the memory broker).
+    fn group_owners(&self, group: &str) -> Result<Option<GroupOwners>> {
+        let _ = group;
+        Ok(None)
+    }
+}
+
+/// A consumer group's members and their partitions, as [`Broker::group_owners`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupOwners {
+    /// Whether the group is settled: every member holds its assignment and no rebalance is
+    /// under way. While it is not, the assignments below may be stale or empty.
+    pub stable: bool,
+    /// The group's state in the broker's words (`Stable`, `PreparingRebalance`, …), for
+    /// messages.
+    pub state: String,
+    pub members: Vec<GroupOwner>,
+    /// The partition count of each topic the members are assigned partitions of, from the
+    /// cluster's metadata: a partition no member has is a partition without an owner.
+    pub partitions: Vec<(String, u32)>,
+}
+
+/// One member of a group (a stream thread of some process).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupOwner {
+    /// The member's id in the group, for messages.
+    pub member: String,
+    /// The endpoint its process advertised (its REST API's base URL, `http://host:port`),
+    /// if it advertised one.
+    pub endpoint: Option<String>,
+    /// The (topic, partition)s assigned to it.
+    pub partitions: Vec<(String, u32)>,
+}
+
+impl GroupOwners {
+    /// The member owning `partition` of `topic`, if any.
+    pub fn owner(&self, topic: &str, partition: u32) -> Option<&GroupOwner> {
+        self.members.iter().find(|m| m.partitions.iter().any(|(t, p)| t == topic && *p == partition))
+    }
+
+    /// The partition count of `topic`, if the group reads it.
+    pub fn partition_count(&self, topic: &str) -> Option<u32> {
+        self.partitions.iter().find(|(t, _)| t == topic).map(|(_, n)| *n)
+    }
 }
 
 /// How a member's partitions changed.

@@ -41,7 +41,7 @@ use crate::store::untyped::UntypedCodec;
 mod describe;
 mod topology;
 mod windows;
-pub use describe::{Description, describe};
+pub use describe::{Description, NodeRole, describe};
 pub use topology::{Aggregation, FnHandle, Node, NodeId, NodeKind, PrintTarget, ProducerPlan, Sink, Source, TopicFormat, Topology};
 use topology::{Attach, parents, rekeyed};
 pub use windows::{SuppressUntil, Suppression, Windowing};

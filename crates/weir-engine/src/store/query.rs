@@ -60,6 +60,13 @@ impl StoreQueries {
         }
         Ok(ReadOnlyStore { spec: Arc::clone(spec), instances })
     }
+
+    /// The store `name` over the instances this process holds now, which may be none (its
+    /// tasks are elsewhere, or not open yet): for a caller that asks other processes too.
+    pub fn held(&self, name: &str) -> Result<ReadOnlyStore, QueryError> {
+        let Some(spec) = self.specs.iter().find(|s| s.name == name) else { return Err(QueryError::Unknown(name.to_string())) };
+        Ok(ReadOnlyStore { spec: Arc::clone(spec), instances: self.stores.instances(name) })
+    }
 }
 
 /// The read operations of one store over the instances this process holds.
@@ -80,6 +87,12 @@ impl ReadOnlyStore {
 
     pub fn flavor(&self) -> StoreFlavor {
         self.spec.flavor
+    }
+
+    /// The tasks (partition numbers) whose instances this process holds, open and restored,
+    /// in order.
+    pub fn tasks(&self) -> Vec<u32> {
+        self.instances.iter().filter(|i| i.is_open()).map(|i| i.partition()).collect()
     }
 
     /// A key given as text, as the store's key type: the text itself when the type takes it

@@ -7,27 +7,46 @@ use std::thread::JoinHandle;
 
 use anyhow::Context as _;
 
-/// An answer: status, content type and body.
+/// An answer: status, content type, other headers and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub status: u16,
     pub content_type: &'static str,
+    pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
 }
 
+/// Seconds a client is told to wait (`Retry-After`) while a store's tasks are moving.
+pub const RETRY_AFTER_SECONDS: u32 = 2;
+
 impl Reply {
     pub fn empty(status: u16) -> Reply {
-        Reply { status, content_type: "text/plain; charset=utf-8", body: Vec::new() }
+        Reply { status, content_type: "text/plain; charset=utf-8", headers: Vec::new(), body: Vec::new() }
     }
 
     /// KSML's error body: `<status>: <message>`, as plain text.
     pub fn text(status: u16, message: &str) -> Reply {
-        Reply { status, content_type: "text/plain; charset=utf-8", body: format!("{status}: {message}").into_bytes() }
+        Reply { status, content_type: "text/plain; charset=utf-8", headers: Vec::new(), body: format!("{status}: {message}").into_bytes() }
+    }
+
+    /// 503 with `Retry-After`: the answer is not known now (tasks are moving), but will be.
+    pub fn retry_later(message: &str) -> Reply {
+        Reply::text(503, message).with_header("Retry-After", RETRY_AFTER_SECONDS.to_string())
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: String) -> Reply {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// The value of header `name`, if set.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn json(value: &serde_json::Value) -> Reply {
         let body = serde_json::to_vec_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}").into_bytes());
-        Reply { status: 200, content_type: "application/json", body }
+        Reply { status: 200, content_type: "application/json", headers: Vec::new(), body }
     }
 }
 
@@ -82,6 +101,11 @@ pub fn serve(
                     if let Ok(header) = tiny_http::Header::from_bytes("Content-Type", reply.content_type) {
                         response = response.with_header(header);
                     }
+                    for (name, value) in &reply.headers {
+                        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+                            response = response.with_header(header);
+                        }
+                    }
                     if let Err(e) = request.respond(response) {
                         tracing::debug!("cannot answer an HTTP request: {e}");
                     }
@@ -110,6 +134,19 @@ pub fn percent_decode(text: &str) -> Result<String, String> {
         }
     }
     String::from_utf8(out).map_err(|_| format!("'{text}' is not UTF-8 once decoded"))
+}
+
+/// Percent-encodes a path segment: everything but RFC 3986's unreserved characters.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The query parameters of a URL, decoded (`+` is a space there).
@@ -150,6 +187,10 @@ mod tests {
     #[test]
     fn urls_decode() {
         assert_eq!(percent_decode("a%20b%2Fc+d").as_deref(), Ok("a b/c+d"));
+        for text in ["a b/c+d", "{\"k\": 1}", "ü€", "plain-key_1.~"] {
+            assert_eq!(percent_decode(&percent_encode(text)).as_deref(), Ok(text));
+        }
+        assert_eq!(percent_encode("a/b c"), "a%2Fb%20c");
         assert!(percent_decode("a%2").is_err());
         assert!(percent_decode("%ff").is_err());
         let p = Params::parse("limit=10&prefix=a+b%26&at").unwrap_or_default();

@@ -9,11 +9,14 @@
 //! | `GET /state/windowed/{store}/all`, `/get/{key}/{timestamp}` (and `/local/…`) | [`state`] |
 //! | `GET /state/session/{store}/all`, `/get/{key}` (and `/local/…`) | [`state`] (Weir's) |
 //!
-//! Errors as KSML's: 404 for an unknown store, 503 when its instances are not open yet, 400
-//! for a key or parameter that does not fit, 500 with `text/plain` body `500: <message>`.
-//! Stores are read through the engine's read-only [`StoreQueries`]; which process holds a
-//! key is asked of [`owners::Owners`] (here: this one, see that module).
+//! Errors as KSML's: 404 for an unknown store, 503 (with `Retry-After`) when its instances
+//! are not open yet or its tasks are moving, 400 for a key or parameter that does not fit,
+//! 500 with `text/plain` body `500: <message>`. Stores are read through the engine's
+//! read-only [`StoreQueries`]; which process holds a key is asked of [`owners::Owners`]
+//! (this one on the embedded log; on Kafka, the consumer group says), and queries for
+//! another process's keys are forwarded to it (`forward`).
 
+mod forward;
 pub mod http;
 pub mod owners;
 pub mod probes;
@@ -54,7 +57,7 @@ impl Rest {
             ["startup"] => self.probe(Probe::Startup),
             ["ready"] => self.probe(Probe::Ready),
             ["live"] => self.probe(Probe::Live),
-            ["state", kind, store, rest @ ..] => state::handle(self, kind, store, rest, &params),
+            ["state", kind, store, rest @ ..] => state::handle(self, kind, store, rest, &params, query),
             _ => Reply::text(
                 404,
                 &format!("no endpoint {path}: see /startup, /ready, /live and /state/{{keyValue|windowed|session}}/{{store}}/…"),

@@ -12,15 +12,21 @@
 //!   for paging), `prefix` (string keys) and `limit`.
 //!
 //! The non-`local` forms ask [`Owners`](super::owners::Owners) where a key lives and which
-//! other processes hold the store; on the embedded log everything is local.
+//! other processes hold the store's tasks; on the embedded log everything is local. A `get`
+//! of a key another process holds is forwarded to that process's `/local/` form of the same
+//! query ([`forward`]); `/all` adds every other process's `/local/all` to this one's, checks
+//! that every task answered (each `/local/` answer lists its tasks in a `Weir-Tasks`
+//! header), and sorts the whole into the store's order. While tasks are moving the answer
+//! is 503 with `Retry-After`, never a partial one.
 
 use serde_json::{Map, Value as Json, json};
 use weir_engine::store::{Entry, QueryError, ReadOnlyStore, StoreError, StoreErrorKind, StoreFlavor, instant_text, split_windowed};
-use weir_engine::value::Value;
+use weir_engine::value::{Value, convert};
 
 use super::Rest;
-use super::http::{Params, Reply};
-use super::owners::Owner;
+use super::forward;
+use super::http::{self, Params, Reply};
+use super::owners::{Owner, RouteError};
 
 /// The kind of store a path asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +61,7 @@ impl From<StoreError> for Failed {
     fn from(e: StoreError) -> Failed {
         let status = match e.kind {
             StoreErrorKind::Argument | StoreErrorKind::WrongKind => 400,
-            StoreErrorKind::Closed | StoreErrorKind::Unavailable => 503,
+            StoreErrorKind::Closed | StoreErrorKind::Unavailable => return Failed(Reply::retry_later(&e.message)),
             StoreErrorKind::Data => 500,
         };
         Failed(Reply::text(status, &e.message))
@@ -68,23 +74,27 @@ fn bad(message: String) -> Failed {
 
 const ALL_PARAMS: &[&str] = &["from", "to", "after", "prefix", "limit", "at"];
 
-pub(super) fn handle(rest: &Rest, kind: &str, name: &str, op: &[&str], params: &Params) -> Reply {
-    match answer(rest, kind, name, op, params) {
+pub(super) fn handle(rest: &Rest, kind: &str, name: &str, op: &[&str], params: &Params, query: &str) -> Reply {
+    match answer(rest, kind, name, op, params, query) {
         Ok(reply) => reply,
         Err(Failed(reply)) => reply,
     }
 }
 
-fn answer(rest: &Rest, kind: &str, name: &str, op: &[&str], params: &Params) -> Result<Reply, Failed> {
+/// The header listing the tasks a `/local/` answer comes from (`0,2`): how a process
+/// merging other processes' `/local/all` checks that it got every task.
+pub(super) const TASKS_HEADER: &str = "Weir-Tasks";
+
+fn answer(rest: &Rest, kind: &str, name: &str, op: &[&str], params: &Params, query: &str) -> Result<Reply, Failed> {
     let kind = match kind {
         "keyValue" => Kind::KeyValue,
         "windowed" => Kind::Windowed,
         "session" => Kind::Session,
         other => return Err(Failed(Reply::text(404, &format!("no store type '{other}': use keyValue, windowed or session")))),
     };
-    let store = rest.queries.store(name).map_err(|e| match e {
+    let store = rest.queries.held(name).map_err(|e| match e {
         QueryError::Unknown(_) => Failed(Reply::text(404, &format!("Could not find store {name} of type {}", kind.path()))),
-        QueryError::NotReady(_) => Failed(Reply::text(503, &e.to_string())),
+        QueryError::NotReady(_) => Failed(Reply::retry_later(&e.to_string())),
     })?;
     let actual = Kind::of(store.flavor());
     if actual != kind {
@@ -105,15 +115,128 @@ fn answer(rest: &Rest, kind: &str, name: &str, op: &[&str], params: &Params) -> 
     if let Some(unknown) = params.names().find(|n| !ALL_PARAMS.contains(n)) {
         return Err(bad(format!("unknown parameter '{unknown}' (known: {})", ALL_PARAMS.join(", "))));
     }
-    if !local && let Some(other) = rest.owners.others(&store).first() {
-        return Err(not_routed(name, other));
+    let held = store.tasks();
+    if local {
+        // A `/local/` query answers from this process whatever it holds, as KSML's does
+        // (and is what a forwarded query asks: it never goes further).
+        if held.is_empty() {
+            return Err(not_ready(name));
+        }
+        let tasks = held.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        return Ok(read_here(&store, kind, op, params)?.with_header(TASKS_HEADER, tasks));
     }
+    match op {
+        ["all"] => match rest.owners.placement(&store).map_err(route_failed)? {
+            None if held.is_empty() => Err(not_ready(name)),
+            None => read_here(&store, kind, op, params),
+            Some(placement) => {
+                if let Some(missing) = placement.local.iter().find(|t| !held.contains(t)) {
+                    return Err(not_open(name, *missing));
+                }
+                let mut entries = if placement.local.is_empty() { Vec::new() } else { json_list(read_here(&store, kind, op, params)?)? };
+                for (endpoint, tasks) in &placement.remote {
+                    let path = format!("/state/{}/{}/local/all", kind.path(), http::percent_encode(name));
+                    let reply = forward::get(endpoint, &path, query).map_err(Failed)?;
+                    if reply.status != 200 {
+                        return Err(Failed(reply));
+                    }
+                    let answered: Vec<u32> =
+                        reply.header(TASKS_HEADER).unwrap_or_default().split(',').filter_map(|t| t.trim().parse().ok()).collect();
+                    if let Some(missing) = tasks.iter().find(|t| !answered.contains(t)) {
+                        return Err(Failed(Reply::retry_later(&format!(
+                            "task {missing} of store '{name}' is assigned to {endpoint}, which has not opened it yet (it answered for tasks {answered:?})"
+                        ))));
+                    }
+                    entries.extend(json_list(reply)?);
+                }
+                merge(&store, kind, &mut entries)?;
+                if let Some(limit) = limit_of(params)? {
+                    entries.truncate(limit);
+                }
+                Ok(Reply::json(&Json::Array(entries)))
+            }
+        },
+        ["get", key, ..] => {
+            let value = store.key_from_text(key)?;
+            match rest.owners.owner_of(&store, &value).map_err(route_failed)? {
+                Owner::Local { task: None } if held.is_empty() => Err(not_ready(name)),
+                Owner::Local { task: Some(task) } if !held.contains(&task) => Err(not_open(name, task)),
+                Owner::Local { .. } => read_here(&store, kind, op, params),
+                Owner::Remote { endpoint, .. } => {
+                    let rest_of: Vec<String> = op.iter().map(|s| http::percent_encode(s)).collect();
+                    let path = format!("/state/{}/{}/local/{}", kind.path(), http::percent_encode(name), rest_of.join("/"));
+                    forward::get(&endpoint, &path, query).map_err(Failed)
+                }
+            }
+        }
+        _ => read_here(&store, kind, op, params),
+    }
+}
+
+/// No instance of the store is open here yet.
+fn not_ready(name: &str) -> Failed {
+    Failed(Reply::retry_later(&QueryError::NotReady(name.to_string()).to_string()))
+}
+
+/// The task is this process's, but not open yet.
+fn not_open(name: &str, task: u32) -> Failed {
+    Failed(Reply::retry_later(&format!(
+        "task {task} of store '{name}' is assigned to this process and not open yet (its state is being restored)"
+    )))
+}
+
+fn route_failed(e: RouteError) -> Failed {
+    match e {
+        RouteError::Moving(message) => Failed(Reply::retry_later(&message)),
+        RouteError::BadKey(message) => bad(message),
+    }
+}
+
+/// A JSON array reply's entries.
+fn json_list(reply: Reply) -> Result<Vec<Json>, Failed> {
+    match serde_json::from_slice(&reply.body) {
+        Ok(Json::Array(entries)) => Ok(entries),
+        _ => Err(Failed(Reply::text(500, "a process answered /local/all with something other than a JSON array"))),
+    }
+}
+
+/// Sorts entries gathered from several processes into the order one store would give:
+/// by serialized key (key-value), window start then key (windowed), end then key (session).
+fn merge(store: &ReadOnlyStore, kind: Kind, entries: &mut [Json]) -> Result<(), Failed> {
+    let spec = store.spec();
+    let mut keyed = Vec::with_capacity(entries.len());
+    for entry in entries.iter() {
+        let key = weir_engine::notation::json::from_slice(entry["key"].to_string().as_bytes())
+            .map_err(|e| e.to_string())
+            .and_then(|v| convert(v, &spec.key_type).map_err(|e| e.to_string()))
+            .and_then(|v| spec.key.encode(&v).map_err(|e| e.to_string()))
+            .map_err(|e| Failed(Reply::text(500, &format!("cannot order the entries of store '{}': {e}", spec.name))))?
+            .unwrap_or_default();
+        let time = |field: &str| entry["window"][field].as_i64().unwrap_or(i64::MIN);
+        let (first, last) = match kind {
+            Kind::KeyValue => (0, 0),
+            Kind::Windowed => (time("start"), time("end")),
+            Kind::Session => (time("end"), time("start")),
+        };
+        keyed.push((first, key, last));
+    }
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by(|a, b| keyed[*a].cmp(&keyed[*b]));
+    let sorted: Vec<Json> = order.iter().map(|i| entries[*i].take()).collect();
+    for (slot, entry) in entries.iter_mut().zip(sorted) {
+        *slot = entry;
+    }
+    Ok(())
+}
+
+/// Answers `op` from the instances this process holds.
+fn read_here(store: &ReadOnlyStore, kind: Kind, op: &[&str], params: &Params) -> Result<Reply, Failed> {
+    let name = &store.spec().name;
     match (kind, op) {
-        (Kind::KeyValue, ["all"]) => key_value_all(&store, params),
+        (Kind::KeyValue, ["all"]) => key_value_all(store, params),
         (Kind::KeyValue, ["get", key]) => {
             let key = store.key_from_text(key)?;
-            check_local(rest, &store, &key, local, name)?;
-            key_value_get(&store, key, params)
+            key_value_get(store, key, params)
         }
         (Kind::Windowed, ["all"]) => {
             let entries = store.windows(None, None, i64::MIN, i64::MAX)?;
@@ -122,7 +245,6 @@ fn answer(rest: &Rest, kind: &str, name: &str, op: &[&str], params: &Params) -> 
         (Kind::Windowed, ["get", key, timestamp]) => {
             let time: i64 = timestamp.parse().map_err(|_| bad(format!("the timestamp must be epoch milliseconds, found '{timestamp}'")))?;
             let key = store.key_from_text(key)?;
-            check_local(rest, &store, &key, local, name)?;
             // KSML: `fetch(key, key, t, t)`, the last window found; none is an empty answer.
             match store.windows(Some(&key), Some(&key), time, time)?.last() {
                 Some(entry) => Ok(Reply::json(&windowed_json(entry?)?)),
@@ -135,7 +257,6 @@ fn answer(rest: &Rest, kind: &str, name: &str, op: &[&str], params: &Params) -> 
         }
         (Kind::Session, ["get", key]) => {
             let key = store.key_from_text(key)?;
-            check_local(rest, &store, &key, local, name)?;
             let entries = store.sessions(Some(&key), Some(&key), i64::MIN, i64::MAX)?;
             Ok(Reply::json(&Json::Array(limited(entries, params, windowed_json)?)))
         }
@@ -147,25 +268,6 @@ fn answer(rest: &Rest, kind: &str, name: &str, op: &[&str], params: &Params) -> 
             };
             Err(Failed(Reply::text(404, &format!("no such query on {} store '{name}': use {paths} (or local/…)", kind.path()))))
         }
-    }
-}
-
-fn not_routed(name: &str, other: &str) -> Failed {
-    Failed(Reply::text(
-        500,
-        &format!(
-            "part of store '{name}' is held by {other}: forwarding queries to other processes is not built yet; ask its /local/ paths"
-        ),
-    ))
-}
-
-/// Fails unless this process holds `key`.
-fn check_local(rest: &Rest, store: &ReadOnlyStore, key: &Value, local: bool, name: &str) -> Result<(), Failed> {
-    match rest.owners.owner_of(store, key) {
-        Owner::Local => Ok(()),
-        // A `/local/` query answers from this process whatever it holds, as KSML's does.
-        Owner::Remote(_) if local => Ok(()),
-        Owner::Remote(other) => Err(not_routed(name, &other)),
     }
 }
 
@@ -221,12 +323,17 @@ fn limited(
     params: &Params,
     to_json: fn(Entry) -> Result<Json, Failed>,
 ) -> Result<Vec<Json>, Failed> {
-    let limit = match params.number("limit").map_err(bad)? {
-        Some(n) if n < 0 => return Err(bad(format!("'limit' must not be negative, found {n}"))),
-        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-        None => usize::MAX,
-    };
+    let limit = limit_of(params)?.unwrap_or(usize::MAX);
     entries.take(limit).map(|e| to_json(e?)).collect()
+}
+
+/// The `limit` parameter.
+fn limit_of(params: &Params) -> Result<Option<usize>, Failed> {
+    match params.number("limit").map_err(bad)? {
+        Some(n) if n < 0 => Err(bad(format!("'limit' must not be negative, found {n}"))),
+        Some(n) => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
+        None => Ok(None),
+    }
 }
 
 fn key_value_json(entry: Entry) -> Result<Json, Failed> {

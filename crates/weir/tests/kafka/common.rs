@@ -190,6 +190,13 @@ impl App {
         self.spawn_with(name, &[])
     }
 
+    /// Starts `weir run <config>` (a runner config of its own in the directory) in the
+    /// background, stderr to `<name>.stderr`.
+    pub fn spawn_config(&self, name: &str, config: &str) -> Child {
+        let file = |ext: &str| std::fs::File::create(self.dir.join(format!("{name}.{ext}"))).expect("create output file");
+        self.command(&["run", config]).stdin(Stdio::null()).stdout(file("stdout")).stderr(file("stderr")).spawn().expect("start weir")
+    }
+
     /// Starts `weir run <args> ksml-runner.yaml` in the background, stderr to `<name>.stderr`.
     pub fn spawn_with(&self, name: &str, args: &[&str]) -> Child {
         let file = |ext: &str| std::fs::File::create(self.dir.join(format!("{name}.{ext}"))).expect("create output file");
