@@ -14,15 +14,18 @@
 //!
 //! Weir's own are the names in [`names`]: records in, out (and out by pipeline), written by
 //! producers, failed, dead-lettered, dropped by windows; commits and their time; entries per
-//! state store; the state of the stream threads and producers.
+//! state store; the state of the stream threads and producers; the consumer lag per input
+//! partition; the records' end-to-end latency (mean, and the largest since the last scrape).
 
 use std::fmt;
+use std::sync::Arc;
 
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
+use weir_engine::broker::Broker;
 use weir_engine::metrics::{ComponentState, MetricKind, MetricValue, Metrics, Snapshot};
 use weir_engine::store::StoreQueries;
 
@@ -46,6 +49,9 @@ pub mod names {
     pub const COMMIT_SECONDS: &str = "weir_commit_seconds";
     pub const STORE_ENTRIES: &str = "weir_store_entries";
     pub const COMPONENT_STATE: &str = "weir_component_state";
+    pub const CONSUMER_LAG: &str = "weir_consumer_lag";
+    pub const E2E_LATENCY_MEAN: &str = "weir_record_e2e_latency_mean_seconds";
+    pub const E2E_LATENCY_MAX: &str = "weir_record_e2e_latency_max_seconds";
 }
 
 /// What a scrape reads.
@@ -53,6 +59,8 @@ pub struct Exporter {
     pub metrics: Metrics,
     pub queries: StoreQueries,
     pub application_id: String,
+    /// Where the inputs' end offsets are asked for (the consumer lag).
+    pub broker: Arc<dyn Broker>,
 }
 
 impl fmt::Debug for Exporter {
@@ -132,6 +140,34 @@ impl prometheus_client::collector::Collector for Exporter {
             None,
             MetricType::Counter,
         )?)?;
+        // End-to-end latency (Kafka Streams' record-e2e-latency avg and max): the mean since
+        // the start, and the largest since the previous scrape.
+        if engine.e2e_latency_count > 0 {
+            let mean = engine.e2e_latency_ms_sum as f64 / engine.e2e_latency_count as f64 / 1e3;
+            gauges(
+                &mut encoder,
+                names::E2E_LATENCY_MEAN,
+                "Mean time from a record's timestamp until a sink appended it, in seconds",
+                &[(Vec::new(), mean)],
+            )?;
+            let max = self.metrics.engine().take_e2e_max() as f64 / 1e3;
+            gauges(
+                &mut encoder,
+                names::E2E_LATENCY_MAX,
+                "Longest time from a record's timestamp until a sink appended it since the previous scrape, in seconds",
+                &[(Vec::new(), max)],
+            )?;
+        }
+        // Consumer lag: each input partition's end offset (asked now) minus the position the
+        // stream thread published (at most a second old).
+        let mut lags: Vec<(Labels, i64)> = Vec::new();
+        for (topic, partition, next) in &engine.positions {
+            if let Ok(end) = self.broker.end_offset(topic, *partition) {
+                let lag = i64::try_from(end.saturating_sub(*next)).unwrap_or(i64::MAX);
+                lags.push((vec![("topic".to_string(), topic.clone()), ("partition".to_string(), partition.to_string())], lag));
+            }
+        }
+        gauges(&mut encoder, names::CONSUMER_LAG, "Records of each input partition not processed yet (end offset minus position)", &lags)?;
         let states: Vec<(Labels, i64)> = [("streams", engine.streams), ("producers", engine.producers)]
             .into_iter()
             .map(|(c, s): (&str, ComponentState)| {

@@ -165,6 +165,7 @@ fn start_endpoints(
             metrics: app.metrics_handle(),
             queries: app.queries(),
             application_id: app.application_id().to_string(),
+            broker: Arc::clone(app.broker()),
         };
         let registry = crate::prometheus::registry(exporter);
         let server = http::serve("Prometheus metrics", &prometheus.host, prometheus.port, "ksml.prometheus", move |method, url| {

@@ -214,6 +214,34 @@ fn the_rest_api_and_the_metrics_page_answer_from_the_running_application() {
     assert_eq!(sample(&samples, "weir_store_entries", json!({"store": "price_history"})), Some(1.0));
     assert_eq!(sample(&samples, "weir_component_state", json!({"component": "streams", "state": "STARTED"})), Some(1.0));
     assert_eq!(get(&format!("http://127.0.0.1:{metrics_port}/other")).0, 404);
+    // Records stamped 45 to 70 s ago reached the sinks as soon as they were fed: the mean
+    // end-to-end latency says so.
+    let mean = sample(&samples, "weir_record_e2e_latency_mean_seconds", json!({})).expect("e2e latency");
+    assert!((40.0..600.0).contains(&mean), "mean e2e latency {mean} s");
+    // The largest since the previous scrape: another click, stamped 40+ s ago, shows in one.
+    dir.produce("clicks", &click("c", 1, 5000));
+    eventually("a scrape with the new click's e2e latency as the largest", &dir, || {
+        sample(&scrape(&metrics), "weir_record_e2e_latency_max_seconds", json!({})).is_some_and(|max| (40.0..600.0).contains(&max))
+    });
+    // Every input partition has a lag series; all reach 0 (positions are published every
+    // second).
+    let started = std::time::Instant::now();
+    let lags = loop {
+        let samples = scrape(&metrics);
+        let lags: Vec<(String, f64)> = samples
+            .iter()
+            .filter(|(n, _, _)| n == "weir_consumer_lag")
+            .map(|(_, l, v)| (format!("{}/{}", l["topic"].as_str().unwrap_or("?"), l["partition"].as_str().unwrap_or("?")), *v))
+            .collect();
+        if lags.iter().all(|(_, v)| *v == 0.0) || started.elapsed() > Duration::from_secs(10) {
+            break lags;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    for topic in ["clicks/0", "scores/0", "prices/0"] {
+        assert!(lags.iter().any(|(t, _)| t == topic), "a lag series for {topic}: {lags:?}");
+    }
+    assert!(lags.iter().all(|(_, v)| *v == 0.0), "every input read to its end: {lags:?}");
 
     interrupt(&child);
     let (code, _, stderr) = dir.finish(child, Duration::from_secs(20));

@@ -85,6 +85,9 @@ impl StateCell {
     }
 }
 
+/// An input partition and the next offset to process in it: (topic, partition, offset).
+pub type Position = (String, u32, u64);
+
 /// Counters of one running application.
 #[derive(Debug, Default)]
 pub struct EngineCounters {
@@ -106,6 +109,16 @@ pub struct EngineCounters {
     pub commit_nanos: AtomicU64,
     /// Records written by each pipeline's sinks, by pipeline name.
     pub out_by_pipeline: Mutex<HashMap<String, u64>>,
+    /// End-to-end latency of the records the sinks wrote (Kafka Streams' record e2e latency:
+    /// the wall clock when the stream thread appended them minus their timestamps), in
+    /// milliseconds: the sum and count since the start, and the largest since it was last
+    /// taken ([`EngineCounters::take_e2e_max`]).
+    pub e2e_latency_ms_sum: AtomicU64,
+    pub e2e_latency_count: AtomicU64,
+    pub e2e_latency_ms_max: AtomicU64,
+    /// Each stream thread's inputs and positions (next offset to process), by thread
+    /// number, replaced by the thread about once a second: the consumer lag's one side.
+    pub positions: Mutex<BTreeMap<usize, Vec<Position>>>,
     /// The state of the stream threads.
     pub streams: StateCell,
     /// The state of the producers.
@@ -131,6 +144,11 @@ pub struct EngineSnapshot {
     pub commit_nanos: u64,
     /// Records written by each pipeline's sinks, by pipeline name.
     pub out_by_pipeline: BTreeMap<String, u64>,
+    /// End-to-end latency of the records written by the sinks: sum and count (milliseconds).
+    pub e2e_latency_ms_sum: u64,
+    pub e2e_latency_count: u64,
+    /// Every stream thread's (topic, partition, next offset to process), sorted.
+    pub positions: Vec<Position>,
     pub streams: ComponentState,
     pub producers: ComponentState,
 }
@@ -149,6 +167,36 @@ impl EngineCounters {
             streams: self.streams.get(),
             producers: self.producers.get(),
             out_by_pipeline: self.out_by_pipeline.lock().map(|m| m.iter().map(|(k, n)| (k.clone(), *n)).collect()).unwrap_or_default(),
+            e2e_latency_ms_sum: self.e2e_latency_ms_sum.load(Ordering::Relaxed),
+            e2e_latency_count: self.e2e_latency_count.load(Ordering::Relaxed),
+            positions: {
+                let mut all: Vec<Position> =
+                    self.positions.lock().map(|m| m.values().flatten().cloned().collect()).unwrap_or_default();
+                all.sort();
+                all
+            },
+        }
+    }
+
+    /// The largest end-to-end latency (milliseconds) since the last call, and resets it.
+    pub fn take_e2e_max(&self) -> u64 {
+        self.e2e_latency_ms_max.swap(0, Ordering::Relaxed)
+    }
+
+    /// Adds the end-to-end latencies of a batch of records appended at `now_ms`.
+    pub fn add_e2e_latencies(&self, sum_ms: u64, count: u64, max_ms: u64) {
+        if count == 0 {
+            return;
+        }
+        self.e2e_latency_ms_sum.fetch_add(sum_ms, Ordering::Relaxed);
+        self.e2e_latency_count.fetch_add(count, Ordering::Relaxed);
+        self.e2e_latency_ms_max.fetch_max(max_ms, Ordering::Relaxed);
+    }
+
+    /// Replaces stream thread `thread`'s positions.
+    pub fn set_positions(&self, thread: usize, positions: Vec<Position>) {
+        if let Ok(mut all) = self.positions.lock() {
+            all.insert(thread, positions);
         }
     }
 }

@@ -159,6 +159,8 @@ impl Started {
 const UNAVAILABLE_PAUSE: Duration = Duration::from_millis(500);
 /// How often a stream thread says that the broker cannot be reached.
 const UNAVAILABLE_WARNING_EVERY: Duration = Duration::from_secs(5);
+/// How often a stream thread publishes its input positions (for the consumer lag metric).
+const POSITIONS_EVERY: Duration = Duration::from_secs(1);
 
 /// Maximum bytes read from one partition at a time.
 const FETCH_BYTES: usize = 1 << 20;
@@ -422,6 +424,7 @@ impl StreamThread<'_> {
         let scope = self.options.thread_scope.as_ref();
         let mut last_commit = Instant::now();
         let mut last_purge = Instant::now();
+        let mut last_positions: Option<Instant> = None;
         let mut last_unavailable_warning = None;
         let mut failure = None;
         while !self.shutdown.load(Ordering::SeqCst) {
@@ -509,6 +512,11 @@ impl StreamThread<'_> {
                 failure = Some(Stop(e));
                 break;
             }
+            if last_positions.is_none_or(|t| t.elapsed() >= POSITIONS_EVERY) {
+                let owned = positions(&tasks, topology).into_iter().map(|(t, p, o)| (t.to_string(), p, o)).collect();
+                self.stats.set_positions(member, owned);
+                last_positions = Some(Instant::now());
+            }
             if last_commit.elapsed() >= self.options.commit_interval {
                 let committed = self.commit(membership.as_mut(), &tasks)?;
                 last_commit = Instant::now();
@@ -545,6 +553,7 @@ impl StreamThread<'_> {
         if failure.is_none() {
             self.stats.streams.advance(ComponentState::Stopping);
         }
+        self.stats.set_positions(member, Vec::new());
         // Whatever stopped the thread, what was processed is appended, synced and committed,
         // so a restart does not redo it. (A record that failed with `stopOnFail` is not
         // committed: its input offset was not advanced.)

@@ -18,6 +18,9 @@ pub struct Outputs {
     pub(super) round_robin: u32,
     produced: u64,
     by_pipeline: FastMap<String, u64>,
+    /// End-to-end latencies of the records appended since the last publish (milliseconds):
+    /// sum, count, largest.
+    latency: (u64, u64, u64),
 }
 
 impl Outputs {
@@ -64,10 +67,19 @@ impl Outputs {
     /// Appends everything pending. Returns the number of records written.
     pub fn flush(&mut self, broker: &dyn Broker) -> Result<usize, BrokerError> {
         let mut written = 0;
+        let mut now = None;
         for (topic, per_partition) in self.pending.iter_mut() {
             for (partition, records) in per_partition.iter_mut().enumerate() {
                 if records.is_empty() {
                     continue;
+                }
+                // One clock read per flush; records without a timestamp are not counted.
+                let now = *now.get_or_insert_with(crate::time::now_ms);
+                for r in records.iter().filter(|r| r.timestamp > 0) {
+                    let ms = u64::try_from(now.saturating_sub(r.timestamp)).unwrap_or(0);
+                    self.latency.0 += ms;
+                    self.latency.1 += 1;
+                    self.latency.2 = self.latency.2.max(ms);
                 }
                 broker.append(topic, partition as u32, records)?;
                 written += records.len();
@@ -81,6 +93,8 @@ impl Outputs {
     /// record: the per-pipeline counts sit behind a lock).
     pub fn publish(&mut self, stats: &Stats) {
         stats.produced.fetch_add(std::mem::take(&mut self.produced), Ordering::Relaxed);
+        let (sum, count, max) = std::mem::take(&mut self.latency);
+        stats.add_e2e_latencies(sum, count, max);
         if self.by_pipeline.values().all(|n| *n == 0) {
             return;
         }
