@@ -3,7 +3,10 @@
 //! This is the only module that knows the YAML library. It keeps the position of every
 //! node, reports duplicate keys at any level (as KSML does), expands aliases, and refuses
 //! input it cannot represent faithfully (non-scalar keys, several documents, nesting deeper
-//! than [`MAX_DEPTH`]) with a diagnostic instead of a panic.
+//! than [`MAX_DEPTH`]) with a diagnostic instead of a panic. Hostile input is refused at its
+//! line: control characters YAML does not allow (a NUL would otherwise end the parse there,
+//! silently), and aliases that expand to more than [`MAX_EXPANDED_NODES`] nodes (an "alias
+//! bomb": a few lines that would take gigabytes).
 
 use std::collections::HashMap;
 
@@ -15,6 +18,10 @@ use crate::diag::{Diagnostic, Span};
 /// Deeper nesting than this is refused (it is never meaningful in a KSML file, and it keeps
 /// every recursive walk over the tree bounded).
 pub const MAX_DEPTH: usize = 128;
+
+/// The most nodes aliases may add to a file's tree, in all: far beyond any real KSML file
+/// (whose anchors are shared settings), and a few megabytes at most.
+pub const MAX_EXPANDED_NODES: usize = 100_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -113,7 +120,21 @@ impl Node {
 /// Parses one YAML document. On a syntax error, returns the diagnostic and no tree. Duplicate
 /// keys are reported in `diags` and the first occurrence is kept.
 pub fn parse(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Node> {
-    let mut builder = Builder { file, stack: Vec::new(), anchors: HashMap::new(), docs: Vec::new(), diags: Vec::new(), too_deep: false };
+    let controls = control_characters(file, text);
+    if !controls.is_empty() {
+        diags.extend(controls);
+        return None;
+    }
+    let mut builder = Builder {
+        file,
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        docs: Vec::new(),
+        diags: Vec::new(),
+        too_deep: false,
+        expanded: 0,
+        bomb: None,
+    };
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, true) {
         let m = e.marker();
@@ -122,6 +143,13 @@ pub fn parse(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Node
         return None;
     }
     diags.append(&mut builder.diags);
+    if let Some(span) = builder.bomb {
+        diags.push(
+            Diagnostic::error(file, Some(span), "", format!("the aliases of this file expand to more than {MAX_EXPANDED_NODES} nodes"))
+                .with_hint("refused: an alias repeating an anchor that itself repeats aliases grows exponentially (an 'alias bomb'); write the values out, or share less"),
+        );
+        return None;
+    }
     if builder.too_deep {
         diags.push(Diagnostic::error(file, None, "", format!("YAML nesting is deeper than {MAX_DEPTH} levels")));
         return None;
@@ -138,6 +166,37 @@ pub fn parse(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Node
         return Some(Node { span: Span::new(1, 1, 1), value: Value::Map(Vec::new()) });
     }
     Some(docs.swap_remove(0))
+}
+
+/// Errors for the control characters YAML does not allow (all of C0 but tab, line feed and
+/// carriage return; DEL), at their lines; at most 5, then one more saying how many.
+fn control_characters(file: &str, text: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut count = 0;
+    for (n, line) in text.split('\n').enumerate() {
+        for (col, c) in line.chars().enumerate() {
+            if (c < ' ' && c != '\t' && c != '\r') || c == '\u{7f}' {
+                count += 1;
+                if out.len() < 5 {
+                    let name = match c {
+                        '\0' => " (NUL)".to_string(),
+                        '\u{1b}' => " (ESC)".to_string(),
+                        '\u{7f}' => " (DEL)".to_string(),
+                        _ => String::new(),
+                    };
+                    let span = Span::new(n as u32 + 1, col as u32 + 1, 1);
+                    out.push(
+                        Diagnostic::error(file, Some(span), "", format!("control character U+{:04X}{name} in the file", c as u32))
+                            .with_hint("YAML does not allow control characters: remove it (is this a binary file, or was it saved in another encoding?)"),
+                    );
+                }
+            }
+        }
+    }
+    if count > out.len() {
+        out.push(Diagnostic::error(file, None, "", format!("{} more control characters in the file", count - out.len())));
+    }
+    out
 }
 
 fn yaml_hint(info: &str) -> &'static str {
@@ -160,10 +219,24 @@ enum Frame {
 struct Builder<'a> {
     file: &'a str,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes and their sizes (nodes in all).
+    anchors: HashMap<usize, (Node, usize)>,
     docs: Vec<Node>,
     diags: Vec<Diagnostic>,
     too_deep: bool,
+    /// Nodes added by aliases so far.
+    expanded: usize,
+    /// Where the aliases went past [`MAX_EXPANDED_NODES`] (the parse then stops building).
+    bomb: Option<Span>,
+}
+
+/// The number of nodes of a tree.
+fn size(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::Scalar(..) => 0,
+        Value::Seq(items) => items.iter().map(size).sum(),
+        Value::Map(entries) => entries.iter().map(|(_, v)| 1 + size(v)).sum(),
+    }
 }
 
 fn span_of(mark: Marker, len: usize) -> Span {
@@ -191,7 +264,7 @@ impl Builder<'_> {
     /// Attaches a finished node to its parent (or makes it a document).
     fn push_node(&mut self, node: Node, anchor: usize) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), size(&node)));
         }
         let path = self.path();
         match self.stack.last_mut() {
@@ -233,7 +306,7 @@ impl Builder<'_> {
 
 impl MarkedEventReceiver for Builder<'_> {
     fn on_event(&mut self, ev: Event, mark: Marker) {
-        if self.too_deep {
+        if self.too_deep || self.bomb.is_some() {
             return;
         }
         match ev {
@@ -273,10 +346,16 @@ impl MarkedEventReceiver for Builder<'_> {
                 }
             }
             Event::Alias(id) => {
+                let added = self.anchors.get(&id).map_or(1, |(_, n)| *n);
+                self.expanded = self.expanded.saturating_add(added);
+                if self.expanded > MAX_EXPANDED_NODES {
+                    self.bomb = Some(span_of(mark, 1));
+                    return;
+                }
                 let node = self
                     .anchors
                     .get(&id)
-                    .cloned()
+                    .map(|(node, _)| node.clone())
                     .unwrap_or(Node { span: span_of(mark, 1), value: Value::Scalar(String::new(), Style::Plain) });
                 let mut node = node;
                 node.span = span_of(mark, 1);
@@ -295,6 +374,40 @@ mod tests {
         let mut diags = Vec::new();
         let node = parse("t.yaml", text, &mut diags);
         (node, diags)
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_at_the_alias_that_goes_too_far() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+        for (name, prev) in [("b", "a"), ("c", "b"), ("d", "c"), ("e", "d"), ("f", "e"), ("g", "f"), ("h", "g"), ("i", "h")] {
+            text.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        let (node, diags) = load(&text);
+        assert!(node.is_none());
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert!(diags[0].message.contains("expand to more than 100000 nodes"), "{}", diags[0].message);
+        // Up to e's line (5) the aliases add 74,718 nodes; f's first alias (line 6) adds
+        // e's 66,430 more.
+        assert_eq!(diags[0].span.map(|s| s.line), Some(6));
+        // Shared settings, as real files use anchors, are fine.
+        let (node, diags) = load("base: &base {a: 1, b: 2}\none: *base\ntwo: *base\n");
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(node.unwrap().get("two").unwrap().get("b").unwrap().scalar(), Some("2"));
+    }
+
+    #[test]
+    fn control_characters_are_refused_at_their_line() {
+        let (node, diags) = load("a: 1\nb: x\0y\nc: 3\n");
+        assert!(node.is_none(), "nothing after a NUL may be dropped silently");
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].message, "control character U+0000 (NUL) in the file");
+        assert_eq!(diags[0].span, Some(Span::new(2, 5, 1)));
+        let (_, diags) = load("a: \u{1b}[31m\nb: \u{7}\n");
+        assert_eq!(diags.iter().map(|d| d.span.map(|s| s.line)).collect::<Vec<_>>(), vec![Some(1), Some(2)]);
+        // Tabs inside values and Windows line ends are not control characters here.
+        let (node, diags) = load("a: 'x\ty'\r\nb: 2\r\n");
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(node.unwrap().get("b").unwrap().scalar(), Some("2"));
     }
 
     #[test]

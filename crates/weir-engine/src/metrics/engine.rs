@@ -170,8 +170,7 @@ impl EngineCounters {
             e2e_latency_ms_sum: self.e2e_latency_ms_sum.load(Ordering::Relaxed),
             e2e_latency_count: self.e2e_latency_count.load(Ordering::Relaxed),
             positions: {
-                let mut all: Vec<Position> =
-                    self.positions.lock().map(|m| m.values().flatten().cloned().collect()).unwrap_or_default();
+                let mut all: Vec<Position> = self.positions.lock().map(|m| m.values().flatten().cloned().collect()).unwrap_or_default();
                 all.sort();
                 all
             },
