@@ -113,7 +113,8 @@ pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice) -> anyhow
                 Ok(path) => tracing::info!("`weir topic` commands reach this process through {}", path.display()),
                 Err(e) => tracing::warn!("no control socket, so `weir topic` cannot reach this process: {e:#}"),
             }
-            Some(spawn_cleaner(Arc::clone(log), stop.clone()))
+            let inputs: Vec<String> = app.topology().sources.iter().filter(|s| !s.internal).map(|s| s.topic.clone()).collect();
+            Some(spawn_cleaner(Arc::clone(log), stop.clone(), app.application_id().to_string(), inputs))
         }
         None => None,
     };
@@ -191,20 +192,26 @@ fn spawn_progress(metrics: Metrics, stop: StopHandle) -> std::thread::JoinHandle
     })
 }
 
-/// Applies retention and compaction to the log at start and every [`CLEAN_EVERY`].
-fn spawn_cleaner(log: Arc<Log>, stop: StopHandle) -> std::thread::JoinHandle<()> {
+/// Applies retention and compaction to the log at start and every [`CLEAN_EVERY`]. Records
+/// of the application's `inputs` that retention deletes before the application (group
+/// `group`) read them are a WARN naming the topic and the count.
+fn spawn_cleaner(log: Arc<Log>, stop: StopHandle, group: String, inputs: Vec<String>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut since = CLEAN_EVERY;
         while !stop.is_stopped() {
             if since >= CLEAN_EVERY {
                 since = Duration::ZERO;
+                let before = unread_starts(&log, &group, &inputs);
                 match log.clean(weir_engine::time::now_ms()) {
-                    Ok(s) if s.records_removed > 0 || s.segments_deleted > 0 => tracing::info!(
-                        "log cleanup: {} records and {} segment files removed, {} bytes freed",
-                        s.records_removed,
-                        s.segments_deleted,
-                        s.bytes_freed
-                    ),
+                    Ok(s) if s.records_removed > 0 || s.segments_deleted > 0 => {
+                        tracing::info!(
+                            "log cleanup: {} records and {} segment files removed, {} bytes freed",
+                            s.records_removed,
+                            s.segments_deleted,
+                            s.bytes_freed
+                        );
+                        warn_unread_deleted(&log, &before);
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!("log cleanup failed (will retry): {e}"),
                 }
@@ -213,6 +220,47 @@ fn spawn_cleaner(log: Arc<Log>, stop: StopHandle) -> std::thread::JoinHandle<()>
             since += Duration::from_millis(200);
         }
     })
+}
+
+/// For each partition of `inputs`: where the application's unread records start (its
+/// committed position, or the partition's start when it has none or is past it).
+fn unread_starts(log: &Log, group: &str, inputs: &[String]) -> Vec<(String, u32, u64)> {
+    let mut out = Vec::new();
+    for topic in inputs {
+        let Some(config) = log.topic(topic) else { continue };
+        for partition in 0..config.partitions {
+            let Ok(start) = log.start_offset(topic, partition) else { continue };
+            let unread = log.committed(group, topic, partition).map_or(start, |c| c.max(start));
+            out.push((topic.clone(), partition, unread));
+        }
+    }
+    out
+}
+
+/// The records retention deleted, per topic, from where the application's unread records
+/// started (`before`, from [`unread_starts`]).
+fn unread_deleted(log: &Log, before: &[(String, u32, u64)]) -> std::collections::BTreeMap<String, u64> {
+    let mut lost = std::collections::BTreeMap::new();
+    for (topic, partition, unread) in before {
+        if let Ok(start) = log.start_offset(topic, *partition)
+            && start > *unread
+        {
+            *lost.entry(topic.clone()).or_default() += start - unread;
+        }
+    }
+    lost
+}
+
+/// Warns, per topic, of the records retention deleted before the application read them.
+fn warn_unread_deleted(log: &Log, before: &[(String, u32, u64)]) {
+    for (topic, n) in unread_deleted(log, before) {
+        let retention = log.topic(&topic).and_then(|c| c.retention_ms).map_or_else(|| "none".to_string(), |ms| format!("{ms} ms"));
+        tracing::warn!(
+            "retention deleted {n} records of input topic '{topic}' before this application read them: their timestamps \
+             are older than the topic's retention.ms ({retention}); to keep such records, create the topic with a longer \
+             retention ('weir topic create {topic} --retention forever') before producing to it"
+        );
+    }
 }
 
 fn print_progress(metrics: &Metrics) {
@@ -477,4 +525,37 @@ pub(crate) fn report(diags: &[Diagnostic], sources: &[(String, String)]) -> bool
     let errors = diags.iter().filter(|d| d.is_error()).count();
     eprintln!("not started: {errors} error{}", if errors == 1 { "" } else { "s" });
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weir_log::{NewRecord, TopicConfig};
+
+    #[test]
+    fn records_retention_deletes_before_the_application_read_them_are_counted() {
+        let dir = std::env::temp_dir().join(format!("weir-run-unread-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (log, _) = Log::open(&dir).expect("open log");
+        // Segments of one record each (so retention can delete all but the last), 1 s retention.
+        let config = TopicConfig { segment_bytes: 1, retention_ms: Some(1000), ..TopicConfig::default() };
+        log.create_topic("in", config.clone()).expect("create");
+        log.create_topic("read", config).expect("create");
+        for topic in ["in", "read"] {
+            for t in 0..5 {
+                log.append(topic, 0, &[NewRecord::new(t, Some(b"k"), Some(b"v"))]).expect("append");
+            }
+        }
+        // 'read' was read up to offset 3, 'in' never.
+        log.commit("app", &[("read", 0, 3)]).expect("commit");
+        let inputs = vec!["in".to_string(), "read".to_string()];
+        let before = unread_starts(&log, "app", &inputs);
+        log.clean(1_000_000).expect("clean");
+        assert_eq!(log.start_offset("in", 0).expect("start"), 4, "all but the active segment went");
+        let lost = unread_deleted(&log, &before);
+        // 'in': offsets 0..4 unread and deleted; 'read': 0..3 had been read, 3 had not.
+        assert_eq!(lost, [("in".to_string(), 4), ("read".to_string(), 1)].into_iter().collect());
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

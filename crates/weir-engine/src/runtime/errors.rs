@@ -142,11 +142,14 @@ impl ErrorHandlers {
     }
 }
 
+/// The key and value for the log (`logPayload: true`): text with its control characters
+/// escaped (a payload's newlines or terminal escapes cannot forge log lines), other bytes
+/// as hex.
 fn describe_payload(origin: &Origin) -> String {
     let show = |b: Option<&[u8]>| match b {
         None => "null".to_string(),
         Some(b) => match std::str::from_utf8(b) {
-            Ok(s) => s.to_string(),
+            Ok(s) => s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect(),
             Err(_) => b.iter().map(|x| format!("{x:02x}")).collect(),
         },
     };
@@ -173,4 +176,27 @@ fn dead_letter(broker: &dyn Broker, topic: &str, failure: &Failure, origin: &Ori
         NewRecord { timestamp: origin.timestamp, key: origin.key.map(<[u8]>::to_vec), value: origin.value.map(<[u8]>::to_vec), headers };
     broker.append(topic, partition, &[record])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_in_the_log_cannot_forge_lines() {
+        let origin = Origin {
+            topic: "t",
+            partition: 0,
+            offset: 0,
+            timestamp: 0,
+            key: Some(b"k\n2026-01-01T00:00:00Z ERROR forged"),
+            value: Some(b"\x1b[31mred\x1b[0m\ttab"),
+            headers: &[],
+        };
+        let text = describe_payload(&origin);
+        assert_eq!(text, "key=k\\n2026-01-01T00:00:00Z ERROR forged value=\\u{1b}[31mred\\u{1b}[0m\\ttab");
+        assert!(!text.contains('\n') && !text.contains('\x1b'));
+        let binary = Origin { key: None, value: Some(&[0xff, 0x00]), ..origin };
+        assert_eq!(describe_payload(&binary), "key=null value=ff00");
+    }
 }
