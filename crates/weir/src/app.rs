@@ -56,7 +56,7 @@ impl Backend {
             Backend::Embedded { dir } => {
                 let (log, recovered) = Log::open(dir).with_context(|| format!("cannot open the embedded log in '{}'", dir.display()))?;
                 for event in recovered {
-                    tracing::warn!("embedded log recovery: {event:?}");
+                    tracing::warn!("embedded log recovery: {event}");
                 }
                 let log = Arc::new(log);
                 Ok(Opened { broker: Arc::clone(&log) as Arc<dyn Broker>, log: Some(log) })
