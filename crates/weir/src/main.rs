@@ -5,6 +5,7 @@ mod app;
 mod check;
 mod control;
 mod describe;
+mod handover;
 mod notations;
 mod prometheus;
 mod registry;
