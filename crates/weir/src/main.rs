@@ -13,6 +13,7 @@ mod rest;
 mod run;
 mod serve;
 mod settings;
+mod status;
 mod test;
 mod topic;
 mod topic_kafka;
@@ -64,6 +65,10 @@ enum Command {
         /// config, so this only makes the choice explicit.
         #[arg(long)]
         kafka: bool,
+        /// No live status line on the terminal: log a progress line every 10 s instead (as
+        /// when stderr is not a terminal, or with NO_COLOR or TERM=dumb).
+        #[arg(long)]
+        no_progress: bool,
     },
     /// Print the topology `weir run` would run (sub-topologies, sources, processors and
     /// their stores, sinks, internal topics), as Kafka Streams' Topology.describe() text, a
@@ -119,7 +124,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { paths, no_warnings } => check::run(&paths, !no_warnings),
         Command::Schema { runner } => schema(runner),
-        Command::Run { paths, until_idle, embedded, kafka } => {
+        Command::Run { paths, until_idle, embedded, kafka, no_progress } => {
             logs(tracing::Level::INFO);
             let choice = if embedded {
                 run::BackendChoice::Embedded
@@ -128,7 +133,7 @@ fn main() -> ExitCode {
             } else {
                 run::BackendChoice::Default
             };
-            run::run(&paths, until_idle, choice)
+            run::run(&paths, until_idle, choice, status::choose_here(no_progress))
         }
         Command::Describe { paths, format } => {
             logs(tracing::Level::INFO);
@@ -176,9 +181,11 @@ fn topic_args() -> Vec<String> {
 fn init_logging(default: tracing::Level, verbose: u8, quiet: u8) {
     let level = log_level(default, std::env::var("WEIR_LOG").ok().as_deref(), verbose, quiet);
     use std::io::IsTerminal as _;
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        // Around `weir run`'s live status line, when one is shown.
+        .with_writer(status::log_writer)
+        .with_ansi(colour)
         .with_max_level(level)
         .with_target(false)
         .try_init();
