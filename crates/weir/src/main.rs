@@ -48,8 +48,15 @@ enum Command {
         #[arg(long)]
         no_warnings: bool,
     },
-    /// Run KSML definitions: a runner config (ksml-runner.yaml) or definition files, on the
-    /// embedded log in the storage directory, until Ctrl-C.
+    /// Run KSML definitions until Ctrl-C: a runner config (ksml-runner.yaml) on the Kafka
+    /// cluster it names, or with --embedded on the embedded log in its storage directory;
+    /// definition files on the embedded log.
+    ///
+    /// With the runner config's 'applicationServer' and 'prometheus' sections, it also serves
+    /// KSML's REST API (health probes, state store queries) and a Prometheus metrics page. On
+    /// the embedded log, `weir topic` commands from other terminals reach the run through
+    /// '<storage>/weir.sock'. On a terminal, a live status line shows records per second in
+    /// and out, lag, errors and uptime.
     Run {
         /// A runner config, or one or more definition files.
         #[arg(required = true)]
