@@ -48,7 +48,7 @@ pub enum LogError {
     #[error("corrupt data in {path} at byte {position}: {reason}")]
     Corrupt { path: PathBuf, position: u64, reason: String },
     /// Another `Log` (in this process or another) has the directory open.
-    #[error("log directory {dir} is in use by another Log{holder}; close it first")]
+    #[error("the embedded log in '{dir}' is already open{holder}: one process at a time; stop that one or use another directory")]
     Locked { dir: PathBuf, holder: String },
     /// A thread panicked while changing this partition; its in-memory state is not trusted.
     #[error("internal error (a bug): a thread panicked while writing topic '{topic}' partition {partition}; reopen the log")]

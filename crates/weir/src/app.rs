@@ -54,7 +54,8 @@ impl Backend {
     fn open(&self) -> anyhow::Result<Opened> {
         match self {
             Backend::Embedded { dir } => {
-                let (log, recovered) = Log::open(dir).with_context(|| format!("cannot open the embedded log in '{}'", dir.display()))?;
+                // A `weir topic` holding the log is asked to hand it over (`handover.rs`).
+                let (log, recovered) = crate::handover::open_for_run(dir)?;
                 for event in recovered {
                     tracing::warn!("embedded log recovery: {event}");
                 }

@@ -14,7 +14,7 @@ use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 
 /// The socket's file name in the storage directory.
 pub const SOCKET: &str = "weir.sock";
@@ -26,16 +26,21 @@ pub const STDERR: u8 = b'e';
 /// The last frame: the command's exit status (one byte).
 pub const EXIT: u8 = b'x';
 
-/// Sends a `weir topic` command to the `weir run` holding the log in `storage`, relays its
-/// output, and returns its success. An `Err` means the process could not be reached.
+/// A connection to the `weir run` serving the log in `storage`, if one answers. A connection
+/// closed without sending anything is a probe, which the server ignores.
+pub fn connect(storage: &Path) -> std::io::Result<UnixStream> {
+    UnixStream::connect(storage.join(SOCKET))
+}
+
+/// Sends a `weir topic` command over `stream` (from [`connect`]) to the `weir run` holding the
+/// log, relays its output, and returns its success. An `Err` means the process could not be
+/// reached or went away.
 /// `input` opens what the command reads (`produce`), sent after the arguments.
 pub fn forward(
-    storage: &Path,
+    stream: UnixStream,
     input: impl FnOnce() -> anyhow::Result<Option<Box<dyn Read + Send>>>,
     args: Vec<String>,
 ) -> anyhow::Result<bool> {
-    let path = storage.join(SOCKET);
-    let stream = UnixStream::connect(&path).with_context(|| format!("cannot connect to '{}'", path.display()))?;
     let mut writer = stream.try_clone()?;
     let input = input()?;
     let args = without_file(args);

@@ -5,6 +5,7 @@ mod app;
 mod check;
 mod control;
 mod describe;
+mod handover;
 mod notations;
 mod prometheus;
 mod registry;
@@ -12,6 +13,7 @@ mod rest;
 mod run;
 mod serve;
 mod settings;
+mod status;
 mod test;
 mod topic;
 mod topic_kafka;
@@ -46,8 +48,15 @@ enum Command {
         #[arg(long)]
         no_warnings: bool,
     },
-    /// Run KSML definitions: a runner config (ksml-runner.yaml) or definition files, on the
-    /// embedded log in the storage directory, until Ctrl-C.
+    /// Run KSML definitions until Ctrl-C: a runner config (ksml-runner.yaml) on the Kafka
+    /// cluster it names, or with --embedded on the embedded log in its storage directory;
+    /// definition files on the embedded log.
+    ///
+    /// With the runner config's 'applicationServer' and 'prometheus' sections, it also serves
+    /// KSML's REST API (health probes, state store queries) and a Prometheus metrics page. On
+    /// the embedded log, `weir topic` commands from other terminals reach the run through
+    /// '<storage>/weir.sock'. On a terminal, a live status line shows records per second in
+    /// and out, lag, errors and uptime.
     Run {
         /// A runner config, or one or more definition files.
         #[arg(required = true)]
@@ -63,6 +72,10 @@ enum Command {
         /// config, so this only makes the choice explicit.
         #[arg(long)]
         kafka: bool,
+        /// No live status line on the terminal: log a progress line every 10 s instead (as
+        /// when stderr is not a terminal, or with NO_COLOR or TERM=dumb).
+        #[arg(long)]
+        no_progress: bool,
     },
     /// Print the topology `weir run` would run (sub-topologies, sources, processors and
     /// their stores, sinks, internal topics), as Kafka Streams' Topology.describe() text, a
@@ -118,7 +131,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { paths, no_warnings } => check::run(&paths, !no_warnings),
         Command::Schema { runner } => schema(runner),
-        Command::Run { paths, until_idle, embedded, kafka } => {
+        Command::Run { paths, until_idle, embedded, kafka, no_progress } => {
             logs(tracing::Level::INFO);
             let choice = if embedded {
                 run::BackendChoice::Embedded
@@ -127,7 +140,7 @@ fn main() -> ExitCode {
             } else {
                 run::BackendChoice::Default
             };
-            run::run(&paths, until_idle, choice)
+            run::run(&paths, until_idle, choice, status::choose_here(no_progress))
         }
         Command::Describe { paths, format } => {
             logs(tracing::Level::INFO);
@@ -175,9 +188,11 @@ fn topic_args() -> Vec<String> {
 fn init_logging(default: tracing::Level, verbose: u8, quiet: u8) {
     let level = log_level(default, std::env::var("WEIR_LOG").ok().as_deref(), verbose, quiet);
     use std::io::IsTerminal as _;
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        // Around `weir run`'s live status line, when one is shown.
+        .with_writer(status::log_writer)
+        .with_ansi(colour)
         .with_max_level(level)
         .with_target(false)
         .try_init();

@@ -1269,7 +1269,10 @@ impl Apicurio {
                 unexpected(
                     &self.http,
                     &refs_req,
-                    &format!("reference '{name}' has version {:?}; Weir needs numbered versions", field("version")),
+                    &match field("version") {
+                        Some(v) => format!("reference '{name}' has version '{v}'; Weir needs numbered versions"),
+                        None => format!("reference '{name}' has no version; Weir needs numbered versions"),
+                    },
                 )
             })?;
             references.push(SchemaReference { name: name.to_string(), subject: artifact.to_string(), version });

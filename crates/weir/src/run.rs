@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use weir_dsl::Diagnostic;
@@ -33,8 +33,9 @@ use crate::app::{App, AppOptions, Backend, NotationSetup, PythonSetup, StartErro
 use crate::rest::Rest;
 use crate::rest::http::{self, Server};
 use crate::rest::owners::{Owners, Routed, ThisProcess};
+use crate::status::{self, Display};
 
-/// How often the progress line is printed.
+/// How often the progress line is logged (when the live line is not shown).
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// How often retention and compaction run on the embedded log.
 const CLEAN_EVERY: Duration = Duration::from_secs(60);
@@ -75,7 +76,7 @@ pub(crate) const WEIR_KEYS: &[&str] = &[
     "repartition.purge.interval.ms",
 ];
 
-pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice) -> anyhow::Result<bool> {
+pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice, display: Display) -> anyhow::Result<bool> {
     let Loaded { mut options, sources, storage, endpoints } = match load(paths, choice)? {
         Ok(loaded) => loaded,
         Err((diags, sources)) => return Ok(report(&diags, &sources)),
@@ -106,7 +107,8 @@ pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice) -> anyhow
         tracing::info!("stopping: finishing the records at hand and committing (Ctrl-C again to stop at once)");
     })
     .context("cannot install the signal handler")?;
-    let progress = spawn_progress(app.metrics_handle(), stop.clone());
+    let lag = app.embedded_log().map(|log| committed_lag(Arc::clone(log), app.application_id().to_string()));
+    let progress = spawn_progress(app.metrics_handle(), stop.clone(), display, lag);
     let cleaner = match app.embedded_log() {
         Some(log) => {
             match crate::serve::start(Arc::clone(log), &storage, app.notations().clone()) {
@@ -178,17 +180,52 @@ fn start_endpoints(
     Ok(servers)
 }
 
-fn spawn_progress(metrics: Metrics, stop: StopHandle) -> std::thread::JoinHandle<()> {
+/// The lag of a run's inputs, where the backend knows it.
+type Lag = Box<dyn Fn() -> Option<u64> + Send>;
+
+/// The records of the embedded log's topics after `group`'s committed offsets: what the run
+/// has yet to process, up to one commit interval high (processed records count until their
+/// offsets are committed). Unknown until the first commit.
+fn committed_lag(log: Arc<Log>, group: String) -> Lag {
+    Box::new(move || {
+        let committed = log.committed_all(&group);
+        (!committed.is_empty())
+            .then(|| committed.into_iter().map(|(topic, p, at)| log.end_offset(&topic, p).map_or(0, |end| end.saturating_sub(at))).sum())
+    })
+}
+
+/// Shows the run's progress until it stops: the live line, or a log line every
+/// [`PROGRESS_EVERY`] (see [`crate::status`]).
+fn spawn_progress(metrics: Metrics, stop: StopHandle, display: Display, lag: Option<Lag>) -> std::thread::JoinHandle<()> {
+    const TICK: Duration = Duration::from_millis(200);
+    /// The live line's rates are over this much of the run.
+    const WINDOW: usize = 5;
     std::thread::spawn(move || {
+        let started = Instant::now();
+        let mut samples = std::collections::VecDeque::from([status::Sample::default()]);
         let mut waited = Duration::ZERO;
         while !stop.is_stopped() {
-            std::thread::park_timeout(Duration::from_millis(200));
-            waited += Duration::from_millis(200);
-            if waited >= PROGRESS_EVERY {
-                waited = Duration::ZERO;
-                print_progress(&metrics);
+            std::thread::park_timeout(TICK);
+            waited += TICK;
+            match display {
+                Display::LogLines if waited >= PROGRESS_EVERY => {
+                    waited = Duration::ZERO;
+                    print_progress(&metrics);
+                }
+                Display::Live if waited >= status::REFRESH && !stop.is_stopped() => {
+                    waited = Duration::ZERO;
+                    let now = status::Sample::of(&metrics.snapshot().engine, started.elapsed());
+                    let oldest = samples.front().copied().unwrap_or(now);
+                    status::show(&status::status_line(&oldest, &now, lag.as_ref().and_then(|lag| lag())));
+                    if samples.len() == WINDOW {
+                        samples.pop_front();
+                    }
+                    samples.push_back(now);
+                }
+                _ => {}
             }
         }
+        status::clear();
     })
 }
 

@@ -76,7 +76,9 @@ fn serve(log: &Log, notations: &Notations, stream: UnixStream) {
     let mut out = std::io::BufWriter::new(Frames { stream: Arc::clone(&shared), tag: STDOUT });
     let mut err = Frames { stream: Arc::clone(&shared), tag: STDERR };
     let status = match request(&mut input) {
-        Ok(args) => match Remote::try_parse_from(&args) {
+        // A probe (`control::connect`, asking whether a run serves here): nothing to answer.
+        Ok(None) => return,
+        Ok(Some(args)) => match Remote::try_parse_from(&args) {
             Ok(remote) => {
                 let mut io = Io { input: &mut input, input_name: "stdin".to_string(), out: &mut out, err: &mut err };
                 let result = execute(log, remote.command, &mut io, Some(notations), remote.config.as_deref());
@@ -103,8 +105,11 @@ fn serve(log: &Log, notations: &Notations, stream: UnixStream) {
     let _ = frame(&shared, EXIT, &[status]);
 }
 
-fn request(input: &mut impl BufRead) -> anyhow::Result<Vec<String>> {
+/// The arguments of the request; `None` when the client closed without sending any.
+fn request(input: &mut impl BufRead) -> anyhow::Result<Option<Vec<String>>> {
     let mut line = String::new();
-    input.read_line(&mut line)?;
-    serde_json::from_str(&line).context("the first line must be a JSON array of arguments")
+    if input.read_line(&mut line)? == 0 {
+        return Ok(None);
+    }
+    serde_json::from_str(&line).map(Some).context("the first line must be a JSON array of arguments")
 }

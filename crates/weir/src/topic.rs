@@ -69,31 +69,80 @@ pub enum TopicCommand {
         raw: bool,
     },
     /// Print a topic's records (from its end unless --from-beginning).
-    Consume {
-        /// The topic.
-        topic: String,
-        /// Start at the first record held, not at the end.
-        #[arg(long)]
-        from_beginning: bool,
-        /// Keep waiting for new records (until Ctrl-C or --max).
-        #[arg(long)]
-        follow: bool,
-        /// Only this partition.
-        #[arg(long)]
-        partition: Option<u32>,
-        /// Stop after this many records.
-        #[arg(long)]
-        max: Option<u64>,
-        /// Output format: `text` for people, `json` lines that `weir topic produce` reads back.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// Decode keys as this KSML type (`string`, `json`, `avro:SensorData`, ...) and print them as JSON.
-        #[arg(long, value_name = "TYPE")]
-        key_type: Option<String>,
-        /// Decode values as this KSML type (`avro:SensorData`, `confluent_avro`, ...) and print them as JSON.
-        #[arg(long, value_name = "TYPE")]
-        value_type: Option<String>,
-    },
+    Consume(ConsumeArgs),
+}
+
+/// The arguments of `weir topic consume`.
+#[derive(clap::Args)]
+pub struct ConsumeArgs {
+    /// The topic.
+    pub topic: String,
+    /// Start at the first record held, not at the end.
+    #[arg(long)]
+    pub from_beginning: bool,
+    /// Keep waiting for new records (until Ctrl-C or --max).
+    #[arg(long)]
+    pub follow: bool,
+    /// Only this partition.
+    #[arg(long)]
+    pub partition: Option<u32>,
+    /// Stop after this many records.
+    #[arg(long)]
+    pub max: Option<u64>,
+    /// Output format: `text` for people, `json` lines that `weir topic produce` reads back.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Decode keys as this KSML type (`string`, `json`, `avro:SensorData`, ...) and print them as JSON.
+    #[arg(long, value_name = "TYPE")]
+    pub key_type: Option<String>,
+    /// Decode values as this KSML type (`avro:SensorData`, `confluent_avro`, ...) and print them as JSON.
+    #[arg(long, value_name = "TYPE")]
+    pub value_type: Option<String>,
+    /// Where to go on from, per partition (`0=12,1=40`): sent by a `consume --follow` that
+    /// handed the log over to a `weir run` (`handover.rs`), not meant to be typed.
+    #[arg(long, hide = true, value_name = "P=OFFSET,...", value_parser = parse_positions)]
+    pub resume: Option<Positions>,
+}
+
+/// The next offset per partition of a consume.
+pub type Positions = BTreeMap<u32, u64>;
+
+/// `0=12,1=40` as positions.
+fn parse_positions(text: &str) -> Result<Positions, String> {
+    text.split(',')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (p, offset) = part.split_once('=').ok_or_else(|| format!("expected PARTITION=OFFSET, found '{part}'"))?;
+            Ok((p.parse().map_err(|_| format!("bad partition '{p}'"))?, offset.parse().map_err(|_| format!("bad offset '{offset}'"))?))
+        })
+        .collect()
+}
+
+impl ConsumeArgs {
+    /// The `weir topic` arguments that go on following from `positions`, with `max` records
+    /// left: what a `consume --follow` sends to the `weir run` it handed the log over to.
+    fn resumed_args(&self, positions: &Positions, max: Option<u64>, config: Option<&Path>) -> Vec<String> {
+        let mut args = vec!["consume".to_string(), self.topic.clone(), "--follow".to_string(), "--format".to_string()];
+        args.push(match self.format {
+            Format::Text => "text".to_string(),
+            Format::Json => "json".to_string(),
+        });
+        let options = [
+            ("--partition", self.partition.map(|p| p.to_string())),
+            ("--max", max.map(|m| m.to_string())),
+            ("--key-type", self.key_type.clone()),
+            ("--value-type", self.value_type.clone()),
+            ("--config", config.map(|c| c.display().to_string())),
+        ];
+        for (name, value) in options {
+            if let Some(value) = value {
+                args.extend([name.to_string(), value]);
+            }
+        }
+        let spec: Vec<String> = positions.iter().map(|(p, o)| format!("{p}={o}")).collect();
+        args.extend(["--resume".to_string(), spec.join(",")]);
+        args
+    }
 }
 
 /// How `consume` prints records.
@@ -196,8 +245,13 @@ fn run_embedded(storage: &Path, config: Option<&Path>, command: TopicCommand, ar
                     _ => None,
                 })
             };
-            return crate::control::forward(storage, input, args)
-                .map_err(|e| anyhow!("{message}\n  and its control socket did not answer: {e:#}"));
+            let stream = reach_run(storage).map_err(|_| {
+                anyhow!(
+                    "{message}, which is not a `weir run` (nothing answers at '{}'); wait for it to end or stop it, then try again",
+                    storage.join(crate::control::SOCKET).display()
+                )
+            })?;
+            return crate::control::forward(stream, input, args);
         }
         Err(Opened::Failed(e)) => return Err(e),
     };
@@ -209,6 +263,12 @@ fn run_embedded(storage: &Path, config: Option<&Path>, command: TopicCommand, ar
             let mut file = File::open(path).with_context(|| format!("cannot open '{}'", path.display()))?;
             let mut io = Io { input: &mut file, input_name: format!("'{}'", path.display()), out: &mut out, err: &mut err };
             execute(&log, command, &mut io, None, config)
+        }
+        // Holding the log for as long as it follows: handed over when a `weir run` asks.
+        TopicCommand::Consume(args) if args.follow => {
+            let mut stdin = std::io::empty();
+            let mut io = Io { input: &mut stdin, input_name: "stdin".to_string(), out: &mut out, err: &mut err };
+            follow_handing_over(storage, log, args, config, &mut io)
         }
         _ => {
             let mut stdin = std::io::stdin();
@@ -260,21 +320,70 @@ pub fn execute(
             log.sync()?;
             summary.error.map_or(Ok(true), Err)
         }
-        TopicCommand::Consume { topic, from_beginning, follow, partition, max, format, key_type, value_type } => {
-            let types = Types { key: key_type.as_deref(), value: value_type.as_deref(), config };
-            let decoders = Decoders::new(log.dir(), &topic, &types, run_notations, &mut *io.err)?;
-            let opts = ConsumeOptions { from_beginning, follow, partition, max, format, decoders };
-            let partitions = topic_config(log, &topic)?.partitions;
-            let printed = match consume(log, &topic, partitions, &opts, &mut *io.out) {
-                // `weir topic consume | head` closes the pipe early: not an error.
-                Err(e) if is_broken_pipe(&e) => return Ok(true),
-                r => r?,
-            };
-            if printed == 0 && !from_beginning && !follow {
-                writeln!(io.err, "{}", nothing_consumed_note(&topic))?;
-            }
-            Ok(true)
+        TopicCommand::Consume(args) => {
+            let mut opts = ConsumeOptions::of(&args, log.dir(), config, run_notations, &mut *io.err)?;
+            opts.resume = args.resume.clone();
+            consume_command(log, &args, &opts, io)
         }
+    }
+}
+
+/// `consume` on an open log: prints, and notes when it printed nothing.
+fn consume_command(log: &Log, args: &ConsumeArgs, opts: &ConsumeOptions, io: &mut Io) -> anyhow::Result<bool> {
+    let partitions = topic_config(log, &args.topic)?.partitions;
+    let printed = match consume(log, &args.topic, partitions, opts, &mut *io.out) {
+        // `weir topic consume | head` closes the pipe early: not an error.
+        Err(e) if is_broken_pipe(&e) => return Ok(true),
+        r => r?.printed,
+    };
+    if printed == 0 && !args.from_beginning && !args.follow {
+        writeln!(io.err, "{}", nothing_consumed_note(&args.topic))?;
+    }
+    Ok(true)
+}
+
+/// `consume --follow` on the log this process opened itself: when a `weir run` asks for the
+/// log (`handover.rs`), closes it and follows on through the run's control socket from the
+/// offsets reached, so the run starts and its records keep coming here. Should no run take
+/// the log after all, opens it again and follows on here.
+fn follow_handing_over(storage: &Path, mut log: Log, args: &ConsumeArgs, config: Option<&Path>, io: &mut Io) -> anyhow::Result<bool> {
+    let mut opts = ConsumeOptions::of(args, storage, config, None, &mut *io.err)?;
+    opts.resume = args.resume.clone();
+    let dir = storage.to_path_buf();
+    opts.hand_over = Some(Box::new(move || crate::handover::wanted(&dir)));
+    let partitions = topic_config(&log, &args.topic)?.partitions;
+    loop {
+        let consumed = match consume(&log, &args.topic, partitions, &opts, &mut *io.out) {
+            Err(e) if is_broken_pipe(&e) => return Ok(true),
+            r => r?,
+        };
+        let Some(positions) = consumed.handed_over else { return Ok(true) };
+        opts.max = opts.max.map(|max| max.saturating_sub(consumed.printed));
+        drop(log);
+        writeln!(
+            io.err,
+            "note: a `weir run` asked for the embedded log in '{}': handed it over; following '{}' through that run",
+            storage.display(),
+            args.topic
+        )?;
+        log = loop {
+            std::thread::sleep(crate::handover::POLL);
+            if let Ok(stream) = crate::control::connect(storage) {
+                io.out.flush()?;
+                return crate::control::forward(stream, || Ok(None), args.resumed_args(&positions, opts.max, config));
+            }
+            if crate::handover::wanted(storage) {
+                continue;
+            }
+            match open(storage, false) {
+                Ok(log) => break log,
+                // The run holds it and is about to serve its socket.
+                Err(Opened::Locked(_)) => continue,
+                Err(Opened::Failed(e)) => return Err(e),
+            }
+        };
+        writeln!(io.err, "note: no `weir run` took the embedded log in '{}'; following here again", storage.display())?;
+        opts.resume = Some(positions);
     }
 }
 
@@ -293,6 +402,22 @@ pub(crate) fn auto_created_note(topic: &str, config: &TopicConfig) -> String {
 
 pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// How long a command waits for the control socket of the `weir run` holding the log (a run
+/// opens the log a moment before it serves the socket).
+const SOCKET_WAIT: Duration = Duration::from_secs(3);
+
+/// A connection to the `weir run` holding the log in `storage`, waiting [`SOCKET_WAIT`] for
+/// one that is starting.
+fn reach_run(storage: &Path) -> std::io::Result<std::os::unix::net::UnixStream> {
+    let started = std::time::Instant::now();
+    loop {
+        match crate::control::connect(storage) {
+            Err(_) if started.elapsed() < SOCKET_WAIT => std::thread::sleep(crate::handover::POLL),
+            r => return r,
+        }
+    }
 }
 
 /// Why the log could not be opened: another process holds it (then the command goes to
@@ -319,8 +444,7 @@ fn open(storage: &Path, create: bool) -> Result<Log, Opened> {
             Ok(log)
         }
         Err(LogError::Locked { dir, holder }) => {
-            let pid = holder.trim().trim_start_matches("(process ").trim_end_matches(')').trim().to_string();
-            let by = if pid.is_empty() { "another process".to_string() } else { format!("process {pid}") };
+            let by = crate::handover::holder_name(&holder);
             Err(Opened::Locked(format!("the embedded log in '{}' is in use by {by}", dir.display())))
         }
         Err(e) => Err(Opened::Failed(anyhow::Error::new(e).context(format!("cannot open the embedded log in '{}'", storage.display())))),
@@ -784,6 +908,43 @@ pub(crate) struct ConsumeOptions {
     pub(crate) max: Option<u64>,
     pub(crate) format: Format,
     pub(crate) decoders: Decoders,
+    /// Where each partition starts, instead of its beginning or end (partitions not named
+    /// start as those options say).
+    pub(crate) resume: Option<Positions>,
+    /// Asked between reads and waits; `true` stops the consume, which then returns where it
+    /// got to ([`Consumed::handed_over`]).
+    pub(crate) hand_over: Option<Box<dyn Fn() -> bool>>,
+}
+
+impl ConsumeOptions {
+    /// The options of `args`, decoding with the codecs of the run's notations or `config`'s.
+    pub(crate) fn of(
+        args: &ConsumeArgs,
+        storage: &Path,
+        config: Option<&Path>,
+        run_notations: Option<&Notations>,
+        err: &mut dyn Write,
+    ) -> anyhow::Result<ConsumeOptions> {
+        let types = Types { key: args.key_type.as_deref(), value: args.value_type.as_deref(), config };
+        Ok(ConsumeOptions {
+            from_beginning: args.from_beginning,
+            follow: args.follow,
+            partition: args.partition,
+            max: args.max,
+            format: args.format,
+            decoders: Decoders::new(storage, &args.topic, &types, run_notations, err)?,
+            resume: None,
+            hand_over: None,
+        })
+    }
+}
+
+/// What a consume did.
+pub(crate) struct Consumed {
+    /// Records printed.
+    pub(crate) printed: u64,
+    /// When [`ConsumeOptions::hand_over`] stopped it: the next offset of each partition.
+    pub(crate) handed_over: Option<Positions>,
 }
 
 /// The `--key-type`, `--value-type` and `--config` of a `consume`.
@@ -876,8 +1037,8 @@ const READ_BYTES: usize = 1 << 20;
 
 /// Prints the records of `topic` (which has `count` partitions) to `out`, partition by
 /// partition (each in offset order), then, with `follow`, new records as they arrive; without
-/// it, stops at the ends the partitions had when it got there. Returns how many were printed.
-pub(crate) fn consume(log: &dyn Broker, topic: &str, count: u32, opts: &ConsumeOptions, out: &mut dyn Write) -> anyhow::Result<u64> {
+/// it, stops at the ends the partitions had when it got there.
+pub(crate) fn consume(log: &dyn Broker, topic: &str, count: u32, opts: &ConsumeOptions, out: &mut dyn Write) -> anyhow::Result<Consumed> {
     let partitions: Vec<u32> = match opts.partition {
         Some(p) if p >= count => {
             bail!("partition {p} out of range for topic '{topic}' (it has {})", plural(u64::from(count), "partition"))
@@ -890,19 +1051,29 @@ pub(crate) fn consume(log: &dyn Broker, topic: &str, count: u32, opts: &ConsumeO
     let mut stop = Vec::new();
     for &p in &partitions {
         let end = log.end_offset(topic, p)?;
-        next.push(if opts.from_beginning { log.start_offset(topic, p)?.min(end) } else { end });
+        let resumed = opts.resume.as_ref().and_then(|r| r.get(&p)).copied();
+        next.push(match resumed {
+            Some(offset) => offset,
+            None if opts.from_beginning => log.start_offset(topic, p)?.min(end),
+            None => end,
+        });
         stop.push(if opts.follow { u64::MAX } else { end });
     }
     let max = opts.max.unwrap_or(u64::MAX);
     let mut printed = 0u64;
+    let done = |printed| Consumed { printed, handed_over: None };
     loop {
+        if opts.hand_over.as_ref().is_some_and(|asked| asked()) {
+            out.flush()?;
+            return Ok(Consumed { printed, handed_over: Some(partitions.iter().copied().zip(next).collect()) });
+        }
         let mut got = false;
         for (i, &p) in partitions.iter().enumerate() {
             // Drain this partition to its current end.
             loop {
                 if printed >= max {
                     out.flush()?;
-                    return Ok(printed);
+                    return Ok(done(printed));
                 }
                 if next[i] >= stop[i] {
                     break;
@@ -933,7 +1104,7 @@ pub(crate) fn consume(log: &dyn Broker, topic: &str, count: u32, opts: &ConsumeO
         }
         out.flush()?;
         if printed >= max || !opts.follow {
-            return Ok(printed);
+            return Ok(done(printed));
         }
         if !got {
             // Nothing new anywhere: block on the partitions in turn, a slice of time each.
@@ -1103,6 +1274,8 @@ mod tests {
             max: Some(3),
             format: Format::Text,
             decoders: Decoders::default(),
+            resume: None,
+            hand_over: None,
         };
         let mut out = Vec::new();
         std::thread::scope(|s| {
@@ -1112,7 +1285,7 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(300));
                 log.append("t", 0, &[NewRecord::new(3000, None, Some(b"3"))]).expect("append");
             });
-            assert_eq!(consume(&log, "t", 2, &opts, &mut out).expect("consume"), 3);
+            assert_eq!(consume(&log, "t", 2, &opts, &mut out).expect("consume").printed, 3);
         });
         assert_eq!(
             String::from_utf8_lossy(&out),

@@ -18,8 +18,8 @@ use weir_kafka::{KafkaBroker, KafkaConfig};
 use weir_log::{CleanupPolicy, TopicConfig};
 
 use crate::topic::{
-    ConsumeOptions, Decoders, TopicCommand, Types, auto_created_note, config_summary, consume, create_config, is_broken_pipe,
-    nothing_consumed_note, plural, produce, row, settings_text, table,
+    ConsumeOptions, TopicCommand, auto_created_note, config_summary, consume, create_config, is_broken_pipe, nothing_consumed_note, plural,
+    produce, row, settings_text, table,
 };
 
 /// How long a command tries to reach the cluster before it gives up.
@@ -104,17 +104,15 @@ fn execute(
             write!(out, "{}", summary.report(&topic))?;
             summary.error.map_or(Ok(true), Err)
         }
-        TopicCommand::Consume { topic, from_beginning, follow, partition, max, format, key_type, value_type } => {
-            let partitions = require_topic(broker, &topic)?;
-            let types = Types { key: key_type.as_deref(), value: value_type.as_deref(), config };
-            let decoders = Decoders::new(storage, &topic, &types, None, err)?;
-            let opts = ConsumeOptions { from_beginning, follow, partition, max, format, decoders };
-            let printed = match consume(broker, &topic, partitions, &opts, out) {
+        TopicCommand::Consume(args) => {
+            let partitions = require_topic(broker, &args.topic)?;
+            let opts = ConsumeOptions::of(&args, storage, config, None, err)?;
+            let printed = match consume(broker, &args.topic, partitions, &opts, out) {
                 Err(e) if is_broken_pipe(&e) => return Ok(true),
-                r => r?,
+                r => r?.printed,
             };
-            if printed == 0 && !from_beginning && !follow {
-                writeln!(err, "{}", nothing_consumed_note(&topic))?;
+            if printed == 0 && !args.from_beginning && !args.follow {
+                writeln!(err, "{}", nothing_consumed_note(&args.topic))?;
             }
             Ok(true)
         }

@@ -300,7 +300,8 @@ fn a_log_locked_without_a_control_socket_names_the_process_holding_it() {
     for args in [&["list"][..], &["consume", "t", "--from-beginning"], &["produce", "t"]] {
         let err = fails(&dir, args, "{\"value\": 1}\n");
         assert!(err.contains(&format!("is in use by process {}", std::process::id())), "{err}");
-        assert!(err.contains("and its control socket did not answer"), "{err}");
+        assert!(err.contains("which is not a `weir run` (nothing answers at '"), "{err}");
+        assert!(err.contains("wait for it to end or stop it, then try again"), "{err}");
     }
     drop(log);
     assert!(ok(&dir, &["list"], "").contains("\nt  "));

@@ -31,6 +31,15 @@ fn produce(dir: &Path, topic: &str, lines: &str) -> Output {
     child.wait_with_output().expect("wait")
 }
 
+/// `upper.yaml`: a pipeline from `input` to `output` that upper-cases `value.text`.
+fn write_upper(dir: &Path) {
+    std::fs::write(
+        dir.join("upper.yaml"),
+        "pipelines:\n  upper:\n    from:\n      topic: input\n      keyType: string\n      valueType: json\n    via:\n      - type: mapValues\n        mapper:\n          expression: '{\"text\": value[\"text\"].upper()}'\n          resultType: json\n    to:\n      topic: output\n      keyType: string\n      valueType: json\n",
+    )
+    .expect("write definition");
+}
+
 fn stop(child: &mut Child) {
     let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     let status = child.wait().expect("wait");
@@ -40,11 +49,7 @@ fn stop(child: &mut Child) {
 #[test]
 fn a_running_pipeline_is_fed_and_read_through_its_socket() {
     let dir = temp_dir("feed");
-    std::fs::write(
-        dir.join("upper.yaml"),
-        "pipelines:\n  upper:\n    from:\n      topic: input\n      keyType: string\n      valueType: json\n    via:\n      - type: mapValues\n        mapper:\n          expression: '{\"text\": value[\"text\"].upper()}'\n          resultType: json\n    to:\n      topic: output\n      keyType: string\n      valueType: json\n",
-    )
-    .expect("write definition");
+    write_upper(&dir);
     let mut run = weir(&dir).args(["run", "upper.yaml"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start weir run");
     let socket = dir.join(".weir-state/weir.sock");
     let started = Instant::now();
@@ -73,5 +78,61 @@ fn a_running_pipeline_is_fed_and_read_through_its_socket() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown topic 'nope'"), "{}", String::from_utf8_lossy(&out.stderr));
     stop(&mut run);
     assert!(!socket.exists() || std::os::unix::net::UnixStream::connect(&socket).is_err(), "the socket outlived weir run");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A consumer never holds the application out: `consume --follow` opens the free log itself,
+/// then hands it over when `weir run` starts on the same storage, and goes on printing the
+/// run's output through the run's control socket.
+#[test]
+fn a_following_consumer_hands_the_log_over_to_a_run_started_after_it() {
+    let dir = temp_dir("handover");
+    write_upper(&dir);
+    for topic in ["input", "output"] {
+        let out = weir(&dir).args(["topic", "create", topic]).output().expect("create");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let consumer = weir(&dir)
+        .args(["topic", "consume", "output", "--follow", "--max", "3", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the consumer");
+    // The consumer holds the log (the lock file names its pid) before the run starts.
+    let lock = dir.join(".weir-state/.lock");
+    let started = Instant::now();
+    while std::fs::read_to_string(&lock).unwrap_or_default().trim() != consumer.id().to_string() {
+        assert!(started.elapsed() < Duration::from_secs(20), "the consumer did not open the log");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut run = weir(&dir).args(["run", "upper.yaml"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start weir run");
+    let socket = dir.join(".weir-state/weir.sock");
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        if let Some(status) = run.try_wait().expect("poll weir run") {
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(&mut run.stderr.take().expect("stderr"), &mut err);
+            panic!("weir run did not start ({status}): {err}");
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "weir run did not open its control socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Fed in two goes: the consumer prints what the run writes after it took the log over.
+    let out = produce(&dir, "input", "{\"key\": \"a\", \"value\": {\"text\": \"hello\"}}\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out =
+        produce(&dir, "input", "{\"key\": \"b\", \"value\": {\"text\": \"weir\"}}\n{\"key\": \"c\", \"value\": {\"text\": \"log\"}}\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(consumer.wait_with_output());
+    });
+    let out = finished.recv_timeout(Duration::from_secs(30)).expect("the consumer printed 3 records and ended").expect("wait");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let values: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    let texts: Vec<&serde_json::Value> = values.iter().map(|v| &v["value"]["text"]).collect();
+    assert_eq!(texts, ["HELLO", "WEIR", "LOG"], "{text}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("handed it over"), "{}", String::from_utf8_lossy(&out.stderr));
+    stop(&mut run);
     let _ = std::fs::remove_dir_all(&dir);
 }

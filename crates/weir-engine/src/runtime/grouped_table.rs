@@ -13,7 +13,6 @@
 //!   the later of the record's and the aggregate's timestamps.
 
 use indexmap::IndexMap;
-use weir_dsl::types::{TypeKind, UserType};
 
 use super::process::{Effect, NodeError, Record, call_value, key_value};
 use crate::plan::{GroupedTableNode, TableAggregation};
@@ -94,11 +93,7 @@ fn aggregate(spec: &StoreSpec, how: &TableAggregation, r: &Record) -> Result<Eff
     let (new, old) = (part("new"), part("old"));
     let current = view.get(&key).map_err(failed)?;
     let timestamp = current.as_ref().map_or(r.timestamp, |c| c.timestamp.max(r.timestamp));
-    let long = UserType { notation: None, kind: TypeKind::Long };
-    let count = |v: Value| match convert(v, &long) {
-        Ok(Value::Long(n)) => Ok(n),
-        other => Err(NodeError::Other(format!("state store '{}' holds a count that is not a long: {other:?}", spec.name))),
-    };
+    let count = |v: Value| super::process::stored_count(&spec.name, v);
     let d = |v: &Value| Datum::Value(v.clone());
     let k = d(&key);
     let mut agg = current.map(|c| c.value);

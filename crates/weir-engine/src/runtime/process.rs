@@ -550,10 +550,7 @@ fn aggregate<'t>(spec: &StoreSpec, how: &Aggregation, r: &Record) -> Result<Effe
     let timestamp = old.as_ref().map_or(r.timestamp, |o| o.timestamp.max(r.timestamp));
     let updated = match (how, old) {
         (Aggregation::Count, None) => Value::Long(1),
-        (Aggregation::Count, Some(old)) => match convert(old.value, &long_type()) {
-            Ok(Value::Long(n)) => Value::Long(n.saturating_add(1)),
-            other => return Err(NodeError::Other(format!("state store '{}' holds a count that is not a long: {other:?}", spec.name))),
-        },
+        (Aggregation::Count, Some(old)) => Value::Long(stored_count(&spec.name, old.value)?.saturating_add(1)),
         (Aggregation::Reduce { .. }, None) => r.value.to_value().map_err(NodeError::Other)?,
         (Aggregation::Reduce { reducer }, Some(old)) => call_value(reducer, &[&Datum::Value(old.value), &r.value])?,
         (Aggregation::Aggregate { initializer, aggregator }, old) => {
@@ -568,6 +565,18 @@ fn aggregate<'t>(spec: &StoreSpec, how: &Aggregation, r: &Record) -> Result<Effe
         .map_err(|e| NodeError::Other(format!("the aggregate does not fit state store '{}' ({}): {e}", spec.name, spec.value_type)))?;
     view.put(&key, updated.clone(), timestamp).map_err(failed)?;
     Ok(Effect::Update(updated.into(), timestamp))
+}
+
+/// A count kept in `store`, as a long; anything else (a store written by something else) is
+/// an error naming the store and what it holds.
+pub(super) fn stored_count(store: &str, value: Value) -> Result<i64, NodeError> {
+    let not_a_long =
+        |found: &dyn std::fmt::Display| NodeError::Other(format!("state store '{store}' holds a count that is not a long: {found}"));
+    match convert(value, &long_type()) {
+        Ok(Value::Long(n)) => Ok(n),
+        Ok(other) => Err(not_a_long(&other)),
+        Err(e) => Err(not_a_long(&e)),
+    }
 }
 
 fn long_type() -> UserType {

@@ -28,9 +28,7 @@
 
 use std::collections::HashSet;
 
-use weir_dsl::types::{TypeKind, UserType};
-
-use super::process::{NodeError, Record, call_value};
+use super::process::{NodeError, Record, call_value, stored_count};
 use crate::plan::{Aggregation, FnHandle, Windowing};
 use crate::store::{self, EntryKey, StoreError, StoreSpec, StoreView, windowed_value};
 use crate::value::{Datum, Value, convert};
@@ -125,15 +123,9 @@ impl Windows<'_> {
         let r = self.r;
         Ok(match (self.how, current) {
             (Aggregation::Count, current) => {
-                let n = match current.map(|c| convert(c, &long_type())) {
+                let n = match current {
                     None => 0,
-                    Some(Ok(Value::Long(n))) => n,
-                    Some(other) => {
-                        return Err(NodeError::Other(format!(
-                            "state store '{}' holds a count that is not a long: {other:?}",
-                            self.spec.name
-                        )));
-                    }
+                    Some(current) => stored_count(&self.spec.name, current)?,
                 };
                 Value::Long(n.saturating_add(1))
             }
@@ -352,10 +344,7 @@ impl Windows<'_> {
     /// Two session aggregates combined: `count` adds, `reduce` reduces, `aggregate` calls the
     /// merger (`merger(key, value1, value2)`).
     fn merge(&self, merger: Option<&FnHandle>, agg: Option<Value>, session: Value) -> Result<Option<Value>, NodeError> {
-        let long = |v: Value| match convert(v, &long_type()) {
-            Ok(Value::Long(n)) => Ok(n),
-            other => Err(NodeError::Other(format!("state store '{}' holds a count that is not a long: {other:?}", self.spec.name))),
-        };
+        let long = |v: Value| stored_count(&self.spec.name, v);
         Ok(Some(match self.how {
             Aggregation::Count => Value::Long(long(agg.unwrap_or(Value::Long(0)))?.saturating_add(long(session)?)),
             Aggregation::Reduce { reducer } => match agg {
@@ -407,8 +396,4 @@ impl Windows<'_> {
         self.emit(start, end, updated, end);
         Ok(())
     }
-}
-
-fn long_type() -> UserType {
-    UserType { notation: None, kind: TypeKind::Long }
 }
