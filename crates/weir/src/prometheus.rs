@@ -26,6 +26,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use weir_engine::broker::Broker;
+use weir_engine::metrics::engine::Position;
 use weir_engine::metrics::{ComponentState, MetricKind, MetricValue, Metrics, Snapshot};
 use weir_engine::store::StoreQueries;
 
@@ -160,13 +161,13 @@ impl prometheus_client::collector::Collector for Exporter {
         }
         // Consumer lag: each input partition's end offset (asked now) minus the position the
         // stream thread published (at most a second old).
-        let mut lags: Vec<(Labels, i64)> = Vec::new();
-        for (topic, partition, next) in &engine.positions {
-            if let Ok(end) = self.broker.end_offset(topic, *partition) {
-                let lag = i64::try_from(end.saturating_sub(*next)).unwrap_or(i64::MAX);
-                lags.push((vec![("topic".to_string(), topic.clone()), ("partition".to_string(), partition.to_string())], lag));
-            }
-        }
+        let lags: Vec<(Labels, i64)> = input_lags(self.broker.as_ref(), &engine.positions)
+            .into_iter()
+            .map(|(topic, partition, lag)| {
+                let labels = vec![("topic".to_string(), topic.to_string()), ("partition".to_string(), partition.to_string())];
+                (labels, i64::try_from(lag).unwrap_or(i64::MAX))
+            })
+            .collect();
         gauges(&mut encoder, names::CONSUMER_LAG, "Records of each input partition not processed yet (end offset minus position)", &lags)?;
         let states: Vec<(Labels, i64)> = [("streams", engine.streams), ("producers", engine.producers)]
             .into_iter()
@@ -188,6 +189,17 @@ impl prometheus_client::collector::Collector for Exporter {
         }
         Ok(())
     }
+}
+
+/// Each input partition's lag: its end offset (asked of `broker` now) minus the position a
+/// stream thread published. A partition whose end cannot be had is left out.
+pub fn input_lags<'p>(broker: &dyn Broker, positions: &'p [Position]) -> Vec<(&'p str, u32, u64)> {
+    positions
+        .iter()
+        .filter_map(|(topic, partition, next)| {
+            broker.end_offset(topic, *partition).ok().map(|end| (topic.as_str(), *partition, end.saturating_sub(*next)))
+        })
+        .collect()
 }
 
 /// The user metrics and the functions' execution times under KSML's names, one family per

@@ -107,7 +107,7 @@ pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice, display: 
         tracing::info!("stopping: finishing the records at hand and committing (Ctrl-C again to stop at once)");
     })
     .context("cannot install the signal handler")?;
-    let lag = app.embedded_log().map(|log| committed_lag(Arc::clone(log), app.application_id().to_string()));
+    let lag = Some(position_lag(app.metrics_handle(), Arc::clone(app.broker())));
     let progress = spawn_progress(app.metrics_handle(), stop.clone(), display, lag);
     let cleaner = match app.embedded_log() {
         Some(log) => {
@@ -183,14 +183,13 @@ fn start_endpoints(
 /// The lag of a run's inputs, where the backend knows it.
 type Lag = Box<dyn Fn() -> Option<u64> + Send>;
 
-/// The records of the embedded log's topics after `group`'s committed offsets: what the run
-/// has yet to process, up to one commit interval high (processed records count until their
-/// offsets are committed). Unknown until the first commit.
-fn committed_lag(log: Arc<Log>, group: String) -> Lag {
+/// The records of the run's input partitions past the positions its stream threads
+/// published (at most a second old), on either backend. Unknown until a thread holds a
+/// partition.
+fn position_lag(metrics: Metrics, broker: Arc<dyn weir_engine::broker::Broker>) -> Lag {
     Box::new(move || {
-        let committed = log.committed_all(&group);
-        (!committed.is_empty())
-            .then(|| committed.into_iter().map(|(topic, p, at)| log.end_offset(&topic, p).map_or(0, |end| end.saturating_sub(at))).sum())
+        let positions = metrics.engine().snapshot().positions;
+        (!positions.is_empty()).then(|| crate::prometheus::input_lags(broker.as_ref(), &positions).iter().map(|(_, _, lag)| lag).sum())
     })
 }
 
