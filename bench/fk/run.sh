@@ -135,11 +135,12 @@ design() {
         local r0 b0 r1 b1 s
         r0=$(internal_records "$state" "$app")
         b0=$(topic_bytes "$state" "$app-*")
+        "$PYTHON" "$GEN" change "$CLASS" "$v" > "$dir/change-$v.jsonl"
         "$WEIR" topic consume items_enriched --follow --max "$AFFECTED" --storage "$state" > "$dir/change-$v.out" 2>&1 &
         local consumer=$!
         sleep 0.5
         t0=$(now)
-        "$PYTHON" "$GEN" change "$CLASS" "$v" | "$WEIR" topic produce delivery_classes --storage "$state" > /dev/null
+        "$WEIR" topic produce delivery_classes --file "$dir/change-$v.jsonl" --storage "$state" > /dev/null
         if [[ $name == replay ]]; then
             "$WEIR" topic produce item_replays --file "$WORK/replay.jsonl" --storage "$state" > /dev/null
         fi
