@@ -1,4 +1,4 @@
-# Sourced by the benchmark scripts: the work directory and the weir binary.
+# Sourced by the benchmark scripts: the work directory, the weir binary, and small helpers.
 #
 #   bench_setup <name>   sets ROOT, BENCH, WORK (WEIR_BENCH_DIR, kept, or a fresh
 #                        /tmp/<name>.XXXXXX removed on exit) and WEIR (WEIR_BIN, or
@@ -21,3 +21,12 @@ bench_setup() {
         WEIR=${CARGO_TARGET_DIR:-$ROOT/target}/release/weir
     fi
 }
+
+now() { date +%s.%N; }
+# seconds between two `now`s
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# "Maximum resident set size (kbytes)" of a GNU time -v report, in MiB
+max_rss_mib() { awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$1"; }

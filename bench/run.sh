@@ -22,14 +22,6 @@ TIME=/usr/bin/time
 [[ -x $TIME ]] || { echo "needs GNU time at /usr/bin/time (apt-get install time)" >&2; exit 1; }
 
 
-now() { date +%s.%N; }
-# seconds between two `now`s
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-# "Maximum resident set size (kbytes)" of a GNU time -v report, in MiB
-max_rss_mib() { awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$1"; }
 # records held by a topic (END summed over partitions)
 topic_end() { "$WEIR" topic list --storage "$1" | awk -v t="$2" '$1 == t { print $5 }'; }
 
