@@ -395,7 +395,7 @@ fn join_stores<'j>(join: &'j JoinNode, out: &mut Vec<String>, functions: &mut Ve
             out.push(subscriptions.name.clone());
             getter(right, out, functions);
         }
-        JoinNode::FkForeign { subscriptions, .. } => out.push(subscriptions.name.clone()),
+        JoinNode::FkForeign { subscriptions } => out.push(subscriptions.name.clone()),
         JoinNode::FkResolve { this, joiner, store, .. } | JoinNode::TableTable { other: this, joiner, store, .. } => {
             out.extend(store.iter().map(|s| s.name.clone()));
             getter(this, out, functions);

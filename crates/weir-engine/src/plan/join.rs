@@ -110,9 +110,6 @@ pub enum JoinNode {
     /// subscription to its key.
     FkForeign {
         subscriptions: Arc<StoreSpec>,
-        /// Answers go in batches, one per partition and up to `BATCH` subscribers (not with
-        /// a `partitioner` for the response topic, which decides per answer).
-        batch: bool,
     },
     /// A foreign-key join back at the left table's task: a response whose hash still matches
     /// the left value joins; a stale one is dropped.
@@ -392,7 +389,7 @@ impl DefPlanner<'_, '_> {
             k.clone(),
             json.clone(),
         );
-        let foreign = JoinNode::FkForeign { subscriptions, batch: j.partitioner.is_none() };
+        let foreign = JoinNode::FkForeign { subscriptions };
         let updated = self.add(&other, pipeline, format!("{name}-foreign"), NodeKind::Join(Box::new(foreign)), k.clone(), json.clone());
         if let Attach::Node(id) = respond.at {
             self.attach(updated.at, id);

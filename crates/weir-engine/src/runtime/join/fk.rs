@@ -8,25 +8,14 @@
 //!   `k` had a value before or in a left join, else `propagateIfFound`; a delete of `k` sends
 //!   `deleteAndPropagate` to its old foreign key (a left join sends `propagate` with a null
 //!   foreign key). `hash` is a hash of `k`'s current value.
-//!   The subscription also names the partition of the task that sent it (`partition`: where
-//!   `k`'s left value lives).
 //! - **Receive** (right task, which holds the foreign key): keeps `(foreign key, k) → hash`
-//!   (and the sender's partition) and answers `{hash, value}` with the right value to the
-//!   response topic, keyed by `k`.
+//!   and answers `{hash, value}` with the right value to the response topic, keyed by `k`.
 //! - **Foreign** (right task, on a right update): answers every subscription to that key
-//!   with the new right value (null for a delete). At low cardinality one right key has tens
-//!   of thousands of subscribers, so the answers are **batched**: the subscribers that came
-//!   from one partition share answers of up to [`BATCH`] of them,
-//!   `{value, batch: [{key, hash}, …]}`, keyed by the first of them (so the batch goes to
-//!   that partition, as each answer would): the right value is written once per batch, not
-//!   once per subscriber. Not with a `partitioner` for the response topic (it decides per
-//!   answer), nor for subscriptions stored without a partition (by an older Weir): those are
-//!   answered one by one.
+//!   with the new right value (null for a delete).
 //! - **Resolve** (left task): an answer whose hash differs from the hash of `k`'s current
 //!   value is stale (the value changed since) and is dropped. Otherwise the result is
 //!   `valueJoiner(None, value, rightValue)`, or a delete when the right value is null in an
-//!   inner join (or the left value is gone). A batch is resolved member by member, in order,
-//!   each with its own hash check, so the results are the ones the single answers give.
+//!   inner join (or the left value is gone).
 
 use indexmap::IndexMap;
 
@@ -41,11 +30,6 @@ const DELETE: &str = "delete";
 const DELETE_AND_PROPAGATE: &str = "deleteAndPropagate";
 const PROPAGATE: &str = "propagate";
 const PROPAGATE_IF_FOUND: &str = "propagateIfFound";
-
-/// The most subscribers one batched answer carries: big enough that a class change of tens of
-/// thousands of items is tens of records, small enough that a batch stays well below Kafka's
-/// default record size limit (1 MB) for keys of up to a few hundred bytes.
-pub(crate) const BATCH: usize = 1000;
 
 /// A hash of a left value (hex FNV-1a over its JSON text); `Null` for no value.
 fn hash(value: Option<&Value>) -> Result<Value, NodeError> {
@@ -84,7 +68,6 @@ fn subscription_key(foreign: &Value, key: &Value) -> Result<(String, String), No
 pub(super) fn subscribe(s: &FkSubscribe, r: &Record) -> Result<Effect<'static>, NodeError> {
     let key = r.key.to_value().map_err(NodeError::Other)?;
     let instances = [instance(&s.state)?];
-    let partition = Value::Long(i64::from(instances[0].partition()));
     let state = view(&instances, &s.state)?;
     let old = state.get(&key).map_err(failed)?.map(|stamped| field(&stamped.value, "fk"));
     let new = match r.value.is_null() {
@@ -105,12 +88,7 @@ pub(super) fn subscribe(s: &FkSubscribe, r: &Record) -> Result<Effect<'static>, 
     let hash = hash(current.as_ref())?;
     let mut out = Vec::new();
     let mut send = |foreign: &Value, instruction: &str| {
-        let value = object(&[
-            ("instruction", Value::String(instruction.to_string())),
-            ("hash", hash.clone()),
-            ("key", key.clone()),
-            ("partition", partition.clone()),
-        ]);
+        let value = object(&[("instruction", Value::String(instruction.to_string())), ("hash", hash.clone()), ("key", key.clone())]);
         out.push(Record {
             key: Datum::Value(foreign.clone()),
             value: Datum::Value(value),
@@ -194,8 +172,7 @@ pub(super) fn receive(right: &TableGetter, subscriptions: &StoreSpec, r: &Record
             out.push(response(key, hash, Value::Null, r));
         }
         PROPAGATE | PROPAGATE_IF_FOUND => {
-            let entry = object(&[("hash", hash.clone()), ("key", key.clone()), ("partition", field(&sub, "partition"))]);
-            store.put(&id, entry, r.timestamp).map_err(failed)?;
+            store.put(&id, object(&[("hash", hash.clone()), ("key", key.clone())]), r.timestamp).map_err(failed)?;
             match get(right, &foreign, None)? {
                 Some((value, _)) => out.push(response(key, hash, value, r)),
                 None if instruction == PROPAGATE => out.push(response(key, hash, Value::Null, r)),
@@ -207,7 +184,7 @@ pub(super) fn receive(right: &TableGetter, subscriptions: &StoreSpec, r: &Record
     Ok(Effect::Records(out))
 }
 
-pub(super) fn foreign(subscriptions: &StoreSpec, batch: bool, r: &Record) -> Result<Effect<'static>, NodeError> {
+pub(super) fn foreign(subscriptions: &StoreSpec, r: &Record) -> Result<Effect<'static>, NodeError> {
     let foreign = r.key.to_value().map_err(NodeError::Other)?;
     let value = r.value.to_value().map_err(NodeError::Other)?;
     let instances = [instance(subscriptions)?];
@@ -215,42 +192,15 @@ pub(super) fn foreign(subscriptions: &StoreSpec, batch: bool, r: &Record) -> Res
     let (prefix, _) = subscription_key(&foreign, &Value::Null)?;
     let end = format!("{}\u{1}", prefix.trim_end_matches('\u{0}'));
     let mut out = Vec::new();
-    // Subscribers by the partition they came from, each list answered once it holds BATCH.
-    let mut batches: IndexMap<i64, Vec<Value>> = IndexMap::new();
-    let answer = |members: Vec<Value>| {
-        let first = members.first().map_or(Value::Null, |m| field(m, "key"));
-        let value = object(&[("value", value.clone()), ("batch", Value::List(members))]);
-        Record { key: Datum::Value(first), value: Datum::Value(value), timestamp: r.timestamp, headers: r.headers.clone() }
-    };
     for entry in store.range(Some(&Value::String(prefix.clone())), Some(&Value::String(end)), false).map_err(failed)? {
         let entry = entry.map_err(failed)?;
         match &entry.key {
             EntryKey::Key(Value::String(k)) if k.starts_with(&prefix) => {}
             _ => continue,
         }
-        let (key, hash) = (field(&entry.value, "key"), field(&entry.value, "hash"));
-        match (batch, partition_of(&entry.value)) {
-            (true, Some(partition)) => {
-                let members = batches.entry(partition).or_default();
-                members.push(object(&[("key", key), ("hash", hash)]));
-                if members.len() == BATCH {
-                    out.push(answer(std::mem::take(members)));
-                }
-            }
-            _ => out.push(response(key, hash, value.clone(), r)),
-        }
+        out.push(response(field(&entry.value, "key"), field(&entry.value, "hash"), value.clone(), r));
     }
-    out.extend(batches.into_values().filter(|members| !members.is_empty()).map(answer));
     Ok(Effect::Records(out))
-}
-
-/// The partition a stored subscription came from (none in those an older Weir stored).
-fn partition_of(subscription: &Value) -> Option<i64> {
-    match field(subscription, "partition") {
-        Value::Int(p) => Some(i64::from(p)),
-        Value::Long(p) => Some(p),
-        _ => None,
-    }
 }
 
 pub(super) fn resolve(
@@ -260,50 +210,22 @@ pub(super) fn resolve(
     store: Option<&StoreSpec>,
     r: &Record,
 ) -> Result<Effect<'static>, NodeError> {
+    let key = r.key.to_value().map_err(NodeError::Other)?;
     let answer = r.value.to_value().map_err(NodeError::Other)?;
+    let current = get(this, &key, None)?.map(|(v, _)| v);
+    if hash(current.as_ref())? != field(&answer, "hash") {
+        return Ok(Effect::Drop);
+    }
     let foreign = field(&answer, "value");
-    let Value::List(members) = field(&answer, "batch") else {
-        let key = r.key.to_value().map_err(NodeError::Other)?;
-        return Ok(match resolve_one(this, left, joiner, store, &key, &field(&answer, "hash"), foreign, r.timestamp)? {
-            Some(result) => Effect::Update(result, r.timestamp),
-            None => Effect::Drop,
-        });
-    };
-    let mut out = Vec::with_capacity(members.len());
-    for member in members {
-        let key = field(&member, "key");
-        if let Some(result) = resolve_one(this, left, joiner, store, &key, &field(&member, "hash"), foreign.clone(), r.timestamp)? {
-            out.push(Record { key: Datum::Value(key), value: result, timestamp: r.timestamp, headers: r.headers.clone() });
-        }
-    }
-    Ok(Effect::Records(out))
-}
-
-/// One answer for left key `key`: the join's result, or `None` when the answer is stale.
-#[allow(clippy::too_many_arguments)]
-fn resolve_one(
-    this: &TableGetter,
-    left: bool,
-    joiner: &crate::plan::FnHandle,
-    store: Option<&StoreSpec>,
-    key: &Value,
-    hash_sent: &Value,
-    foreign: Value,
-    timestamp: i64,
-) -> Result<Option<Datum>, NodeError> {
-    let current = get(this, key, None)?.map(|(v, _)| v);
-    if hash(current.as_ref())? != *hash_sent {
-        return Ok(None);
-    }
-    let result = match (current, foreign) {
+    let result = match (&current, foreign) {
         (None, _) => Datum::Value(Value::Null),
         (Some(_), Value::Null) if !left => Datum::Value(Value::Null),
-        (Some(v), foreign) => call(joiner, &[&Datum::Value(Value::Null), &Datum::Value(v), &Datum::Value(foreign)])?,
+        (Some(v), foreign) => call(joiner, &[&Datum::Value(Value::Null), &Datum::Value(v.clone()), &Datum::Value(foreign)])?,
     };
     if let Some(spec) = store {
         let instances = [instance(spec)?];
         let value = result.to_value().map_err(NodeError::Other)?;
-        view(&instances, spec)?.put(key, value, timestamp).map_err(failed)?;
+        view(&instances, spec)?.put(&key, value, r.timestamp).map_err(failed)?;
     }
-    Ok(Some(result))
+    Ok(Effect::Update(result, r.timestamp))
 }

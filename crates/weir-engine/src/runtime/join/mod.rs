@@ -59,7 +59,7 @@ pub(super) fn apply(node: &JoinNode, r: &Record) -> Result<Effect<'static>, Node
         JoinNode::StreamStream(side) => stream_join(side, r),
         JoinNode::FkSubscribe(s) => fk::subscribe(s, r),
         JoinNode::FkReceive { right, subscriptions } => fk::receive(right, subscriptions, r),
-        JoinNode::FkForeign { subscriptions, batch } => fk::foreign(subscriptions, *batch, r),
+        JoinNode::FkForeign { subscriptions } => fk::foreign(subscriptions, r),
         JoinNode::FkResolve { this, left, joiner, store } => fk::resolve(this, *left, joiner, store.as_deref(), r),
         JoinNode::TableTable { other, this_is_left, kind, joiner, store } => {
             let key = r.key.to_value().map_err(NodeError::Other)?;
