@@ -22,6 +22,14 @@ struct Remote {
     /// `--config` as typed (the run decodes with its own notations; noted, not read).
     #[arg(long, global = true)]
     config: Option<std::path::PathBuf>,
+    /// `-v`/`-q` as typed: the log level of the client, which relays the output (accepted
+    /// here so that a command given them runs; not used).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[allow(dead_code)]
+    verbose: u8,
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[allow(dead_code)]
+    quiet: u8,
     #[command(subcommand)]
     command: TopicCommand,
 }

@@ -72,6 +72,12 @@ fn a_running_pipeline_is_fed_and_read_through_its_socket() {
     assert_eq!(values.len(), 2, "{text}");
     assert_eq!(values[0]["value"], serde_json::json!({"text": "HELLO"}));
     assert_eq!(values[1]["key"], "b");
+    // The log-level flags are the client's: a command given them runs remotely too.
+    for args in [["-q", "topic", "list"], ["topic", "-v", "list"]] {
+        let out = weir(&dir).args(args).output().expect("list");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("output"), "{args:?}: {}", String::from_utf8_lossy(&out.stdout));
+    }
     // A failing remote command reports its own error and fails.
     let out = weir(&dir).args(["topic", "describe", "nope"]).output().expect("describe");
     assert!(!out.status.success());
