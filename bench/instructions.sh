@@ -7,7 +7,10 @@
 #   RECORDS=5000 bench/instructions.sh
 #
 # Environment: RECORDS (20000), DEF (python_pipeline.yaml), WEIR_BIN (skip the build), PYTHON
-# (python3), WEIR_BENCH_DIR (kept if given). Needs valgrind. Each figure is (instructions of
+# (python3), PYTHONHASHSEED (0; `random` for CPython's default), WEIR_BENCH_DIR (kept if given), METRICS (off; `on` enables the REST API and the
+# Prometheus endpoint and scrapes /metrics every SCRAPE seconds, 1, while weir runs: the
+# exporter's work is counted, and the scrapes of each run are printed). Needs valgrind (and
+# curl for METRICS=on). Each figure is (instructions of
 # a run over RECORDS records - instructions of the same run over none) / RECORDS, so start-up
 # is left out on both sides. Instructions are not time (cache misses, system calls and I/O
 # are not in them), but a change that removes work shows here first.
@@ -19,6 +22,11 @@ bench_setup weir-instructions
 RECORDS=${RECORDS:-20000}
 DEF=${DEF:-python_pipeline.yaml}
 PYTHON=${PYTHON:-python3}
+# CPython's string hashes are seeded at random by default, which moves the figure by ±150
+# from run to run; a fixed seed makes it repeat to within a few instructions.
+export PYTHONHASHSEED=${PYTHONHASHSEED:-0}
+METRICS=${METRICS:-off}
+SCRAPE=${SCRAPE:-1}
 command -v valgrind > /dev/null || { echo "needs valgrind" >&2; exit 1; }
 # The interpreter itself, not a launcher script (pyenv's shims would be measured instead).
 PY=$("$PYTHON" -c 'import sys; print(sys.executable)')
@@ -33,21 +41,48 @@ instructions() {
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 > /dev/null | awk '/Collected/ { print $NF }'
 }
 
+free_port() { "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
 # weir_run SEED: instructions of `weir run --until-idle` over a copy of the seeded log
 weir_run() {
     rm -rf "$WORK/run"
     mkdir -p "$WORK/run"
     cp -r "$WORK/$1/state" "$WORK/run/state"
-    printf 'ksml:\n  storageDirectory: %s\n  definitions:\n    bench: %s\nkafka:\n  application.id: bench\n  bootstrap.servers: localhost:9092\n' \
-        "$WORK/run/state" "$BENCH/$DEF" > "$WORK/run/ksml-runner.yaml"
+    local port rest_port scraper
+    {
+        printf 'ksml:\n  storageDirectory: %s\n  definitions:\n    bench: %s\n' "$WORK/run/state" "$BENCH/$DEF"
+        if [[ $METRICS == on ]]; then
+            port=$(free_port)
+            rest_port=$(free_port)
+            printf '  applicationServer:\n    enabled: true\n    host: 127.0.0.1\n    port: %s\n' "$rest_port"
+            printf '  prometheus:\n    enabled: true\n    host: 127.0.0.1\n    port: %s\n' "$port"
+        fi
+        printf 'kafka:\n  application.id: bench\n  bootstrap.servers: localhost:9092\n'
+    } > "$WORK/run/ksml-runner.yaml"
+    if [[ $METRICS == on ]]; then
+        # Scrapes until stopped; each success is a line in scrapes-SEED (failures, before the
+        # endpoint listens, are not counted).
+        : > "$WORK/scrapes-$1"
+        (while true; do
+            curl -sf -o /dev/null "http://127.0.0.1:$port/metrics" && echo >> "$WORK/scrapes-$1"
+            sleep "$SCRAPE"
+        done) > /dev/null 2>&1 &
+        scraper=$!
+    fi
     instructions "$WEIR" run --until-idle --embedded "$WORK/run/ksml-runner.yaml"
+    if [[ $METRICS == on ]]; then
+        kill "$scraper"
+        wait "$scraper" 2> /dev/null || true
+    fi
 }
 
 per_record() { awk -v a="$1" -v b="$2" -v n="$RECORDS" 'BEGIN { printf "%.0f", (a - b) / n }'; }
 
 weir_full=$(weir_run seed)
 weir_empty=$(weir_run seed-empty)
-echo "weir run ($DEF):    $(per_record "$weir_full" "$weir_empty") instructions per record ($RECORDS records)"
+scrapes=
+[[ $METRICS == on ]] && scrapes="; REST API and metrics on, $(wc -l < "$WORK/scrapes-seed") + $(wc -l < "$WORK/scrapes-seed-empty") scrapes (full + empty run)"
+echo "weir run ($DEF):    $(per_record "$weir_full" "$weir_empty") instructions per record ($RECORDS records$scrapes)"
 if [[ $DEF == python_pipeline.yaml ]]; then
     plain_full=$(instructions "$PY" "$BENCH/plain_loop.py" "$WORK/in.jsonl" "$WORK/plain.out")
     plain_empty=$(instructions "$PY" "$BENCH/plain_loop.py" "$WORK/empty.jsonl" "$WORK/plain.out")

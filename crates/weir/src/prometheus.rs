@@ -202,6 +202,9 @@ pub fn input_lags<'p>(broker: &dyn Broker, positions: &'p [Position]) -> Vec<(&'
         .collect()
 }
 
+// The execution-time help texts say "one call in 16".
+const _: () = assert!(weir_engine::metrics::SAMPLE_EVERY == 16);
+
 /// The user metrics and the functions' execution times under KSML's names, one family per
 /// series name.
 fn timer_families(snapshot: &Snapshot) -> Families {
@@ -212,11 +215,29 @@ fn timer_families(snapshot: &Snapshot) -> Families {
     let ms = |ns: f64| ns / 1e6;
     for f in &snapshot.functions {
         let labels = vec![("namespace".to_string(), f.namespace.clone()), ("function_name".to_string(), f.name.clone())];
-        let mean = if f.calls == 0 { 0.0 } else { f.nanos as f64 / f.calls as f64 };
+        let mean = f.mean_nanos();
         add(names::EXECUTION_TIME, "count", "Calls of a user function", &labels, f.calls as f64);
-        add(names::EXECUTION_TIME, "min", "Shortest call of a user function, in milliseconds", &labels, ms(f.min_nanos as f64));
-        add(names::EXECUTION_TIME, "max", "Longest call of a user function, in milliseconds", &labels, ms(f.max_nanos as f64));
-        add(names::EXECUTION_TIME, "mean", "Mean call of a user function, in milliseconds", &labels, ms(mean));
+        add(
+            names::EXECUTION_TIME,
+            "min",
+            "Shortest of the timed calls of a user function (a sample: one call in 16), in milliseconds",
+            &labels,
+            ms(f.min_nanos as f64),
+        );
+        add(
+            names::EXECUTION_TIME,
+            "max",
+            "Longest of the timed calls of a user function (a sample: one call in 16), in milliseconds",
+            &labels,
+            ms(f.max_nanos as f64),
+        );
+        add(
+            names::EXECUTION_TIME,
+            "mean",
+            "Mean of the timed calls of a user function (a sample: one call in 16), in milliseconds",
+            &labels,
+            ms(mean),
+        );
     }
     for (id, value) in &snapshot.user {
         let mut labels: Labels = vec![("custom_name".to_string(), id.name.clone())];

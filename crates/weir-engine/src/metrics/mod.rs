@@ -22,7 +22,7 @@ pub mod user;
 use std::sync::Arc;
 
 pub use engine::{ComponentState, EngineCounters, EngineSnapshot, StateCell};
-pub use functions::{FnTiming, FunctionTime, function_timings};
+pub use functions::{FnTiming, FunctionTime, SAMPLE_EVERY, function_timings};
 pub use user::{MetricId, MetricKind, MetricValue, Registry, user_metrics};
 
 /// An application's metrics: its engine counters and the user metrics registry.

@@ -102,9 +102,9 @@ fn run_once(state: &mut State, broker: &dyn Broker, handlers: &ErrorHandlers, st
 }
 
 fn call(f: &FnHandle, args: &[Value]) -> Result<Value, String> {
-    let began = std::time::Instant::now();
+    let started = f.timing.start();
     let result = f.functions.call(&f.name, args);
-    f.timing.record(began.elapsed());
+    f.timing.finish(started);
     result.map_err(|e| e.to_string())
 }
 
