@@ -55,8 +55,8 @@ enum Command {
     /// With the runner config's 'applicationServer' and 'prometheus' sections, it also serves
     /// KSML's REST API (health probes, state store queries) and a Prometheus metrics page. On
     /// the embedded log, `weir topic` commands from other terminals reach the run through
-    /// '<storage>/weir.sock'. On a terminal, a live status line shows records per second in
-    /// and out, lag, errors and uptime.
+    /// the storage directory's 'weir.sock'. On a terminal, a live status line shows records
+    /// per second in and out, lag, errors and uptime.
     Run {
         /// A runner config, or one or more definition files.
         #[arg(required = true)]
