@@ -34,7 +34,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("weir-kafka", &["weir-engine", "rdkafka", "tracing"]),
     // The only crate that names pyo3.
     ("weir-python", &["weir-dsl", "weir-engine", "indexmap", "pyo3", "tracing"]),
-    // ureq: the schema registry clients (registry.rs).
+    // ureq: the schema registry clients (registry.rs); rustix: the control socket's peer
+    // check (serve.rs), safely (the workspace forbids unsafe code).
     (
         "weir",
         &[
@@ -53,6 +54,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "ureq",
             "tiny_http",
             "prometheus-client",
+            "rustix",
         ],
     ),
 ];

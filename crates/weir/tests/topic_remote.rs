@@ -142,3 +142,70 @@ fn a_following_consumer_hands_the_log_over_to_a_run_started_after_it() {
     stop(&mut run);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The frames a connection to the control socket gets until its exit status: (stderr text,
+/// status).
+fn answer(stream: &mut std::os::unix::net::UnixStream) -> (String, u8) {
+    use std::io::Read as _;
+    let mut stderr = String::new();
+    loop {
+        let mut head = [0u8; 5];
+        stream.read_exact(&mut head).expect("a frame");
+        let mut body = vec![0; u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize];
+        stream.read_exact(&mut body).expect("the frame's body");
+        match head[0] {
+            b'e' => stderr.push_str(&String::from_utf8_lossy(&body)),
+            b'x' => return (stderr, body[0]),
+            _ => {}
+        }
+    }
+}
+
+/// The control socket is the user's alone (mode 0600, the peer checked on connect), takes a
+/// bounded request line, and serves a bounded number of connections; a refused or malformed
+/// request is answered with an error and leaves the run serving the next command.
+#[test]
+fn the_control_socket_is_private_and_bounded() {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::net::UnixStream;
+    let dir = temp_dir("bounds");
+    write_upper(&dir);
+    let mut run = weir(&dir).args(["run", "upper.yaml"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start weir run");
+    let socket = dir.join(".weir-state/weir.sock");
+    let started = Instant::now();
+    while !socket.exists() {
+        assert!(started.elapsed() < Duration::from_secs(20), "weir run did not open its control socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mode = std::fs::metadata(&socket).expect("socket").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "only its user may connect");
+
+    // A request line with no end: refused at 64 KiB, not read on.
+    let mut long = UnixStream::connect(&socket).expect("connect");
+    long.write_all(&vec![b'['; 70 * 1024]).expect("write");
+    let (stderr, status) = answer(&mut long);
+    assert_eq!(status, 2);
+    assert!(stderr.contains("must end within 65536 bytes"), "{stderr}");
+
+    // 32 connections that send nothing hold every slot; the next is refused at once.
+    let idle: Vec<UnixStream> = (0..32).map(|_| UnixStream::connect(&socket).expect("connect")).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut one_more = UnixStream::connect(&socket).expect("connect");
+    let (stderr, status) = answer(&mut one_more);
+    assert_eq!(status, 2);
+    assert!(stderr.contains("already serves 32"), "{stderr}");
+    // Closed, they free their slots: a command goes through again.
+    drop(idle);
+    let started = Instant::now();
+    loop {
+        let out = weir(&dir).args(["topic", "list"]).output().expect("list");
+        if out.status.success() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{}", String::from_utf8_lossy(&out.stderr));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop(&mut run);
+    let _ = std::fs::remove_dir_all(&dir);
+}
