@@ -69,6 +69,30 @@ fn consume_error_with_continue_on_fail_goes_to_the_dead_letter_topic() {
 }
 
 #[test]
+fn with_log_false_skipped_records_leave_one_line_for_the_first() {
+    let dir = setup(
+        "process-unlogged",
+        "errors/pipeline.yaml",
+        "    process:\n      handler: continueOnFail\n      log: false",
+        r#"
+        {"key": "zero", "value": {"n": 0}}
+        {"key": "b", "value": {"n": 2}}
+        {"key": "zero-again", "value": {"n": 0}}
+        "#,
+    );
+    let out = dir.run(&["ksml-runner.yaml"]);
+    common::assert_ok(&out, "weir run");
+    dir.expect_topic("out", r#"{"key": "b", "value": {"n": 2, "share": 50}}"#);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("errors are not logged")).collect();
+    assert_eq!(lines.len(), 1, "one line for both skipped records:\n{stderr}");
+    assert!(lines[0].contains("process errors are not logged ('log: false' in ksml.errorHandling.process)"), "{}", lines[0]);
+    assert!(lines[0].contains("orders/0@0") && lines[0].contains("record skipped"), "{}", lines[0]);
+    assert!(!stderr.contains("ZeroDivisionError"), "no error lines: {stderr}");
+    assert!(stderr.contains("errors 2"), "the progress line counts both: {stderr}");
+}
+
+#[test]
 fn consume_error_stops_by_default() {
     let dir = setup("consume-stop", "errors/pipeline.yaml", "    process:\n      handler: stopOnFail", r#"{"key": "bad", "value": "{"}"#);
     let out = dir.run(&["ksml-runner.yaml"]);

@@ -8,7 +8,9 @@
 //! (phase, message, function, topic, partition, offset). Then the handler decides:
 //! `continueOnFail` skips the record, `stopOnFail` stops the application, `retryOnFail`
 //! tries again (up to [`RETRIES`] more times, with growing pauses) and stops if it still
-//! fails. A record is never dropped without a log line or a dead letter.
+//! fails. A record is never dropped without a trace: its own log line, or with `log: false`
+//! one line for the first of its phase (the metrics count every one), and a dead letter when
+//! the phase has a dead-letter topic.
 
 use std::time::Duration;
 
@@ -80,11 +82,14 @@ pub struct ErrorHandlers {
     config: ErrorHandling,
     /// Counts the dead letters written.
     stats: std::sync::Arc<super::Stats>,
+    /// Per phase (consume, process, produce): whether the one line saying that its errors
+    /// are not logged (`log: false`) was written.
+    unlogged_said: [std::sync::atomic::AtomicBool; 3],
 }
 
 impl ErrorHandlers {
     pub fn new(config: ErrorHandling, stats: std::sync::Arc<super::Stats>) -> Self {
-        ErrorHandlers { config, stats }
+        ErrorHandlers { config, stats, unlogged_said: Default::default() }
     }
 
     fn config(&self, phase: Phase) -> &ErrorTypeHandling {
@@ -125,6 +130,23 @@ impl ErrorHandlers {
                 origin.partition,
                 origin.offset,
                 failure.message,
+                match decision {
+                    Decision::Continue => "record skipped",
+                    _ => "stopping",
+                }
+            );
+        } else if !self.unlogged_said[failure.phase as usize].swap(true, std::sync::atomic::Ordering::Relaxed) {
+            // The user asked for no error lines; one says so, so that records are not skipped
+            // without a trace (the metrics count every one: weir_records_failed).
+            tracing::warn!(
+                logger = %config.logger_name,
+                "{} errors are not logged ('log: false' in ksml.errorHandling.{}); the first was on {}/{}@{} ({}); \
+                 they are counted in the progress line and the metrics",
+                failure.phase.name(),
+                failure.phase.name(),
+                origin.topic,
+                origin.partition,
+                origin.offset,
                 match decision {
                     Decision::Continue => "record skipped",
                     _ => "stopping",
