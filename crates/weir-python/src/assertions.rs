@@ -139,7 +139,7 @@ fn problem(py: Python<'_>, err: &PyErr, file: &str) -> Problem {
         }
         tb = frame.getattr("tb_next").ok().and_then(|n| n.cast_into::<PyTraceback>().ok());
     }
-    let traceback = err.traceback(py).and_then(|t| t.format().ok());
+    let traceback = err.traceback(py).and_then(|t| crate::runtime::format_traceback(&t));
     Problem { message, line, traceback }
 }
 

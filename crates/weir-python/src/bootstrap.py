@@ -2,14 +2,23 @@
 
 Loaded once per interpreter as the module `weir_bootstrap`. User code is parsed with
 `ast` and its positions are moved to where the code sits in the YAML file, so that syntax
-errors and tracebacks name the YAML file and line (and Python's traceback shows the YAML
-source line itself, since the file exists).
+errors and tracebacks name the YAML file and line, and Python's traceback shows the YAML
+source line itself: the definition's text is put in `linecache` (`remember_source`), so no
+file is read for it (functions may not read host files).
 """
 
 import ast
 
 LOGGER = "__weir_logger__"
 STORES = "__weir_stores__"
+
+
+def remember_source(filename, text):
+    """Gives `linecache` a definition file's text under the name its code is compiled
+    with. An entry without a modification time is never checked against the file."""
+    import linecache
+
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
 
 
 class WeirSyntaxError(SyntaxError):

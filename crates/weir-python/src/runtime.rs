@@ -116,6 +116,10 @@ impl PythonFunctions {
             let emit = wrap_pyfunction!(emit, py).map_err(internal)?;
             let record = wrap_pyfunction!(record_metric, py).map_err(internal)?;
             let namespace = module.call_method1("new_namespace", (&def.namespace, emit, record)).map_err(internal)?;
+            // Tracebacks show the definition's lines from this text, not from the file.
+            if let Ok(text) = std::fs::read_to_string(&def.file) {
+                module.call_method1("remember_source", (&def.file, text)).map_err(internal)?;
+            }
             let mut functions: Vec<(String, Loaded)> = Vec::new();
             let mut by_name: FastMap<String, usize> = FastMap::default();
             let mut diags = Vec::new();
@@ -389,8 +393,18 @@ fn function_error(py: Python<'_>, namespace: &str, file: &str, f: &FunctionDef, 
         }
         tb = frame.getattr("tb_next").ok().and_then(|n| n.cast_into::<pyo3::types::PyTraceback>().ok());
     }
-    let traceback = err.traceback(py).and_then(|t| t.format().ok());
+    let traceback = err.traceback(py).and_then(|t| format_traceback(&t));
     FunctionError { function: format!("{namespace}.{}", f.name), message, traceback, location }
+}
+
+/// A traceback as Python prints it, through the `traceback` module: it reads source lines
+/// from `linecache`, where the definitions' texts are (C's traceback printer opens the
+/// files, which a function's sandbox may forbid).
+pub(crate) fn format_traceback(tb: &Bound<'_, pyo3::types::PyTraceback>) -> Option<String> {
+    let py = tb.py();
+    let lines = py.import("traceback").and_then(|m| m.call_method1("format_tb", (tb,))).ok()?;
+    let lines: Vec<String> = lines.extract().ok()?;
+    Some(format!("Traceback (most recent call last):\n{}", lines.concat()))
 }
 
 #[cfg(test)]

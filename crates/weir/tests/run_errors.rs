@@ -127,6 +127,17 @@ fn process_error_with_continue_on_fail_goes_to_the_dead_letter_topic() {
     let message = h["weir.error.message"].as_str().expect("message");
     assert!(message.contains("ZeroDivisionError"), "{message}");
     assert!(message.contains("pipeline.yaml:15"), "the message should name the YAML line: {message}");
+    // The logged traceback shows the YAML line's code, although functions may not read host
+    // files (the text is Weir's, not read by Python).
+    let out = setup(
+        "process-traceback",
+        "errors/pipeline.yaml",
+        "    process:\n      handler: continueOnFail",
+        r#"{"key": "zero", "value": {"n": 0}}"#,
+    )
+    .run(&["ksml-runner.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("share = 100 // n"), "the traceback shows the failing line:\n{stderr}");
 }
 
 #[test]
