@@ -38,6 +38,27 @@ pub fn ignored_settings(config: &RunnerConfig, text: &str) -> Vec<Diagnostic> {
             ),
         );
     }
+    // retryOnFail where retrying cannot change the outcome.
+    let handlers = root.get("ksml").and_then(|k| k.get("errorHandling"));
+    for (phase, why) in [
+        ("consume", "a record that does not decode fails the same way again; it acts as 'stopOnFail'"),
+        (
+            "produce",
+            "a record that cannot be encoded fails the same way again, so it acts as 'stopOnFail' for those; writes the \
+             broker refuses for a while (unreachable, leader moving) are retried until they succeed, whatever the handler",
+        ),
+    ] {
+        if let Some(node) = handlers.and_then(|h| h.get(phase)).and_then(|p| p.get("handler"))
+            && node.scalar() == Some("retryOnFail")
+        {
+            warn(
+                &mut out,
+                node.span,
+                &format!("ksml.errorHandling.{phase}.handler"),
+                format!("'retryOnFail' of errorHandling.{phase} is not acted on: {why}"),
+            );
+        }
+    }
     if let Some(entries) = root.get("kafka").and_then(Node::as_map) {
         for (key, _) in entries {
             if weir_kafka::is_streams_setting(&key.text) && !WEIR_KEYS.contains(&key.text.as_str()) {

@@ -69,6 +69,18 @@ struct Row {
 
 const ROWS: &[Row] = &[
     Row { ksml: "  prometheus:\n    configFile: rules.yaml\n", kafka: "", at: "ksml-runner.yaml:5:17", key: "'prometheus.configFile'" },
+    Row {
+        ksml: "  errorHandling:\n    consume:\n      handler: retryOnFail\n",
+        kafka: "",
+        at: "ksml-runner.yaml:6:16",
+        key: "'retryOnFail' of errorHandling.consume",
+    },
+    Row {
+        ksml: "  errorHandling:\n    produce:\n      handler: retryOnFail\n",
+        kafka: "",
+        at: "ksml-runner.yaml:6:16",
+        key: "'retryOnFail' of errorHandling.produce",
+    },
     Row { ksml: "", kafka: "  num.standby.replicas: 1\n", at: "ksml-runner.yaml:6:3", key: "'num.standby.replicas'" },
     Row { ksml: "", kafka: "  topology.optimization: all\n", at: "ksml-runner.yaml:6:3", key: "'topology.optimization'" },
     Row { ksml: "", kafka: "  state.dir: /tmp/state\n", at: "ksml-runner.yaml:6:3", key: "'state.dir'" },
