@@ -180,6 +180,29 @@ fn stop_on_fail_stops_and_a_restart_reprocesses_the_failed_record() {
 }
 
 #[test]
+fn stop_on_fail_writes_a_records_dead_letter_once_across_restarts() {
+    let dir = setup(
+        "process-stop-dlq",
+        "errors/pipeline.yaml",
+        "    process:\n      handler: stopOnFail\n      deadLetterTopic: dlq",
+        r#"
+        {"key": "a", "value": {"n": 1}}
+        {"key": "zero", "value": {"n": 0}}
+        "#,
+    );
+    for run in 1..=3 {
+        let out = dir.run(&["ksml-runner.yaml"]);
+        assert_ne!(out.status.code(), Some(0), "run {run} stops on the record");
+        if run > 1 {
+            assert!(common::stderr(&out).contains("orders/0@1 is already in dead-letter topic 'dlq'"), "{}", common::stderr(&out));
+        }
+    }
+    let dlq = dir.consume("dlq");
+    assert_eq!(dlq.len(), 1, "one dead letter for the record, not one per run: {dlq:?}");
+    assert_eq!(dlq[0]["key"], json!("zero"));
+}
+
+#[test]
 fn retry_on_fail_retries_a_failing_function() {
     let dir = setup("process-retry", "errors/flaky.yaml", "    process:\n      handler: retryOnFail", r#"{"key": "a", "value": {"n": 1}}"#);
     dir.run_ok(&["ksml-runner.yaml"]);

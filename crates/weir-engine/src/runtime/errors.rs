@@ -10,7 +10,8 @@
 //! tries again (up to [`RETRIES`] more times, with growing pauses) and stops if it still
 //! fails. A record is never dropped without a trace: its own log line, or with `log: false`
 //! one line for the first of its phase (the metrics count every one), and a dead letter when
-//! the phase has a dead-letter topic.
+//! the phase has a dead-letter topic (once: a record that stops the application fails again
+//! on each restart, and its dead letter is not written again).
 
 use std::time::Duration;
 
@@ -154,6 +155,12 @@ impl ErrorHandlers {
             );
         }
         if let Some(topic) = &config.dead_letter_topic {
+            // A record that stops the application is not committed: each restart fails on it
+            // again, and its dead letter is written once.
+            if decision == Decision::Stop && already_dead_lettered(broker, topic, failure, origin) {
+                tracing::info!(logger = %config.logger_name, "{}/{}@{} is already in dead-letter topic '{topic}'", origin.topic, origin.partition, origin.offset);
+                return decision;
+            }
             if let Err(e) = dead_letter(broker, topic, failure, origin) {
                 tracing::error!(logger = %config.logger_name, "could not write to dead-letter topic '{topic}': {e}; stopping");
                 return Decision::Stop;
@@ -176,6 +183,28 @@ fn describe_payload(origin: &Origin) -> String {
         },
     };
     format!("key={} value={}", show(origin.key), show(origin.value))
+}
+
+/// How far back [`already_dead_lettered`] looks in a dead-letter partition.
+const RECENT_DEAD_LETTERS: u64 = 16;
+
+/// Whether one of the last [`RECENT_DEAD_LETTERS`] records of the dead-letter partition
+/// `origin` goes to is this record's, for this phase (written by an earlier run that
+/// stopped on it).
+fn already_dead_lettered(broker: &dyn Broker, topic: &str, failure: &Failure, origin: &Origin) -> bool {
+    let Ok(partitions) = broker.ensure_topic(topic, 1) else { return false };
+    let partition = origin.partition % partitions.max(1);
+    let Ok(end) = broker.end_offset(topic, partition) else { return false };
+    let Ok(recent) = broker.read(topic, partition, end.saturating_sub(RECENT_DEAD_LETTERS), 1 << 20) else { return false };
+    let header = |r: &crate::broker::StoredRecord, name: &str| {
+        r.headers.iter().rev().find(|(k, _)| k == &format!("weir.error.{name}")).map(|(_, v)| v.clone())
+    };
+    recent.iter().any(|r| {
+        header(r, "topic").as_deref() == Some(origin.topic.as_bytes())
+            && header(r, "partition").as_deref() == Some(origin.partition.to_string().as_bytes())
+            && header(r, "offset").as_deref() == Some(origin.offset.to_string().as_bytes())
+            && header(r, "phase").as_deref() == Some(failure.phase.name().as_bytes())
+    })
 }
 
 fn dead_letter(broker: &dyn Broker, topic: &str, failure: &Failure, origin: &Origin) -> Result<(), crate::broker::BrokerError> {
