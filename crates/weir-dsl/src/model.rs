@@ -42,6 +42,8 @@ pub struct Definition {
     pub functions: IndexMap<String, FunctionDef>,
     pub pipelines: IndexMap<String, Pipeline>,
     pub producers: IndexMap<String, Producer>,
+    /// Every schema its types name, where (for `weir check` to look for the schema files).
+    pub schema_refs: Vec<crate::read::SchemaRef>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,6 +26,7 @@ pub fn definition(cx: &mut Cx, root: &Node, namespace: &str) -> Definition {
         functions: IndexMap::new(),
         pipelines: IndexMap::new(),
         producers: IndexMap::new(),
+        schema_refs: Vec::new(),
     };
     if root.as_map().is_none() && root.is_null() {
         return def;
@@ -88,6 +89,7 @@ pub fn definition(cx: &mut Cx, root: &Node, namespace: &str) -> Definition {
             def.producers.insert(name.value, p);
         }
     }
+    def.schema_refs = std::mem::take(&mut cx.schema_refs);
     def
 }
 

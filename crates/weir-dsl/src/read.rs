@@ -17,6 +17,17 @@ pub struct Cx<'a> {
     pub diags: Vec<Diagnostic>,
     /// Notation names configured in the runner config, on top of the built-in ones.
     pub notations: &'a [String],
+    /// Every schema a type names (`avro:SensorData`), where it is named.
+    pub schema_refs: Vec<SchemaRef>,
+}
+
+/// A schema named by a type: its notation (as written, lowercase), its name, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaRef {
+    pub notation: String,
+    pub name: String,
+    pub span: Span,
+    pub path: String,
 }
 
 /// A mapping that has been checked against its shape.
@@ -42,7 +53,7 @@ pub fn join_path(path: &str, key: &str) -> String {
 
 impl<'a> Cx<'a> {
     pub fn new(file: &'a str, notations: &'a [String]) -> Self {
-        Cx { file, diags: Vec::new(), notations }
+        Cx { file, diags: Vec::new(), notations, schema_refs: Vec::new() }
     }
 
     pub fn error(&mut self, span: Span, path: &str, message: impl Into<String>) {
@@ -198,6 +209,12 @@ impl<'a> Cx<'a> {
             Ok(ty) => {
                 for problem in validate_user_type(&ty, on_topic) {
                     self.error(node.span, path, format!("type '{text}': {problem}"));
+                }
+                // The type's own schema; schemas nested in lists or tuples are not read by a run
+                // (their elements are encoded in the outer type's notation).
+                if let (crate::types::TypeKind::Schema(name), Some(notation)) = (&ty.kind, &ty.notation) {
+                    let (notation, name) = (notation.clone(), name.clone());
+                    self.schema_refs.push(SchemaRef { notation, name, span: node.span, path: path.to_string() });
                 }
                 Some(Spanned::new(ty, node.span))
             }

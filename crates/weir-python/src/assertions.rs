@@ -203,6 +203,7 @@ fn generator_definition(file: &str, g: &Generator) -> Definition {
         functions: IndexMap::from([(g.name.clone(), f)]),
         pipelines: IndexMap::new(),
         producers: IndexMap::new(),
+        schema_refs: Vec::new(),
     }
 }
 

@@ -11,8 +11,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use weir_dsl::model::Definition;
 use weir_dsl::runner::{DefinitionSource, base_dir_of, parse_inline_definition};
 use weir_dsl::{Diagnostic, yaml};
+use weir_engine::notation::Notations;
 
 /// What was found in one run, for the summary line.
 #[derive(Default)]
@@ -59,7 +61,8 @@ pub fn run(paths: &[PathBuf], show_warnings: bool) -> anyhow::Result<bool> {
         }
         let name = file.display().to_string();
         let ns = file.file_stem().and_then(|s| s.to_str()).unwrap_or("default").to_string();
-        let diags = definition_diagnostics(&name, &ns, &text, &[]);
+        let schemas = crate::notations::for_plan(None, base_dir_of(&file)).ok();
+        let diags = definition_diagnostics(&name, &ns, &text, &[], schemas.as_ref(), true);
         tally.files += 1;
         report(&mut tally, show_warnings, diags, Some(&text));
     }
@@ -133,11 +136,14 @@ fn check_runner(file: &Path, text: &str, tally: &mut Tally, show_warnings: bool,
     report(tally, show_warnings, crate::settings::ignored_settings(&config, text), Some(text));
     let notations = config.notation_names();
     let base = base_dir_of(file);
+    // The notations as a run sets them up (nothing connected or written), to find schema files.
+    let schemas = crate::notations::for_plan(Some(&config), config.schema_directory(&base)).ok();
     for (namespace, source) in &config.ksml.definitions {
         match source {
             DefinitionSource::Inline(node) => {
                 let (def, mut diags) = parse_inline_definition(&name, namespace, node, &notations);
                 diags.extend(weir_python::check_definition(&def));
+                diags.extend(missing_schemas(&def, schemas.as_ref(), false));
                 report(tally, show_warnings, diags, Some(text));
             }
             DefinitionSource::File(path) => {
@@ -150,7 +156,7 @@ fn check_runner(file: &Path, text: &str, tally: &mut Tally, show_warnings: bool,
                 {
                     Ok(def_text) => {
                         tally.files += 1;
-                        let diags = definition_diagnostics(&def_name, namespace, &def_text, &notations);
+                        let diags = definition_diagnostics(&def_name, namespace, &def_text, &notations, schemas.as_ref(), false);
                         report(tally, show_warnings, diags, Some(&def_text));
                     }
                     Err(e) => {
@@ -163,14 +169,44 @@ fn check_runner(file: &Path, text: &str, tally: &mut Tally, show_warnings: bool,
     }
 }
 
-/// Everything wrong with one definition file: the front end's diagnostics, then Python
-/// syntax errors in its functions.
-fn definition_diagnostics(name: &str, namespace: &str, text: &str, notations: &[String]) -> Vec<Diagnostic> {
+/// Everything wrong with one definition file: the front end's diagnostics, Python syntax
+/// errors in its functions, and schemas its types name that have no file.
+fn definition_diagnostics(
+    name: &str,
+    namespace: &str,
+    text: &str,
+    notations: &[String],
+    schemas: Option<&Notations>,
+    standalone: bool,
+) -> Vec<Diagnostic> {
     let (def, mut diags) = weir_dsl::parse_definition(name, namespace, text, notations);
     if let Some(def) = def {
         diags.extend(weir_python::check_definition(&def));
+        diags.extend(missing_schemas(&def, schemas, standalone));
     }
     diags
+}
+
+/// An error at each type naming a schema whose file is not there (or cannot be read), as
+/// `weir run` would refuse it; once per schema and place.
+fn missing_schemas(def: &Definition, schemas: Option<&Notations>, standalone: bool) -> Vec<Diagnostic> {
+    let Some(schemas) = schemas else { return Vec::new() };
+    let mut out: Vec<Diagnostic> = Vec::new();
+    for r in &def.schema_refs {
+        if let Err(e) = schemas.schema_file(&r.notation, &r.name) {
+            let mut d = Diagnostic::error(&def.file, Some(r.span), &r.path, format!("type '{}:{}': {e}", r.notation, r.name));
+            if standalone {
+                d = d.with_hint(
+                    "without a runner config, schema files are looked for beside the definition (as `weir run` on it does); \
+                     check the runner config that names it to use its schemaDirectory",
+                );
+            }
+            if !out.iter().any(|o| o.span == d.span && o.message == d.message) {
+                out.push(d);
+            }
+        }
+    }
+    out
 }
 
 fn report(tally: &mut Tally, show_warnings: bool, diags: Vec<Diagnostic>, source: Option<&str>) {

@@ -91,3 +91,39 @@ fn check_reports_python_syntax_errors_at_the_yaml_line() {
     assert!(err.contains("bad.yaml:6:") && err.contains("(at functions.f.code)"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A schema a type names must have its file, as `weir run` requires: in the runner config's
+/// schemaDirectory, or beside a definition checked on its own (then with a hint).
+#[test]
+fn check_reports_a_schema_file_that_is_not_there_as_run_would() {
+    let dir = std::env::temp_dir().join(format!("weir-check-schemas-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("schemas")).expect("dir");
+    let def = "streams:\n  s:\n    topic: in\n    keyType: string\n    valueType: avro:Reading\npipelines:\n  p:\n    from: s\n    to:\n      topic: out\n      valueType: avro:Missing\n";
+    std::fs::write(dir.join("app.yaml"), def).expect("write");
+    std::fs::write(dir.join("schemas/Reading.avsc"), r#"{"type":"record","name":"Reading","fields":[{"name":"v","type":"long"}]}"#)
+        .expect("write");
+    let runner = "ksml:\n  definitions:\n    app: app.yaml\n  schemaDirectory: schemas\nkafka:\n  bootstrap.servers: localhost:9092\n  application.id: x\n";
+    std::fs::write(dir.join("ksml-runner.yaml"), runner).expect("write");
+    let check = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_weir")).args(args).current_dir(&dir).output().expect("weir check");
+
+    // Through the runner config: Reading is found in schemas/, Missing is not.
+    let out = check(&["check", "ksml-runner.yaml"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("error: type 'avro:Missing': schema 'Missing' not found: there is no file './schemas/Missing.avsc'"), "{err}");
+    assert!(err.contains("app.yaml:11:18 (at pipelines.p.to.valueType)"), "{err}");
+    assert!(!err.contains("'avro:Reading'"), "{err}");
+    assert!(err.contains(": 1 error,"), "{err}");
+    // `weir run` refuses the same type.
+    let run = check(&["run", "--embedded", "--until-idle", "ksml-runner.yaml"]);
+    assert_ne!(run.status.code(), Some(0));
+    assert!(stderr(&run).contains("schema 'Missing' not found"), "{}", stderr(&run));
+
+    // On its own, the definition's schemas are looked for beside it: both are missing there.
+    let out = check(&["check", "app.yaml"]);
+    let err = stderr(&out);
+    assert!(err.contains("type 'avro:Reading': schema 'Reading' not found"), "{err}");
+    assert!(err.contains("check the runner config that names it"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -320,6 +320,21 @@ impl Notations {
         self.setup(name).map(|s| s.kind)
     }
 
+    /// The schema file that schema `name` of notation `notation` is read from (the same
+    /// lookup as when its codec is made), or why it cannot be; `Ok(None)` for a notation
+    /// without schema files.
+    pub fn schema_file(&self, notation: &str, name: &str) -> Result<Option<PathBuf>, String> {
+        let ext = match self.kind(notation)? {
+            Kind::ConfluentAvro | Kind::ApicurioAvro => ".avsc",
+            Kind::JsonSchema => ".json",
+            Kind::Protobuf => ".proto",
+            Kind::Csv => ".csv",
+            Kind::Xml => ".xsd",
+            Kind::Binary | Kind::Json => return Ok(None),
+        };
+        self.schemas.load(name, ext).map(|(file, _)| Some(file))
+    }
+
     fn setup(&self, name: &str) -> Result<&Setup, String> {
         let lower = name.trim().to_ascii_lowercase();
         self.entries.iter().find(|(n, _)| *n == lower).map(|(_, s)| s).ok_or_else(|| {
