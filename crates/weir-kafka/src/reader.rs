@@ -120,7 +120,12 @@ impl Reader {
         watermarks_of(&self.consumer, topic, p, self.timeout).map_err(|e| watermark_error(&e, topic, partition))
     }
 
-    pub fn read(&mut self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>, BrokerError> {
+    /// The prologue of both reads: serves the main queue, unassigns idle partitions now and
+    /// then, and makes the partition's queue read on from `from` (assigning or seeking it when
+    /// it is not there already: below the start reads from the start). At or past the end, a
+    /// read that `waits_at_end` is positioned at the end; otherwise nothing is positioned and
+    /// the answer is `false` (there is nothing to read).
+    fn ready_at(&mut self, topic: &str, partition: u32, from: u64, waits_at_end: bool) -> Result<bool, BrokerError> {
         let now = Instant::now();
         self.last_used = now;
         self.serve_main_queue();
@@ -129,32 +134,44 @@ impl Reader {
             self.unassign_idle(now);
         }
         let key = (topic.to_string(), partition);
-        let positioned = self.parts.get(&key).is_some_and(|part| part.cursor == from);
-        if !positioned {
-            // A new position: where the partition's records are decides where to start, or
-            // whether there is anything to read at all.
-            let (low, high) = self.watermarks(topic, partition)?;
-            let from = offset_i64(topic, partition, from)?;
-            if from >= high {
-                return Ok(Vec::new());
-            }
-            let start = from.max(low);
-            self.position(topic, partition, start)?;
-            if let Some(part) = self.parts.get_mut(&key) {
-                // Below the start reads from the start: the caller's offset stands for it.
-                part.cursor = u64::try_from(start).unwrap_or_default();
-            }
+        if self.parts.get(&key).is_some_and(|part| part.cursor == from) {
+            return Ok(true);
         }
-        let timeout = self.timeout;
-        let consumer = Arc::clone(&self.consumer);
-        let Some(part) = self.parts.get_mut(&key) else {
+        // A new position: where the partition's records are decides where to start, or
+        // whether there is anything to read at all.
+        let (low, high) = self.watermarks(topic, partition)?;
+        let from = offset_i64(topic, partition, from)?;
+        if from >= high && !waits_at_end {
+            return Ok(false);
+        }
+        let start = from.clamp(low, high.max(low));
+        self.position(topic, partition, start)?;
+        if let Some(part) = self.parts.get_mut(&key) {
+            // Below the start reads from the start: the caller's offset stands for it.
+            part.cursor = u64::try_from(start).unwrap_or_default();
+        }
+        Ok(true)
+    }
+
+    /// The partition's state, marked as read now, and what is already fetched of it.
+    fn fetched(&mut self, topic: &str, partition: u32, max_bytes: usize) -> Result<(&mut Part, Vec<StoredRecord>, usize), BrokerError> {
+        let (timeout, consumer) = (self.timeout, Arc::clone(&self.consumer));
+        let Some(part) = self.parts.get_mut(&(topic.to_string(), partition)) else {
             return Err(BrokerError::new(ErrorKind::Other, format!("{topic}/{partition}: not assigned to the reader (a bug in Weir)")));
         };
-        part.last_read = now;
+        part.last_read = Instant::now();
         let mut out = Vec::new();
         let mut bytes = 0;
-        // What is already fetched.
         drain(&consumer, part, Duration::ZERO, &mut out, &mut bytes, max_bytes, topic, partition, timeout)?;
+        Ok((part, out, bytes))
+    }
+
+    pub fn read(&mut self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>, BrokerError> {
+        if !self.ready_at(topic, partition, from, false)? {
+            return Ok(Vec::new());
+        }
+        let (timeout, consumer) = (self.timeout, Arc::clone(&self.consumer));
+        let (part, mut out, mut bytes) = self.fetched(topic, partition, max_bytes)?;
         if !out.is_empty() {
             return Ok(out);
         }
@@ -218,34 +235,8 @@ impl Reader {
     /// the first time, or at another offset, is positioned there (its fetch starts in the
     /// background) and nothing is returned yet.
     pub fn read_ready(&mut self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> Result<Vec<StoredRecord>, BrokerError> {
-        let now = Instant::now();
-        self.last_used = now;
-        self.serve_main_queue();
-        if now.duration_since(self.last_sweep) > Duration::from_secs(5) {
-            self.last_sweep = now;
-            self.unassign_idle(now);
-        }
-        let key = (topic.to_string(), partition);
-        if self.parts.get(&key).is_none_or(|part| part.cursor != from) {
-            // Between the start and the end: below the start reads from the start, and past
-            // the end waits at the end (the caller skips offsets below its own).
-            let (low, high) = self.watermarks(topic, partition)?;
-            let start = offset_i64(topic, partition, from)?.clamp(low, high.max(low));
-            self.position(topic, partition, start)?;
-            if let Some(part) = self.parts.get_mut(&key) {
-                part.cursor = u64::try_from(start).unwrap_or_default();
-            }
-        }
-        let timeout = self.timeout;
-        let consumer = Arc::clone(&self.consumer);
-        let Some(part) = self.parts.get_mut(&key) else {
-            return Err(BrokerError::new(ErrorKind::Other, format!("{topic}/{partition}: not assigned to the reader (a bug in Weir)")));
-        };
-        part.last_read = now;
-        let mut out = Vec::new();
-        let mut bytes = 0;
-        drain(&consumer, part, Duration::ZERO, &mut out, &mut bytes, max_bytes, topic, partition, timeout)?;
-        Ok(out)
+        self.ready_at(topic, partition, from, true)?;
+        Ok(self.fetched(topic, partition, max_bytes)?.1)
     }
 
     /// Waits until one of the reader's partitions gets an event (see [`Signal`]) or `timeout`

@@ -17,21 +17,13 @@ use std::collections::BTreeMap;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::{App, bootstrap, consume, create_topic, interrupt, produce, serial, unique, wait};
+use common::{
+    App, COPY, COUNT, COUNT_BY_VALUE, bootstrap, consume, counts, create_topic, definition, ids, interrupt, produce, serial, unique, wait,
+};
 use serde_json::{Value as Json, json};
 
 /// Exactly-once, and a dead process's partitions handed over after 10 s (not 45).
 const EOS: &str = "  processing.guarantee: exactly_once_v2\n  session.timeout.ms: 10000\n  heartbeat.interval.ms: 1000\n";
-
-const COPY: &str = "streams:\n  orders:\n    topic: {IN}\n    keyType: string\n    valueType: json\nfunctions:\n  mark:\n    type: valueTransformer\n    code: |\n      value['seen'] = True\n    expression: value\n    resultType: json\npipelines:\n  p:\n    from: orders\n    via:\n      - type: mapValues\n        mapper: mark\n    to:\n      topic: {OUT}\n      keyType: string\n      valueType: json\n";
-
-const COUNT_BY_VALUE: &str = "streams:\n  words:\n    topic: {IN}\n    keyType: string\n    valueType: string\npipelines:\n  p:\n    from: words\n    via:\n      - type: groupBy\n        mapper:\n          expression: value\n          resultType: string\n      - type: count\n      - type: toStream\n    to:\n      topic: {OUT}\n      keyType: string\n      valueType: long\n";
-
-const COUNT: &str = "streams:\n  words:\n    topic: {IN}\n    keyType: string\n    valueType: string\npipelines:\n  p:\n    from: words\n    via:\n      - type: groupByKey\n      - type: count\n      - type: toStream\n    to:\n      topic: {OUT}\n      keyType: string\n      valueType: long\n";
-
-fn definition(template: &str, input: &str, output: &str) -> String {
-    template.replace("{IN}", input).replace("{OUT}", output)
-}
 
 /// Now, in milliseconds: records stamped in the past would be deleted by the topics' 7-day
 /// retention as soon as the broker checks.
@@ -50,35 +42,9 @@ fn orders(from: u64, to: u64, partitions: u64) -> Vec<Json> {
         .collect()
 }
 
-fn ids(records: &[Json]) -> Vec<u64> {
-    records
-        .iter()
-        .map(|r| {
-            let text = r["value"].as_str().unwrap_or_else(|| panic!("record without a text value: {r}"));
-            let value: Json = serde_json::from_str(text).unwrap_or_else(|e| panic!("value is not JSON ({e}): {text}"));
-            value["id"].as_u64().expect("id")
-        })
-        .collect()
-}
-
 /// Words keyed `w0`..`w5` over 2 partitions (a key always in the same one).
 fn words(from: u64, to: u64) -> Vec<Json> {
     (from..to).map(|i| json!({"key": format!("w{}", i % 6), "value": "x", "partition": (i % 6) % 2, "timestamp": now_ms() + i})).collect()
-}
-
-/// Every count written per key, in order (a long: 8 bytes big-endian, hex from client.py).
-fn counts(records: &[Json]) -> BTreeMap<String, Vec<i64>> {
-    let mut out: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for r in records {
-        let hex = r["value"].as_str().and_then(|s| s.strip_prefix("hex:")).map(str::to_string);
-        let bytes: Vec<u8> = match hex {
-            Some(h) => (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex")).collect(),
-            None => r["value"].as_str().expect("value").as_bytes().to_vec(),
-        };
-        let n = i64::from_be_bytes(bytes.try_into().expect("8 bytes"));
-        out.entry(r["key"].as_str().expect("key").to_string()).or_default().push(n);
-    }
-    out
 }
 
 /// Reads `topic` (`read_committed`) until `done(records)` holds or `timeout` passes.

@@ -11,36 +11,11 @@ mod common;
 #[path = "registry/common.rs"]
 mod registry_common;
 
-use std::io::Write as _;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{App, assert_ok, bootstrap, consume, create_topic, produce, serial, unique};
-use registry_common::Fake;
+use registry_common::{Fake, confluent_avro, sensor_data_schema};
 use serde_json::{Value as Json, json};
-
-fn sensor_data_schema() -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/ksml/schemas/SensorData.avsc");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
-
-/// `confluent_avro.py <url> <topic> <op>` (Confluent's AvroSerializer / AvroDeserializer)
-/// with `input` on stdin; its JSON output.
-fn confluent_avro(url: &str, topic: &str, op: &str, input: &Json) -> Json {
-    let mut child = Command::new(registry_common::reference_python())
-        .arg(registry_common::dir().join("confluent_avro.py"))
-        .args([url, topic, op])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start confluent_avro.py");
-    let _ = child.stdin.take().expect("stdin").write_all(input.to_string().as_bytes());
-    let out = child.wait_with_output().expect("wait for confluent_avro.py");
-    assert!(out.status.success(), "confluent_avro.py {op} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("confluent_avro.py prints JSON")
-}
 
 const DEFINITION: &str = "streams:\n  readings:\n    topic: {IN}\n    keyType: string\n    valueType: avro:SensorData\nfunctions:\n  \
                           upper:\n    type: valueTransformer\n    code: |\n      value['city'] = (value.get('city') or 'nowhere').upper()\n    \

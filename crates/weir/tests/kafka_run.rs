@@ -16,7 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{App, assert_ok, bootstrap, consume, consume_until, create_topic, interrupt, produce, serial, unique, wait, watermarks};
+use common::{
+    App, COPY, COUNT, COUNT_BY_VALUE, assert_ok, bootstrap, consume, consume_until, create_topic, definition, ids, interrupt, last_counts,
+    produce, serial, unique, value_of, wait, watermarks,
+};
 use serde_json::{Value as Json, json};
 
 /// The records' timestamps start an hour ago: recent enough that the broker's retention
@@ -44,22 +47,7 @@ fn orders(from: u64, to: u64, partitions: u64) -> Vec<Json> {
         .collect()
 }
 
-fn value_of(record: &Json) -> Json {
-    let text = record["value"].as_str().unwrap_or_else(|| panic!("record without a text value: {record}"));
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("value is not JSON ({e}): {text}"))
-}
-
-fn ids(records: &[Json]) -> Vec<u64> {
-    records.iter().map(|r| value_of(r)["id"].as_u64().expect("id")).collect()
-}
-
 const MARK: &str = "streams:\n  orders:\n    topic: {IN}\n    keyType: string\n    valueType: json\nfunctions:\n  big:\n    type: predicate\n    expression: value['amount'] >= 50\n  mark:\n    type: valueTransformer\n    code: |\n      value['seen'] = True\n    expression: value\n    resultType: json\npipelines:\n  p:\n    from: orders\n    via:\n      - type: filter\n        if: big\n      - type: mapValues\n        mapper: mark\n    to:\n      topic: {OUT}\n      keyType: string\n      valueType: json\n";
-
-const COPY: &str = "streams:\n  orders:\n    topic: {IN}\n    keyType: string\n    valueType: json\nfunctions:\n  mark:\n    type: valueTransformer\n    code: |\n      value['seen'] = True\n    expression: value\n    resultType: json\npipelines:\n  p:\n    from: orders\n    via:\n      - type: mapValues\n        mapper: mark\n    to:\n      topic: {OUT}\n      keyType: string\n      valueType: json\n";
-
-fn definition(template: &str, input: &str, output: &str) -> String {
-    template.replace("{IN}", input).replace("{OUT}", output)
-}
 
 #[test]
 fn records_from_an_external_producer_are_processed_and_read_back_by_an_external_consumer() {
@@ -135,29 +123,12 @@ fn processes_share_the_partitions_and_take_over_from_one_killed_mid_stream() {
     }
 }
 
-const COUNT: &str = "streams:\n  words:\n    topic: {IN}\n    keyType: string\n    valueType: string\npipelines:\n  p:\n    from: words\n    via:\n      - type: groupByKey\n      - type: count\n      - type: toStream\n    to:\n      topic: {OUT}\n      keyType: string\n      valueType: long\n";
-
 /// Words keyed `w0`..`w2`; a key always goes to the same partition, as a keyed producer's
 /// partitioner sends it (a count by key is per task).
 fn words(from: u64, to: u64) -> Vec<Json> {
     (from..to)
         .map(|i| json!({"key": format!("w{}", i % 3), "value": "x", "partition": (i % 3) % 2, "timestamp": base_time() + i}))
         .collect()
-}
-
-/// The last count written per key (a long: 8 bytes big-endian, shown as hex by client.py).
-fn last_counts(records: &[Json]) -> BTreeMap<String, i64> {
-    let mut out = BTreeMap::new();
-    for r in records {
-        let hex = r["value"].as_str().and_then(|s| s.strip_prefix("hex:")).map(str::to_string);
-        let bytes: Vec<u8> = match hex {
-            Some(h) => (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex")).collect(),
-            None => r["value"].as_str().expect("value").as_bytes().to_vec(),
-        };
-        let n = i64::from_be_bytes(bytes.try_into().expect("8 bytes"));
-        out.insert(r["key"].as_str().expect("key").to_string(), n);
-    }
-    out
 }
 
 #[test]
@@ -340,8 +311,6 @@ fn normalize(records: &[(u64, String, String, u64)]) -> Vec<(u64, String, Json, 
         })
         .collect()
 }
-
-const COUNT_BY_VALUE: &str = "streams:\n  words:\n    topic: {IN}\n    keyType: string\n    valueType: string\npipelines:\n  p:\n    from: words\n    via:\n      - type: groupBy\n        mapper:\n          expression: value\n          resultType: string\n      - type: count\n      - type: toStream\n    to:\n      topic: {OUT}\n      keyType: string\n      valueType: long\n";
 
 #[test]
 fn a_repartition_topic_is_purged_of_what_was_consumed_and_committed() {

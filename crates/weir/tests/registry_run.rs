@@ -24,12 +24,10 @@ mod common;
 #[path = "registry/common.rs"]
 mod registry_common;
 
-use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use common::Dir;
-use registry_common::Fake;
+use registry_common::{Fake, confluent_avro, sensor_data_schema};
 use serde_json::{Value as Json, json};
 
 const PIPELINE: &str = "streams:\n  orders:\n    topic: orders\n    keyType: string\n    valueType: json\npipelines:\n  copy:\n    from: orders\n    \
@@ -96,12 +94,6 @@ fn the_kafka_sections_registry_url_is_checked_at_startup() {
 
 // ---- records through an HTTP registry ---------------------------------------------------
 
-/// KSML's example schema, from the shared KSML material.
-fn sensor_data_schema() -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/ksml/schemas/SensorData.avsc");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
-
 /// A runner config whose `avro` notation is `confluent_avro` on the registry at `url`.
 fn http_registry_runner(url: &str) -> String {
     format!(
@@ -117,23 +109,6 @@ fn copy_definition(from: &str, from_type: &str, to: &str, to_type: &str) -> Stri
         "streams:\n  input:\n    topic: {from}\n    keyType: string\n    valueType: {from_type}\npipelines:\n  copy:\n    from: input\n    \
          to:\n      topic: {to}\n      keyType: string\n      valueType: {to_type}\n"
     )
-}
-
-/// Runs `confluent_avro.py <url> <topic> <op>` with `input` on stdin; returns its JSON output.
-fn confluent_avro(url: &str, topic: &str, op: &str, input: &Json) -> Json {
-    let mut child = Command::new(registry_common::reference_python())
-        .arg(registry_common::dir().join("confluent_avro.py"))
-        .args([url, topic, op])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start confluent_avro.py");
-    // A script that fails early stops reading: its stderr says why, below.
-    let _ = child.stdin.take().expect("stdin").write_all(input.to_string().as_bytes());
-    let out = child.wait_with_output().expect("wait for confluent_avro.py");
-    assert!(out.status.success(), "confluent_avro.py {op} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("confluent_avro.py printed bad JSON ({e}): {}", common::stdout(&out)))
 }
 
 /// `weir topic consume <topic> --from-beginning --format json <extra>`: the records printed.

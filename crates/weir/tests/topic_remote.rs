@@ -40,6 +40,19 @@ fn write_upper(dir: &Path) {
     .expect("write definition");
 }
 
+/// Starts `weir run upper.yaml` in `dir`; returns it once its control socket exists, and the
+/// socket's path.
+fn start_upper(dir: &Path) -> (Child, PathBuf) {
+    let run = weir(dir).args(["run", "upper.yaml"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start weir run");
+    let socket = dir.join(".weir-state/weir.sock");
+    let started = Instant::now();
+    while !socket.exists() {
+        assert!(started.elapsed() < Duration::from_secs(20), "weir run did not open its control socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (run, socket)
+}
+
 fn stop(child: &mut Child) {
     let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     let status = child.wait().expect("wait");
@@ -50,13 +63,7 @@ fn stop(child: &mut Child) {
 fn a_running_pipeline_is_fed_and_read_through_its_socket() {
     let dir = temp_dir("feed");
     write_upper(&dir);
-    let mut run = weir(&dir).args(["run", "upper.yaml"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start weir run");
-    let socket = dir.join(".weir-state/weir.sock");
-    let started = Instant::now();
-    while !socket.exists() {
-        assert!(started.elapsed() < Duration::from_secs(20), "weir run did not open its control socket");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut run, socket) = start_upper(&dir);
     let out =
         produce(&dir, "input", "{\"key\": \"a\", \"value\": {\"text\": \"hello\"}}\n{\"key\": \"b\", \"value\": {\"text\": \"weir\"}}\n");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -171,13 +178,7 @@ fn the_control_socket_is_private_and_bounded() {
     use std::os::unix::net::UnixStream;
     let dir = temp_dir("bounds");
     write_upper(&dir);
-    let mut run = weir(&dir).args(["run", "upper.yaml"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start weir run");
-    let socket = dir.join(".weir-state/weir.sock");
-    let started = Instant::now();
-    while !socket.exists() {
-        assert!(started.elapsed() < Duration::from_secs(20), "weir run did not open its control socket");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut run, socket) = start_upper(&dir);
     let mode = std::fs::metadata(&socket).expect("socket").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "only its user may connect");
 

@@ -252,3 +252,48 @@ pub fn assert_ok(out: &Output, what: &str) {
         text(&out.stderr)
     );
 }
+
+/// A copy of `{IN}` to `{OUT}` marking each JSON value `seen`.
+pub const COPY: &str = "streams:\n  orders:\n    topic: {IN}\n    keyType: string\n    valueType: json\nfunctions:\n  mark:\n    type: valueTransformer\n    code: |\n      value['seen'] = True\n    expression: value\n    resultType: json\npipelines:\n  p:\n    from: orders\n    via:\n      - type: mapValues\n        mapper: mark\n    to:\n      topic: {OUT}\n      keyType: string\n      valueType: json\n";
+
+/// A count of `{IN}`'s records by key, to `{OUT}` as longs.
+pub const COUNT: &str = "streams:\n  words:\n    topic: {IN}\n    keyType: string\n    valueType: string\npipelines:\n  p:\n    from: words\n    via:\n      - type: groupByKey\n      - type: count\n      - type: toStream\n    to:\n      topic: {OUT}\n      keyType: string\n      valueType: long\n";
+
+/// A count of `{IN}`'s records by value (through a repartition topic), to `{OUT}` as longs.
+pub const COUNT_BY_VALUE: &str = "streams:\n  words:\n    topic: {IN}\n    keyType: string\n    valueType: string\npipelines:\n  p:\n    from: words\n    via:\n      - type: groupBy\n        mapper:\n          expression: value\n          resultType: string\n      - type: count\n      - type: toStream\n    to:\n      topic: {OUT}\n      keyType: string\n      valueType: long\n";
+
+/// A definition template with its input and output topics filled in.
+pub fn definition(template: &str, input: &str, output: &str) -> String {
+    template.replace("{IN}", input).replace("{OUT}", output)
+}
+
+/// A consumed record's value, as JSON.
+pub fn value_of(record: &Json) -> Json {
+    let text = record["value"].as_str().unwrap_or_else(|| panic!("record without a text value: {record}"));
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("value is not JSON ({e}): {text}"))
+}
+
+/// The `id` of every consumed record's JSON value, in order.
+pub fn ids(records: &[Json]) -> Vec<u64> {
+    records.iter().map(|r| value_of(r)["id"].as_u64().expect("id")).collect()
+}
+
+/// Every count written per key, in order (a long: 8 bytes big-endian, hex from client.py).
+pub fn counts(records: &[Json]) -> std::collections::BTreeMap<String, Vec<i64>> {
+    let mut out: std::collections::BTreeMap<String, Vec<i64>> = std::collections::BTreeMap::new();
+    for r in records {
+        let hex = r["value"].as_str().and_then(|s| s.strip_prefix("hex:")).map(str::to_string);
+        let bytes: Vec<u8> = match hex {
+            Some(h) => (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex")).collect(),
+            None => r["value"].as_str().expect("value").as_bytes().to_vec(),
+        };
+        let n = i64::from_be_bytes(bytes.try_into().expect("8 bytes"));
+        out.entry(r["key"].as_str().expect("key").to_string()).or_default().push(n);
+    }
+    out
+}
+
+/// The last count written per key.
+pub fn last_counts(records: &[Json]) -> std::collections::BTreeMap<String, i64> {
+    counts(records).into_iter().filter_map(|(k, v)| v.last().map(|n| (k, *n))).collect()
+}

@@ -187,3 +187,29 @@ pub fn certificates(scratch: &Scratch) {
         + &std::fs::read_to_string(d.join("client.key")).expect("client.key");
     std::fs::write(d.join("client-all.pem"), all).expect("write client-all.pem");
 }
+
+/// KSML's `SensorData` Avro schema (from KSML's examples).
+pub fn sensor_data_schema() -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/ksml/schemas/SensorData.avsc");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// Runs `confluent_avro.py <url> <topic> <op>` (Confluent's AvroSerializer /
+/// AvroDeserializer) with `input` on stdin; returns its JSON output.
+pub fn confluent_avro(url: &str, topic: &str, op: &str, input: &Json) -> Json {
+    use std::io::Write as _;
+    let mut child = Command::new(reference_python())
+        .arg(dir().join("confluent_avro.py"))
+        .args([url, topic, op])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start confluent_avro.py");
+    // A script that fails early stops reading: its stderr says why, below.
+    let _ = child.stdin.take().expect("stdin").write_all(input.to_string().as_bytes());
+    let out = child.wait_with_output().expect("wait for confluent_avro.py");
+    assert!(out.status.success(), "confluent_avro.py {op} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("confluent_avro.py printed bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
