@@ -12,6 +12,7 @@ pub mod duration;
 pub mod model;
 pub mod parse;
 pub mod read;
+pub mod routes;
 pub mod runner;
 pub mod schema;
 pub mod shape;

@@ -28,7 +28,7 @@ struct Tally {
     skipped: Vec<PathBuf>,
 }
 
-pub fn run(paths: &[PathBuf], show_warnings: bool) -> anyhow::Result<bool> {
+pub fn run(paths: &[PathBuf], show_warnings: bool, routes: Option<&Path>) -> anyhow::Result<bool> {
     let mut files = Vec::new();
     for path in paths {
         collect(path, &mut files).with_context(|| format!("cannot read '{}'", path.display()))?;
@@ -36,6 +36,7 @@ pub fn run(paths: &[PathBuf], show_warnings: bool) -> anyhow::Result<bool> {
     let mut tally = Tally::default();
     let mut from_runners = BTreeSet::new();
     let mut standalone = Vec::new();
+    let mut runners = Vec::new();
     for file in &files {
         let name = file.display().to_string();
         let text = match std::fs::read(file)
@@ -50,7 +51,10 @@ pub fn run(paths: &[PathBuf], show_warnings: bool) -> anyhow::Result<bool> {
             }
         };
         match classify(&text) {
-            FileKind::Runner => check_runner(file, &text, &mut tally, show_warnings, &mut from_runners),
+            FileKind::Runner => {
+                runners.push(file.clone());
+                check_runner(file, &text, &mut tally, show_warnings, &mut from_runners)
+            }
             FileKind::TestSuite => tally.skipped.push(file.clone()),
             FileKind::Definition => standalone.push((file.clone(), text)),
         }
@@ -65,6 +69,9 @@ pub fn run(paths: &[PathBuf], show_warnings: bool) -> anyhow::Result<bool> {
         let diags = definition_diagnostics(&name, &ns, &text, &[], schemas.as_ref(), true);
         tally.files += 1;
         report(&mut tally, show_warnings, diags, Some(&text));
+    }
+    if let Some(routes) = routes {
+        check_routes(routes, &runners, &mut tally, show_warnings)?;
     }
     for skipped in &tally.skipped {
         eprintln!("note: skipped '{}': a test suite (run it with 'weir test')", skipped.display());
@@ -167,6 +174,53 @@ fn check_runner(file: &Path, text: &str, tally: &mut Tally, show_warnings: bool,
             }
         }
     }
+}
+
+/// A routes file (`--routes`): its own checks, then those against the application of the one
+/// runner config given (its stores, its topics' types), as `weir run --routes` does them.
+fn check_routes(path: &Path, runners: &[PathBuf], tally: &mut Tally, show_warnings: bool) -> anyhow::Result<()> {
+    let (table, diags, (_, text)) = crate::run::read_routes(path)?;
+    tally.files += 1;
+    let syntax_errors = diags.iter().any(Diagnostic::is_error);
+    report(tally, show_warnings, diags, Some(&text));
+    let Some(table) = table.filter(|_| !syntax_errors) else { return Ok(()) };
+    let [runner] = runners else {
+        anyhow::bail!(
+            "--routes '{}' is checked against the application of a runner config: give exactly one (found {})",
+            path.display(),
+            runners.len()
+        );
+    };
+    // The runner config's own problems were reported above.
+    let Ok(loaded) = crate::run::load_with(std::slice::from_ref(runner), crate::run::BackendChoice::PlanOnly, false)? else {
+        return Ok(());
+    };
+    if !loaded.endpoints.as_ref().is_some_and(|(rest, _)| rest.enabled) {
+        let d = Diagnostic::error(
+            &runner.display().to_string(),
+            None,
+            "ksml.applicationServer",
+            "the routes are served on the REST API, which is off",
+        )
+        .with_hint(format!("enable 'ksml.applicationServer' to serve '{}'", path.display()));
+        report(tally, show_warnings, vec![d], None);
+    }
+    let definitions = loaded.options.definitions.clone();
+    match crate::describe::plan_only(loaded.options)? {
+        Ok(planned) => {
+            let diags = crate::rest::routes::check_table(&table, &planned.topology, &definitions, &planned.notations);
+            report(tally, show_warnings, diags, Some(&text));
+        }
+        Err(crate::app::StartError::Functions(diags) | crate::app::StartError::Plan(diags)) => {
+            let sources = loaded.sources;
+            for d in diags {
+                let source = sources.iter().find(|(f, _)| *f == d.file).map(|(_, t)| t.as_str());
+                report(tally, show_warnings, vec![d], source);
+            }
+        }
+        Err(crate::app::StartError::Other(e)) => return Err(e),
+    }
+    Ok(())
 }
 
 /// Everything wrong with one definition file: the front end's diagnostics, Python syntax

@@ -24,26 +24,24 @@ pub enum Format {
     Dot,
 }
 
-pub fn run(paths: &[PathBuf], format: Format) -> anyhow::Result<bool> {
-    let Loaded { options, sources, .. } = match load(paths, BackendChoice::PlanOnly)? {
-        Ok(loaded) => loaded,
-        Err((diags, sources)) => return Ok(report(&diags, &sources)),
-    };
+/// Plans loaded options without opening anything: the notations as a run sets them up
+/// (nothing connected or written). `Err` only for what is not a diagnostic.
+pub(crate) fn plan_only(options: crate::app::AppOptions) -> anyhow::Result<Result<Planned, StartError>> {
     let notations = match options.notations {
         NotationSetup::ForRun { config, schema_directory, .. } => {
             NotationSetup::Given(crate::notations::for_plan(config.as_deref(), schema_directory)?)
         }
         given => given,
     };
-    let planned = plan_definitions(
-        &options.definitions,
-        &options.run.application_id,
-        options.pipelines,
-        options.producers,
-        options.python,
-        notations,
-    );
-    let Planned { topology, .. } = match planned {
+    Ok(plan_definitions(&options.definitions, &options.run.application_id, options.pipelines, options.producers, options.python, notations))
+}
+
+pub fn run(paths: &[PathBuf], format: Format) -> anyhow::Result<bool> {
+    let Loaded { options, sources, .. } = match load(paths, BackendChoice::PlanOnly)? {
+        Ok(loaded) => loaded,
+        Err((diags, sources)) => return Ok(report(&diags, &sources)),
+    };
+    let Planned { topology, .. } = match plan_only(options)? {
         Ok(planned) => planned,
         Err(StartError::Functions(diags) | StartError::Plan(diags)) => return Ok(report(&diags, &sources)),
         Err(StartError::Other(e)) => return Err(e),

@@ -47,6 +47,9 @@ enum Command {
         /// Do not print warnings.
         #[arg(long)]
         no_warnings: bool,
+        /// A routes file (docs/http-routes.md) to check against the one runner config given.
+        #[arg(long, value_name = "FILE")]
+        routes: Option<PathBuf>,
     },
     /// Run KSML definitions until Ctrl-C: a runner config (ksml-runner.yaml) on the Kafka
     /// cluster it names, or with --embedded on the embedded log in its storage directory;
@@ -59,8 +62,15 @@ enum Command {
     /// per second in and out, lag, errors and uptime.
     Run {
         /// A runner config, or one or more definition files.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "config")]
         paths: Vec<PathBuf>,
+        /// The runner config (ksml-runner.yaml), as a flag rather than a path.
+        #[arg(long, value_name = "FILE", conflicts_with = "paths")]
+        config: Option<PathBuf>,
+        /// HTTP routes to serve on the REST API (docs/http-routes.md): ingest routes that
+        /// write a request's JSON body to a topic, and long-polling queries of key-value stores.
+        #[arg(long, value_name = "FILE")]
+        routes: Option<PathBuf>,
         /// Stop once the producers are done and every input is processed (for scripts and tests).
         #[arg(long)]
         until_idle: bool,
@@ -129,9 +139,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let logs = |default| init_logging(default, cli.verbose, cli.quiet);
     let result = match cli.command {
-        Command::Check { paths, no_warnings } => check::run(&paths, !no_warnings),
+        Command::Check { paths, no_warnings, routes } => check::run(&paths, !no_warnings, routes.as_deref()),
         Command::Schema { runner } => schema(runner),
-        Command::Run { paths, until_idle, embedded, kafka, no_progress } => {
+        Command::Run { paths, config, routes, until_idle, embedded, kafka, no_progress } => {
             logs(tracing::Level::INFO);
             let choice = if embedded {
                 run::BackendChoice::Embedded
@@ -140,7 +150,8 @@ fn main() -> ExitCode {
             } else {
                 run::BackendChoice::Default
             };
-            run::run(&paths, until_idle, choice, status::choose_here(no_progress))
+            let paths = config.map_or(paths, |c| vec![c]);
+            run::run(&paths, routes.as_deref(), until_idle, choice, status::choose_here(no_progress))
         }
         Command::Describe { paths, format } => {
             logs(tracing::Level::INFO);

@@ -15,7 +15,8 @@
 //! Weir's own are the names in [`names`]: records in, out (and out by pipeline), written by
 //! producers, failed, dead-lettered, dropped by windows; commits and their time; entries per
 //! state store; the state of the stream threads and producers; the consumer lag per input
-//! partition; the records' end-to-end latency (mean, and the largest since the last scrape).
+//! partition; the records' end-to-end latency (mean, and the largest since the last scrape);
+//! with `--routes`, the requests each HTTP route answered and their time, by status.
 
 use std::fmt;
 use std::sync::Arc;
@@ -53,6 +54,8 @@ pub mod names {
     pub const CONSUMER_LAG: &str = "weir_consumer_lag";
     pub const E2E_LATENCY_MEAN: &str = "weir_record_e2e_latency_mean_seconds";
     pub const E2E_LATENCY_MAX: &str = "weir_record_e2e_latency_max_seconds";
+    pub const ROUTE_REQUESTS: &str = "weir_route_requests";
+    pub const ROUTE_SECONDS: &str = "weir_route_seconds";
 }
 
 /// What a scrape reads.
@@ -62,6 +65,8 @@ pub struct Exporter {
     pub application_id: String,
     /// Where the inputs' end offsets are asked for (the consumer lag).
     pub broker: Arc<dyn Broker>,
+    /// The requests the HTTP routes answered (`--routes`).
+    pub routes: Option<Arc<crate::rest::routes::Counters>>,
 }
 
 impl fmt::Debug for Exporter {
@@ -186,6 +191,30 @@ impl prometheus_client::collector::Collector for Exporter {
         gauges(&mut encoder, names::STORE_ENTRIES, "Entries in each state store held by this process (keys, windows or sessions)", &sizes)?;
         for (name, (help, series)) in &timer_families(&snapshot) {
             gauges(&mut encoder, name, help, series)?;
+        }
+        if let Some(routes) = &self.routes {
+            let served = routes.served();
+            let labels = |s: &crate::rest::routes::Served| {
+                vec![("route".to_string(), s.route.clone()), ("status".to_string(), s.status.to_string())]
+            };
+            let mut family = encoder.encode_descriptor(
+                names::ROUTE_REQUESTS,
+                "Requests the HTTP routes answered, by route and status",
+                None,
+                MetricType::Counter,
+            )?;
+            for s in &served {
+                ConstCounter::new(s.requests).encode(family.encode_family(&labels(s))?)?;
+            }
+            let mut family = encoder.encode_descriptor(
+                names::ROUTE_SECONDS,
+                "Time the HTTP routes took to answer (waits included), by route and status, in seconds",
+                None,
+                MetricType::Counter,
+            )?;
+            for s in &served {
+                ConstCounter::new(s.seconds).encode(family.encode_family(&labels(s))?)?;
+            }
         }
         Ok(())
     }

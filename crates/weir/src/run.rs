@@ -76,11 +76,29 @@ pub(crate) const WEIR_KEYS: &[&str] = &[
     "repartition.purge.interval.ms",
 ];
 
-pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice, display: Display) -> anyhow::Result<bool> {
-    let Loaded { mut options, sources, storage, endpoints } = match load(paths, choice)? {
+pub fn run(paths: &[PathBuf], routes: Option<&Path>, until_idle: bool, choice: BackendChoice, display: Display) -> anyhow::Result<bool> {
+    let Loaded { mut options, mut sources, storage, endpoints } = match load(paths, choice)? {
         Ok(loaded) => loaded,
         Err((diags, sources)) => return Ok(report(&diags, &sources)),
     };
+    let table = match routes {
+        Some(path) => {
+            if !endpoints.as_ref().is_some_and(|(rest, _)| rest.enabled) {
+                bail!(
+                    "--routes '{}': the routes are served on the REST API, which is off: enable 'ksml.applicationServer' in the runner config",
+                    path.display()
+                );
+            }
+            let (table, diags, source) = read_routes(path)?;
+            sources.push(source);
+            if diags.iter().any(Diagnostic::is_error) {
+                return Ok(report(&diags, &sources));
+            }
+            table
+        }
+        None => None,
+    };
+    let definitions = if table.is_some() { options.definitions.clone() } else { Vec::new() };
     options.run.until_idle = until_idle;
     // On Kafka, queries are routed between the processes (by the endpoint each advertises).
     let routing = match &options.backend {
@@ -92,9 +110,26 @@ pub fn run(paths: &[PathBuf], until_idle: bool, choice: BackendChoice, display: 
         Err(StartError::Functions(diags) | StartError::Plan(diags)) => return Ok(report(&diags, &sources)),
         Err(StartError::Other(e)) => return Err(e),
     };
+    let routes = match table {
+        Some(table) => {
+            let bound = crate::rest::routes::bind(
+                table,
+                app.topology(),
+                &definitions,
+                app.notations(),
+                Arc::clone(app.broker()),
+                Arc::clone(app.stores()),
+            );
+            match bound {
+                Ok(routes) => Some(routes),
+                Err(diags) => return Ok(report(&diags, &sources)),
+            }
+        }
+        None => None,
+    };
     // Listening before the run starts, so the probes answer (500) while it starts.
     let _servers = match &endpoints {
-        Some((rest, prometheus)) => start_endpoints(&app, rest, prometheus, routing)?,
+        Some((rest, prometheus)) => start_endpoints(&app, rest, prometheus, routing, routes)?,
         None => Vec::new(),
     };
     let stop = app.stop_handle();
@@ -151,16 +186,24 @@ fn start_endpoints(
     rest: &ApplicationServer,
     prometheus: &Prometheus,
     routing: Option<Option<String>>,
+    routes: Option<crate::rest::routes::Routes>,
 ) -> anyhow::Result<Vec<Server>> {
     let mut servers = Vec::new();
+    let mut route_counters = None;
     if rest.enabled {
         let owners: Box<dyn Owners> = match routing {
             Some(me) => Box::new(Routed::new(Arc::clone(app.broker()), app.application_id(), me, app.topology())),
             None => Box::new(ThisProcess),
         };
-        let api = Rest { metrics: app.metrics_handle(), queries: app.queries(), owners };
-        let server = http::serve("REST API", &rest.host, rest.port, "ksml.applicationServer", move |method, url| api.handle(method, url))?;
+        let count = routes.as_ref().map(|r| r.len());
+        route_counters = routes.as_ref().map(|r| r.counters());
+        let api = Arc::new(Rest { metrics: app.metrics_handle(), queries: app.queries(), owners, routes });
+        let server =
+            http::serve_requests("REST API", &rest.host, rest.port, "ksml.applicationServer", move |request| api.handle_request(request))?;
         tracing::info!("REST API listening on http://{}", server.address);
+        if let Some(count) = count {
+            tracing::info!("serving {count} HTTP route(s) of --routes on the REST API");
+        }
         servers.push(server);
     }
     if prometheus.enabled {
@@ -169,6 +212,7 @@ fn start_endpoints(
             queries: app.queries(),
             application_id: app.application_id().to_string(),
             broker: Arc::clone(app.broker()),
+            routes: route_counters,
         };
         let registry = crate::prometheus::registry(exporter);
         let server = http::serve("Prometheus metrics", &prometheus.host, prometheus.port, "ksml.prometheus", move |method, url| {
@@ -305,8 +349,27 @@ fn print_progress(metrics: &Metrics) {
 
 pub(crate) type Failed = (Vec<Diagnostic>, Vec<(String, String)>);
 
+/// A routes file read: its table (none when the YAML does not parse), its diagnostics, and
+/// (name, text) for rendering them.
+pub(crate) type ReadRoutes = (Option<weir_dsl::routes::RouteTable>, Vec<Diagnostic>, (String, String));
+
+/// Reads and parses a routes file (`--routes`): the table, its diagnostics, and its text for
+/// rendering them.
+pub(crate) fn read_routes(path: &Path) -> anyhow::Result<ReadRoutes> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read the routes file '{name}'"))?;
+    let text = weir_dsl::source_text(&name, bytes).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let (table, diags) = weir_dsl::routes::parse_routes(&name, &text);
+    Ok((table, diags, (name, text)))
+}
+
 /// Reads the runner config or the definitions; `Err` carries diagnostics to print.
 pub(crate) fn load(paths: &[PathBuf], choice: BackendChoice) -> anyhow::Result<Result<Loaded, Failed>> {
+    load_with(paths, choice, true)
+}
+
+/// [`load`], printing the warnings or not (`weir check` printed them already).
+pub(crate) fn load_with(paths: &[PathBuf], choice: BackendChoice, print_warnings: bool) -> anyhow::Result<Result<Loaded, Failed>> {
     let mut diags = Vec::new();
     let mut sources = Vec::new();
     let read = |path: &Path| -> anyhow::Result<String> {
@@ -384,7 +447,7 @@ pub(crate) fn load(paths: &[PathBuf], choice: BackendChoice) -> anyhow::Result<R
     if diags.iter().any(Diagnostic::is_error) {
         return Ok(Err((diags, sources)));
     }
-    for d in &diags {
+    for d in diags.iter().filter(|_| print_warnings) {
         eprintln!("{}", d.render(source_of(&sources, &d.file)));
     }
     Ok(Ok(app))

@@ -512,6 +512,10 @@ impl StreamThread<'_> {
                 failure = Some(Stop(e));
                 break;
             }
+            if processed > 0 {
+                // Readers waiting for a store's contents (the REST API's long-polls) look again.
+                self.options.stores.changed();
+            }
             if last_positions.is_none_or(|t| t.elapsed() >= POSITIONS_EVERY) {
                 let owned = positions(&tasks, topology).into_iter().map(|(t, p, o)| (t.to_string(), p, o)).collect();
                 self.stats.set_positions(member, owned);

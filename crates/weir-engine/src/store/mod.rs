@@ -10,7 +10,7 @@
 //! | `instance` | [`StoreInstance`]: one task's instance, pending changelog records, stream time, restoring |
 //! | `view` | [`StoreView`]: KSML's store operations, typed, over one or all instances |
 //! | `entry` | what queries return: [`Stamped`], [`VersionedRecord`], [`Entry`], [`StoreIter`], KSML's windowed-key struct |
-//! | `tasks` | [`StateStores`] (every instance, by store and task), [`TaskStores`], changelog flushing and restoring |
+//! | `tasks` | [`StateStores`] (every instance, by store and task), [`TaskStores`], changelog flushing and restoring, the change signal long-polling readers wait on |
 //! | `query` | [`StoreQueries`], [`ReadOnlyStore`]: read-only queries from outside the runtime (the REST API) |
 //! | `current` | [`in_task`] and [`current`]: the current task's stores for code called during a batch |
 //!

@@ -1,8 +1,10 @@
 //! The registry of an application's store instances ([`StateStores`], by store and task), a
 //! task's set of them ([`TaskStores`]), appending their changes to the changelogs, and
-//! restoring a new instance from its changelog.
+//! restoring a new instance from its changelog, and the change signal readers outside the
+//! runtime wait on ([`StateStores::wait_change`]).
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::{StoreInstance, StoreSpec};
 use crate::broker::{Broker, BrokerError};
@@ -50,9 +52,18 @@ impl TaskStores {
 /// The store instances of an application, by store and task. They outlive a run, so a
 /// caller can look at them afterwards (`weir test`), and a second run in the same process
 /// reuses them rather than restoring.
+///
+/// **Change signal.** A version number goes up whenever the contents of the stores may have
+/// changed: after each batch the runtime processed ([`StateStores::changed`]), and when a
+/// task's instances open or close. A reader outside the runtime (the REST API's long-polling
+/// routes) notes the version, reads, and if what it wants is not there waits for a later
+/// version ([`StateStores::wait_change`]) and reads again; as it noted the version before
+/// reading, no change can slip between its read and its wait.
 #[derive(Debug, Default)]
 pub struct StateStores {
     instances: Mutex<Vec<Arc<StoreInstance>>>,
+    version: Mutex<u64>,
+    changes: Condvar,
 }
 
 impl StateStores {
@@ -82,6 +93,7 @@ impl StateStores {
             };
             stores.push(instance);
         }
+        self.changed();
         Ok(TaskStores { stores })
     }
 
@@ -89,6 +101,33 @@ impl StateStores {
     /// later [`StateStores::open_task`] restores them from their changelogs.
     pub fn close_task(&self, partition: u32) {
         self.lock().retain(|i| i.partition != partition);
+        self.changed();
+    }
+
+    /// Says that the stores' contents may have changed: wakes every [`StateStores::wait_change`].
+    pub fn changed(&self) {
+        let mut version = self.version.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *version += 1;
+        self.changes.notify_all();
+    }
+
+    /// The change signal's version now (see the type's doc).
+    pub fn version(&self) -> u64 {
+        *self.version.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits until the version is past `seen` or `timeout` passes; returns the version then.
+    pub fn wait_change(&self, seen: u64, timeout: Duration) -> u64 {
+        let deadline = Instant::now() + timeout;
+        let mut version = self.version.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *version == seen {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            version = self.changes.wait_timeout(version, left).unwrap_or_else(std::sync::PoisonError::into_inner).0;
+        }
+        *version
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Arc<StoreInstance>>> {

@@ -294,3 +294,27 @@ fn instants_print_as_java_does() {
     assert_eq!(instant_text(-1), "1969-12-31T23:59:59.999Z");
     assert_eq!(instant_text(253_402_300_800_000), "+10000-01-01T00:00:00Z");
 }
+
+#[test]
+fn waiting_for_a_change_returns_on_the_change_not_before() {
+    use std::time::{Duration, Instant};
+    let stores = Arc::new(StateStores::new());
+    let seen = stores.version();
+    // Nothing changes: the wait lasts its timeout.
+    let began = Instant::now();
+    assert_eq!(stores.wait_change(seen, Duration::from_millis(50)), seen);
+    assert!(began.elapsed() >= Duration::from_millis(50));
+    // A change from another thread ends a long wait at once.
+    let other = Arc::clone(&stores);
+    let changer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        other.changed();
+    });
+    let began = Instant::now();
+    assert_eq!(stores.wait_change(seen, Duration::from_secs(20)), seen + 1);
+    assert!(began.elapsed() < Duration::from_secs(10));
+    changer.join().expect("changer");
+    // A change made before the wait (after the version was noted) is not missed.
+    stores.changed();
+    assert_eq!(stores.wait_change(seen + 1, Duration::from_secs(20)), seen + 2);
+}

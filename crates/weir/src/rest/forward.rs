@@ -29,6 +29,35 @@ fn agent() -> &'static ureq::Agent {
     })
 }
 
+/// A route's query forwarded to the process that holds its key (`weir_route`): `GET
+/// {endpoint}{path}?timeout=<left>` marked as forwarded, waited for a little longer than
+/// `left`. `Err` says why there is no answer.
+pub fn get_waiting(endpoint: &str, path: &str, left: Duration) -> Result<Reply, String> {
+    let ms = left.as_millis();
+    let url = format!("{endpoint}{path}?timeout={ms}");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_resolve(Some(CONNECT))
+        .timeout_connect(Some(CONNECT))
+        .timeout_global(Some(left + CONNECT))
+        .build()
+        .into();
+    let mut response = agent
+        .get(&url)
+        .header("Accept", "application/json")
+        .header(super::routes::FORWARDED, "1")
+        .call()
+        .map_err(|e| format!("{url}: {e}"))?;
+    let mut body = Vec::new();
+    response.body_mut().as_reader().take(MAX_BODY).read_to_end(&mut body).map_err(|e| format!("{url}: cannot read its answer: {e}"))?;
+    let content_type = match response.headers().get("content-type").and_then(|v| v.to_str().ok()) {
+        Some(t) if t.starts_with("application/json") => "application/json",
+        _ => "text/plain; charset=utf-8",
+    };
+    tracing::debug!("forwarded a route query to {url}: {}", response.status());
+    Ok(Reply { status: response.status().as_u16(), content_type, headers: Vec::new(), body })
+}
+
 /// `GET {endpoint}{path}?{query}`: the other process's answer as it gave it (status,
 /// JSON or text, `Retry-After`, the tasks it answered from), or a 503 saying why there is
 /// none.

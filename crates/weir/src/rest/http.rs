@@ -78,6 +78,21 @@ pub fn serve(
     key: &str,
     handler: impl Fn(&str, &str) -> Reply + Send + Sync + 'static,
 ) -> anyhow::Result<Server> {
+    serve_requests(what, host, port, key, move |request: Request| {
+        let reply = handler(request.method(), request.url());
+        request.respond(reply);
+    })
+}
+
+/// As [`serve`], with a handler that takes the whole request and answers it when it will
+/// (from another thread too: a long-poll is answered by the thread that waits for it).
+pub fn serve_requests(
+    what: &str,
+    host: &str,
+    port: u16,
+    key: &str,
+    handler: impl Fn(Request) + Send + Sync + 'static,
+) -> anyhow::Result<Server> {
     let asked = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
     let server = tiny_http::Server::http(asked.as_str())
         .map_err(|e| anyhow::anyhow!("{e}"))
@@ -96,25 +111,74 @@ pub fn serve(
             .name(format!("{}-http-{n}", what.replace(' ', "-")))
             .spawn(move || {
                 for request in server.incoming_requests() {
-                    let reply = handler(request.method().as_str(), request.url());
-                    let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
-                    if let Ok(header) = tiny_http::Header::from_bytes("Content-Type", reply.content_type) {
-                        response = response.with_header(header);
-                    }
-                    for (name, value) in &reply.headers {
-                        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-                            response = response.with_header(header);
-                        }
-                    }
-                    if let Err(e) = request.respond(response) {
-                        tracing::debug!("cannot answer an HTTP request: {e}");
-                    }
+                    handler(Request(request));
                 }
             })
             .context("cannot start an HTTP server thread")?;
         threads.push(thread);
     }
     Ok(Server { server, threads, address })
+}
+
+/// An HTTP request, answered once with [`Request::respond`].
+pub struct Request(tiny_http::Request);
+
+/// Why a request's body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// Longer than the limit (bytes).
+    TooLarge(usize),
+    Unreadable(String),
+}
+
+impl Request {
+    pub fn method(&self) -> &str {
+        self.0.method().as_str()
+    }
+
+    /// The URL as sent: path and query string.
+    pub fn url(&self) -> &str {
+        self.0.url()
+    }
+
+    /// The value of header `name` (the first one), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.0.headers().iter().find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+    }
+
+    /// The body, refused beyond `limit` bytes (by its `Content-Length`, or as it is read).
+    pub fn body(&mut self, limit: usize) -> Result<Vec<u8>, BodyError> {
+        use std::io::Read as _;
+        if self.0.body_length().is_some_and(|n| n > limit) {
+            return Err(BodyError::TooLarge(limit));
+        }
+        let mut body = Vec::new();
+        self.0
+            .as_reader()
+            .take(limit as u64 + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| BodyError::Unreadable(format!("cannot read the request body: {e}")))?;
+        if body.len() > limit {
+            return Err(BodyError::TooLarge(limit));
+        }
+        Ok(body)
+    }
+
+    /// Answers the request.
+    pub fn respond(self, reply: Reply) {
+        let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
+        if let Ok(header) = tiny_http::Header::from_bytes("Content-Type", reply.content_type) {
+            response = response.with_header(header);
+        }
+        for (name, value) in &reply.headers {
+            if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+                response = response.with_header(header);
+            }
+        }
+        if let Err(e) = self.0.respond(response) {
+            tracing::debug!("cannot answer an HTTP request: {e}");
+        }
+    }
 }
 
 /// Decodes `%XX` escapes (and nothing else: a `+` stays a `+` in a path).

@@ -20,7 +20,10 @@ mod forward;
 pub mod http;
 pub mod owners;
 pub mod probes;
+pub mod routes;
 mod state;
+
+use std::sync::Arc;
 
 use weir_engine::metrics::Metrics;
 use weir_engine::store::StoreQueries;
@@ -34,9 +37,20 @@ pub struct Rest {
     pub metrics: Metrics,
     pub queries: StoreQueries,
     pub owners: Box<dyn Owners>,
+    /// The routes of `--routes` (docs/http-routes.md), served beside the API's own paths.
+    pub routes: Option<routes::Routes>,
 }
 
 impl Rest {
+    /// Answers a request: a route's on a thread of its own ([`routes`]), the API's own
+    /// paths here.
+    pub fn handle_request(self: &Arc<Self>, request: http::Request) {
+        if let Some(request) = routes::dispatch(self, request) {
+            let reply = self.handle(request.method(), request.url());
+            request.respond(reply);
+        }
+    }
+
     /// Answers a request for `path` (with its query string).
     pub fn handle(&self, method: &str, url: &str) -> Reply {
         if method != "GET" {
@@ -58,10 +72,15 @@ impl Rest {
             ["ready"] => self.probe(Probe::Ready),
             ["live"] => self.probe(Probe::Live),
             ["state", kind, store, rest @ ..] => state::handle(self, kind, store, rest, &params, query),
-            _ => Reply::text(
-                404,
-                &format!("no endpoint {path}: see /startup, /ready, /live and /state/{{keyValue|windowed|session}}/{{store}}/…"),
-            ),
+            _ => {
+                let routes = if self.routes.is_some() { " (and the routes of --routes)" } else { "" };
+                Reply::text(
+                    404,
+                    &format!(
+                        "no endpoint {path}: see /startup, /ready, /live and /state/{{keyValue|windowed|session}}/{{store}}/…{routes}"
+                    ),
+                )
+            }
         }
     }
 
@@ -95,7 +114,7 @@ mod tests {
         let def = def.expect("definition");
         let spec = StoreSpec::new(&def.stores["counts"], "app", &Notations::builtin()).expect("spec");
         let queries = StoreQueries::new(vec![Arc::new(spec)], Arc::new(StateStores::new()));
-        Rest { metrics: Metrics::new(), queries, owners: Box::new(owners::ThisProcess) }
+        Rest { metrics: Metrics::new(), queries, owners: Box::new(owners::ThisProcess), routes: None }
     }
 
     fn status(rest: &Rest, method: &str, url: &str) -> (u16, String) {

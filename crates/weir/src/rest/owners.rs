@@ -288,7 +288,7 @@ mod tests {
         let broker = Arc::new(Group { records: MemoryBroker::new(), group: Mutex::new(group) });
         let owners = Routed::new(Arc::clone(&broker) as Arc<dyn Broker>, "app", Some(ME.to_string()), &planned.topology);
         let queries = StoreQueries::new(planned.topology.stores.clone(), Arc::new(StateStores::new()));
-        (Rest { metrics: Metrics::new(), queries, owners: Box::new(owners) }, broker)
+        (Rest { metrics: Metrics::new(), queries, owners: Box::new(owners), routes: None }, broker)
     }
 
     fn get(rest: &Rest, url: &str) -> (u16, Option<String>, String) {

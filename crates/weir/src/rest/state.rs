@@ -363,8 +363,13 @@ fn windowed_json(entry: Entry) -> Result<Json, Failed> {
 
 /// A store's key or value as JSON (what the JSON notation would write).
 fn json_of(value: &Value) -> Result<Json, Failed> {
+    json_value(value).map_err(|e| Failed(Reply::text(500, &e)))
+}
+
+/// A store's key or value as JSON (what the JSON notation would write), or why it cannot be.
+pub(super) fn json_value(value: &Value) -> Result<Json, String> {
     weir_engine::notation::json::to_vec(value)
         .map_err(|e| e.to_string())
         .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
-        .map_err(|e| Failed(Reply::text(500, &format!("cannot write a stored value as JSON: {e}"))))
+        .map_err(|e| format!("cannot write a stored value as JSON: {e}"))
 }
