@@ -193,17 +193,21 @@ impl App {
     /// Starts `weir run <config>` (a runner config of its own in the directory) in the
     /// background, stderr to `<name>.stderr`.
     pub fn spawn_config(&self, name: &str, config: &str) -> Child {
-        let file = |ext: &str| std::fs::File::create(self.dir.join(format!("{name}.{ext}"))).expect("create output file");
-        self.command(&["run", config]).stdin(Stdio::null()).stdout(file("stdout")).stderr(file("stderr")).spawn().expect("start weir")
+        self.spawn_args(name, &["run", config])
     }
 
     /// Starts `weir run <args> ksml-runner.yaml` in the background, stderr to `<name>.stderr`.
     pub fn spawn_with(&self, name: &str, args: &[&str]) -> Child {
-        let file = |ext: &str| std::fs::File::create(self.dir.join(format!("{name}.{ext}"))).expect("create output file");
         let mut all = vec!["run"];
         all.extend_from_slice(args);
         all.push("ksml-runner.yaml");
-        self.command(&all).stdin(Stdio::null()).stdout(file("stdout")).stderr(file("stderr")).spawn().expect("start weir")
+        self.spawn_args(name, &all)
+    }
+
+    /// Starts `weir <args>` in the background, stdout and stderr to `<name>.stdout`/`.stderr`.
+    pub fn spawn_args(&self, name: &str, args: &[&str]) -> Child {
+        let file = |ext: &str| std::fs::File::create(self.dir.join(format!("{name}.{ext}"))).expect("create output file");
+        self.command(args).stdin(Stdio::null()).stdout(file("stdout")).stderr(file("stderr")).spawn().expect("start weir")
     }
 
     pub fn stderr_of(&self, name: &str) -> String {
