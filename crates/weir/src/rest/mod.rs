@@ -22,6 +22,8 @@ pub mod owners;
 pub mod probes;
 pub mod routes;
 mod state;
+#[cfg(test)]
+mod test_broker;
 
 use std::sync::Arc;
 

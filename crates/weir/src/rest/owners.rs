@@ -207,11 +207,8 @@ impl Owners for Routed {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-    use std::time::Duration;
 
-    use weir_engine::broker::memory::MemoryBroker;
-    use weir_engine::broker::{GroupOwner, GroupOwners, NewRecord, Result as BrokerResult, StoredRecord, TopicSpec};
+    use weir_engine::broker::{GroupOwner, GroupOwners};
     use weir_engine::metrics::Metrics;
     use weir_engine::notation::Notations;
     use weir_engine::store::{StateStores, StoreQueries};
@@ -219,48 +216,7 @@ mod tests {
     use super::*;
     use crate::app::{NotationSetup, plan_definitions};
     use crate::rest::Rest;
-
-    /// A broker whose group is whatever the test says.
-    struct Group {
-        records: MemoryBroker,
-        group: Mutex<GroupOwners>,
-    }
-
-    impl Broker for Group {
-        fn describe(&self) -> String {
-            "a test group".to_string()
-        }
-        fn ensure_topic_with(&self, topic: &str, spec: &TopicSpec) -> BrokerResult<u32> {
-            self.records.ensure_topic_with(topic, spec)
-        }
-        fn append(&self, topic: &str, partition: u32, records: &[NewRecord]) -> BrokerResult<()> {
-            self.records.append(topic, partition, records)
-        }
-        fn read(&self, topic: &str, partition: u32, from: u64, max_bytes: usize) -> BrokerResult<Vec<StoredRecord>> {
-            self.records.read(topic, partition, from, max_bytes)
-        }
-        fn start_offset(&self, topic: &str, partition: u32) -> BrokerResult<u64> {
-            self.records.start_offset(topic, partition)
-        }
-        fn end_offset(&self, topic: &str, partition: u32) -> BrokerResult<u64> {
-            self.records.end_offset(topic, partition)
-        }
-        fn wait_for(&self, topic: &str, partition: u32, offset: u64, timeout: Duration) -> BrokerResult<bool> {
-            self.records.wait_for(topic, partition, offset, timeout)
-        }
-        fn sync(&self) -> BrokerResult<()> {
-            Ok(())
-        }
-        fn commit(&self, group: &str, offsets: &[(&str, u32, u64)]) -> BrokerResult<()> {
-            self.records.commit(group, offsets)
-        }
-        fn committed(&self, group: &str, topic: &str, partition: u32) -> BrokerResult<Option<u64>> {
-            self.records.committed(group, topic, partition)
-        }
-        fn group_owners(&self, _group: &str) -> BrokerResult<Option<GroupOwners>> {
-            Ok(Some(self.group.lock().expect("group").clone()))
-        }
-    }
+    use crate::rest::test_broker::TestBroker as Group;
 
     const ME: &str = "http://10.0.0.1:8080";
     const OTHER: &str = "http://10.0.0.2:8080";
@@ -285,7 +241,7 @@ mod tests {
         assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
         let planned = plan_definitions(&[def.expect("definition")], "app", true, true, None, NotationSetup::Given(Notations::builtin()))
             .unwrap_or_else(|_| panic!("the definition plans"));
-        let broker = Arc::new(Group { records: MemoryBroker::new(), group: Mutex::new(group) });
+        let broker = Arc::new(Group::new(group));
         let owners = Routed::new(Arc::clone(&broker) as Arc<dyn Broker>, "app", Some(ME.to_string()), &planned.topology);
         let queries = StoreQueries::new(planned.topology.stores.clone(), Arc::new(StateStores::new()));
         (Rest { metrics: Metrics::new(), queries, owners: Box::new(owners), routes: None }, broker)

@@ -70,6 +70,8 @@ pub struct Routes {
     broker: Arc<dyn Broker>,
     stores: Arc<StateStores>,
     in_flight: AtomicUsize,
+    /// At most this many in flight ([`MAX_IN_FLIGHT`]).
+    limit: usize,
     round_robin: AtomicU32,
     served: Arc<Counters>,
 }
@@ -111,6 +113,7 @@ pub fn bind(
         broker,
         stores,
         in_flight: AtomicUsize::new(0),
+        limit: MAX_IN_FLIGHT,
         round_robin: AtomicU32::new(0),
         served: Arc::new(Counters::default()),
     })
@@ -226,10 +229,11 @@ pub(super) fn dispatch(rest: &Arc<Rest>, request: Request) -> Option<Request> {
             return None;
         }
     };
-    if routes.in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT {
+    if routes.in_flight.fetch_add(1, Ordering::SeqCst) >= routes.limit {
         routes.in_flight.fetch_sub(1, Ordering::SeqCst);
         request.respond(Reply::retry_later(&format!(
-            "{MAX_IN_FLIGHT} route requests are being answered already (waiting or writing): try again shortly"
+            "{} route requests are being answered already (waiting or writing): try again shortly",
+            routes.limit
         )));
         return None;
     }
@@ -570,5 +574,198 @@ impl Counters {
                 seconds: *seconds,
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use weir_engine::broker::GroupOwners;
+    use weir_engine::metrics::Metrics;
+
+    use super::*;
+    use crate::app::{NotationSetup, Planned, plan_definitions};
+    use crate::rest::owners::ThisProcess;
+    use crate::rest::test_broker::{Sync, TestBroker};
+
+    /// Words counted by key (`counts`, key-value) and per minute (`per_minute`, window).
+    const DEFINITION: &str = "streams:
+  words: {topic: words, keyType: string, valueType: string}
+pipelines:
+  p:
+    from: words
+    via:
+      - type: groupByKey
+      - type: count
+        name: counts
+      - type: toStream
+    to: {topic: totals, keyType: string, valueType: long}
+  w:
+    from: words
+    via:
+      - type: groupByKey
+      - type: windowByTime
+        windowType: tumbling
+        duration: 1m
+      - type: count
+        name: per_minute
+      - type: toStream
+    to: {topic: minutes, keyType: windowed(string), valueType: long}
+";
+
+    fn planned() -> (Vec<Definition>, Planned) {
+        let (def, diags) = weir_dsl::parse_definition("w.yaml", "ns", DEFINITION, &[]);
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        let definitions = vec![def.expect("definition")];
+        let planned = plan_definitions(&definitions, "app", true, true, None, NotationSetup::Given(Notations::builtin()))
+            .unwrap_or_else(|_| panic!("the definition plans"));
+        (definitions, planned)
+    }
+
+    fn table(text: &str) -> RouteTable {
+        let (table, diags) = weir_dsl::routes::parse_routes("r.yaml", text);
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        table.expect("table")
+    }
+
+    #[test]
+    fn routes_are_checked_against_the_application_at_their_lines() {
+        let (definitions, planned) = planned();
+        let text = "routes:
+  - path: /v1/counts/{w}
+    method: GET
+    query: {store: count, key: \"{w}\"}
+  - path: /v1/minutes/{w}
+    method: GET
+    query: {store: per_minute, key: \"{w}\"}
+  - path: /v1/words
+    method: POST
+    produce: {topic: words, valueType: \"avro:NoSuchSchema\"}
+  - path: /v1/totals/{w}
+    method: GET
+    query: {store: counts, key: \"{w}\"}
+";
+        let diags = check_table(&table(text), &planned.topology, &definitions, &planned.notations);
+        let found: Vec<(u32, String)> = diags
+            .iter()
+            .map(|d| (d.span.map_or(0, |s| s.line), format!("{} | {}", d.message, d.hint.clone().unwrap_or_default())))
+            .collect();
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(
+            found[0].0 == 4 && found[0].1.contains("no state store named 'count'") && found[0].1.contains("did you mean 'counts'"),
+            "{found:?}"
+        );
+        assert!(
+            found[1].0 == 7
+                && found[1].1.contains("store 'per_minute' is a timestamped window store; a query route reads a key-value store"),
+            "{found:?}"
+        );
+        assert!(found[2].0 == 10 && found[2].1.contains("cannot write values of type 'avro:NoSuchSchema' to topic 'words'"), "{found:?}");
+    }
+
+    /// A REST API with the routes of `text` over the definition, on `broker`, listening on a
+    /// port of its own.
+    fn serve(text: &str, broker: &Arc<TestBroker>) -> super::super::http::Server {
+        serve_with(text, broker, None, MAX_IN_FLIGHT)
+    }
+
+    /// [`serve`], routed over `broker`'s group as process `me` when given, with `limit`
+    /// requests in flight.
+    fn serve_with(text: &str, broker: &Arc<TestBroker>, me: Option<&str>, limit: usize) -> super::super::http::Server {
+        let (definitions, planned) = planned();
+        let stores = Arc::new(StateStores::new());
+        let as_broker = Arc::clone(broker) as Arc<dyn Broker>;
+        let mut routes =
+            bind(table(text), &planned.topology, &definitions, &planned.notations, Arc::clone(&as_broker), Arc::clone(&stores))
+                .unwrap_or_else(|d| panic!("{d:?}"));
+        routes.limit = limit;
+        let owners: Box<dyn super::super::owners::Owners> = match me {
+            Some(me) => Box::new(super::super::owners::Routed::new(as_broker, "app", Some(me.to_string()), &planned.topology)),
+            None => Box::new(ThisProcess),
+        };
+        let queries = weir_engine::store::StoreQueries::new(planned.topology.stores.clone(), stores);
+        let rest = Arc::new(Rest { metrics: Metrics::new(), queries, owners, routes: Some(routes) });
+        super::super::http::serve_requests("test", "127.0.0.1", 0, "test", move |request| rest.handle_request(request)).expect("serve")
+    }
+
+    fn post(url: &str, body: &str) -> (u16, String) {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut response = agent.post(url).header("Content-Type", "application/json").send(body).expect("answer");
+        (response.status().as_u16(), response.body_mut().read_to_string().unwrap_or_default())
+    }
+
+    #[test]
+    fn a_write_answers_once_durable_504_when_not_in_time_and_500_when_it_fails() {
+        let broker = Arc::new(TestBroker::new(GroupOwners::default()));
+        let server = serve("routes:\n  - path: /v1/words/{w}\n    method: POST\n    produce: {topic: words, key: \"{w}\"}\n", &broker);
+        let url = format!("http://{}/v1/words/hello", server.address);
+        // The definition's types: string keys and values; a JSON string body is its text.
+        assert_eq!(post(&url, "\"hi\""), (201, String::new()));
+        let written = broker.records.read("words", partition_for_key(b"hello", 1), 0, 1 << 20).expect("read");
+        assert_eq!(
+            written.iter().map(|r| (r.key.clone(), r.value.clone())).collect::<Vec<_>>(),
+            vec![(Some(b"hello".to_vec()), Some(b"hi".to_vec()))]
+        );
+        // Not acknowledged within ?timeout: 504 with the text, without waiting for the broker.
+        *broker.sync.lock().expect("sync") = Sync::Slow(Duration::from_secs(3));
+        let began = Instant::now();
+        assert_eq!(post(&format!("{url}?timeout=100"), "\"slow\""), (504, "HTTP POST timed out after 100 ms\n".to_string()));
+        assert!(began.elapsed() < Duration::from_secs(2), "{:?}", began.elapsed());
+        // The broker fails: 500 with its cause.
+        *broker.sync.lock().expect("sync") = Sync::Fails("the disk is full".to_string());
+        let (status, body) = post(&url, "\"lost\"");
+        assert_eq!(status, 500, "{body}");
+        assert!(body.contains("cannot write to topic 'words'") && body.contains("the disk is full"), "{body}");
+        // A GET of a produce route's path is not allowed; other paths are the REST API's.
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let response = agent.get(&url).call().expect("answer");
+        assert_eq!((response.status().as_u16(), response.headers().get("allow").and_then(|v| v.to_str().ok())), (405, Some("POST")));
+    }
+
+    #[test]
+    fn a_query_waits_out_its_timeout_while_the_owner_cannot_answer_or_tasks_move() {
+        use weir_engine::broker::GroupOwner;
+        let member = |endpoint: &str, partitions: &[u32]| GroupOwner {
+            member: endpoint.to_string(),
+            endpoint: Some(endpoint.to_string()),
+            partitions: partitions.iter().map(|p| ("words".to_string(), *p)).collect(),
+        };
+        let me = "http://10.0.0.1:8080";
+        // Nothing listens on port 9 of this address: forwarding fails.
+        let group = GroupOwners {
+            stable: true,
+            state: "Stable".to_string(),
+            members: vec![member(me, &[]), member("http://127.0.0.1:9", &[0, 1, 2, 3])],
+            partitions: vec![("words".to_string(), 4)],
+        };
+        let broker = Arc::new(TestBroker::new(group));
+        let text = "routes:\n  - path: /v1/counts/{w}\n    method: GET\n    query: {store: counts, key: \"{w}\"}\n";
+        let server = serve_with(text, &broker, Some(me), 1);
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let get = |url: &str| {
+            let mut response = agent.get(url).call().expect("answer");
+            (response.status().as_u16(), response.body_mut().read_to_string().unwrap_or_default())
+        };
+        let url = format!("http://{}/v1/counts/hello?timeout=600", server.address);
+        let began = Instant::now();
+        assert_eq!(get(&url), (504, "HTTP GET timed out after 600 ms\n".to_string()));
+        assert!(began.elapsed() >= Duration::from_millis(600), "{:?}", began.elapsed());
+        // A rebalance: the same, never a 503.
+        broker.group.lock().expect("group").stable = false;
+        let began = Instant::now();
+        assert_eq!(get(&url), (504, "HTTP GET timed out after 600 ms\n".to_string()));
+        assert!(began.elapsed() >= Duration::from_millis(600), "{:?}", began.elapsed());
+        // One request in flight at most here: a second one meanwhile is a 503.
+        let waiting = {
+            let url = format!("http://{}/v1/counts/hello?timeout=1500", server.address);
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                agent.get(&url).call().map(|r| r.status().as_u16()).unwrap_or_default()
+            })
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        let (status, body) = get(&url);
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("1 route requests are being answered already"), "{body}");
+        assert_eq!(waiting.join().expect("waiter"), 504);
     }
 }
