@@ -140,8 +140,8 @@ pub enum Part {
 
 // ---- shapes ---------------------------------------------------------------------------------
 
-const FILE: Shape = Shape {
-    name: "routes file",
+pub(crate) const FILE: Shape = Shape {
+    name: "routesFile",
     doc: "HTTP routes served by `weir run --routes`",
     fields: &[req("routes", Kind::ListOf(&ROUTE), "The routes")],
 };
@@ -369,6 +369,16 @@ fn produce(cx: &mut Cx, node: &Node, route: &Obj, params: &[String]) -> Option<P
     }
     let key = key.transpose().ok()?;
     let location = location.transpose().ok()?;
+    if let Some(l) = location.as_ref().filter(|l| key.is_none() && l.parts.contains(&Part::Key)) {
+        let path = join_path(&route.path_of("response"), "location");
+        cx.error_hint(
+            l.text.span,
+            &path,
+            format!("template '{}': {{key}} is the record's key, but 'produce' gives none", l.text.value),
+            Some("add 'key' to 'produce'".into()),
+        );
+        return None;
+    }
     Some(Produce { topic: topic?, key_type, value_type, key, status, location })
 }
 
@@ -672,6 +682,11 @@ mod tests {
             errors("routes:\n  - path: /a/{b}\n    method: GET\n    query: {store: s, key: \"{body.id}\"}\n")
                 .iter()
                 .any(|(l, m)| *l == 4 && m.contains("no body here"))
+        );
+        assert!(
+            errors("routes:\n  - path: /a\n    method: POST\n    produce: {topic: t}\n    response: {location: \"/a/{key}\"}\n")
+                .iter()
+                .any(|(l, m)| *l == 5 && m.contains("{key} is the record's key, but 'produce' gives none"))
         );
         assert!(errors("rutes: []\n").iter().any(|(l, m)| *l == 1 && m.contains("unknown key 'rutes'") && m.contains("routes")));
     }

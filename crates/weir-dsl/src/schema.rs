@@ -49,6 +49,13 @@ pub fn runner_schema() -> Value {
     b.finish("KSML runner config", runner::RUNNER.doc, &root)
 }
 
+/// The JSON schema of a routes file (`weir run --routes`).
+pub fn routes_schema() -> Value {
+    let mut b = Builder::default();
+    let root = b.shape(&crate::routes::FILE);
+    b.finish("Weir HTTP routes", crate::routes::FILE.doc, &root)
+}
+
 /// Collects the `$defs` while walking the shapes.
 #[derive(Default)]
 struct Builder {

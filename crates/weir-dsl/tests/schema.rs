@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
-use weir_dsl::schema::{definition_schema, runner_schema};
+use weir_dsl::schema::{definition_schema, routes_schema, runner_schema};
 use weir_dsl::yaml::{self, Node, Style};
 
 fn ksml_dir() -> PathBuf {
@@ -85,6 +85,25 @@ fn collect_refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
 fn schemas_are_well_formed() {
     well_formed(&definition_schema());
     well_formed(&runner_schema());
+    well_formed(&routes_schema());
+}
+
+#[test]
+fn the_routes_schema_takes_the_test_routes_and_refuses_unknown_keys() {
+    let schema = routes_schema();
+    let validator = Validator { schema: &schema };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../weir/tests/run/routes/routes.yaml");
+    let text = std::fs::read_to_string(&path).expect("the test routes");
+    let mut diags = Vec::new();
+    let node = yaml::parse("routes.yaml", &text, &mut diags).expect("YAML parses");
+    let problems: Vec<String> =
+        validator.check(&schema, &to_json(&node), "").into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect();
+    assert!(problems.is_empty(), "{problems:?}");
+    let bad = "routes:\n  - path: /a\n    method: GET\n    query: {store: s, key: a, timout: 5}\n";
+    let node = yaml::parse("bad.yaml", bad, &mut diags).expect("YAML parses");
+    let problems: Vec<String> =
+        validator.check(&schema, &to_json(&node), "").into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect();
+    assert!(problems.iter().any(|p| p.contains("timout: unknown key")), "{problems:?}");
 }
 
 fn well_formed(schema: &Value) {

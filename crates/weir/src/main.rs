@@ -108,11 +108,14 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
     },
-    /// Print the JSON schema of KSML definitions (or of the runner config), for editors.
+    /// Print the JSON schema of KSML definitions (or of the runner config, or of a routes file), for editors.
     Schema {
         /// Print the schema of the runner config (ksml-runner.yaml) instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "routes")]
         runner: bool,
+        /// Print the schema of a routes file (`weir run --routes`) instead.
+        #[arg(long)]
+        routes: bool,
     },
     /// Inspect and feed topics: list, describe, create, produce, consume; on the embedded log,
     /// or on Kafka with --bootstrap-server.
@@ -140,7 +143,7 @@ fn main() -> ExitCode {
     let logs = |default| init_logging(default, cli.verbose, cli.quiet);
     let result = match cli.command {
         Command::Check { paths, no_warnings, routes } => check::run(&paths, !no_warnings, routes.as_deref()),
-        Command::Schema { runner } => schema(runner),
+        Command::Schema { runner, routes } => schema(runner, routes),
         Command::Run { paths, config, routes, until_idle, embedded, kafka, no_progress } => {
             logs(tracing::Level::INFO);
             let choice = if embedded {
@@ -219,8 +222,12 @@ fn log_level(default: tracing::Level, env: Option<&str>, verbose: u8, quiet: u8)
     LEVELS[at]
 }
 
-fn schema(runner: bool) -> anyhow::Result<bool> {
-    let schema = if runner { weir_dsl::schema::runner_schema() } else { weir_dsl::schema::definition_schema() };
+fn schema(runner: bool, routes: bool) -> anyhow::Result<bool> {
+    let schema = match (runner, routes) {
+        (true, _) => weir_dsl::schema::runner_schema(),
+        (_, true) => weir_dsl::schema::routes_schema(),
+        _ => weir_dsl::schema::definition_schema(),
+    };
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{}", serde_json::to_string_pretty(&schema)?) {
         // `weir schema | head` closes the pipe early: not an error.
