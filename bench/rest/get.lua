@@ -1,8 +1,12 @@
--- wrk script for bench/rest/run.sh: every request reads a random key of the known set,
--- GET /state/keyValue/<STORE>/get/k<5 digits>, keys k00000..k<KEYS-1>. Each wrk thread has
--- its own Lua state and seed. done() prints one machine-readable RESULT line.
+-- wrk script for bench/rest/run.sh and bench/routes/run.sh: every request is about a random
+-- key of the known set, k00000..k<KEYS-1>. MODE (env) picks the request:
+--   state (default): GET /state/keyValue/<STORE>/get/<key>   (the REST API's own query)
+--   route: GET /v1/counts/<key>                 (bench/routes' query route over `counts`)
+--   post:  POST /v1/events {"id": <key>, "amount": 1}   (bench/routes' produce route)
+-- Each wrk thread has its own Lua state and seed. done() prints one machine-readable RESULT line.
 local keys = tonumber(os.getenv("KEYS") or "10000")
 local store = os.getenv("STORE") or "counts"
+local mode = os.getenv("MODE") or "state"
 local threads = {}
 local counter = 0
 
@@ -17,7 +21,13 @@ function init(args)
 end
 
 function request()
-    return wrk.format("GET", string.format("/state/keyValue/%s/get/k%05d", store, math.random(0, keys - 1)))
+    local key = string.format("k%05d", math.random(0, keys - 1))
+    if mode == "route" then
+        return wrk.format("GET", "/v1/counts/" .. key)
+    elseif mode == "post" then
+        return wrk.format("POST", "/v1/events", {["Content-Type"] = "application/json"}, string.format('{"id": "%s", "amount": 1}', key))
+    end
+    return wrk.format("GET", string.format("/state/keyValue/%s/get/%s", store, key))
 end
 
 function done(summary, latency, requests)

@@ -18,15 +18,8 @@ source "$(dirname "$0")/../common.sh"
 bench_setup weir-rest
 HERE=$BENCH/rest
 
-KEYS=${KEYS:-10000}
-DURATION=${DURATION:-10}
-THREADS=${THREADS:-2}
-CONNECTIONS=${CONNECTIONS:-16}
-REPEAT=${REPEAT:-3}
+wrk_setup
 CHUNK=${CHUNK:-50000}
-PYTHON=${PYTHON:-python3}
-command -v curl > /dev/null || { echo "needs curl" >&2; exit 1; }
-WRK=$("$ROOT/scripts/wrk.sh")
 
 WEIR_PID=
 FEEDER_PID=
@@ -41,16 +34,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-free_port() { "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 REST_PORT=$(free_port)
 METRICS_PORT=$(free_port)
 REST=http://127.0.0.1:$REST_PORT
 METRICS=http://127.0.0.1:$METRICS_PORT/metrics
 
-echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r)"
-echo "weir:    ${WEIR_BIN:-$(cd "$ROOT" && git describe --always --dirty)}; $("$WRK" --version 2>&1 | head -1 | cut -d' ' -f1-2)"
-echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) before the run"
+machine_lines
 
 # The store: one record per key, so every key has a count of 1 before the first request.
 "$PYTHON" "$HERE/gen_events.py" "$KEYS" every "$WORK/seed.jsonl"
@@ -78,19 +67,6 @@ WEIR_PID=$!
 
 # metric NAME: its value on the metrics page (0 when absent)
 metric() { curl -s "$METRICS" | awk -v m="$1" '$1 == m { v = $2 } END { print v + 0 }'; }
-# wait_for WHAT SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds
-wait_for() {
-    local what=$1 limit=$2 i
-    shift 2
-    for ((i = 0; i < limit * 10; i++)); do
-        "$@" && return 0
-        kill -0 "$WEIR_PID" 2> /dev/null || { cat "$WORK/weir.log" >&2; echo "weir run exited while waiting for $what" >&2; exit 1; }
-        sleep 0.1
-    done
-    cat "$WORK/weir.log" >&2
-    echo "gave up waiting for $what after $limit s" >&2
-    exit 1
-}
 ready() { [[ $(curl -s -o /dev/null -w '%{http_code}' "$REST/ready") == 204 ]]; }
 caught_up() { (($(metric weir_records_in_total) >= $1)); }
 wait_for "/ready" 60 ready

@@ -6,8 +6,10 @@
 //! route's types (given, or those a definition declares for the topic, else `string` keys
 //! and `json` values) must have codecs.
 //!
-//! **Serving.** A route's request is answered on a thread of its own (the server's two
-//! threads only dispatch), at most [`MAX_IN_FLIGHT`] at a time (503 beyond):
+//! **Serving.** A query whose key is here and ready is answered at once on the server's
+//! thread, as the REST API's own queries are; any other route request (one that waits,
+//! forwards or writes) is answered on a thread of its own, at most [`MAX_IN_FLIGHT`] at a
+//! time (503 beyond):
 //!
 //! - *produce*: `Content-Type: application/json` (else 415), a body of at most
 //!   [`MAX_BODY`] (else 413), JSON that converts to the value type as a KSML producer's
@@ -229,6 +231,14 @@ pub(super) fn dispatch(rest: &Arc<Rest>, request: Request) -> Option<Request> {
             return None;
         }
     };
+    // A query whose key is here and ready is answered at once, as the REST API's own queries
+    // are; the others (waiting, forwarding, writing) get a thread of their own.
+    let began = Instant::now();
+    if let Some(reply) = query_now(rest, routes, index, &request) {
+        routes.count(&routes.table.routes[index], reply.status, began.elapsed());
+        request.respond(reply);
+        return None;
+    }
     if routes.in_flight.fetch_add(1, Ordering::SeqCst) >= routes.limit {
         routes.in_flight.fetch_sub(1, Ordering::SeqCst);
         request.respond(Reply::retry_later(&format!(
@@ -240,11 +250,14 @@ pub(super) fn dispatch(rest: &Arc<Rest>, request: Request) -> Option<Request> {
     let slot = Slot(Arc::clone(rest));
     let spawned = std::thread::Builder::new().name("weir-route".to_string()).stack_size(256 << 10).spawn(move || {
         let began = Instant::now();
-        let Some(routes) = &slot.0.routes else { return };
+        let rest = Arc::clone(&slot.0);
+        let Some(routes) = &rest.routes else { return };
         let route = &routes.table.routes[index];
         let mut request = request;
         let reply = answer(&slot, routes, index, &mut request);
         routes.count(route, reply.status, began.elapsed());
+        // The slot is free before the client hears the answer (it may ask again at once).
+        drop(slot);
         request.respond(reply);
     });
     if let Err(e) = spawned {
@@ -359,13 +372,11 @@ fn produce(
     // long; the slot is held until the write ends.
     let (done, result) = std::sync::mpsc::channel();
     let topic = p.topic.value.clone();
+    routes.in_flight.fetch_add(1, Ordering::SeqCst);
     let writer_slot = Slot(Arc::clone(&slot.0));
-    if writer_slot.0.routes.is_some() {
-        routes.in_flight.fetch_add(1, Ordering::SeqCst);
-    }
     let spawned = std::thread::Builder::new().name("weir-route-write".to_string()).stack_size(256 << 10).spawn(move || {
-        let _slot = writer_slot;
         let written = broker.append(&topic, partition, &[record]).and_then(|()| broker.sync());
+        drop(writer_slot);
         let _ = done.send(written);
     });
     if let Err(e) = spawned {
@@ -462,34 +473,89 @@ fn field<'j>(json: &'j Json, path: &[String]) -> Option<&'j Json> {
     path.iter().try_fold(json, |at, name| at.get(name))
 }
 
+/// A query route's key, as the store's key type.
+fn query_key(rest: &Rest, q: &Query, params: &[(&str, &str)]) -> Result<Value, Reply> {
+    let key_text = render(&q.key, params, None, None).map_err(|e| Reply::text(400, &e))?;
+    rest.queries
+        .held(&q.store.value)
+        .map_err(|e| e.to_string())
+        .and_then(|s| s.key_from_text(&key_text).map_err(|e| e.message))
+        .map_err(|e| Reply::text(400, &e))
+}
+
+/// What a query does next.
+enum Step {
+    Answer(Reply),
+    /// Ask the process at this endpoint.
+    Forward(String),
+    /// Wait for a change past this version, at most this long.
+    Wait(u64, Duration),
+}
+
+/// One look at a query's key: here, where it is, or why to wait.
+fn step(rest: &Rest, routes: &Routes, q: &Query, key: &Value, forwarded: bool) -> Step {
+    let seen = routes.stores.version();
+    let name = &q.store.value;
+    let store = match rest.queries.held(name) {
+        Ok(s) => s,
+        Err(e) => return Step::Answer(Reply::text(500, &e.to_string())),
+    };
+    let owner = if forwarded { Ok(Owner::Local { task: None }) } else { rest.owners.owner_of(&store, key) };
+    match owner {
+        Err(RouteError::BadKey(message)) => Step::Answer(Reply::text(400, &message)),
+        Err(RouteError::Moving(why)) => {
+            tracing::debug!("a query of store '{name}' waits: {why}");
+            Step::Wait(seen, REROUTE_PAUSE)
+        }
+        Ok(Owner::Remote { endpoint, .. }) => Step::Forward(endpoint),
+        Ok(Owner::Local { .. }) => match read(&store, key, q) {
+            Ok(Some(json)) => Step::Answer(Reply::json(&json)),
+            Ok(None) => Step::Wait(seen, Duration::MAX),
+            Err(reply) => Step::Answer(reply),
+        },
+    }
+}
+
+/// A query answered at once, on the server's thread, when its key is here and ready (or the
+/// request is wrong); `None` when it must wait or ask another process.
+fn query_now(rest: &Rest, routes: &Routes, index: usize, request: &Request) -> Option<Reply> {
+    let route = &routes.table.routes[index];
+    let Action::Query(q) = &route.action else { return None };
+    let url = request.url();
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let segments: Vec<String> = path.split('/').filter(|s| !s.is_empty()).filter_map(|s| super::http::percent_decode(s).ok()).collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let params = route.matches(&segments).unwrap_or_default();
+    if let Err(message) = timeout_of(query, route) {
+        return Some(Reply::text(400, &message));
+    }
+    let key = match query_key(rest, q, &params) {
+        Ok(k) => k,
+        Err(reply) => return Some(reply),
+    };
+    match step(rest, routes, q, &key, request.header(FORWARDED).is_some()) {
+        Step::Answer(reply) => Some(reply),
+        Step::Forward(_) | Step::Wait(..) => None,
+    }
+}
+
 /// A query route: the value of the key, here or at its owner, waiting for it (see the module
 /// doc).
 fn query_store(rest: &Rest, routes: &Routes, q: &Query, params: &[(&str, &str)], path: &str, timeout: u64, forwarded: bool) -> Reply {
     let deadline = Instant::now() + Duration::from_millis(timeout);
-    let key_text = match render(&q.key, params, None, None) {
+    let key = match query_key(rest, q, params) {
         Ok(k) => k,
-        Err(e) => return Reply::text(400, &e),
+        Err(reply) => return reply,
     };
     let name = &q.store.value;
-    let key = match rest.queries.held(name).map_err(|e| e.to_string()).and_then(|s| s.key_from_text(&key_text).map_err(|e| e.message)) {
-        Ok(k) => k,
-        Err(e) => return Reply::text(400, &e),
-    };
     loop {
-        let seen = routes.stores.version();
-        let store = match rest.queries.held(name) {
-            Ok(s) => s,
-            Err(e) => return Reply::text(500, &e.to_string()),
-        };
-        let owner = if forwarded { Ok(Owner::Local { task: None }) } else { rest.owners.owner_of(&store, &key) };
         let left = deadline.saturating_duration_since(Instant::now());
-        match owner {
-            Err(RouteError::BadKey(message)) => return Reply::text(400, &message),
-            Err(RouteError::Moving(why)) => {
-                tracing::debug!("a query of store '{name}' waits: {why}");
-                routes.stores.wait_change(seen, left.min(REROUTE_PAUSE));
+        match step(rest, routes, q, &key, forwarded) {
+            Step::Answer(reply) => return reply,
+            Step::Wait(seen, at_most) => {
+                routes.stores.wait_change(seen, left.min(at_most));
             }
-            Ok(Owner::Remote { endpoint, .. }) => {
+            Step::Forward(endpoint) => {
                 if left.is_zero() {
                     return timed_out("GET", timeout);
                 }
@@ -502,14 +568,6 @@ fn query_store(rest: &Rest, routes: &Routes, q: &Query, params: &[(&str, &str)],
                 }
                 let left = deadline.saturating_duration_since(Instant::now());
                 std::thread::sleep(left.min(REROUTE_PAUSE));
-            }
-            Ok(Owner::Local { .. }) => {
-                match read(&store, &key, q) {
-                    Ok(Some(json)) => return Reply::json(&json),
-                    Ok(None) => {}
-                    Err(reply) => return reply,
-                }
-                routes.stores.wait_change(seen, left);
             }
         }
         if Instant::now() >= deadline {
