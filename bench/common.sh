@@ -39,6 +39,7 @@ max_rss_mib() { awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 10
 #   machine_lines        the machine, the build and wrk, and the load now
 #   wait_for WHAT SECONDS COMMAND...   polls COMMAND every 0.1 s until it succeeds; fails
 #                        (printing $WORK/weir.log) if it does not, or if $WEIR_PID exits
+#   stop_weir_and_clean  stops $WEIR_PID (SIGTERM, waited for) and removes $WORK unless kept
 wrk_setup() {
     KEYS=${KEYS:-10000}
     DURATION=${DURATION:-10}
@@ -66,4 +67,11 @@ wait_for() {
     cat "$WORK/weir.log" >&2
     echo "gave up waiting for $what after $limit s" >&2
     exit 1
+}
+stop_weir_and_clean() {
+    if [[ -n ${WEIR_PID:-} ]]; then
+        kill -TERM "$WEIR_PID" 2> /dev/null || true
+        wait "$WEIR_PID" 2> /dev/null || true
+    fi
+    [[ -n ${WEIR_BENCH_DIR:-} ]] || rm -rf "$WORK"
 }

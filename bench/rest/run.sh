@@ -26,11 +26,7 @@ FEEDER_PID=
 cleanup() {
     touch "$WORK/stop" 2> /dev/null || true
     [[ -n $FEEDER_PID ]] && kill "$FEEDER_PID" 2> /dev/null && wait "$FEEDER_PID" 2> /dev/null
-    if [[ -n $WEIR_PID ]]; then
-        kill -TERM "$WEIR_PID" 2> /dev/null || true
-        wait "$WEIR_PID" 2> /dev/null || true
-    fi
-    [[ -n ${WEIR_BENCH_DIR:-} ]] || rm -rf "$WORK"
+    stop_weir_and_clean
 }
 trap cleanup EXIT
 

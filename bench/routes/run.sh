@@ -24,14 +24,7 @@ bench_setup weir-routes
 wrk_setup
 
 WEIR_PID=
-cleanup() {
-    if [[ -n $WEIR_PID ]]; then
-        kill -TERM "$WEIR_PID" 2> /dev/null || true
-        wait "$WEIR_PID" 2> /dev/null || true
-    fi
-    [[ -n ${WEIR_BENCH_DIR:-} ]] || rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap stop_weir_and_clean EXIT
 
 REST_PORT=$(free_port)
 REST=http://127.0.0.1:$REST_PORT
