@@ -29,7 +29,7 @@ fn agent() -> &'static ureq::Agent {
     })
 }
 
-/// A route's query forwarded to the process that holds its key (`weir_route`): `GET
+/// A query route's request forwarded to the process that holds its key (`routes`): `GET
 /// {endpoint}{path}?timeout=<left>` marked as forwarded, waited for a little longer than
 /// `left`. `Err` says why there is no answer.
 pub fn get_waiting(endpoint: &str, path: &str, left: Duration) -> Result<Reply, String> {
