@@ -51,7 +51,11 @@ fn send(method: &str, url: &str, content_type: &str, body: &str) -> Answer {
 }
 
 fn post(url: &str, body: &Json) -> Answer {
-    send("POST", url, "application/json", &body.to_string())
+    post_text(url, &body.to_string())
+}
+
+fn post_text(url: &str, body: &str) -> Answer {
+    send("POST", url, "application/json", body)
 }
 
 fn json_of(answer: &Answer) -> Json {
@@ -156,6 +160,9 @@ fn ingest_and_long_polling_query_routes_answer_from_the_running_application() {
     assert_eq!((status, body.as_str()), (400, "400: the body has no field 'id' (the template '{body.id}' needs it)"));
     let big = format!("{{\"id\": \"4\", \"pad\": \"{}\"}}", "x".repeat(1 << 20));
     assert_eq!(send("POST", &orders, "application/json; charset=utf-8", &big).0, 413);
+    let deep = |levels: usize| format!("{{\"id\": \"5\", \"x\": {}{}}}", "[".repeat(levels - 1), "]".repeat(levels - 1));
+    let (status, _, body) = post_text(&orders, &deep(65));
+    assert_eq!((status, body.as_str()), (400, "400: the body nests arrays and objects deeper than 64 levels"));
     assert_eq!(get(&format!("{api}/v1/orders/1?timeout=soon")).0, 400);
     assert_eq!(get(&format!("{api}/v1/orders/1?color=red")).0, 400);
     assert_eq!(get(&format!("{api}/v1/nothing")).0, 404);

@@ -55,8 +55,13 @@ use super::owners::{Owner, RouteError};
 pub const MAX_BODY: usize = 1 << 20;
 /// Route requests being answered at once (waiting, forwarding, writing); more get a 503.
 pub const MAX_IN_FLIGHT: usize = 1024;
+/// The deepest nesting of arrays and objects a produce route's body may have.
+pub const MAX_DEPTH: usize = 64;
 /// The longest `?timeout=` a request may ask for (an hour).
 const MAX_TIMEOUT_MS: u64 = 3_600_000;
+/// The stack of a route request's thread: room for converting and encoding a body of
+/// [`MAX_DEPTH`] levels (memory is only reserved, and taken as used).
+const ROUTE_STACK: usize = 4 << 20;
 /// The header that marks a query forwarded by another process: answered here, never again
 /// forwarded (so two processes that disagree during a rebalance cannot bounce it).
 pub const FORWARDED: &str = "Weir-Forwarded";
@@ -248,7 +253,7 @@ pub(super) fn dispatch(rest: &Arc<Rest>, request: Request) -> Option<Request> {
         return None;
     }
     let slot = Slot(Arc::clone(rest));
-    let spawned = std::thread::Builder::new().name("weir-route".to_string()).stack_size(256 << 10).spawn(move || {
+    let spawned = std::thread::Builder::new().name("weir-route".to_string()).stack_size(ROUTE_STACK).spawn(move || {
         let began = Instant::now();
         let rest = Arc::clone(&slot.0);
         let Some(routes) = &rest.routes else { return };
@@ -349,6 +354,9 @@ fn produce(
         Ok(j) => j,
         Err(e) => return Reply::text(400, &format!("the body is not valid JSON: {e}")),
     };
+    if depth(&json) > MAX_DEPTH {
+        return Reply::text(400, &format!("the body nests arrays and objects deeper than {MAX_DEPTH} levels"));
+    }
     let key_text = match p.key.as_ref().map(|t| render(t, params, Some(&json), None)).transpose() {
         Ok(k) => k,
         Err(e) => return Reply::text(400, &e),
@@ -374,7 +382,7 @@ fn produce(
     let topic = p.topic.value.clone();
     routes.in_flight.fetch_add(1, Ordering::SeqCst);
     let writer_slot = Slot(Arc::clone(&slot.0));
-    let spawned = std::thread::Builder::new().name("weir-route-write".to_string()).stack_size(256 << 10).spawn(move || {
+    let spawned = std::thread::Builder::new().name("weir-route-write".to_string()).stack_size(ROUTE_STACK).spawn(move || {
         let written = broker.append(&topic, partition, &[record]).and_then(|()| broker.sync());
         drop(writer_slot);
         let _ = done.send(written);
@@ -467,6 +475,16 @@ fn render(template: &Template, params: &[(&str, &str)], body: Option<&Json>, key
         }
     }
     Ok(out)
+}
+
+/// How deep arrays and objects nest in `json` (a scalar is 0). serde_json refuses more than
+/// 128 levels, so this recursion is bounded.
+fn depth(json: &Json) -> usize {
+    match json {
+        Json::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Json::Object(fields) => 1 + fields.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 fn field<'j>(json: &'j Json, path: &[String]) -> Option<&'j Json> {
