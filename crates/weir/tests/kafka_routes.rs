@@ -44,6 +44,18 @@ fn json_of(what: &str, (status, body): &(u16, String)) -> Json {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {body}"))
 }
 
+/// The background `weir run`s, killed if the test fails before stopping them.
+struct Runs(Vec<std::process::Child>);
+
+impl Drop for Runs {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 #[test]
 fn either_process_answers_a_route_for_every_key_waiting_at_the_owner() {
     let _serial = serial();
@@ -68,7 +80,7 @@ fn either_process_answers_a_route_for_every_key_waiting_at_the_owner() {
     std::fs::write(app.dir.join("routes.yaml"), routes).expect("routes");
     let config = std::fs::read_to_string(app.dir.join("ksml-runner.yaml")).expect("config");
     let ports = [free_port(), free_port()];
-    let mut children = Vec::new();
+    let mut children = Runs(Vec::new());
     for (name, port) in ["first", "second"].iter().zip(ports) {
         let with_rest = config.replacen(
             "ksml:\n",
@@ -77,14 +89,14 @@ fn either_process_answers_a_route_for_every_key_waiting_at_the_owner() {
         );
         let file = format!("{name}.yaml");
         std::fs::write(app.dir.join(&file), with_rest).expect("config");
-        children.push(app.spawn_args(name, &["run", "--routes", "routes.yaml", &file]));
+        children.0.push(app.spawn_args(name, &["run", "--routes", "routes.yaml", &file]));
     }
     let urls: Vec<String> = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
     let logs = || format!("first:\n{}\nsecond:\n{}", app.stderr_of("first"), app.stderr_of("second"));
     for url in &urls {
         let start = Instant::now();
         while get(&format!("{url}/ready")).0 != 204 {
-            for child in &mut children {
+            for child in &mut children.0 {
                 assert!(child.try_wait().ok().flatten().is_none(), "a process ended\n{}", logs());
             }
             assert!(start.elapsed() < Duration::from_secs(60), "{url} never ready\n{}", logs());
@@ -144,8 +156,8 @@ fn either_process_answers_a_route_for_every_key_waiting_at_the_owner() {
         assert_eq!(states[id], json!(if n % 2 == 0 { "VALIDATED" } else { "FAILED" }), "{id}: {states:?}");
     }
 
-    for (name, mut child) in ["first", "second"].into_iter().zip(children) {
-        interrupt(&child);
-        assert_eq!(wait(&mut child, Duration::from_secs(60), name), Some(0), "{}", logs());
+    for (name, child) in ["first", "second"].iter().zip(&mut children.0) {
+        interrupt(child);
+        assert_eq!(wait(child, Duration::from_secs(60), name), Some(0), "{}", logs());
     }
 }

@@ -72,18 +72,30 @@ fn get_later(url: String) -> std::thread::JoinHandle<(Answer, Duration)> {
     })
 }
 
-fn start(dir: &Dir, port: u16, metrics: u16) -> std::process::Child {
+/// A background `weir run`, killed if the test fails before stopping it.
+struct Run(Option<std::process::Child>);
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn start(dir: &Dir, port: u16, metrics: u16) -> Run {
     for fixture in ["routes/orders.yaml", "routes/routes.yaml", "routes/Order.avsc"] {
         dir.fixture(fixture);
     }
     dir.write("ksml-runner.yaml", &runner(port, metrics, true));
-    let child = dir.spawn_run(&["--config", "ksml-runner.yaml", "--routes", "routes.yaml"]);
+    let run = Run(Some(dir.spawn_run(&["--config", "ksml-runner.yaml", "--routes", "routes.yaml"])));
     let began = Instant::now();
     while get_ready(port) != Some(204) {
         assert!(began.elapsed() < Duration::from_secs(20), "not ready within 20 s\nstderr:\n{}", dir.read("run.stderr"));
         std::thread::sleep(Duration::from_millis(50));
     }
-    child
+    run
 }
 
 fn get_ready(port: u16) -> Option<u16> {
@@ -95,7 +107,7 @@ fn get_ready(port: u16) -> Option<u16> {
 fn ingest_and_long_polling_query_routes_answer_from_the_running_application() {
     let dir = Dir::new("routes");
     let (port, metrics) = (free_port(), free_port());
-    let child = start(&dir, port, metrics);
+    let mut run = start(&dir, port, metrics);
     let api = format!("http://127.0.0.1:{port}");
 
     // POST, then GET the Location: the order as posted.
@@ -198,6 +210,7 @@ fn ingest_and_long_polling_query_routes_answer_from_the_running_application() {
         assert!(page.contains(series), "no {series} in\n{page}");
     }
 
+    let child = run.0.take().expect("running");
     interrupt(&child);
     let (code, _, stderr) = dir.finish(child, Duration::from_secs(20));
     assert_eq!(code, Some(0), "{stderr}");
