@@ -9,6 +9,9 @@
 //! | `GET /state/windowed/{store}/all`, `/get/{key}/{timestamp}` (and `/local/…`) | [`state`] |
 //! | `GET /state/session/{store}/all`, `/get/{key}` (and `/local/…`) | [`state`] (Weir's) |
 //!
+//! With `--routes`, the routes of a routes file are served beside these ([`routes`],
+//! docs/http-routes.md).
+//!
 //! Errors as KSML's: 404 for an unknown store, 503 (with `Retry-After`) when its instances
 //! are not open yet or its tasks are moving, 400 for a key or parameter that does not fit,
 //! 500 with `text/plain` body `500: <message>`. Stores are read through the engine's
@@ -44,8 +47,8 @@ pub struct Rest {
 }
 
 impl Rest {
-    /// Answers a request: a route's on a thread of its own ([`routes`]), the API's own
-    /// paths here.
+    /// Answers a request: a route's through [`routes`] (at once, or on a thread of its own
+    /// when it waits, forwards or writes), the API's own paths here.
     pub fn handle_request(self: &Arc<Self>, request: http::Request) {
         if let Some(request) = routes::dispatch(self, request) {
             let reply = self.handle(request.method(), request.url());
