@@ -200,7 +200,8 @@ fn backward_compatible(subject: &str, latest: &RegistrySchema, new: &RegistrySch
     }
     let parse = |s: &RegistrySchema| apache_avro::Schema::parse_str(&s.text);
     let (Ok(writer), reader) = (parse(latest), parse(new)) else { return Ok(()) };
-    let reader = reader.map_err(|e| RegistryError(format!("schema registry: subject '{subject}': the new schema is not valid Avro: {e}")))?;
+    let reader =
+        reader.map_err(|e| RegistryError(format!("schema registry: subject '{subject}': the new schema is not valid Avro: {e}")))?;
     SchemaCompatibility::can_read(&writer, &reader).map_err(|e| {
         RegistryError(format!(
             "schema registry: the schema being registered is incompatible with the latest version of subject '{subject}' \
@@ -268,7 +269,9 @@ mod tests {
         // v2: a field added with a default, one removed.
         let v2 = record(r#"{"name": "id", "type": "string"}, {"name": "qty", "type": "int", "default": 1}"#);
         // v3: a field added without a default cannot be read from v2's records.
-        let v3 = record(r#"{"name": "id", "type": "string"}, {"name": "qty", "type": "int", "default": 1}, {"name": "price", "type": "double"}"#);
+        let v3 = record(
+            r#"{"name": "id", "type": "string"}, {"name": "qty", "type": "int", "default": 1}, {"name": "price", "type": "double"}"#,
+        );
         assert_eq!(r.register("orders-value", &v1).unwrap(), 1);
         assert_eq!(r.register("orders-value", &v2).unwrap(), 2);
         let err = r.register("orders-value", &v3).unwrap_err().0;
