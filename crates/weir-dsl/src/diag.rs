@@ -100,7 +100,12 @@ impl Diagnostic {
             let _ = writeln!(out, "{pad} | {}{}", " ".repeat(col - 1), "^".repeat(len));
         }
         if let Some(hint) = &self.hint {
-            let _ = writeln!(out, "  = help: {hint}");
+            // A hint of several lines (a rewritten definition) keeps its own indentation.
+            let mut lines = hint.lines();
+            let _ = writeln!(out, "  = help: {}", lines.next().unwrap_or(""));
+            for line in lines {
+                let _ = writeln!(out, "          {line}");
+            }
         }
         out
     }

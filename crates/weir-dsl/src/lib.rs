@@ -9,6 +9,7 @@
 pub mod check;
 pub mod diag;
 pub mod duration;
+pub mod guide;
 pub mod model;
 pub mod parse;
 pub mod read;

@@ -31,7 +31,11 @@ pub fn definition(cx: &mut Cx, root: &Node, namespace: &str) -> Definition {
     if root.as_map().is_none() && root.is_null() {
         return def;
     }
-    let Some(obj) = cx.obj(root, "", &shape::DEFINITION, "a KSML definition") else { return def };
+    // KSML's microservices guide writes pipelines as a list, with a `configuration:` block:
+    // explained (with the definition rewritten) instead of reported key by key.
+    let guide = crate::guide::is_guide_shape(root);
+    let extra: &[&str] = if guide { &["configuration"] } else { &[] };
+    let Some(obj) = cx.obj_except(root, "", &shape::DEFINITION, "a KSML definition", extra) else { return def };
     def.name = cx.string(&obj, "name").map(|s| s.value);
     def.version = cx.string(&obj, "version").map(|s| s.value);
     def.description = cx.string(&obj, "description").map(|s| s.value);
@@ -77,7 +81,10 @@ pub fn definition(cx: &mut Cx, root: &Node, namespace: &str) -> Definition {
             }
         }
     }
-    for (name, node) in cx.section(root, "pipelines") {
+    if guide {
+        crate::guide::explain(cx, root);
+    }
+    for (name, node) in if guide { Vec::new() } else { cx.section(root, "pipelines") } {
         let path = format!("pipelines.{}", name.value);
         if let Some(p) = pipeline(cx, &name.value, node, &path) {
             def.pipelines.insert(name.value, p);

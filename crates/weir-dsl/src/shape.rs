@@ -507,7 +507,8 @@ pub static OPS: &[OpSpec] = &[
             opt("merger", Kind::Func(FnType::Merger), "Session windows: merges two aggregates"),
             opt("adder", Kind::Func(FnType::Aggregator), "Grouped tables: adds a new value"),
             opt("subtractor", Kind::Func(FnType::Aggregator), "Grouped tables: removes an old value"),
-            req("store", Kind::Store(ANY_STORE), "Store holding the aggregates"),
+            // Required, but reported by `check`, which knows which kind of store the input needs.
+            opt("store", Kind::Store(ANY_STORE), "Store holding the aggregates (required)"),
         ]
     ),
     op!(

@@ -100,6 +100,12 @@ struct Contents {
 /// Ids start at 1 and are shared by all subjects: the same schema registered under two
 /// subjects has one id, as in Confluent's registry. Registering a schema a subject already
 /// has returns its id without adding a version.
+///
+/// A persistent registry (`weir run`'s embedded one) enforces Confluent's default
+/// compatibility rule, `BACKWARD`, on Avro subjects: a new version must be able to read what
+/// the subject's latest version wrote (a field added needs a default; removing one is fine),
+/// else the registration is refused with the reason. The in-memory one of `weir test` checks
+/// nothing, like KSML's mock registry.
 #[derive(Debug, Default)]
 pub struct MemoryRegistry {
     contents: Mutex<Contents>,
@@ -145,6 +151,11 @@ impl SchemaRegistry for MemoryRegistry {
         if let Some(id) = find(&c, subject, schema) {
             return Ok(id);
         }
+        if self.file.is_some()
+            && let Some(&latest) = c.subjects.get(subject).and_then(|v| v.last())
+        {
+            backward_compatible(subject, &c.schemas[latest as usize - 1], schema)?;
+        }
         let id = match c.schemas.iter().position(|s| s == schema) {
             Some(i) => i as u32 + 1,
             None => {
@@ -178,6 +189,25 @@ impl SchemaRegistry for MemoryRegistry {
             .cloned()
             .ok_or_else(|| RegistryError(format!("schema registry: no schema with id {id}")))
     }
+}
+
+/// Confluent's `BACKWARD` rule for Avro: `new` reads what `latest` wrote. Schemas that are not
+/// Avro, or that reference others, are not checked (their registries check them).
+fn backward_compatible(subject: &str, latest: &RegistrySchema, new: &RegistrySchema) -> Result<(), RegistryError> {
+    use apache_avro::schema_compatibility::SchemaCompatibility;
+    if latest.kind != SchemaKind::Avro || new.kind != SchemaKind::Avro || !latest.references.is_empty() || !new.references.is_empty() {
+        return Ok(());
+    }
+    let parse = |s: &RegistrySchema| apache_avro::Schema::parse_str(&s.text);
+    let (Ok(writer), reader) = (parse(latest), parse(new)) else { return Ok(()) };
+    let reader =
+        reader.map_err(|e| RegistryError(format!("schema registry: subject '{subject}': the new schema is not valid Avro: {e}")))?;
+    SchemaCompatibility::can_read(&writer, &reader).map_err(|e| {
+        RegistryError(format!(
+            "schema registry: the schema being registered is incompatible with the latest version of subject '{subject}' \
+             (compatibility BACKWARD: the new schema must read what the latest wrote): {e}"
+        ))
+    })
 }
 
 fn find(c: &Contents, subject: &str, schema: &RegistrySchema) -> Option<u32> {
@@ -219,9 +249,39 @@ mod tests {
         drop(r);
         let r = MemoryRegistry::persistent(&file).unwrap();
         assert_eq!(r.register("t-value", &avro("\"int\"")).unwrap(), 1);
-        assert_eq!(r.register("t-value", &avro("\"long\"")).unwrap(), 2);
+        assert_eq!(r.register("t-value", &avro("\"long\"")).unwrap(), 2, "int → long: a long reads an int");
+        let err = r.register("t-value", &avro("\"string\"")).unwrap_err().0;
+        assert!(err.contains("incompatible with the latest version of subject 't-value'"), "{err}");
         std::fs::write(&file, b"{not json").unwrap();
         assert!(MemoryRegistry::persistent(&file).unwrap_err().0.contains("damaged"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_embedded_registry_keeps_subjects_backward_compatible() {
+        let dir = std::env::temp_dir().join(format!("weir-registry-compat-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("schemas.json");
+        let _ = std::fs::remove_file(&file);
+        let r = MemoryRegistry::persistent(&file).unwrap();
+        let record = |fields: &str| avro(&format!(r#"{{"type": "record", "name": "Order", "fields": [{fields}]}}"#));
+        let v1 = record(r#"{"name": "id", "type": "string"}, {"name": "note", "type": "string"}"#);
+        // v2: a field added with a default, one removed.
+        let v2 = record(r#"{"name": "id", "type": "string"}, {"name": "qty", "type": "int", "default": 1}"#);
+        // v3: a field added without a default cannot be read from v2's records.
+        let v3 = record(
+            r#"{"name": "id", "type": "string"}, {"name": "qty", "type": "int", "default": 1}, {"name": "price", "type": "double"}"#,
+        );
+        assert_eq!(r.register("orders-value", &v1).unwrap(), 1);
+        assert_eq!(r.register("orders-value", &v2).unwrap(), 2);
+        let err = r.register("orders-value", &v3).unwrap_err().0;
+        assert!(err.contains("subject 'orders-value'") && err.contains("BACKWARD") && err.contains("price"), "{err}");
+        assert_eq!(r.latest("orders-value").unwrap().0, 2, "a refused schema adds no version");
+        assert_eq!(r.register("other-value", &v3).unwrap(), 3, "another subject has its own versions");
+        // The in-memory registry of `weir test` checks nothing, like KSML's mock registry.
+        let m = MemoryRegistry::new();
+        m.register("orders-value", &v2).unwrap();
+        m.register("orders-value", &v3).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -365,3 +365,46 @@ fn consume_with_a_type_reports_what_does_not_decode() {
     assert_eq!(records[2]["key"], "s3");
     assert_eq!(records[2]["value"]["timestamp"], "1700000002000", "JSON as written, not converted");
 }
+
+/// Schema evolution (`examples/schema-evolution`) on the embedded log and its registry: a
+/// producer writes orders with schema v1, then v2 (a field added with a default, one removed);
+/// an incompatible v3 (a field added without a default) is refused by the registry's BACKWARD
+/// rule with the reason, writing nothing; a pipeline reading with v2 reads both versions (v1's
+/// records with the default quantity).
+#[test]
+fn a_pipeline_reads_both_versions_and_an_incompatible_one_is_refused() {
+    let dir = Dir::new("schema-evolution");
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/schema-evolution");
+    for file in [
+        "ksml-runner.yaml",
+        "pipeline.yaml",
+        "producer-v1.yaml",
+        "producer-v2.yaml",
+        "producer-v3.yaml",
+        "orders-v1.yaml",
+        "orders-v2.yaml",
+        "orders-v3.yaml",
+        "schemas/v1/Order.avsc",
+        "schemas/v2/Order.avsc",
+        "schemas/v3/Order.avsc",
+    ] {
+        dir.write(file, &std::fs::read_to_string(example.join(file)).unwrap_or_else(|e| panic!("{file}: {e}")));
+    }
+    dir.run_ok(&["producer-v1.yaml"]);
+    dir.run_ok(&["producer-v2.yaml"]);
+    let refused = dir.run(&["producer-v3.yaml"]);
+    let stderr = common::stderr(&refused);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(stderr.contains("incompatible with the latest version of subject 'orders-value'") && stderr.contains("'price'"), "{stderr}");
+    assert_eq!(dir.consume("orders").len(), 6, "v3 wrote nothing");
+    dir.run_ok(&["ksml-runner.yaml"]);
+    // apple: v1-1 and v1-3 (quantity 1 each, v1 has none) + v2-1 (10) + v2-3 (30); pear: 1 + 20.
+    let out = dir.weir(&["topic", "consume", "product_quantities", "--from-beginning", "--value-type", "long", "--format", "json"], "");
+    common::assert_ok(&out, "consume product_quantities");
+    let latest: std::collections::BTreeMap<String, i64> = common::stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+        .map(|r| (r["key"].as_str().expect("key").to_string(), r["value"].as_i64().expect("value")))
+        .collect();
+    assert_eq!(latest, [("apple".to_string(), 42), ("pear".to_string(), 21)].into());
+}

@@ -265,3 +265,66 @@ fn a_port_that_cannot_be_bound_stops_the_start_naming_it() {
     assert!(stderr.contains("ksml.applicationServer.port"), "{stderr}");
     drop(taken);
 }
+
+/// CQRS (`examples/cqrs-read-model`): the two read models of an order event log, queried over
+/// the REST API while the application runs, equal to folding the log in plain Python
+/// (`order_events.py`'s `read_models`); a later event changes the answer.
+#[test]
+fn cqrs_read_models_are_queried_over_the_rest_api() {
+    let dir = Dir::new("rest-cqrs");
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/cqrs-read-model");
+    let rest_port = free_port();
+    dir.write(
+        "ksml-runner.yaml",
+        &format!(
+            "ksml:\n  definitions:\n    orders: {}\n  applicationServer:\n    enabled: true\n    host: 127.0.0.1\n    port: {rest_port}\n\
+             kafka:\n  application.id: cqrs-test\n  bootstrap.servers: unused:9092\n",
+            example.join("pipeline.yaml").display()
+        ),
+    );
+    let fold = |code: &str| -> Json {
+        let out = Command::new(reference::reference_python())
+            .args(["-c", &format!("import json, order_events as o\n{code}")])
+            .current_dir(&example)
+            .output()
+            .expect("python");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let events = fold("print(json.dumps([{'key': k, 'value': v} for k, v in o.event_log()]))");
+    let lines: Vec<String> = events.as_array().expect("events").iter().map(Json::to_string).collect();
+    dir.produce("order_events", &lines.join("\n"));
+    let [orders, customers] = [0, 1].map(|i| fold(&format!("print(json.dumps(o.read_models(o.event_log())[{i}]))")));
+
+    let child = dir.spawn_run(&["ksml-runner.yaml"]);
+    let api = format!("http://127.0.0.1:{rest_port}/state/keyValue");
+    eventually("the REST API listening", &dir, || std::net::TcpStream::connect(("127.0.0.1", rest_port)).is_ok());
+    let value = |store: &str, key: &str| -> Json {
+        let (status, body) = get(&format!("{api}/{store}/get/{key}"));
+        if status != 200 {
+            return Json::Null;
+        }
+        serde_json::from_str::<Json>(&body).map(|j| j["value"].clone()).unwrap_or(Json::Null)
+    };
+    eventually("customer c-2's summary as the fold gives it", &dir, || value("customer_orders", "c-2") == customers["c-2"]);
+    for (id, order) in orders.as_object().expect("orders") {
+        assert_eq!(&value("order_status", id), order, "order {id}");
+    }
+    let all: Vec<(Json, Json)> = get_json(&format!("{api}/customer_orders/all"))
+        .as_array()
+        .expect("all")
+        .iter()
+        .map(|e| (e["key"].clone(), e["value"].clone()))
+        .collect();
+    let want: Vec<(Json, Json)> = customers.as_object().expect("customers").iter().map(|(k, v)| (json!(k), v.clone())).collect();
+    assert_eq!(all, want);
+    // The write side ships o-3: the read models follow.
+    dir.produce("order_events", &json!({"key": "o-3", "value": {"type": "shipped"}}).to_string());
+    eventually("o-3 shipped in c-2's summary", &dir, || value("customer_orders", "c-2")["shipped"] == json!(1));
+    assert_eq!(value("customer_orders", "c-2"), json!({"placed": 1, "shipped": 1, "cancelled": 0, "open_total": 99}));
+    assert_eq!(value("order_status", "o-3")["status"], json!("shipped"));
+
+    interrupt(&child);
+    let (code, _, stderr) = dir.finish(child, Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{stderr}");
+}
