@@ -794,23 +794,12 @@ fn orders_example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/orders")
 }
 
-/// `weir <args>` in `dir`, with the orders example's runner config variables pointing into it.
+/// `weir <args>` in `dir`, with the orders example's runner config variables pointing into it;
+/// panics unless it succeeds.
 fn orders_weir(dir: &Dir, port: u16, args: &[&str], stdin: &str) -> std::process::Output {
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(args)
-        .current_dir(&dir.path)
-        .env("NO_COLOR", "1")
-        .env("WEIR_STATE", dir.path.join("state"))
-        .env("ORDERS_PORT", port.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start weir");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
-    let out = child.wait_with_output().expect("wait for weir");
+    let state = dir.path.join("state").to_string_lossy().into_owned();
+    let port = port.to_string();
+    let out = dir.weir_env(args, stdin, &[("WEIR_STATE", &state), ("ORDERS_PORT", &port)]);
     common::assert_ok(&out, &format!("weir {args:?}"));
     out
 }
@@ -819,12 +808,7 @@ fn orders_weir(dir: &Dir, port: u16, args: &[&str], stdin: &str) -> std::process
 fn orders_suites_pass() {
     // The per-service suites (examples/orders/tests): the original's service tests and more.
     let suites = orders_example().join("tests");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
-        .arg("test")
-        .arg(&suites)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run weir test");
+    let out = Dir::new("orders-suites").weir(&["test", &suites.to_string_lossy()], "");
     let stdout = common::stdout(&out);
     assert!(out.status.success(), "{stdout}\n{}", common::stderr(&out));
     let summary = stdout.lines().last().unwrap_or_default();
