@@ -37,12 +37,15 @@ registry_fd=""
 cleanup() {
   trap - INT TERM EXIT
   echo "run-kafka.sh: stopping" >&2
-  for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+  # One SIGTERM each: `weir run` finishes its records, commits and exits (a second signal
+  # would make it exit at once, hence each runs in its own session, out of reach of Ctrl-C).
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [ -n "$registry_fd" ]; then exec 3>&-; wait "$registry_pid" 2>/dev/null || true; fi
   if [ -n "$started_kafka" ]; then "$root/scripts/kafka.sh" stop --dir "$started_kafka" >/dev/null || true; fi
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 if [ -z "${KAFKA_BOOTSTRAP:-}" ]; then
   started_kafka="${KAFKA_DIR:-/tmp/weir-orders-kafka}"
@@ -78,7 +81,7 @@ WEIR_STATE="$STATE_DIR/seed" "$WEIR" run --until-idle --no-progress kafka/seed.y
 start() { # name, runner config, then VAR=value settings and `weir run` options, in any order
   local name=$1 config=$2 envs=() args=(); shift 2
   for a in "$@"; do case $a in *=*) envs+=("$a") ;; *) args+=("$a") ;; esac; done
-  env WEIR_STATE="$STATE_DIR/$name" "${envs[@]}" "$WEIR" run --no-progress "${args[@]}" "$config" > "$LOG_DIR/$name.log" 2>&1 &
+  setsid env WEIR_STATE="$STATE_DIR/$name" "${envs[@]}" "$WEIR" run --no-progress "${args[@]}" "$config" > "$LOG_DIR/$name.log" 2>&1 &
   pids+=($!)
   echo "  $name: pid $!, log $LOG_DIR/$name.log" >&2
 }
