@@ -908,6 +908,14 @@ fn orders_ecosystem_on_the_embedded_log() {
         .map(|r| (r["key"].to_string(), r["value"]["validationResult"].as_str().unwrap_or_default().to_string()))
         .collect();
     assert_eq!(inventory.len(), 5, "no inventory check for STOCKINGS: {inventory:?}");
+    // The reservations' changelog: one write per PASS (order 2's quantity of -1 passes and
+    // reserves -1, as in the original), none for order 4's FAIL.
+    let passes = inventory.iter().filter(|(_, result)| result == "PASS").count();
+    let changelog = consume("orders-ecosystem-reserved_stock-changelog", "long");
+    let reserved: Vec<(&str, i64)> =
+        changelog.iter().map(|r| (r["key"].as_str().unwrap_or_default(), r["value"].as_i64().unwrap_or(i64::MIN))).collect();
+    assert_eq!(passes, 4, "{inventory:?}");
+    assert_eq!(reserved, [("JUMPERS", 1), ("UNDERPANTS", -1), ("JUMPERS", 2), ("UNDERPANTS", 1)], "{changelog:?}");
     assert_eq!(validations.len(), 6 + 6 + 5, "{validations:?}");
     // One email per record of order 1 (CREATED, VALIDATED) near its payment, as the original.
     let emails = consume("emails", "json");
