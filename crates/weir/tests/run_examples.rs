@@ -926,4 +926,11 @@ fn orders_ecosystem_on_the_embedded_log() {
     let ids: Vec<&str> = platinum.iter().filter_map(|r| r["value"]["id"].as_str()).collect();
     assert_eq!(ids.iter().filter(|i| **i == "1").count(), 2, "{platinum:?}");
     assert!(platinum.iter().all(|r| r["value"]["customerLevel"] == "platinum"), "{platinum:?}");
+
+    // Restarted with no new order, nothing is processed again (the original's
+    // OrderDetailsServiceTest.shouldCorrectlyProgressOffset, for every service).
+    orders_weir(&dir, port, &run, "");
+    assert_eq!(consume("orders", "avro:Order").len(), written.len());
+    assert_eq!(consume("order-validations", "avro:OrderValidation").len(), validations.len());
+    assert_eq!(consume("emails", "json").len(), emails.len());
 }
