@@ -39,6 +39,12 @@
 //! here. Not covered by either:
 //! intermediate-tutorial/error-handling other than try-catch.
 //!
+//! Weir's own orders example (`examples/orders`, Confluent's orders microservices) is tested
+//! at the end: its `weir test` suites (one per service), `weir check` of its runner configs,
+//! and the whole ecosystem on the embedded log (orders of every kind fed as JSON, the states
+//! written back, the validations, the reservations' changelog, emails, level topics, and a
+//! restart that processes nothing again).
+//!
 //! Not runnable in KSML either: reference/operations/selectkey (its inline keyTransformer
 //! has no `resultType`, which KSML requires; `weir run` reports it like `weir check`).
 //! introduction/* are fragments (no runnable pipeline of their own).
