@@ -39,6 +39,12 @@
 //! here. Not covered by either:
 //! intermediate-tutorial/error-handling other than try-catch.
 //!
+//! Weir's own orders example (`examples/orders`, Confluent's orders microservices) is tested
+//! at the end: its `weir test` suites (one per service), `weir check` of its runner configs,
+//! and the whole ecosystem on the embedded log (orders of every kind fed as JSON, the states
+//! written back, the validations, the reservations' changelog, emails, level topics, and a
+//! restart that processes nothing again).
+//!
 //! Not runnable in KSML either: reference/operations/selectkey (its inline keyTransformer
 //! has no `resultType`, which KSML requires; `weir run` reports it like `weir check`).
 //! introduction/* are fragments (no runnable pipeline of their own).
@@ -786,4 +792,151 @@ fn data_types_struct() {
 #[test]
 fn data_types_union() {
     one_to_one("dt-union", "data-types", "union", "optional_messages", "processed_messages");
+}
+
+// ---- Weir's orders example (examples/orders) ------------------------------------------------
+
+fn orders_example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/orders")
+}
+
+/// `weir <args>` in `dir`, with the orders example's runner config variables pointing into it;
+/// panics unless it succeeds.
+fn orders_weir(dir: &Dir, port: u16, args: &[&str], stdin: &str) -> std::process::Output {
+    let state = dir.path.join("state").to_string_lossy().into_owned();
+    let port = port.to_string();
+    let out = dir.weir_env(args, stdin, &[("WEIR_STATE", &state), ("ORDERS_PORT", &port)]);
+    common::assert_ok(&out, &format!("weir {args:?}"));
+    out
+}
+
+#[test]
+fn orders_suites_pass() {
+    // The per-service suites (examples/orders/tests): the original's service tests and more.
+    let suites = orders_example().join("tests");
+    let out = Dir::new("orders-suites").weir(&["test", &suites.to_string_lossy()], "");
+    let stdout = common::stdout(&out);
+    assert!(out.status.success(), "{stdout}\n{}", common::stderr(&out));
+    let summary = stdout.lines().last().unwrap_or_default();
+    let passed: usize = summary.split(" passed").next().and_then(|n| n.trim().parse().ok()).unwrap_or(0);
+    let tests = std::fs::read_dir(&suites)
+        .expect("examples/orders/tests")
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).expect("suite"))
+        .map(|text| text.lines().filter(|l| l.starts_with("    description:")).count())
+        .sum::<usize>();
+    assert!(tests >= 16 && passed == tests, "{tests} tests in the suites, {summary}");
+}
+
+#[test]
+fn orders_runner_configs_check() {
+    let dir = Dir::new("orders-check");
+    let mut configs = vec![orders_example().join("ksml-runner.yaml")];
+    let kafka = std::fs::read_dir(orders_example().join("kafka")).expect("examples/orders/kafka");
+    configs.extend(kafka.flatten().map(|e| e.path()));
+    assert!(configs.len() >= 8, "{configs:?}");
+    for config in configs {
+        let out = orders_weir(&dir, 18894, &["check", &config.to_string_lossy()], "");
+        assert!(common::stderr(&out).contains("0 errors, 0 warnings"), "{config:?}: {}", common::stderr(&out));
+    }
+}
+
+#[test]
+fn orders_ecosystem_on_the_embedded_log() {
+    // The all-in-one runner config: a first run writes the seed data, orders fed as JSON
+    // (order-requests, through the JSON ingest) are validated or failed by the second.
+    let dir = Dir::new("orders-e2e");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let config = orders_example().join("ksml-runner.yaml").to_string_lossy().into_owned();
+    let run = ["run", "--until-idle", "--embedded", "--no-progress", config.as_str()];
+    orders_weir(&dir, port, &run, "");
+    let order = |id: u32, customer: u32, product: &str, quantity: i32, price: f64| {
+        json!({"key": id.to_string(), "value": {"id": id.to_string(), "customerId": customer, "state": "CREATED",
+               "product": product, "quantity": quantity, "price": price}})
+    };
+    let orders = [
+        order(1, 1, "JUMPERS", 1, 1.0),       // passes every check
+        order(2, 2, "UNDERPANTS", -1, 1.0),   // details: negative quantity
+        order(3, 9, "JUMPERS", 1, 2500.0),    // fraud: 2500 >= 2000
+        order(4, 4, "UNDERPANTS", 5000, 0.0), // inventory: 2000 in stock
+        order(5, 5, "STOCKINGS", 1, 1.0),     // no stock row: never validated
+        order(6, 6, "UNDERPANTS", 2, 10.0),   // passes every check
+    ];
+    let lines: String = orders.iter().map(|o| format!("{o}\n")).collect();
+    let storage = dir.path.join("state").to_string_lossy().into_owned();
+    orders_weir(&dir, port, &["topic", "--storage", &storage, "produce", "order-requests"], &lines);
+    let payment = json!({"key": "Payment:1", "value": {"id": "Payment:1", "orderId": "1", "ccy": "CZK", "amount": 1000.0}});
+    orders_weir(&dir, port, &["topic", "--storage", &storage, "produce", "payment-requests"], &format!("{payment}\n"));
+    orders_weir(&dir, port, &run, "");
+
+    let consume = |topic: &str, value_type: &str| -> Vec<Json> {
+        let args = [
+            "topic",
+            "--storage",
+            &storage,
+            "consume",
+            topic,
+            "--from-beginning",
+            "--format",
+            "json",
+            "--value-type",
+            value_type,
+            "--config",
+            &config,
+        ];
+        let out = orders_weir(&dir, port, &args, "");
+        common::stdout(&out).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
+    };
+    let written = consume("orders", "avro:Order");
+    let states: Vec<(String, String)> = written[orders.len()..]
+        .iter()
+        .map(|r| (r["value"]["id"].as_str().expect("id").to_string(), r["value"]["state"].as_str().expect("state").to_string()))
+        .collect();
+    let mut sorted = states.clone();
+    sorted.sort();
+    let expected: Vec<(String, String)> = [("1", "VALIDATED"), ("2", "FAILED"), ("3", "FAILED"), ("4", "FAILED"), ("6", "VALIDATED")]
+        .iter()
+        .map(|(i, s)| (i.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(sorted, expected, "the states written back to orders, in order: {states:?}");
+    // Each order's final record equals its CREATED one but for the state.
+    for r in &written[orders.len()..] {
+        let id: usize = r["value"]["id"].as_str().and_then(|i| i.parse().ok()).expect("id");
+        let mut created = orders[id - 1]["value"].clone();
+        created["state"] = r["value"]["state"].clone();
+        assert_eq!(r["value"], created);
+    }
+    // Reserved: order 1's jumper and order 6's two underpants (order 4 did not fit).
+    let validations = consume("order-validations", "avro:OrderValidation");
+    let inventory: Vec<(String, String)> = validations
+        .iter()
+        .filter(|r| r["value"]["checkType"] == "INVENTORY_CHECK")
+        .map(|r| (r["key"].to_string(), r["value"]["validationResult"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    assert_eq!(inventory.len(), 5, "no inventory check for STOCKINGS: {inventory:?}");
+    // The reservations' changelog: one write per PASS (order 2's quantity of -1 passes and
+    // reserves -1, as in the original), none for order 4's FAIL.
+    let passes = inventory.iter().filter(|(_, result)| result == "PASS").count();
+    let changelog = consume("orders-ecosystem-reserved_stock-changelog", "long");
+    let reserved: Vec<(&str, i64)> =
+        changelog.iter().map(|r| (r["key"].as_str().unwrap_or_default(), r["value"].as_i64().unwrap_or(i64::MIN))).collect();
+    assert_eq!(passes, 4, "{inventory:?}");
+    assert_eq!(reserved, [("JUMPERS", 1), ("UNDERPANTS", -1), ("JUMPERS", 2), ("UNDERPANTS", 1)], "{changelog:?}");
+    assert_eq!(validations.len(), 6 + 6 + 5, "{validations:?}");
+    // One email per record of order 1 (CREATED, VALIDATED) near its payment, as the original.
+    let emails = consume("emails", "json");
+    assert_eq!(emails.len(), 2, "{emails:?}");
+    assert!(emails.iter().all(|e| e["value"]["customer"]["id"] == 1 && e["value"]["payment"]["id"] == "Payment:1"), "{emails:?}");
+    // Every order record goes to its customer's level topic (customers 1..9 are seeded).
+    let platinum = consume("platinum", "avro:OrderEnriched");
+    let ids: Vec<&str> = platinum.iter().filter_map(|r| r["value"]["id"].as_str()).collect();
+    assert_eq!(ids.iter().filter(|i| **i == "1").count(), 2, "{platinum:?}");
+    assert!(platinum.iter().all(|r| r["value"]["customerLevel"] == "platinum"), "{platinum:?}");
+
+    // Restarted with no new order, nothing is processed again (the original's
+    // OrderDetailsServiceTest.shouldCorrectlyProgressOffset, for every service).
+    orders_weir(&dir, port, &run, "");
+    assert_eq!(consume("orders", "avro:Order").len(), written.len());
+    assert_eq!(consume("order-validations", "avro:OrderValidation").len(), validations.len());
+    assert_eq!(consume("emails", "json").len(), emails.len());
 }

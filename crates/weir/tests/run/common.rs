@@ -61,7 +61,14 @@ impl Dir {
 
     /// Runs `weir <args>` with `stdin`, to completion.
     pub fn weir(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start weir");
+        self.weir_env(args, stdin, &[])
+    }
+
+    /// Runs `weir <args>` with `stdin` and these environment variables, to completion.
+    pub fn weir_env(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+        let mut command = self.command(args);
+        command.envs(env.iter().copied());
+        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start weir");
         child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
         child.wait_with_output().expect("wait for weir")
     }
