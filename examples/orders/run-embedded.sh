@@ -12,9 +12,10 @@ cd "$here"
 
 if [ -z "${WEIR:-}" ]; then
   if command -v weir >/dev/null; then WEIR=weir
-  elif [ -x ../../target/release/weir ]; then WEIR="$here/../../target/release/weir"
-  elif [ -x ../../target/debug/weir ]; then WEIR="$here/../../target/debug/weir"
-  else echo "run-embedded.sh: no weir binary: build it (cargo build -p weir) or set WEIR" >&2; exit 1
+  else
+    # the project's own build, brought up to date (a no-op when it is)
+    (cd "$here/../.." && cargo build --release -q -p weir) || { echo "run-embedded.sh: cannot build weir; set WEIR" >&2; exit 1; }
+    WEIR="$here/../../target/release/weir"
   fi
 fi
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

@@ -21,9 +21,10 @@ cd "$here"
 
 if [ -z "${WEIR:-}" ]; then
   if command -v weir >/dev/null; then WEIR=weir
-  elif [ -x "$root/target/release/weir" ]; then WEIR="$root/target/release/weir"
-  elif [ -x "$root/target/debug/weir" ]; then WEIR="$root/target/debug/weir"
-  else echo "run-kafka.sh: no weir binary: build it (cargo build -p weir) or set WEIR" >&2; exit 1
+  else
+    # the project's own build, brought up to date (a no-op when it is)
+    (cd "$root" && cargo build --release -q -p weir) || { echo "run-kafka.sh: cannot build weir; set WEIR" >&2; exit 1; }
+    WEIR="$root/target/release/weir"
   fi
 fi
 LOG_DIR="${LOG_DIR:-/tmp/weir-orders-logs}"
