@@ -91,6 +91,7 @@ impl ClientProperties {
 const STREAMS: &str = "a Kafka Streams setting: the application handles it, the Kafka client does not";
 const JAVA_ONLY: &str = "a Java client setting librdkafka has no equivalent for";
 const OWNED: &str = "set by the adapter itself (see docs/kafka.md)";
+const SERDE: &str = "a schema registry (serde) setting: Weir's registry notations read it (docs/registries.md), the Kafka client does not";
 const JKS: &str = "librdkafka reads PEM files (ssl.ca.location) or PKCS#12 keystores, not JKS truststores";
 
 /// Kafka Streams' own settings (`StreamsConfig`), never given to a client.
@@ -404,6 +405,24 @@ pub fn is_streams_setting(key: &str) -> bool {
     drop_reason(route(key).1) == Some(STREAMS)
 }
 
+/// Settings of Confluent's and Apicurio's serializers (the registry's address and
+/// credentials, subject strategies, auto-registration), which Kafka Streams applications keep
+/// in their properties beside the clients' and which Weir's registry notations read.
+fn is_serde_setting(key: &str) -> bool {
+    const PREFIXES: &[&str] = &["schema.registry.", "basic.auth.", "bearer.auth.", "apicurio.", "avro.", "json.", "protobuf."];
+    const KEYS: &[&str] = &[
+        "auto.register.schemas",
+        "use.latest.version",
+        "latest.compatibility.strict",
+        "normalize.schemas",
+        "key.subject.name.strategy",
+        "value.subject.name.strategy",
+        "specific.avro.reader",
+        "use.schema.id",
+    ];
+    KEYS.contains(&key) || PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
 /// Why a property (without its client prefix) is dropped, if it is.
 fn drop_reason(key: &str) -> Option<&'static str> {
     if STREAMS_KEYS.contains(&key)
@@ -414,6 +433,8 @@ fn drop_reason(key: &str) -> Option<&'static str> {
         || key.starts_with("internal.")
     {
         Some(STREAMS)
+    } else if is_serde_setting(key) {
+        Some(SERDE)
     } else if OWNED_KEYS.contains(&key) {
         Some(OWNED)
     } else if JAVA_ONLY_KEYS.contains(&key) || key.ends_with(".class") || key.ends_with(".classes") {
@@ -462,6 +483,26 @@ mod tests {
 
     fn config(props: &[(&str, &str)]) -> KafkaConfig {
         KafkaConfig::from_properties(props.iter().map(|(k, v)| (*k, *v))).expect("config")
+    }
+
+    #[test]
+    fn registry_settings_are_not_given_to_the_client() {
+        let c = config(&[
+            ("bootstrap.servers", "b:9092"),
+            ("schema.registry.url", "http://localhost:8081"),
+            ("basic.auth.user.info", "u:p"),
+            ("auto.register.schemas", "false"),
+        ]);
+        let p = c.client_properties();
+        assert!(
+            p.producer.iter().chain(&p.consumer).all(|(k, _)| !k.contains("schema") && !k.contains("auth") && !k.contains("register")),
+            "{p:?}"
+        );
+        assert_eq!(
+            p.dropped.iter().map(|d| d.key.as_str()).collect::<Vec<_>>(),
+            ["schema.registry.url", "basic.auth.user.info", "auto.register.schemas"]
+        );
+        assert!(p.dropped.iter().all(|d| d.reason == SERDE));
     }
 
     #[test]
