@@ -16,6 +16,8 @@ pub enum MetricKind {
     Counter,
     Meter,
     Timer,
+    /// A value that goes up and down (Weir's toolkit: a circuit's state).
+    Gauge,
 }
 
 impl MetricKind {
@@ -24,6 +26,7 @@ impl MetricKind {
             MetricKind::Counter => "counter",
             MetricKind::Meter => "meter",
             MetricKind::Timer => "timer",
+            MetricKind::Gauge => "gauge",
         }
     }
 }
@@ -53,6 +56,10 @@ pub enum MetricValue {
         min_ns: u64,
         max_ns: u64,
     },
+    /// The last value set.
+    Gauge {
+        value: i64,
+    },
 }
 
 #[derive(Debug)]
@@ -60,6 +67,7 @@ enum State {
     Counter(u64),
     Meter { count: u64, since: Instant },
     Timer { count: u64, sum_ns: u128, min_ns: u64, max_ns: u64 },
+    Gauge(i64),
 }
 
 #[derive(Debug, Default)]
@@ -84,6 +92,7 @@ impl Registry {
             MetricKind::Counter => State::Counter(0),
             MetricKind::Meter => State::Meter { count: 0, since: Instant::now() },
             MetricKind::Timer => State::Timer { count: 0, sum_ns: 0, min_ns: u64::MAX, max_ns: 0 },
+            MetricKind::Gauge => State::Gauge(0),
         })
     }
 
@@ -99,7 +108,16 @@ impl Registry {
         self.with(|m| match Self::entry(m, id) {
             State::Counter(c) => *c = c.saturating_add(n),
             State::Meter { count, .. } => *count = count.saturating_add(n),
-            State::Timer { .. } => {}
+            State::Timer { .. } | State::Gauge(_) => {}
+        });
+    }
+
+    /// Sets a gauge.
+    pub fn set(&self, id: MetricId, value: i64) {
+        self.with(|m| {
+            if let State::Gauge(g) = Self::entry(m, id) {
+                *g = value;
+            }
         });
     }
 
@@ -139,6 +157,7 @@ impl Registry {
                             min_ns: if *count == 0 { 0 } else { *min_ns },
                             max_ns: *max_ns,
                         },
+                        State::Gauge(g) => MetricValue::Gauge { value: *g },
                     };
                     (id.clone(), value)
                 })
@@ -165,11 +184,14 @@ mod tests {
         r.add(id(MetricKind::Meter, "rate"), 5);
         r.record(id(MetricKind::Timer, "t"), 10);
         r.record(id(MetricKind::Timer, "t"), 30);
+        r.set(id(MetricKind::Gauge, "g"), 2);
+        r.set(id(MetricKind::Gauge, "g"), 1);
         let snap = r.snapshot();
         assert_eq!(snap[0].1, MetricValue::Counter { count: 3 });
         assert!(matches!(snap[1].1, MetricValue::Meter { count: 5, .. }));
         assert_eq!(snap[2].1, MetricValue::Timer { count: 2, sum_ns: 40, min_ns: 10, max_ns: 30 });
+        assert_eq!(snap[3].1, MetricValue::Gauge { value: 1 });
         r.remove(&id(MetricKind::Counter, "seen"));
-        assert_eq!(r.snapshot().len(), 2);
+        assert_eq!(r.snapshot().len(), 3);
     }
 }

@@ -1,0 +1,214 @@
+//! Weir's resilience toolkit (`import weir`, docs/external-systems.md) end to end: `weir run`
+//! enriching records through `weir.http.Client` against the test service
+//! (scripts/testsvc.py), which each test starts on a loopback port and stops.
+//!
+//! - a service failing 30 % of its calls loses no record: each is enriched (after retries)
+//!   or dead-lettered with the call's endpoint, attempts and cause in its headers;
+//! - a service that goes down opens the circuit after the configured number of failures,
+//!   records then take the fallback path at once, and when the service returns a probe
+//!   closes the circuit again and records are enriched again.
+
+#[path = "run/common.rs"]
+mod common;
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use common::Dir;
+use serde_json::Value as Json;
+
+/// The test service, stopped (and its process reaped) when dropped.
+struct Service {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+    url: String,
+}
+
+impl Service {
+    fn start(args: &[&str]) -> Service {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/testsvc.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start scripts/testsvc.py");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = lines.recv_timeout(Duration::from_secs(20)).expect("the test service says where it listens");
+        let address = first.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+        Service { child, stdin, lines, url: format!("http://{address}") }
+    }
+
+    /// Sends a command (`down`, `up`, `stats`); returns the stats it answers with.
+    fn command(&mut self, command: &str) -> Json {
+        writeln!(self.stdin, "{command}").expect("write to the test service");
+        let line = self.lines.recv_timeout(Duration::from_secs(20)).expect("the test service answers");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"))
+    }
+
+    fn requests(&mut self) -> u64 {
+        self.command("stats")["requests"].as_u64().expect("requests")
+    }
+
+    /// Waits until the service has served `more` requests more than now.
+    fn wait_for_requests(&mut self, more: u64) {
+        let target = self.requests() + more;
+        let start = Instant::now();
+        while self.requests() < target {
+            assert!(start.elapsed() < Duration::from_secs(30), "the service got no {more} more requests in 30 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory with the enrich definition calling `service` with `policies` (Python keyword
+/// arguments of `weir.http.Client`), and a runner config sending process errors to `dlq`.
+fn setup(name: &str, service: &Service, policies: &str, producer: bool) -> Dir {
+    let dir = Dir::new(name);
+    let text = std::fs::read_to_string(common::fixture_path("external/enrich.yaml")).expect("fixture");
+    dir.write("enrich.yaml", &text.replace("SERVICE_URL", &service.url).replace("POLICIES", policies));
+    let mut definitions = "    enrich: enrich.yaml\n".to_string();
+    if producer {
+        dir.fixture("external/ticking.yaml");
+        definitions.push_str("    ticking: ticking.yaml\n");
+    }
+    dir.write(
+        "ksml-runner.yaml",
+        &format!(
+            "ksml:\n  definitions:\n{definitions}  pythonContext:\n    allowHostSocketAccess: true\n  errorHandling:\n    process:\n      \
+             handler: continueOnFail\n      deadLetterTopic: dlq\n      log: false\nkafka:\n  application.id: external-test\n  \
+             bootstrap.servers: unused:9092\n"
+        ),
+    );
+    dir
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(30), "no {what} within 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn header<'a>(record: &'a Json, name: &str) -> &'a str {
+    record["headers"][name].as_str().unwrap_or_else(|| panic!("no header {name}: {record}"))
+}
+
+#[test]
+fn a_flaky_service_loses_no_record() {
+    let service = Service::start(&["--fail-rate", "0.3", "--seed", "7"]);
+    let dir = setup("flaky", &service, "retry=weir.Retry(attempts=2, backoff=0.001, max_backoff=0.01)", false);
+    let total = 300;
+    let input: String = (0..total).map(|n| format!("{{\"key\": \"k{n}\", \"value\": {{\"n\": {n}, \"item\": {}}}}}\n", n % 10)).collect();
+    dir.produce("orders", &input);
+    dir.run_ok(&["ksml-runner.yaml"]);
+
+    let enriched = dir.values("enriched");
+    let dead = dir.consume("dlq");
+    // 30 % of attempts fail: 9 % of the records fail twice (27 expected of 300).
+    assert!((5..=60).contains(&dead.len()), "{} dead letters of {total}", dead.len());
+    let mut seen: Vec<i64> = enriched.iter().map(|v| v["n"].as_i64().expect("n")).collect();
+    for v in &enriched {
+        let item = v["item"].as_i64().expect("item");
+        assert_eq!((v["source"].as_str(), v["name"].as_str()), (Some("service"), Some(format!("item-{item}").as_str())), "{v}");
+    }
+    for d in &dead {
+        assert_eq!(header(d, "weir.error.call.endpoint"), "items");
+        assert_eq!(header(d, "weir.error.call.attempts"), "2");
+        let cause = header(d, "weir.error.call.cause");
+        assert!(cause.contains("HTTP 503") && cause.contains("/items/"), "{cause}");
+        let message = header(d, "weir.error.message");
+        assert!(message.starts_with("CallFailed: call to 'items' failed after 2 attempts"), "{message}");
+        assert_eq!(header(d, "weir.error.function"), "enrich.enrich");
+        seen.push(d["value"]["n"].as_i64().expect("n"));
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (0..total).collect::<Vec<_>>(), "each record enriched or dead-lettered, once");
+}
+
+#[test]
+fn the_circuit_opens_when_the_service_goes_down_and_closes_when_it_returns() {
+    let mut service = Service::start(&[]);
+    let dir =
+        setup("circuit", &service, "retry=weir.Retry(attempts=1), breaker=weir.Breaker(failures=3, window=30, reset_after=0.3)", true);
+    let run = dir.spawn_run(&["ksml-runner.yaml"]);
+    service.wait_for_requests(10);
+    service.command("down");
+    let went_down = Instant::now();
+    // Down for at least a second, and until records took the fallback path (reading the
+    // topic while `weir run` runs goes through its socket).
+    let fallbacks = || dir.values("enriched").iter().filter(|v| v["source"] == "fallback").count();
+    std::thread::sleep(Duration::from_secs(1));
+    wait_until("10 fallbacks", || fallbacks() >= 10);
+    service.command("up");
+    let down_for = went_down.elapsed().as_secs_f64();
+    service.wait_for_requests(10);
+    common::interrupt(&run);
+    let (code, out, err) = dir.finish(run, Duration::from_secs(30));
+    assert_eq!(code, Some(0), "weir run\nstdout:\n{out}\nstderr:\n{err}");
+
+    // Every generated record, in order: enriched, fallback, or dead-lettered.
+    let mut records: Vec<(i64, String, String)> = dir
+        .values("enriched")
+        .iter()
+        .map(|v| {
+            (
+                v["n"].as_i64().expect("n"),
+                v["source"].as_str().expect("source").to_string(),
+                v["circuit"].as_str().expect("circuit").to_string(),
+            )
+        })
+        .collect();
+    for d in dir.consume("dlq") {
+        assert_eq!(header(&d, "weir.error.call.endpoint"), "items");
+        assert_eq!(header(&d, "weir.error.call.attempts"), "1");
+        let cause = header(&d, "weir.error.call.cause");
+        // Refused; a call under way when it went down sees its connection end.
+        assert!(["Connection refused", "RemoteDisconnected", "ConnectionResetError"].iter().any(|c| cause.contains(c)), "{cause}");
+        records.push((d["value"]["n"].as_i64().expect("n"), "failed".to_string(), String::new()));
+    }
+    records.sort();
+    let ns: Vec<i64> = records.iter().map(|r| r.0).collect();
+    assert_eq!(ns, (0..records.len() as i64).collect::<Vec<_>>(), "no record lost or doubled");
+    let sources: Vec<&str> = records.iter().map(|r| r.1.as_str()).collect();
+    let summary: String = sources.iter().map(|s| &s[..1]).collect();
+
+    // Up: enriched, circuit closed. Down: exactly `failures` calls fail, then the circuit is open.
+    let first_down = sources.iter().position(|s| *s != "service").expect("the service went down");
+    assert!(first_down >= 10, "{summary}");
+    assert!(records[..first_down].iter().all(|r| r.2 == "closed"), "{summary}");
+    assert_eq!(sources[first_down..first_down + 4], ["failed", "failed", "failed", "fallback"], "{summary}");
+    // While down: fallbacks (circuit open), and every reset_after one probe that fails.
+    let back = first_down + sources[first_down..].iter().position(|s| *s == "service").expect("the service came back");
+    let fallbacks = sources[first_down..back].iter().filter(|s| **s == "fallback").count();
+    let probes = sources[first_down + 3..back].iter().filter(|s| **s == "failed").count();
+    assert!(fallbacks >= 10, "processing goes on while the circuit is open: {summary}");
+    assert!(records[first_down..back].iter().filter(|r| r.1 == "fallback").all(|r| r.2 == "open"), "{summary}");
+    // A probe at most every 0.3 s while down.
+    assert!(probes >= 1 && probes <= (down_for / 0.3) as usize + 2, "{probes} probes in {down_for} s: {summary}");
+    // Back: the probe succeeds, closes the circuit, and everything after is enriched.
+    assert!(sources[back..].iter().all(|s| *s == "service") && sources.len() - back >= 10, "{summary}");
+    assert!(records[back..].iter().all(|r| r.2 == "closed"), "{summary}");
+}
