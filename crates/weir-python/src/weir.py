@@ -29,6 +29,7 @@ import http.client as _http_client
 import inspect as _inspect
 import json as _json
 import random as _random
+import socket as _socket
 import sys as _sys
 import time as _time
 import types as _types
@@ -546,6 +547,26 @@ class _TransientStatus(HttpError):
 _DEFAULT_TIMEOUT = 10.0
 
 
+def _no_delay(conn):
+    # Small requests and answers: sent at once rather than held back by Nagle's algorithm.
+    try:
+        conn.sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):
+        pass
+
+
+class _HTTPConnection(_http_client.HTTPConnection):
+    def connect(self):
+        super().connect()
+        _no_delay(self)
+
+
+class _HTTPSConnection(_http_client.HTTPSConnection):
+    def connect(self):
+        super().connect()
+        _no_delay(self)
+
+
 class Client:
     """An HTTP client for one endpoint (`name` tags its metrics and failures) at `base_url`
     (http or https), with the toolkit's policies. Connections are kept alive and reused (at
@@ -586,9 +607,8 @@ class Client:
         return self._new_connection(), False
 
     def _new_connection(self):
-        if self._https:
-            return _http_client.HTTPSConnection(self._host, self._port, timeout=self.timeout)
-        return _http_client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+        kind = _HTTPSConnection if self._https else _HTTPConnection
+        return kind(self._host, self._port, timeout=self.timeout)
 
     def _keep(self, conn):
         with self._idle_lock:
