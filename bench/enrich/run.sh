@@ -14,20 +14,20 @@
 #
 #   WEIR_BIN=target/debug/weir bench/enrich/run.sh     # without WEIR_BIN: a release build first
 #
-# Environment: N (1000), LATENCY_MS (5), PARTITIONS (8), THREADS (8), ROUNDS (3), CALLS (1000),
-# TURNS (5), PYTHON (python3), WEIR_BIN, WEIR_BENCH_DIR (kept if given).
+# Environment: N (2000), LATENCY_MS (5), PARTITIONS (8), THREADS (8), ROUNDS (3), CALLS (100),
+# TURNS (30), PYTHON (python3), WEIR_BIN, WEIR_BENCH_DIR (kept if given).
 set -euo pipefail
 # shellcheck source=bench/common.sh
 source "$(dirname "$0")/../common.sh"
 bench_setup weir-bench-enrich
 HERE=$BENCH/enrich
-N=${N:-1000}
+N=${N:-2000}
 LATENCY_MS=${LATENCY_MS:-5}
 PARTITIONS=${PARTITIONS:-8}
 THREADS=${THREADS:-8}
 ROUNDS=${ROUNDS:-3}
-CALLS=${CALLS:-1000}
-TURNS=${TURNS:-5}
+CALLS=${CALLS:-100}
+TURNS=${TURNS:-30}
 PYTHON=${PYTHON:-python3}
 
 # The service: stops when its stdin (this script's coprocess pipe) closes.
@@ -129,6 +129,7 @@ echo "{\"key\": \"go\", \"value\": {\"calls\": $CALLS, \"turns\": $TURNS}}" | "$
 "$WEIR" topic consume measured --from-beginning --format json --storage "$dir/state" | "$PYTHON" -c "
 import json, sys
 v = json.loads(sys.stdin.readline())['value']
-print(f\"  bare http.client call: {v['bare_us']:7.1f} us   (turns: {', '.join(f'{x:.0f}' for x in v['bare_turns'])})\")
-print(f\"  weir.http.Client call: {v['toolkit_us']:7.1f} us   (turns: {', '.join(f'{x:.0f}' for x in v['toolkit_turns'])})\")
+q = lambda xs: f'{sorted(xs)[len(xs) // 4]:.0f} to {sorted(xs)[3 * len(xs) // 4]:.0f}'
+print(f\"  bare http.client call: {v['bare_us']:7.1f} us   (turns' interquartile range: {q(v['bare_turns'])})\")
+print(f\"  weir.http.Client call: {v['toolkit_us']:7.1f} us   (turns' interquartile range: {q(v['toolkit_turns'])})\")
 print(f\"  the policies' cost:    {v['toolkit_us'] - v['bare_us']:7.1f} us per call ({v['toolkit_us'] / v['bare_us']:.2f}x the bare call)\")"

@@ -411,8 +411,8 @@ class _Policy:
 class guard:
     """The policies around any callable: `weir.guard("db", retry=weir.Retry(3))(query)` or as
     a decorator, `@weir.guard("db", ...)`. Exceptions of the `transient` classes (default:
-    `OSError`, which includes connection errors and timeouts) are retried and count against
-    the breaker; others fail at once (`CallFailed`). With `cache`, results are kept by the
+    `OSError`, which includes connection errors and timeouts; never `PermissionError`) are
+    retried and count against the breaker; others fail at once (`CallFailed`). With `cache`, results are kept by the
     call's arguments (calls with unhashable arguments are not cached). With `timeout`, the
     callable must take a `timeout` keyword: it gets the seconds it may take (Python cannot
     stop a blocking call from outside; the callable passes it on, e.g. to its driver)."""
@@ -438,6 +438,8 @@ class guard:
         return self._policy.circuit_state()
 
     def _is_transient(self, e):
+        if isinstance(e, PermissionError):
+            return False  # the sandbox (pythonContext) said no: retrying will not change that
         t = self._transient
         return isinstance(e, t) if isinstance(t, tuple) else bool(t(e))
 
@@ -647,6 +649,10 @@ class Client:
                     conn, reused = self._new_connection(), False
                     continue
                 raise _Transient(e) from None
+            except PermissionError as e:
+                # The sandbox (pythonContext) said no: retrying will not change that.
+                conn.close()
+                raise _Permanent(e) from None
             except (OSError, _http_client.HTTPException) as e:
                 conn.close()
                 raise _Transient(e) from None

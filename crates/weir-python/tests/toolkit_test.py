@@ -58,6 +58,14 @@ except weir.CallFailed as e:
 else:
     raise AssertionError("no CallFailed")
 
+calls.clear()
+try:
+    g(1, 1, PermissionError("denied by the sandbox"))  # an OSError, yet never transient
+except weir.CallFailed as e:
+    assert e.attempts == 1 and len(calls) == 1, (e.attempts, calls)
+else:
+    raise AssertionError("no CallFailed")
+
 # guard(timeout=) hands the callable its budget, and refuses one that cannot take it.
 assert weir.guard("t", timeout=2.5)(lambda timeout: timeout)() == 2.5
 try:

@@ -10,6 +10,8 @@
 
 #[path = "run/common.rs"]
 mod common;
+#[path = "registry/common.rs"]
+mod reference;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -83,8 +85,9 @@ impl Drop for Service {
 }
 
 /// A directory with the enrich definition calling `service` with `policies` (Python keyword
-/// arguments of `weir.http.Client`), and a runner config sending process errors to `dlq`.
-fn setup(name: &str, service: &Service, policies: &str, producer: bool) -> Dir {
+/// arguments of `weir.http.Client`), and a runner config sending process errors to `dlq`
+/// (with `ksml`, more of its `ksml` section).
+fn setup(name: &str, service: &Service, policies: &str, producer: bool, ksml: &str) -> Dir {
     let dir = Dir::new(name);
     let text = std::fs::read_to_string(common::fixture_path("external/enrich.yaml")).expect("fixture");
     dir.write("enrich.yaml", &text.replace("SERVICE_URL", &service.url).replace("POLICIES", policies));
@@ -96,7 +99,7 @@ fn setup(name: &str, service: &Service, policies: &str, producer: bool) -> Dir {
     dir.write(
         "ksml-runner.yaml",
         &format!(
-            "ksml:\n  definitions:\n{definitions}  pythonContext:\n    allowHostSocketAccess: true\n  errorHandling:\n    process:\n      \
+            "ksml:\n{ksml}  definitions:\n{definitions}  pythonContext:\n    allowHostSocketAccess: true\n  errorHandling:\n    process:\n      \
              handler: continueOnFail\n      deadLetterTopic: dlq\n      log: false\nkafka:\n  application.id: external-test\n  \
              bootstrap.servers: unused:9092\n"
         ),
@@ -119,7 +122,7 @@ fn header<'a>(record: &'a Json, name: &str) -> &'a str {
 #[test]
 fn a_flaky_service_loses_no_record() {
     let service = Service::start(&["--fail-rate", "0.3", "--seed", "7"]);
-    let dir = setup("flaky", &service, "retry=weir.Retry(attempts=2, backoff=0.001, max_backoff=0.01)", false);
+    let dir = setup("flaky", &service, "retry=weir.Retry(attempts=2, backoff=0.001, max_backoff=0.01)", false, "");
     let total = 300;
     let input: String = (0..total).map(|n| format!("{{\"key\": \"k{n}\", \"value\": {{\"n\": {n}, \"item\": {}}}}}\n", n % 10)).collect();
     dir.produce("orders", &input);
@@ -151,8 +154,14 @@ fn a_flaky_service_loses_no_record() {
 #[test]
 fn the_circuit_opens_when_the_service_goes_down_and_closes_when_it_returns() {
     let mut service = Service::start(&[]);
-    let dir =
-        setup("circuit", &service, "retry=weir.Retry(attempts=1), breaker=weir.Breaker(failures=3, window=30, reset_after=0.3)", true);
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port");
+    let dir = setup(
+        "circuit",
+        &service,
+        "retry=weir.Retry(attempts=1), breaker=weir.Breaker(failures=3, window=30, reset_after=0.3)",
+        true,
+        &format!("  prometheus:\n    enabled: true\n    host: 127.0.0.1\n    port: {metrics_port}\n"),
+    );
     let run = dir.spawn_run(&["ksml-runner.yaml"]);
     service.wait_for_requests(10);
     service.command("down");
@@ -165,6 +174,7 @@ fn the_circuit_opens_when_the_service_goes_down_and_closes_when_it_returns() {
     service.command("up");
     let down_for = went_down.elapsed().as_secs_f64();
     service.wait_for_requests(10);
+    let metrics = scrape(&dir, &format!("http://127.0.0.1:{metrics_port}/metrics"));
     common::interrupt(&run);
     let (code, out, err) = dir.finish(run, Duration::from_secs(30));
     assert_eq!(code, Some(0), "weir run\nstdout:\n{out}\nstderr:\n{err}");
@@ -211,4 +221,45 @@ fn the_circuit_opens_when_the_service_goes_down_and_closes_when_it_returns() {
     // Back: the probe succeeds, closes the circuit, and everything after is enriched.
     assert!(sources[back..].iter().all(|s| *s == "service") && sources.len() - back >= 10, "{summary}");
     assert!(records[back..].iter().all(|r| r.2 == "closed"), "{summary}");
+
+    // The metrics page, as Prometheus reads it (scraped while running, once the service was
+    // back), tagged with the endpoint.
+    let get = |name: &str, custom: &str, extra: &[(&str, &str)]| {
+        metrics
+            .iter()
+            .find(|(n, labels, _)| {
+                n == name && labels["custom_name"] == custom && labels["endpoint"] == "items" && extra.iter().all(|(k, v)| labels[*k] == *v)
+            })
+            .map(|s| s.2)
+            .unwrap_or_else(|| panic!("no {name} {custom} {extra:?} in {metrics:?}"))
+    };
+    let counter = "ksml_user_defined_counter_count";
+    let calls = |outcome: &str| get(counter, "weir_calls", &[("outcome", outcome)]) as usize;
+    let count = |source: &str| sources.iter().filter(|s| **s == source).count();
+    assert!(calls("success") >= 20 && calls("success") <= count("service"), "{summary} {metrics:?}");
+    // Every failure and rejection happened before the service came back.
+    assert_eq!((calls("failure"), calls("rejected")), (count("failed"), count("fallback")), "{summary} {metrics:?}");
+    assert!(get(counter, "weir_circuit_opened", &[]) >= 2.0, "opened, and again after each failed probe: {metrics:?}");
+    assert_eq!(get("ksml_user_defined_gauge_value", "weir_circuit_state", &[]), 0.0, "closed again");
+    let timed = get("ksml_user_defined_timer_count", "weir_call_latency", &[]);
+    let total_ms = get("ksml_user_defined_timer_sum", "weir_call_latency", &[]);
+    assert!(timed >= (calls("success") + calls("failure")) as f64 && total_ms > 0.0 && total_ms / timed < 2000.0, "{metrics:?}");
+}
+
+/// The samples of the metrics page at `url` as Prometheus' Python client parses it (its
+/// OpenMetrics parser): `(name, labels, value)`. The page is kept in `dir` (metrics.txt).
+fn scrape(dir: &Dir, url: &str) -> Vec<(String, Json, f64)> {
+    const PARSE: &str = r#"
+import json, sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+page = open(sys.argv[1]).read()
+print(json.dumps([[s.name, s.labels, s.value] for f in text_string_to_metric_families(page) for s in f.samples]))
+"#;
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let page = agent.get(url).call().and_then(|mut r| r.body_mut().read_to_string()).unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    dir.write("metrics.txt", &page);
+    let out =
+        Command::new(reference::reference_python()).args(["-c", PARSE]).arg(dir.path.join("metrics.txt")).output().expect("run python");
+    assert!(out.status.success(), "prometheus_client cannot parse the page:\n{}\n{page}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("samples")
 }
