@@ -394,10 +394,15 @@ class _Policy:
                     if pause > 0:
                         _sleep(pause)
                     continue
+                except BaseException:
+                    # Not the endpoint's doing (a bug, an interrupt): a probe gives back its slot.
+                    if circuit is not None:
+                        circuit.release_probe()
+                    raise
                 if circuit is not None:
                     circuit.record(True)
                 _metric("counter", "weir_calls", self.outcome_tags["success"], "add", 1)
-                if cache is not None and cache_key is not None and getattr(result, "cacheable", True):
+                if cache is not None and cache_key is not None and (result.ok if isinstance(result, Response) else True):
                     cache.put(cache_key, result)
                 return result
         finally:
@@ -412,8 +417,9 @@ class guard:
     """The policies around any callable: `weir.guard("db", retry=weir.Retry(3))(query)` or as
     a decorator, `@weir.guard("db", ...)`. Exceptions of the `transient` classes (default:
     `OSError`, which includes connection errors and timeouts; never `PermissionError`) are
-    retried and count against the breaker; others fail at once (`CallFailed`). With `cache`, results are kept by the
-    call's arguments (calls with unhashable arguments are not cached). With `timeout`, the
+    retried and count against the breaker; others fail at once (`CallFailed`). With `cache`,
+    results are kept by the call's arguments (calls with unhashable arguments are not
+    cached). With `timeout`, the
     callable must take a `timeout` keyword: it gets the seconds it may take (Python cannot
     stop a blocking call from outside; the callable passes it on, e.g. to its driver)."""
 
@@ -504,10 +510,6 @@ class Response:
     @property
     def ok(self):
         return 200 <= self.status < 300
-
-    @property
-    def cacheable(self):
-        return self.ok
 
     @property
     def text(self):

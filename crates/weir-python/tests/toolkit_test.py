@@ -166,6 +166,26 @@ assert probe.admit() is None and probe.admit() == 0.0
 probe.record(True)
 assert probe.current() == "closed" and probe.admit() is None
 
+# A probe that ends without an outcome (an interrupt) gives its slot back.
+interrupted = [True]
+
+
+def interruptible():
+    if interrupted[0]:
+        interrupted[0] = False
+        raise KeyboardInterrupt
+    return "answered"
+
+
+k = weir.guard("k", breaker=weir.Breaker(failures=1, reset_after=1))(interruptible)
+k._policy.circuit.record(False)
+now[0] += 1
+try:
+    k()
+except KeyboardInterrupt:
+    pass
+assert k.circuit_state() == "half_open" and k() == "answered" and k.circuit_state() == "closed"
+
 # threshold: failures must also be that share of the window's attempts.
 t = weir._Circuit("t", weir.Breaker(failures=2, window=60, threshold=0.5), {"endpoint": "t"})
 for ok in (True, True, True, False, False):
