@@ -6,7 +6,8 @@
 //!   or dead-lettered with the call's endpoint, attempts and cause in its headers;
 //! - a service that goes down opens the circuit after the configured number of failures,
 //!   records then take the fallback path at once, and when the service returns a probe
-//!   closes the circuit again and records are enriched again.
+//!   closes the circuit again and records are enriched again; the metrics page counts it all;
+//! - examples/api-enrichment runs unchanged against it.
 
 #[path = "run/common.rs"]
 mod common;
@@ -262,4 +263,45 @@ print(json.dumps([[s.name, s.labels, s.value] for f in text_string_to_metric_fam
         Command::new(reference::reference_python()).args(["-c", PARSE]).arg(dir.path.join("metrics.txt")).output().expect("run python");
     assert!(out.status.success(), "prometheus_client cannot parse the page:\n{}\n{page}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("samples")
+}
+
+/// examples/api-enrichment, unchanged, against the test service failing 5 % of its answers:
+/// with 8 stream threads on 8 partitions, every order enriched (an item's answer cached) or
+/// dead-lettered with its cause.
+#[test]
+fn the_api_enrichment_example_runs() {
+    let service = Service::start(&["--latency-ms", "2", "--fail-rate", "0.05", "--seed", "2"]);
+    let dir = Dir::new("api-enrichment");
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/api-enrichment");
+    for file in ["ksml-runner.yaml", "pipeline.yaml"] {
+        dir.write(file, &std::fs::read_to_string(example.join(file)).expect("example file"));
+    }
+    common::assert_ok(&dir.weir(&["topic", "create", "orders", "--partitions", "8"], ""), "weir topic create");
+    let total = 400;
+    let orders: String =
+        (0..total).map(|n| format!("{{\"key\": \"o{n}\", \"value\": {{\"order\": {n}, \"item\": {}}}}}\n", n % 40)).collect();
+    dir.produce("orders", &orders);
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "--until-idle", "--embedded", "ksml-runner.yaml"])
+        .current_dir(&dir.path)
+        .env("ITEMS_URL", &service.url)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("weir run");
+    common::assert_ok(&out, "weir run examples/api-enrichment");
+    let enriched = dir.values("orders_enriched");
+    let failed = dir.consume("orders.failed");
+    assert_eq!(enriched.len() + failed.len(), total, "{} enriched, {} failed", enriched.len(), failed.len());
+    for v in &enriched {
+        let item = v["item"].as_i64().expect("item");
+        assert_eq!((&v["enriched"], v["name"].as_str()), (&Json::Bool(true), Some(format!("item-{item}").as_str())), "{v}");
+    }
+    for d in &failed {
+        assert_eq!((header(d, "weir.error.call.endpoint"), header(d, "weir.error.call.attempts")), ("items", "3"));
+    }
+    // 40 items: the cache answers most orders, the service saw far fewer requests than orders.
+    let mut service = service;
+    let requests = service.requests();
+    assert!(requests < 200, "{requests} requests for {total} orders of 40 items");
 }
