@@ -74,7 +74,7 @@ class Retry:
     """Retries after transient failures: `attempts` in all (1 = no retry); before retry n the
     pause is `min(max_backoff, backoff * 2**(n-1))` seconds, shortened by a random fraction of
     up to `jitter` (0: exact, 1: anywhere from 0 to the full pause) so that callers do not retry
-    in step. An HTTP 429 or 503 with `Retry-After: <seconds>` waits that long (at most
+    in step. An HTTP 429 or 5xx with `Retry-After: <seconds>` waits that long (at most
     `max_backoff`)."""
 
     __slots__ = ("attempts", "backoff", "max_backoff", "jitter")
@@ -173,6 +173,8 @@ class HttpError(Exception):
     def __init__(self, response):
         self.response = response
         self.status = response.status
+        # Seconds the server asked to wait (`Retry-After`), honoured by `Retry`.
+        self.retry_after = _retry_after(response.headers)
         body = response.body[:200].decode("utf-8", "replace")
         super().__init__(f"HTTP {response.status} {response.reason} from {response.url}" + (f": {body}" if body else ""))
 
@@ -540,14 +542,6 @@ def _retry_after(headers):
         return None  # an HTTP date: the backoff decides
 
 
-class _TransientStatus(HttpError):
-    """5xx or 429: worth retrying."""
-
-    def __init__(self, response):
-        super().__init__(response)
-        self.retry_after = _retry_after(response.headers)
-
-
 _DEFAULT_TIMEOUT = 10.0
 
 
@@ -668,7 +662,7 @@ class Client:
         if status < 400:
             return response
         if status >= 500 or status == 429:
-            raise _Transient(_TransientStatus(response))
+            raise _Transient(HttpError(response))
         raise _Permanent(HttpError(response))
 
     def request(self, method, path="", params=None, json=None, body=None, headers=None):
