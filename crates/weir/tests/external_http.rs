@@ -237,7 +237,8 @@ fn the_circuit_opens_when_the_service_goes_down_and_closes_when_it_returns() {
     let counter = "ksml_user_defined_counter_count";
     let calls = |outcome: &str| get(counter, "weir_calls", &[("outcome", outcome)]) as usize;
     let count = |source: &str| sources.iter().filter(|s| **s == source).count();
-    assert!(calls("success") >= 20 && calls("success") <= count("service"), "{summary} {metrics:?}");
+    // 10 requests before and 10 after (the last of each maybe still under way).
+    assert!(calls("success") >= 18 && calls("success") <= count("service"), "{} {summary} {metrics:?}", calls("success"));
     // Every failure and rejection happened before the service came back.
     assert_eq!((calls("failure"), calls("rejected")), (count("failed"), count("fallback")), "{summary} {metrics:?}");
     assert!(get(counter, "weir_circuit_opened", &[]) >= 2.0, "opened, and again after each failed probe: {metrics:?}");
