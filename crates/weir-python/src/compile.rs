@@ -68,7 +68,7 @@ fn install_toolkit(py: Python<'_>, bootstrap: &Bound<'_, PyModule>) -> PyResult<
     let source = std::ffi::CString::new(TOOLKIT).map_err(|e| PySyntaxError::new_err(e.to_string()))?;
     let file = std::ffi::CString::new(TOOLKIT_FILE).map_err(|e| PySyntaxError::new_err(e.to_string()))?;
     let toolkit = PyModule::from_code(py, &source, &file, c"weir")?;
-    toolkit.getattr("_install")?.call1((wrap_pyfunction!(crate::runtime::record_metric, py)?,))?;
+    toolkit.getattr("_install")?.call1((wrap_pyfunction!(crate::runtime::metric, py)?,))?;
     bootstrap.getattr("remember_source")?.call1((TOOLKIT_FILE, TOOLKIT))?;
     py.import("sys")?.getattr("modules")?.set_item("weir", toolkit)?;
     Ok(())

@@ -62,25 +62,60 @@ fn emit(level: &str, logger: &str, message: &str) {
     }
 }
 
-/// Records on the user metrics registry: `kind` counter, meter, timer or gauge; `op`
-/// register, add (counters, meters), time (timers, nanoseconds), set (gauges) or remove.
-#[pyfunction]
-pub(crate) fn record_metric(kind: &str, name: &str, tags: std::collections::BTreeMap<String, String>, op: &str, amount: i64) {
-    let kind = match kind {
+fn metric_kind(kind: &str) -> MetricKind {
+    match kind {
         "counter" => MetricKind::Counter,
         "meter" => MetricKind::Meter,
         "gauge" => MetricKind::Gauge,
         _ => MetricKind::Timer,
-    };
-    let id = MetricId { kind, name: name.to_string(), tags };
+    }
+}
+
+/// Records on the user metrics registry (KSML's `metrics` built-in): `kind` counter, meter,
+/// timer or gauge; `op` register, add (counters, meters), time (timers, nanoseconds), set
+/// (gauges) or remove.
+#[pyfunction]
+fn record_metric(kind: &str, name: &str, tags: std::collections::BTreeMap<String, String>, op: &str, amount: i64) {
+    let id = MetricId { kind: metric_kind(kind), name: name.to_string(), tags };
     let registry = user_metrics();
     match op {
-        "register" => registry.register(id),
-        "add" => registry.add(id, u64::try_from(amount).unwrap_or(0)),
-        "time" => registry.record(id, u64::try_from(amount).unwrap_or(0)),
-        "set" => registry.set(id, amount),
+        "register" => registry.register(&id),
+        "add" => registry.add(&id, u64::try_from(amount).unwrap_or(0)),
+        "time" => registry.record(&id, u64::try_from(amount).unwrap_or(0)),
+        "set" => registry.set(&id, amount),
         _ => registry.remove(&id),
     }
+}
+
+/// One metric of the user metrics registry, resolved once (the toolkit's, `weir.py`): an
+/// update converts no name or tags.
+#[pyclass(frozen, module = "weir")]
+pub(crate) struct Metric(MetricId);
+
+#[pymethods]
+impl Metric {
+    /// Adds to a counter or marks a meter.
+    fn add(&self, n: i64) {
+        user_metrics().add(&self.0, u64::try_from(n).unwrap_or(0));
+    }
+
+    /// Records a duration (nanoseconds) on a timer.
+    fn time(&self, nanos: i64) {
+        user_metrics().record(&self.0, u64::try_from(nanos).unwrap_or(0));
+    }
+
+    /// Sets a gauge.
+    fn set(&self, value: i64) {
+        user_metrics().set(&self.0, value);
+    }
+}
+
+/// Registers a metric (`kind` counter, meter, timer or gauge) and gives its handle.
+#[pyfunction]
+pub(crate) fn metric(kind: &str, name: &str, tags: std::collections::BTreeMap<String, String>) -> Metric {
+    let id = MetricId { kind: metric_kind(kind), name: name.to_string(), tags };
+    user_metrics().register(&id);
+    Metric(id)
 }
 
 /// Keeps a worker thread attached to the interpreter for its whole life, with the GIL

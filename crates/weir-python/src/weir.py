@@ -45,18 +45,29 @@ _clock = _time.monotonic
 _sleep = _time.sleep
 _random_fraction = _random.random
 
-_record = None
+_new_metric = None
 
 
-def _install(record_metric):
-    """Called by Weir when the interpreter starts: where metrics go."""
-    global _record
-    _record = record_metric
+def _install(new_metric):
+    """Called by Weir when the interpreter starts: `new_metric(kind, name, tags)` registers a
+    metric in Weir's user metrics registry and gives its handle (`add`, `time`, `set`)."""
+    global _new_metric
+    _new_metric = new_metric
 
 
-def _metric(kind, name, tags, op, amount=0):
-    if _record is not None:
-        _record(kind, name, tags, op, int(amount))
+class _Unmeasured:
+    """A metric outside Weir (the module imported by plain Python): nothing recorded."""
+
+    __slots__ = ()
+
+    def add(self, n):
+        pass
+
+    time = set = add
+
+
+def _metric(kind, name, tags):
+    return _Unmeasured() if _new_metric is None else _new_metric(kind, name, tags)
 
 
 def _number(what, value, minimum=0.0, integer=False):
@@ -203,14 +214,15 @@ class _Circuit:
         self.probing = False
         self.history = _deque()  # (time, failed) of the attempts within the window
         self.failed = 0
-        _metric("gauge", "weir_circuit_state", tags, "set", 0)
+        self.state_metric = _metric("gauge", "weir_circuit_state", tags)
+        self.opened_metric = _metric("counter", "weir_circuit_opened", tags)
 
     def _set(self, state):
         if state != self.state:
             self.state = state
-            _metric("gauge", "weir_circuit_state", self.tags, "set", _STATE_VALUE[state])
+            self.state_metric.set(_STATE_VALUE[state])
             if state == OPEN:
-                _metric("counter", "weir_circuit_opened", self.tags, "add", 1)
+                self.opened_metric.add(1)
 
     def current(self):
         with self.lock:
@@ -333,15 +345,13 @@ class _Policy:
             import threading  # a semaphore starts no thread: allowCreateThread is not needed
 
             self.slots = threading.BoundedSemaphore(concurrency)
-        self.outcome_tags = {o: {"endpoint": name, "outcome": o} for o in ("success", "failure", "rejected")}
-        self.cache_tags = {r: {"endpoint": name, "result": r} for r in ("hit", "miss")}
-        for tags in self.outcome_tags.values():
-            _metric("counter", "weir_calls", tags, "register")
-        _metric("counter", "weir_call_retries", self.tags, "register")
-        _metric("timer", "weir_call_latency", self.tags, "register")
+        calls = {o: _metric("counter", "weir_calls", {"endpoint": name, "outcome": o}) for o in ("success", "failure", "rejected")}
+        self.calls_ok, self.calls_failed, self.calls_rejected = calls["success"], calls["failure"], calls["rejected"]
+        self.retried = _metric("counter", "weir_call_retries", self.tags)
+        self.latency = _metric("timer", "weir_call_latency", self.tags)
         if self.cache is not None:
-            for tags in self.cache_tags.values():
-                _metric("counter", "weir_cache", tags, "register")
+            self.hits = _metric("counter", "weir_cache", {"endpoint": name, "result": "hit"})
+            self.misses = _metric("counter", "weir_cache", {"endpoint": name, "result": "miss"})
 
     def circuit_state(self):
         return CLOSED if self.circuit is None else self.circuit.current()
@@ -353,9 +363,9 @@ class _Policy:
         if cache is not None and cache_key is not None:
             found = cache.get(cache_key)
             if found is not None:
-                _metric("counter", "weir_cache", self.cache_tags["hit"], "add", 1)
+                self.hits.add(1)
                 return found[1]
-            _metric("counter", "weir_cache", self.cache_tags["miss"], "add", 1)
+            self.misses.add(1)
         circuit = self.circuit
         retry = self.retry
         started = _time.perf_counter_ns()
@@ -366,7 +376,7 @@ class _Policy:
                 if circuit is not None:
                     wait = circuit.admit()
                     if wait is not None:
-                        _metric("counter", "weir_calls", self.outcome_tags["rejected"], "add", 1)
+                        self.calls_rejected.add(1)
                         raise CircuitOpen(self.name, attempts, last, retry_in=wait)
                 attempts += 1
                 try:
@@ -378,16 +388,16 @@ class _Policy:
                 except _Permanent as e:
                     if circuit is not None:
                         circuit.release_probe()
-                    _metric("counter", "weir_calls", self.outcome_tags["failure"], "add", 1)
+                    self.calls_failed.add(1)
                     raise CallFailed(self.name, attempts, e.args[0]) from e.args[0]
                 except _Transient as e:
                     cause = e.args[0]
                     if circuit is not None:
                         circuit.record(False)
                     if attempts >= retry.attempts:
-                        _metric("counter", "weir_calls", self.outcome_tags["failure"], "add", 1)
+                        self.calls_failed.add(1)
                         raise CallFailed(self.name, attempts, cause) from cause
-                    _metric("counter", "weir_call_retries", self.tags, "add", 1)
+                    self.retried.add(1)
                     last = cause
                     pause = retry.delay(attempts)
                     hinted = getattr(cause, "retry_after", None)
@@ -403,13 +413,13 @@ class _Policy:
                     raise
                 if circuit is not None:
                     circuit.record(True)
-                _metric("counter", "weir_calls", self.outcome_tags["success"], "add", 1)
+                self.calls_ok.add(1)
                 if cache is not None and cache_key is not None and (result.ok if isinstance(result, Response) else True):
                     cache.put(cache_key, result)
                 return result
         finally:
             if attempts:
-                _metric("timer", "weir_call_latency", self.tags, "time", _time.perf_counter_ns() - started)
+                self.latency.time(_time.perf_counter_ns() - started)
 
 
 # ---- guard: the policies around any callable ----------------------------------------------

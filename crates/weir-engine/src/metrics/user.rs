@@ -87,24 +87,30 @@ impl Registry {
         f(&mut guard)
     }
 
-    fn entry(metrics: &mut HashMap<MetricId, State>, id: MetricId) -> &mut State {
-        metrics.entry(id.clone()).or_insert_with(|| match id.kind {
-            MetricKind::Counter => State::Counter(0),
-            MetricKind::Meter => State::Meter { count: 0, since: Instant::now() },
-            MetricKind::Timer => State::Timer { count: 0, sum_ns: 0, min_ns: u64::MAX, max_ns: 0 },
-            MetricKind::Gauge => State::Gauge(0),
-        })
+    /// The metric's state, created if new (the id is cloned only then: updates by a held id
+    /// allocate nothing).
+    fn entry<'m>(metrics: &'m mut HashMap<MetricId, State>, id: &MetricId) -> &'m mut State {
+        if !metrics.contains_key(id) {
+            let state = match id.kind {
+                MetricKind::Counter => State::Counter(0),
+                MetricKind::Meter => State::Meter { count: 0, since: Instant::now() },
+                MetricKind::Timer => State::Timer { count: 0, sum_ns: 0, min_ns: u64::MAX, max_ns: 0 },
+                MetricKind::Gauge => State::Gauge(0),
+            };
+            metrics.insert(id.clone(), state);
+        }
+        metrics.get_mut(id).expect("inserted above")
     }
 
     /// Creates the metric if it does not exist yet.
-    pub fn register(&self, id: MetricId) {
+    pub fn register(&self, id: &MetricId) {
         self.with(|m| {
             Self::entry(m, id);
         });
     }
 
     /// Adds `n` to a counter, or marks `n` events on a meter.
-    pub fn add(&self, id: MetricId, n: u64) {
+    pub fn add(&self, id: &MetricId, n: u64) {
         self.with(|m| match Self::entry(m, id) {
             State::Counter(c) => *c = c.saturating_add(n),
             State::Meter { count, .. } => *count = count.saturating_add(n),
@@ -113,7 +119,7 @@ impl Registry {
     }
 
     /// Sets a gauge.
-    pub fn set(&self, id: MetricId, value: i64) {
+    pub fn set(&self, id: &MetricId, value: i64) {
         self.with(|m| {
             if let State::Gauge(g) = Self::entry(m, id) {
                 *g = value;
@@ -122,7 +128,7 @@ impl Registry {
     }
 
     /// Records one duration on a timer.
-    pub fn record(&self, id: MetricId, nanos: u64) {
+    pub fn record(&self, id: &MetricId, nanos: u64) {
         self.with(|m| {
             if let State::Timer { count, sum_ns, min_ns, max_ns } = Self::entry(m, id) {
                 *count += 1;
@@ -179,13 +185,13 @@ mod tests {
     #[test]
     fn counters_meters_timers() {
         let r = Registry::default();
-        r.add(id(MetricKind::Counter, "seen"), 1);
-        r.add(id(MetricKind::Counter, "seen"), 2);
-        r.add(id(MetricKind::Meter, "rate"), 5);
-        r.record(id(MetricKind::Timer, "t"), 10);
-        r.record(id(MetricKind::Timer, "t"), 30);
-        r.set(id(MetricKind::Gauge, "g"), 2);
-        r.set(id(MetricKind::Gauge, "g"), 1);
+        r.add(&id(MetricKind::Counter, "seen"), 1);
+        r.add(&id(MetricKind::Counter, "seen"), 2);
+        r.add(&id(MetricKind::Meter, "rate"), 5);
+        r.record(&id(MetricKind::Timer, "t"), 10);
+        r.record(&id(MetricKind::Timer, "t"), 30);
+        r.set(&id(MetricKind::Gauge, "g"), 2);
+        r.set(&id(MetricKind::Gauge, "g"), 1);
         let snap = r.snapshot();
         assert_eq!(snap[0].1, MetricValue::Counter { count: 3 });
         assert!(matches!(snap[1].1, MetricValue::Meter { count: 5, .. }));
