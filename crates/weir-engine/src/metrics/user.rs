@@ -1,5 +1,7 @@
 //! User-defined metrics: the counters, meters and timers KSML functions create through the
-//! `metrics` built-in (`metrics.counter("name", {"tag": "v"}).increment()`).
+//! `metrics` built-in (`metrics.counter("name", {"tag": "v"}).increment()`), and the
+//! counters, timers and gauges of Weir's Python toolkit (`import weir`:
+//! docs/external-systems.md).
 //!
 //! A metric is identified by its kind, name and tags; asking for the same one twice gives
 //! the same metric (KSML caches them too). `close()` removes it. The registry is process-wide
