@@ -9,9 +9,10 @@ Prints `listening on 127.0.0.1:<port>` once it accepts connections. Answers:
 - `GET /items/<id>`: `{"id": <id>, "name": "item-<id>", "price": <number>}` after the
   latency; with probability fail-rate a `503` instead;
 - `GET /stats`: `{"requests": n, "failed": n, "down": bool}` (never delayed or failed);
-- `POST /control` with JSON `{"latency_ms": .., "fail_rate": .., "down_for": seconds}`:
-  changes the settings; `down_for` closes the listening socket (connections are refused)
-  for that long.
+- `POST /control` with JSON `{"latency_ms": .., "fail_rate": .., "retry_after": seconds or
+  null, "down_for": seconds}`: changes the settings (`retry_after`: the failures' 503s carry
+  `Retry-After`); `down_for` closes the listening socket (connections are refused) for that
+  long.
 
 Commands on stdin, one a line: `down` (stop listening), `up` (listen again on the same
 port), `latency <ms>`, `fail <rate>`, `stats` (prints the stats line), `quit`. It stops
@@ -33,6 +34,7 @@ class State:
         self.lock = threading.Lock()
         self.latency = latency_ms / 1000.0
         self.fail_rate = fail_rate
+        self.retry_after = None
         self.random = random.Random(seed)
         self.requests = 0
         self.failed = 0
@@ -62,9 +64,11 @@ class Handler(BaseHTTPRequestHandler):
             self.server.connections.discard(self.connection)
         super().finish()
 
-    def _send(self, status, body):
+    def _send(self, status, body, headers=()):
         data = json.dumps(body).encode()
         self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -81,11 +85,12 @@ class Handler(BaseHTTPRequestHandler):
             fail = state.random.random() < state.fail_rate
             if fail:
                 state.failed += 1
-            latency = state.latency
+            latency, retry_after = state.latency, state.retry_after
         if latency > 0:
             time.sleep(latency)
         if fail:
-            return self._send(503, {"error": "injected failure"})
+            headers = [("Retry-After", f"{retry_after:g}")] if retry_after is not None else []
+            return self._send(503, {"error": "injected failure"}, headers)
         item = self.path[len("/items/"):]
         price = sum(item.encode()) % 1000 / 10.0
         self._send(200, {"id": item, "name": f"item-{item}", "price": price})
@@ -147,6 +152,8 @@ class Control:
                 self.state.latency = float(settings["latency_ms"]) / 1000.0
             if "fail_rate" in settings:
                 self.state.fail_rate = float(settings["fail_rate"])
+            if "retry_after" in settings:
+                self.state.retry_after = None if settings["retry_after"] is None else float(settings["retry_after"])
         if settings.get("down_for"):
             seconds = float(settings["down_for"])
             self.down()

@@ -5,22 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use weir_engine::Value;
+#[path = "common/python_code.rs"]
+mod python_code;
+
 use weir_engine::metrics::{MetricKind, MetricValue, user_metrics};
-use weir_python::{Functions, PythonFunctions};
 
 #[test]
 fn policies_behave_and_are_measured() {
-    let code = include_str!("toolkit_test.py");
-    let yaml = format!(
-        "functions:\n  toolkit:\n    type: valueTransformer\n    code: |\n{}\n      return 'ok'\n    resultType: string\n",
-        code.lines().map(|l| if l.is_empty() { String::new() } else { format!("      {l}") }).collect::<Vec<_>>().join("\n")
-    );
-    let (def, diags) = weir_dsl::parse_definition("toolkit_test.yaml", "ns", &yaml, &[]);
-    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
-    let functions = PythonFunctions::load(&def.expect("definition")).expect("load");
-    let result = functions.call("toolkit", &[Value::Null, Value::Null]);
-    assert_eq!(result, Ok(Value::String("ok".into())), "{}", result.as_ref().err().map(ToString::to_string).unwrap_or_default());
+    python_code::run_ok("toolkit_test.yaml", include_str!("toolkit_test.py"));
 
     let snapshot = user_metrics().snapshot();
     let find = |kind: MetricKind, name: &str, tags: &[(&str, &str)]| {
