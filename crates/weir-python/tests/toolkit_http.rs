@@ -48,6 +48,7 @@ except weir.CircuitOpen as e:
 n = requests()
 try:
     c.get("/items/11")
+    raise AssertionError("an open circuit let a call through")
 except weir.CircuitOpen as e:
     assert e.attempts == 0 and requests() == n, e  # no request made
 assert c.circuit_state() == "open"
