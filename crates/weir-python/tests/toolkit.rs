@@ -42,3 +42,26 @@ fn policies_behave_and_are_measured() {
     assert_eq!(find(MetricKind::Gauge, "weir_circuit_state", &[("endpoint", "svc")]), MetricValue::Gauge { value: 0 });
     assert_eq!(find(MetricKind::Gauge, "weir_circuit_state", &[("endpoint", "rb")]), MetricValue::Gauge { value: 2 });
 }
+
+/// A `CallFailed` gives the function's error its `call.*` details (the dead letter's
+/// headers), also when the function wraps it in its own exception.
+#[test]
+fn call_failures_give_their_details_along_the_chain() {
+    let yaml = "functions:\n  direct:\n    type: valueTransformer\n    globalCode: |\n      import weir\n      def refuse():\n          raise ConnectionRefusedError('no')\n      db = weir.guard('orders-db')(refuse)\n    code: |\n      db()\n    resultType: string\n  wrapped:\n    type: valueTransformer\n    code: |\n      try:\n          db()\n      except weir.CallFailed as e:\n          raise ValueError('lookup failed') from e\n    resultType: string\n  plain:\n    type: valueTransformer\n    code: |\n      raise ValueError('no call')\n    resultType: string\n";
+    let (def, diags) = weir_dsl::parse_definition("chain.yaml", "ns", yaml, &[]);
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    let functions = weir_python::PythonFunctions::load(&def.expect("definition")).expect("load");
+    let details = |name: &str| {
+        use weir_python::Functions as _;
+        let e = functions.call(name, &[weir_engine::Value::Null, weir_engine::Value::Null]).expect_err("fails");
+        e.details.to_vec()
+    };
+    let expected = vec![
+        ("call.attempts".to_string(), "1".to_string()),
+        ("call.cause".to_string(), "ConnectionRefusedError: no".to_string()),
+        ("call.endpoint".to_string(), "orders-db".to_string()),
+    ];
+    assert_eq!(details("direct"), expected);
+    assert_eq!(details("wrapped"), expected);
+    assert!(details("plain").is_empty());
+}
