@@ -163,19 +163,27 @@ fn the_circuit_opens_when_the_service_goes_down_and_closes_when_it_returns() {
         true,
         &format!("  prometheus:\n    enabled: true\n    host: 127.0.0.1\n    port: {metrics_port}\n"),
     );
-    let run = dir.spawn_run(&["ksml-runner.yaml"]);
-    service.wait_for_requests(10);
-    service.command("down");
-    let went_down = Instant::now();
-    // Down until records took the fallback path and a half-open probe failed (3 failures
-    // opened the circuit, the 4th dead letter is a probe's); reading the topics while
-    // `weir run` runs goes through its socket.
-    let fallbacks = || dir.values("enriched").iter().filter(|v| v["source"] == "fallback").count();
-    wait_until("10 fallbacks and a failed probe", || fallbacks() >= 10 && dir.consume("dlq").len() >= 4);
-    service.command("up");
-    let down_for = went_down.elapsed().as_secs_f64();
-    service.wait_for_requests(10);
-    let metrics = scrape(&dir, &format!("http://127.0.0.1:{metrics_port}/metrics"));
+    let mut run = dir.spawn_run(&["ksml-runner.yaml"]);
+    // Whatever fails in between, the run is stopped (a panic kills it).
+    let phases = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        service.wait_for_requests(10);
+        service.command("down");
+        let went_down = Instant::now();
+        // Down until records took the fallback path and a half-open probe failed (3 failures
+        // opened the circuit, the 4th dead letter is a probe's); reading the topics while
+        // `weir run` runs goes through its socket.
+        let fallbacks = || dir.values("enriched").iter().filter(|v| v["source"] == "fallback").count();
+        wait_until("10 fallbacks and a failed probe", || fallbacks() >= 10 && dir.consume("dlq").len() >= 4);
+        service.command("up");
+        let down_for = went_down.elapsed().as_secs_f64();
+        service.wait_for_requests(10);
+        (down_for, scrape(&dir, &format!("http://127.0.0.1:{metrics_port}/metrics")))
+    }));
+    let (down_for, metrics) = phases.unwrap_or_else(|panic| {
+        let _ = run.kill();
+        let _ = run.wait();
+        std::panic::resume_unwind(panic)
+    });
     common::interrupt(&run);
     let (code, out, err) = dir.finish(run, Duration::from_secs(30));
     assert_eq!(code, Some(0), "weir run\nstdout:\n{out}\nstderr:\n{err}");
