@@ -18,7 +18,7 @@ use crate::value::Datum;
 pub use crate::value::ForeignValue;
 
 /// A failure while running a user function.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FunctionError {
     /// `<namespace>.<function>`.
     pub function: String,
@@ -27,6 +27,9 @@ pub struct FunctionError {
     pub traceback: Option<String>,
     /// The YAML file and line of the innermost frame in the definition, if any.
     pub location: Option<(String, u32)>,
+    /// What the error itself says about the failure, for the dead letter's `weir.error.*`
+    /// headers (a toolkit call's `call.endpoint`, `call.attempts`, `call.cause`).
+    pub details: Box<[(String, String)]>,
 }
 
 impl fmt::Display for FunctionError {
@@ -105,6 +108,7 @@ pub trait Functions: Send + Sync {
             message: format!("cannot pass the arguments: {message}"),
             traceback: None,
             location: None,
+            details: Box::default(),
         })?;
         self.call(name, &values).map(Datum::Value)
     }

@@ -21,7 +21,13 @@ struct Counter;
 
 impl Functions for Counter {
     fn call(&self, name: &str, args: &[Value]) -> Result<Value, FunctionError> {
-        let fail = |message: String| FunctionError { function: format!("ns.{name}"), message, traceback: None, location: None };
+        let fail = |message: String| FunctionError {
+            function: format!("ns.{name}"),
+            message,
+            traceback: None,
+            location: None,
+            details: Box::default(),
+        };
         let instance = store::current("counts").map_err(|e| fail(e.message))?;
         let view = StoreView::new(std::slice::from_ref(&instance)).ok_or_else(|| fail("no view".into()))?;
         let n = match view.get(&args[0]).map_err(|e| fail(e.message))? {

@@ -235,6 +235,7 @@ impl TestGenerator {
             message,
             traceback: None,
             location: None,
+            details: Box::default(),
         };
         let pair = |v: Value| match v {
             Value::Tuple(mut items) | Value::List(mut items) if items.len() == 2 => {

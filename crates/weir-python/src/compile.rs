@@ -14,6 +14,10 @@ use weir_dsl::types::TypeKind;
 use weir_dsl::{Diagnostic, Span};
 
 const BOOTSTRAP: &str = include_str!("bootstrap.py");
+/// The resilience toolkit functions import as `weir` (docs/external-systems.md).
+const TOOLKIT: &str = include_str!("weir.py");
+/// The name the toolkit's code carries in tracebacks (its text is in `linecache`).
+const TOOLKIT_FILE: &str = "<weir>/weir.py";
 
 /// What KSML calls the function in logger names: `<namespace>.<kind>.<name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +55,23 @@ pub(crate) fn bootstrap(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
         let source = std::ffi::CString::new(BOOTSTRAP).map_err(|e| PySyntaxError::new_err(e.to_string()))?;
         let module = PyModule::from_code(py, &source, c"weir_bootstrap.py", c"weir_bootstrap")?;
         module.getattr("install_java_shim")?.call1((crate::stores::java_proxies(py)?,))?;
+        install_toolkit(py, &module)?;
         Ok::<_, PyErr>(module.unbind())
     })?;
     Ok(module.bind(py).clone())
+}
+
+/// Loads the toolkit as the module `weir` (and `weir.http`) into `sys.modules`, its metrics
+/// going to the user metrics registry. A definition that does not import it pays nothing
+/// per call.
+fn install_toolkit(py: Python<'_>, bootstrap: &Bound<'_, PyModule>) -> PyResult<()> {
+    let source = std::ffi::CString::new(TOOLKIT).map_err(|e| PySyntaxError::new_err(e.to_string()))?;
+    let file = std::ffi::CString::new(TOOLKIT_FILE).map_err(|e| PySyntaxError::new_err(e.to_string()))?;
+    let toolkit = PyModule::from_code(py, &source, &file, c"weir")?;
+    toolkit.getattr("_install")?.call1((wrap_pyfunction!(crate::runtime::metric, py)?,))?;
+    bootstrap.getattr("remember_source")?.call1((TOOLKIT_FILE, TOOLKIT))?;
+    py.import("sys")?.getattr("modules")?.set_item("weir", toolkit)?;
+    Ok(())
 }
 
 /// Whether KSML emits `return <expression>` for this function: when it has a result type,

@@ -62,21 +62,60 @@ fn emit(level: &str, logger: &str, message: &str) {
     }
 }
 
-#[pyfunction]
-fn record_metric(kind: &str, name: &str, tags: std::collections::BTreeMap<String, String>, op: &str, amount: i64) {
-    let kind = match kind {
+fn metric_kind(kind: &str) -> MetricKind {
+    match kind {
         "counter" => MetricKind::Counter,
         "meter" => MetricKind::Meter,
+        "gauge" => MetricKind::Gauge,
         _ => MetricKind::Timer,
-    };
-    let id = MetricId { kind, name: name.to_string(), tags };
+    }
+}
+
+/// Records on the user metrics registry (KSML's `metrics` built-in): `kind` counter, meter,
+/// timer or gauge; `op` register, add (counters, meters), time (timers, nanoseconds), set
+/// (gauges) or remove.
+#[pyfunction]
+fn record_metric(kind: &str, name: &str, tags: std::collections::BTreeMap<String, String>, op: &str, amount: i64) {
+    let id = MetricId { kind: metric_kind(kind), name: name.to_string(), tags };
     let registry = user_metrics();
     match op {
-        "register" => registry.register(id),
-        "add" => registry.add(id, u64::try_from(amount).unwrap_or(0)),
-        "time" => registry.record(id, u64::try_from(amount).unwrap_or(0)),
+        "register" => registry.register(&id),
+        "add" => registry.add(&id, u64::try_from(amount).unwrap_or(0)),
+        "time" => registry.record(&id, u64::try_from(amount).unwrap_or(0)),
+        "set" => registry.set(&id, amount),
         _ => registry.remove(&id),
     }
+}
+
+/// One metric of the user metrics registry, resolved once (the toolkit's, `weir.py`): an
+/// update converts no name or tags.
+#[pyclass(frozen, module = "weir")]
+pub(crate) struct Metric(MetricId);
+
+#[pymethods]
+impl Metric {
+    /// Adds to a counter or marks a meter.
+    fn add(&self, n: i64) {
+        user_metrics().add(&self.0, u64::try_from(n).unwrap_or(0));
+    }
+
+    /// Records a duration (nanoseconds) on a timer.
+    fn time(&self, nanos: i64) {
+        user_metrics().record(&self.0, u64::try_from(nanos).unwrap_or(0));
+    }
+
+    /// Sets a gauge.
+    fn set(&self, value: i64) {
+        user_metrics().set(&self.0, value);
+    }
+}
+
+/// Registers a metric (`kind` counter, meter, timer or gauge) and gives its handle.
+#[pyfunction]
+pub(crate) fn metric(kind: &str, name: &str, tags: std::collections::BTreeMap<String, String>) -> Metric {
+    let id = MetricId { kind: metric_kind(kind), name: name.to_string(), tags };
+    user_metrics().register(&id);
+    Metric(id)
 }
 
 /// Keeps a worker thread attached to the interpreter for its whole life, with the GIL
@@ -195,11 +234,12 @@ impl PythonFunctions {
             message: "no such function (a bug in Weir: the plan refers to a function that was not loaded)".to_string(),
             traceback: None,
             location: None,
+            details: Box::default(),
         })
     }
 
     fn fail(&self, name: &str, message: String) -> FunctionError {
-        FunctionError { function: format!("{}.{name}", self.namespace), message, traceback: None, location: None }
+        FunctionError { function: format!("{}.{name}", self.namespace), message, traceback: None, location: None, details: Box::default() }
     }
 
     /// Calls the function with arguments already in Python. `None`: the function type has
@@ -394,7 +434,26 @@ fn function_error(py: Python<'_>, namespace: &str, file: &str, f: &FunctionDef, 
         tb = frame.getattr("tb_next").ok().and_then(|n| n.cast_into::<pyo3::types::PyTraceback>().ok());
     }
     let traceback = err.traceback(py).and_then(|t| format_traceback(&t));
-    FunctionError { function: format!("{namespace}.{}", f.name), message, traceback, location }
+    let details = error_details(err.value(py));
+    FunctionError { function: format!("{namespace}.{}", f.name), message, traceback, location, details }
+}
+
+/// The `weir_headers()` of the exception or, when it has none, of the first exception in
+/// its chain (`raise X from e`, or raised while handling `e`) that has them: a toolkit
+/// `CallFailed` the function let through or wrapped.
+fn error_details(exc: &Bound<'_, pyo3::exceptions::PyBaseException>) -> Box<[(String, String)]> {
+    let mut current: Option<Bound<'_, PyAny>> = Some(exc.clone().into_any());
+    // A chain is finite, but a cycle (e.__context__ set by hand) is not: a bound.
+    for _ in 0..16 {
+        let Some(e) = current else { break };
+        if let Ok(headers) = e.call_method0("weir_headers")
+            && let Ok(pairs) = headers.extract::<std::collections::BTreeMap<String, String>>()
+        {
+            return pairs.into_iter().collect();
+        }
+        current = ["__cause__", "__context__"].iter().find_map(|a| e.getattr(*a).ok().filter(|c| !c.is_none()));
+    }
+    Box::default()
 }
 
 /// A traceback as Python prints it, through the `traceback` module: it reads source lines

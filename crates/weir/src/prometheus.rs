@@ -10,7 +10,9 @@
 //! - the Python `metrics` proxy: `ksml_user_defined_counter_count`,
 //!   `ksml_user_defined_meter_{count,meanrate}`,
 //!   `ksml_user_defined_timer_{count,min,max,mean}` (milliseconds), each with `custom_name`
-//!   and the user's tags (label names lower case, other characters as `_`).
+//!   and the user's tags (label names lower case, other characters as `_`); Weir adds
+//!   `ksml_user_defined_timer_sum` (milliseconds, for means over a range) and
+//!   `ksml_user_defined_gauge_value` (the toolkit's circuit states, docs/external-systems.md).
 //!
 //! Weir's own are the names in [`names`]: records in, out (and out by pipeline), written by
 //! producers, failed, dead-lettered, dropped by windows; commits and their time; entries per
@@ -39,6 +41,7 @@ pub mod names {
     pub const USER_COUNTER: &str = "ksml_user_defined_counter";
     pub const USER_METER: &str = "ksml_user_defined_meter";
     pub const USER_TIMER: &str = "ksml_user_defined_timer";
+    pub const USER_GAUGE: &str = "ksml_user_defined_gauge";
     pub const EXECUTION_TIME: &str = "ksml_execution_time";
     pub const RECORDS_IN: &str = "weir_records_in";
     pub const RECORDS_OUT: &str = "weir_records_out";
@@ -285,6 +288,17 @@ fn timer_families(snapshot: &Snapshot) -> Families {
                 add(names::USER_TIMER, "min", "Shortest duration of a timer, in milliseconds", &labels, ms(*min_ns as f64));
                 add(names::USER_TIMER, "max", "Longest duration of a timer, in milliseconds", &labels, ms(*max_ns as f64));
                 add(names::USER_TIMER, "mean", "Mean duration of a timer, in milliseconds", &labels, ms(mean));
+                // Weir's addition: with `_count`, a mean over any range (rate of sum / rate of count).
+                add(names::USER_TIMER, "sum", "Total of a timer's durations, in milliseconds", &labels, ms(*sum_ns as f64));
+            }
+            (MetricKind::Gauge, MetricValue::Gauge { value }) => {
+                add(
+                    names::USER_GAUGE,
+                    "value",
+                    "A gauge set by Weir's Python toolkit (weir_circuit_state: 0 closed, 1 half-open, 2 open)",
+                    &labels,
+                    *value as f64,
+                );
             }
             _ => {}
         }

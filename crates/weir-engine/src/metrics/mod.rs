@@ -86,7 +86,7 @@ mod tests {
             by.insert("ns.p".to_string(), 2);
         }
         let id = MetricId { kind: MetricKind::Counter, name: "metrics_mod_test".to_string(), tags: Default::default() };
-        metrics.user().add(id.clone(), 4);
+        metrics.user().add(&id, 4);
         let snap = metrics.snapshot();
         assert_eq!(snap.engine.records_in, 3);
         assert_eq!(snap.engine.records_out, 2);

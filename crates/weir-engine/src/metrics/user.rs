@@ -1,5 +1,7 @@
 //! User-defined metrics: the counters, meters and timers KSML functions create through the
-//! `metrics` built-in (`metrics.counter("name", {"tag": "v"}).increment()`).
+//! `metrics` built-in (`metrics.counter("name", {"tag": "v"}).increment()`), and the
+//! counters, timers and gauges of Weir's Python toolkit (`import weir`:
+//! docs/external-systems.md).
 //!
 //! A metric is identified by its kind, name and tags; asking for the same one twice gives
 //! the same metric (KSML caches them too). `close()` removes it. The registry is process-wide
@@ -16,6 +18,8 @@ pub enum MetricKind {
     Counter,
     Meter,
     Timer,
+    /// A value that goes up and down (Weir's toolkit: a circuit's state).
+    Gauge,
 }
 
 impl MetricKind {
@@ -24,6 +28,7 @@ impl MetricKind {
             MetricKind::Counter => "counter",
             MetricKind::Meter => "meter",
             MetricKind::Timer => "timer",
+            MetricKind::Gauge => "gauge",
         }
     }
 }
@@ -53,6 +58,10 @@ pub enum MetricValue {
         min_ns: u64,
         max_ns: u64,
     },
+    /// The last value set.
+    Gauge {
+        value: i64,
+    },
 }
 
 #[derive(Debug)]
@@ -60,6 +69,7 @@ enum State {
     Counter(u64),
     Meter { count: u64, since: Instant },
     Timer { count: u64, sum_ns: u128, min_ns: u64, max_ns: u64 },
+    Gauge(i64),
 }
 
 #[derive(Debug, Default)]
@@ -79,32 +89,48 @@ impl Registry {
         f(&mut guard)
     }
 
-    fn entry(metrics: &mut HashMap<MetricId, State>, id: MetricId) -> &mut State {
-        metrics.entry(id.clone()).or_insert_with(|| match id.kind {
-            MetricKind::Counter => State::Counter(0),
-            MetricKind::Meter => State::Meter { count: 0, since: Instant::now() },
-            MetricKind::Timer => State::Timer { count: 0, sum_ns: 0, min_ns: u64::MAX, max_ns: 0 },
-        })
+    /// The metric's state, created if new (the id is cloned only then: updates by a held id
+    /// allocate nothing).
+    fn entry<'m>(metrics: &'m mut HashMap<MetricId, State>, id: &MetricId) -> &'m mut State {
+        if !metrics.contains_key(id) {
+            let state = match id.kind {
+                MetricKind::Counter => State::Counter(0),
+                MetricKind::Meter => State::Meter { count: 0, since: Instant::now() },
+                MetricKind::Timer => State::Timer { count: 0, sum_ns: 0, min_ns: u64::MAX, max_ns: 0 },
+                MetricKind::Gauge => State::Gauge(0),
+            };
+            metrics.insert(id.clone(), state);
+        }
+        metrics.get_mut(id).expect("inserted above")
     }
 
     /// Creates the metric if it does not exist yet.
-    pub fn register(&self, id: MetricId) {
+    pub fn register(&self, id: &MetricId) {
         self.with(|m| {
             Self::entry(m, id);
         });
     }
 
     /// Adds `n` to a counter, or marks `n` events on a meter.
-    pub fn add(&self, id: MetricId, n: u64) {
+    pub fn add(&self, id: &MetricId, n: u64) {
         self.with(|m| match Self::entry(m, id) {
             State::Counter(c) => *c = c.saturating_add(n),
             State::Meter { count, .. } => *count = count.saturating_add(n),
-            State::Timer { .. } => {}
+            State::Timer { .. } | State::Gauge(_) => {}
+        });
+    }
+
+    /// Sets a gauge.
+    pub fn set(&self, id: &MetricId, value: i64) {
+        self.with(|m| {
+            if let State::Gauge(g) = Self::entry(m, id) {
+                *g = value;
+            }
         });
     }
 
     /// Records one duration on a timer.
-    pub fn record(&self, id: MetricId, nanos: u64) {
+    pub fn record(&self, id: &MetricId, nanos: u64) {
         self.with(|m| {
             if let State::Timer { count, sum_ns, min_ns, max_ns } = Self::entry(m, id) {
                 *count += 1;
@@ -139,6 +165,7 @@ impl Registry {
                             min_ns: if *count == 0 { 0 } else { *min_ns },
                             max_ns: *max_ns,
                         },
+                        State::Gauge(g) => MetricValue::Gauge { value: *g },
                     };
                     (id.clone(), value)
                 })
@@ -160,16 +187,19 @@ mod tests {
     #[test]
     fn counters_meters_timers() {
         let r = Registry::default();
-        r.add(id(MetricKind::Counter, "seen"), 1);
-        r.add(id(MetricKind::Counter, "seen"), 2);
-        r.add(id(MetricKind::Meter, "rate"), 5);
-        r.record(id(MetricKind::Timer, "t"), 10);
-        r.record(id(MetricKind::Timer, "t"), 30);
+        r.add(&id(MetricKind::Counter, "seen"), 1);
+        r.add(&id(MetricKind::Counter, "seen"), 2);
+        r.add(&id(MetricKind::Meter, "rate"), 5);
+        r.record(&id(MetricKind::Timer, "t"), 10);
+        r.record(&id(MetricKind::Timer, "t"), 30);
+        r.set(&id(MetricKind::Gauge, "g"), 2);
+        r.set(&id(MetricKind::Gauge, "g"), 1);
         let snap = r.snapshot();
         assert_eq!(snap[0].1, MetricValue::Counter { count: 3 });
         assert!(matches!(snap[1].1, MetricValue::Meter { count: 5, .. }));
         assert_eq!(snap[2].1, MetricValue::Timer { count: 2, sum_ns: 40, min_ns: 10, max_ns: 30 });
+        assert_eq!(snap[3].1, MetricValue::Gauge { value: 1 });
         r.remove(&id(MetricKind::Counter, "seen"));
-        assert_eq!(r.snapshot().len(), 2);
+        assert_eq!(r.snapshot().len(), 3);
     }
 }

@@ -5,7 +5,8 @@
 //! Every failure is logged (unless `log: false`) with the record's origin: topic, partition,
 //! offset, and for process errors the function and its traceback. The dead-letter record
 //! keeps the original key and value bytes and headers, and adds `weir.error.*` headers
-//! (phase, message, function, topic, partition, offset). Then the handler decides:
+//! (phase, message, function, topic, partition, offset, and what the error adds: a toolkit
+//! call's `call.endpoint`, `call.attempts`, `call.cause`). Then the handler decides:
 //! `continueOnFail` skips the record, `stopOnFail` stops the application, `retryOnFail`
 //! tries again (up to [`RETRIES`] more times, with growing pauses) and stops if it still
 //! fails. A record is never dropped without a trace: its own log line, or with `log: false`
@@ -66,6 +67,9 @@ pub struct Failure {
     pub function: Option<String>,
     /// The processor (operation) where it happened.
     pub node: Option<String>,
+    /// More `weir.error.<name>` headers for the dead letter (a toolkit call's endpoint,
+    /// attempts and cause).
+    pub details: Vec<(String, String)>,
 }
 
 /// The decision after handling a failure.
@@ -221,6 +225,9 @@ fn dead_letter(broker: &dyn Broker, topic: &str, failure: &Failure, origin: &Ori
     add("topic", origin.topic.to_string());
     add("partition", origin.partition.to_string());
     add("offset", origin.offset.to_string());
+    for (k, v) in &failure.details {
+        add(k, v.clone());
+    }
     let partitions = broker.ensure_topic(topic, 1)?;
     let partition = origin.partition % partitions.max(1);
     let record =

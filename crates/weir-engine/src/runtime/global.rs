@@ -112,7 +112,13 @@ fn apply(
         headers: &record.headers,
     };
     let fail = |message: String| {
-        let failure = Failure { phase: Phase::Consume, message, function: None, node: Some(format!("globalTable {}", table.topic)) };
+        let failure = Failure {
+            phase: Phase::Consume,
+            message,
+            function: None,
+            node: Some(format!("globalTable {}", table.topic)),
+            details: Vec::new(),
+        };
         match handlers.handle(&failure, &origin, broker) {
             Decision::Continue => Ok(()),
             _ => Err(Stop(format!("consume error on {}/{partition}@{}: {}", table.topic, record.offset, failure.message))),

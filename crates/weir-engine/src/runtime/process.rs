@@ -92,10 +92,16 @@ impl NodeError {
                     message.push('\n');
                     message.push_str(tb.trim_end());
                 }
-                Failure { phase: Phase::Process, message, function: Some(e.function), node: Some(node.to_string()) }
+                Failure {
+                    phase: Phase::Process,
+                    message,
+                    function: Some(e.function),
+                    node: Some(node.to_string()),
+                    details: e.details.into_vec(),
+                }
             }
             NodeError::Other(message) | NodeError::Fatal(message) => {
-                Failure { phase: Phase::Process, message, function: None, node: Some(node.to_string()) }
+                Failure { phase: Phase::Process, message, function: None, node: Some(node.to_string()), details: Vec::new() }
             }
         }
     }
@@ -178,8 +184,13 @@ impl<'a> Processor<'a> {
             Ok(kv) => kv,
             Err(message) => {
                 self.stats.errors.fetch_add(1, Ordering::Relaxed);
-                let failure =
-                    Failure { phase: Phase::Consume, message: format!("cannot decode the {message}"), function: None, node: None };
+                let failure = Failure {
+                    phase: Phase::Consume,
+                    message: format!("cannot decode the {message}"),
+                    function: None,
+                    node: None,
+                    details: Vec::new(),
+                };
                 return match self.handlers.handle(&failure, &origin, self.broker) {
                     Decision::Continue => Ok(previous_timestamp),
                     _ => Err(Stop(format!("consume error on {}/{}@{}: {}", origin.topic, partition, stored.offset, failure.message))),
@@ -208,6 +219,7 @@ impl<'a> Processor<'a> {
                         message: format!("timestampExtractor returned {} '{other}', expected a long", other.type_name()),
                         function: Some(extractor.qualified.clone()),
                         node: None,
+                        details: Vec::new(),
                     };
                     self.fail(failure, &origin)?;
                     return Ok(previous_timestamp);
@@ -491,8 +503,13 @@ impl<'a> Processor<'a> {
         let (key, value) = match encoded {
             Ok(kv) => kv,
             Err(message) => {
-                let failure =
-                    Failure { phase: Phase::Produce, message: format!("cannot write to '{topic}': {message}"), function: None, node: None };
+                let failure = Failure {
+                    phase: Phase::Produce,
+                    message: format!("cannot write to '{topic}': {message}"),
+                    function: None,
+                    node: None,
+                    details: Vec::new(),
+                };
                 return self.fail(failure, origin);
             }
         };

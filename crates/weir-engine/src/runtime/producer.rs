@@ -195,6 +195,7 @@ fn write(
                 message: format!("producer {} cannot write to '{}': {message}", plan.name, plan.topic),
                 function: None,
                 node: None,
+                details: Vec::new(),
             };
             let origin = Origin { topic: &plan.topic, partition: 0, offset: 0, timestamp: now_ms(), key: None, value: None, headers: &[] };
             return match handlers.handle(&failure, &origin, broker) {
