@@ -40,6 +40,7 @@ pub mod outputs;
 pub mod process;
 pub mod producer;
 mod suppress;
+mod table_source;
 mod window;
 
 use std::collections::VecDeque;
@@ -587,18 +588,28 @@ impl StreamThread<'_> {
                     let s = &topology.sources[source];
                     let next = start_position(broker, &self.options.application_id, &topic, partition, s.offset_reset.as_ref())?;
                     let input = Input { source, partition, next, buffer: VecDeque::new(), previous_timestamp: -1 };
-                    match tasks.iter_mut().find(|t| t.id == partition) {
-                        Some(task) => {
-                            if !task.inputs.iter().any(|i| i.source == source) {
-                                task.inputs.push(input);
-                            }
-                        }
+                    let task = match tasks.iter().position(|t| t.id == partition) {
+                        Some(i) => &mut tasks[i],
                         None => {
                             let stores = self.options.stores.open_task(&topology.stores, partition, self.layout.tasks, broker)?;
                             let stores = Arc::new(self.globals.with_task(&stores));
                             tracing::info!("task {partition} opened (partition {partition} of the input topics)");
-                            tasks.push(Task { id: partition, inputs: vec![input], stores });
+                            tasks.push(Task { id: partition, inputs: Vec::new(), stores });
+                            tasks.last_mut().expect("just pushed")
                         }
+                    };
+                    if !task.inputs.iter().any(|i| i.source == source) {
+                        // A table without changelog gets back what it held from its own topic.
+                        if let Some(spec) = table_source::rebuilt_from(topology, s) {
+                            let rebuilt = table_source::rebuild(&spec, s, partition, next, &task.stores, broker)?;
+                            if rebuilt > 0 {
+                                tracing::info!(
+                                    "table store '{}' of task {partition}: rebuilt from {rebuilt} records of '{topic}'",
+                                    spec.name
+                                );
+                            }
+                        }
+                        task.inputs.push(input);
                     }
                 }
                 tasks.sort_by_key(|t| t.id);

@@ -236,12 +236,17 @@ fn view<'a>(instances: &'a [Arc<StoreInstance>], spec: &StoreSpec) -> Result<Sto
 pub(super) fn table_put(spec: &StoreSpec, key: &Value, value: Value, timestamp: i64) -> Result<(), NodeError> {
     let instances = [instance(spec)?];
     let view = view(&instances, spec)?;
-    match spec.flavor {
+    table_write(&view, key, value, timestamp).map_err(failed)
+}
+
+/// An update of a table's store: a put, or for a null value a delete (a versioned store keeps
+/// both as versions at `timestamp`).
+pub(super) fn table_write(view: &StoreView, key: &Value, value: Value, timestamp: i64) -> Result<(), StoreError> {
+    match view.spec().flavor {
         StoreFlavor::VersionedKeyValue { .. } if value == Value::Null => view.versioned_delete(key, timestamp).map(drop),
         StoreFlavor::VersionedKeyValue { .. } => view.versioned_put(key, value, timestamp).map(drop),
         _ => view.put(key, value, timestamp).map(drop),
     }
-    .map_err(failed)
 }
 
 /// The value of `key` in a table, with its time; a versioned table's as of `at` when given.
