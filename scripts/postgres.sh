@@ -23,7 +23,7 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NAME=postgres.sh
-# shellcheck source=lib/service.sh
+# shellcheck source-path=SCRIPTDIR source=lib/service.sh
 . "$SCRIPT_DIR/lib/service.sh"
 START_TIMEOUT="${WEIR_PG_START_TIMEOUT:-30}"
 MARKER=.weir-postgres

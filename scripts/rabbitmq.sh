@@ -24,7 +24,7 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NAME=rabbitmq.sh
-# shellcheck source=lib/service.sh
+# shellcheck source-path=SCRIPTDIR source=lib/service.sh
 . "$SCRIPT_DIR/lib/service.sh"
 START_TIMEOUT="${WEIR_AMQP_START_TIMEOUT:-90}"
 MARKER=.weir-rabbitmq
@@ -126,7 +126,7 @@ start_epmd() {
   local eport deadline
   eport=$(port_of 2)
   epmd_pid >/dev/null && return 0
-  port_touched "$eport" && die "epmd port $eport (of $DIR) is taken by another process"
+  port_answers "$eport" && die "epmd port $eport (of $DIR) is taken by another process"
   setsid epmd -port "$eport" -address 127.0.0.1 </dev/null >>"$DIR/epmd.log" 2>&1 8>&- &
   echo "$!" >"$EPMD_PID_FILE"
   deadline=$((SECONDS + 10))

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/postgres.sh and scripts/rabbitmq.sh (sourced, not run): the parts of a
 # service script that do not depend on the service. The caller sets NAME (for messages),
 # DIR (the service's dir, absolute) and PID_FILE before using them.
