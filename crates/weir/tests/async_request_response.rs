@@ -22,7 +22,7 @@ use serde_json::{Value as Json, json};
 /// The records of `topic` by key: key -> values, in order.
 fn by_key(dir: &Dir, topic: &str) -> BTreeMap<String, Vec<Json>> {
     let mut out: BTreeMap<String, Vec<Json>> = BTreeMap::new();
-    for r in dir.consume(topic) {
+    for r in external::consume(dir, topic) {
         let key = r["key"].as_str().map(str::to_string).unwrap_or_else(|| r["key"].to_string());
         let value = match &r["value"] {
             Json::String(s) => serde_json::from_str(s).unwrap_or(Json::String(s.clone())),

@@ -16,7 +16,7 @@ mod external;
 use std::time::{Duration, Instant};
 
 use common::Dir;
-use external::{Service, example, fresh_database, spawn, sql, terminate, wait_for};
+use external::{Service, consume, example, fresh_database, spawn, sql, terminate, wait_for};
 use serde_json::{Value as Json, json};
 
 fn payments(range: std::ops::Range<u64>) -> String {
@@ -71,7 +71,7 @@ fn enrich_one(dir: &Dir, n: u32) -> (Json, Duration) {
     let started = Instant::now();
     dir.produce("orders", &json!({"key": key, "value": {"customer": "c1", "amount": n}}).to_string());
     let record = wait_for(dir, &format!("order {key} enriched"), Duration::from_secs(30), || {
-        dir.consume("orders_enriched").into_iter().find(|r| r["key"] == key.as_str())
+        consume(dir, "orders_enriched").into_iter().find(|r| r["key"] == key.as_str())
     });
     let value = match &record["value"] {
         Json::String(s) => serde_json::from_str(s).expect("JSON value"),
@@ -99,7 +99,7 @@ fn lookup_refresh_changes_enrichment_without_pausing_the_stream() {
         ],
     );
     let run = spawn(&dir, &[("WEIR_PG_URL", &db)]);
-    wait_for(&dir, "the first refresh", Duration::from_secs(30), || (dir.consume("customers").len() == 2).then_some(()));
+    wait_for(&dir, "the first refresh", Duration::from_secs(30), || (consume(&dir, "customers").len() == 2).then_some(()));
 
     let (first, _) = enrich_one(&dir, 0);
     assert_eq!(first["customer"]["tier"], "gold", "{first}");
@@ -125,6 +125,6 @@ fn lookup_refresh_changes_enrichment_without_pausing_the_stream() {
         "an order took {slowest:?}, about as long as a refresh query ({QUERY_SECONDS} s): the refresh held up the stream"
     );
     // The changed row went to the table's topic once more, nothing else did.
-    let updates: Vec<Json> = dir.consume("customers").into_iter().filter(|r| r["key"] == "c1").collect();
+    let updates: Vec<Json> = consume(&dir, "customers").into_iter().filter(|r| r["key"] == "c1").collect();
     assert_eq!(updates.len(), 2, "c1 written at the first refresh and after its change: {updates:?}");
 }
