@@ -73,7 +73,9 @@ fn timeouts_fire_once_per_unanswered_request_across_a_restart_and_fan_out_combin
     // o3 is pending in the store; the restarted run finds it and times it out, once.
     std::thread::sleep(Duration::from_secs(1));
     let run = spawn(&dir, &[]);
-    wait_for(&dir, "o3's timeout after the restart", Duration::from_secs(30), || by_key(&dir, "order_timeouts").contains_key("o3").then_some(()));
+    wait_for(&dir, "o3's timeout after the restart", Duration::from_secs(30), || {
+        by_key(&dir, "order_timeouts").contains_key("o3").then_some(())
+    });
     // Several more ticks: a second timeout of anything would show now.
     std::thread::sleep(Duration::from_millis(2000));
     terminate(&dir, run);

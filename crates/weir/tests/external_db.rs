@@ -20,7 +20,10 @@ use external::{Service, consume, example, fresh_database, spawn, sql, terminate,
 use serde_json::{Value as Json, json};
 
 fn payments(range: std::ops::Range<u64>) -> String {
-    range.map(|i| json!({"key": format!("p{i}"), "value": {"account": format!("a{}", i % 7), "amount": i}}).to_string()).collect::<Vec<_>>().join("\n")
+    range
+        .map(|i| json!({"key": format!("p{i}"), "value": {"account": format!("a{}", i % 7), "amount": i}}).to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn row_count(url: &str) -> u64 {
@@ -96,7 +99,11 @@ fn lookup_refresh_changes_enrichment_without_pausing_the_stream() {
         &dir,
         "db-lookup",
         &[
-            ("pipeline.yaml", "defaultValue: SELECT id, name, tier FROM customers", "defaultValue: SELECT id, name, tier FROM customers, pg_sleep(3)"),
+            (
+                "pipeline.yaml",
+                "defaultValue: SELECT id, name, tier FROM customers",
+                "defaultValue: SELECT id, name, tier FROM customers, pg_sleep(3)",
+            ),
             ("pipeline.yaml", "defaultValue: 2000", "defaultValue: 500"),
         ],
     );

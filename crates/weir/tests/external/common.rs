@@ -208,7 +208,10 @@ pub fn wait_for<T>(dir: &Dir, what: &str, timeout: Duration, mut check: impl FnM
             return v;
         }
         if Instant::now() > deadline {
-            panic!("timed out after {timeout:?} waiting for {what}\nrun log:\n{}", std::fs::read_to_string(dir.path.join("run.stderr")).unwrap_or_default());
+            panic!(
+                "timed out after {timeout:?} waiting for {what}\nrun log:\n{}",
+                std::fs::read_to_string(dir.path.join("run.stderr")).unwrap_or_default()
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -224,5 +227,9 @@ pub fn consume(dir: &Dir, topic: &str) -> Vec<serde_json::Value> {
         return Vec::new();
     }
     assert_ok(&out, &format!("weir topic consume {topic}"));
-    stdout(&out).lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("consume printed a bad line {l:?}: {e}"))).collect()
+    stdout(&out)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("consume printed a bad line {l:?}: {e}")))
+        .collect()
 }
