@@ -12,7 +12,7 @@ mod common;
 #[path = "external/common.rs"]
 mod external;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::Dir;
@@ -110,4 +110,41 @@ fn timeouts_fire_once_per_unanswered_request_across_a_restart_and_fan_out_combin
     let late = by_key(&dir, "late_responses");
     assert_eq!(keys(&late), ["o2"]);
     assert_eq!(late["o2"][0]["outcome"], "late");
+}
+
+/// With the topics in two partitions, each task holds its own pending requests: the clock
+/// writes a tick to every partition (`partitions` and `batchSize` set to 2, the partitioner
+/// sending tick `p` to partition `p`), so the unanswered requests of both tasks time out, once.
+#[test]
+fn ticks_reach_every_partition() {
+    let dir = Dir::new("async-rr-partitions");
+    example(
+        &dir,
+        "async-request-response",
+        &[("pipeline.yaml", "        defaultValue: 1\n", "        defaultValue: 2\n"), ("pipeline.yaml", "batchSize: 1 ", "batchSize: 2 ")],
+    );
+    for topic in ["orders", "responses", "correlation_ticks", "inventory_requests", "payment_requests"] {
+        let out = dir.weir(&["topic", "create", topic, "--partitions", "2"], "");
+        common::assert_ok(&out, &format!("weir topic create {topic}"));
+    }
+    let run = spawn(&dir, &[]);
+    // Payment never answers amounts over 1000: every odd order times out, the even ones complete.
+    let n = 12;
+    let orders: Vec<String> = (0..n)
+        .map(|i| json!({"key": format!("k{i}"), "value": order(&["payment"], if i % 2 == 1 { 5000 } else { 5 }, 1000)}).to_string())
+        .collect();
+    dir.produce("orders", &orders.join("\n"));
+    wait_for(&dir, "every order's outcome", Duration::from_secs(30), || {
+        (by_key(&dir, "order_timeouts").len() + by_key(&dir, "order_results").len() == n).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    terminate(&dir, run);
+
+    let partitions: BTreeSet<u64> = external::consume(&dir, "orders").iter().filter_map(|r| r["partition"].as_u64()).collect();
+    assert_eq!(partitions.len(), 2, "the orders went to both partitions: {partitions:?}");
+    let timeouts = by_key(&dir, "order_timeouts");
+    let expected: BTreeSet<String> = (0..n).filter(|i| i % 2 == 1).map(|i| format!("k{i}")).collect();
+    assert_eq!(timeouts.keys().cloned().collect::<BTreeSet<_>>(), expected, "timeouts: {timeouts:?}");
+    assert!(timeouts.values().all(|v| v.len() == 1), "a request timed out twice: {timeouts:?}");
+    assert_eq!(by_key(&dir, "order_results").len(), n / 2);
 }
