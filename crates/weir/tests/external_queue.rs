@@ -6,6 +6,9 @@
 //! - `an_unconfirmed_publish_is_not_committed`: with the broker unreachable the function
 //!   retries, then raises; the run stops (stopOnFail) without committing the record, so a
 //!   restart with the broker up publishes it.
+//! - `a_nacked_publish_stops_the_run_uncommitted`: a queue that rejects publishes when full
+//!   (`x-overflow: reject-publish`) nacks the third message: the function raises `NackError`,
+//!   the run stops with the two confirmed records committed and the nacked one not.
 
 #[path = "run/common.rs"]
 mod common;
@@ -94,4 +97,39 @@ fn an_unconfirmed_publish_is_not_committed() {
     wait_for(&dir, "the three messages", Duration::from_secs(60), || (queue_depth(&amqp.url, &queue) >= 3).then_some(()));
     terminate(&dir, run);
     assert_eq!(drain(&amqp.url, &queue), ["n0", "n1", "n2"]);
+}
+
+/// A publish the broker refuses (nacks: the queue is full and rejects new messages) raises
+/// in the function: the run stops (stopOnFail) with that record uncommitted, and the records
+/// before it, confirmed, are in the queue once.
+#[test]
+fn a_nacked_publish_stops_the_run_uncommitted() {
+    let amqp = Service::get("WEIR_AMQP_URL", "rabbitmq.sh", "amqp-nacked");
+    let queue = format!("full_{}", std::process::id());
+    let dir = Dir::new("queue-nacked");
+    example(
+        &dir,
+        "queue-publish",
+        &[
+            ("pipeline.yaml", "defaultValue: notifications", &format!("defaultValue: {queue}")),
+            ("pipeline.yaml", r#"defaultValue: "{}""#, r#"defaultValue: '{"x-max-length": 2, "x-overflow": "reject-publish"}'"#),
+        ],
+    );
+    dir.produce("notifications", &notifications(0..5));
+    let mut child = spawn(&dir, &[("WEIR_AMQP_URL", &amqp.url)]);
+    let status = wait_for(&dir, "the run to stop on the nack", Duration::from_secs(60), || child.try_wait().expect("poll"));
+    assert_ne!(status.code(), Some(0), "the run went on past a nacked publish:\n{}", dir.read("run.stderr"));
+    let log = dir.read("run.stderr");
+    assert!(log.contains("NackError") && log.contains("notifications/0@2"), "the error names the nack and the record:\n{log}");
+    let out = dir.weir(&["topic", "describe", "notifications"], "");
+    common::assert_ok(&out, "weir topic describe");
+    let described = common::stdout(&out);
+    let committed = described.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() == 5 && f[0] == "queue-publish" && f[1] == "0").then(|| f[2].to_string())
+    });
+    // The two confirmed records are committed, the nacked one (offset 2) is not: a restart
+    // starts with it.
+    assert_eq!(committed.as_deref(), Some("2"), "the group's committed offset:\n{described}");
+    assert_eq!(drain(&amqp.url, &queue), ["n0", "n1"], "the confirmed messages, once");
 }
