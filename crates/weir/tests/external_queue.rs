@@ -86,8 +86,8 @@ fn an_unconfirmed_publish_is_not_committed() {
     dir.produce("notifications", &notifications(0..3));
     // A port nothing listens on: no publish is ever confirmed.
     let nobody = "amqp://guest:guest@127.0.0.1:1/%2F";
-    let mut child = spawn(&dir, &[("WEIR_AMQP_URL", nobody)]);
-    let status = wait_for(&dir, "the run to stop on the error", Duration::from_secs(60), || child.try_wait().expect("poll"));
+    let mut run = spawn(&dir, &[("WEIR_AMQP_URL", nobody)]);
+    let status = wait_for(&dir, "the run to stop on the error", Duration::from_secs(60), || run.0.try_wait().expect("poll"));
     assert_ne!(status.code(), Some(0), "the run went on without the broker:\n{}", dir.read("run.stderr"));
     let log = dir.read("run.stderr");
     assert!(log.contains("broker unreachable") && log.contains("notifications/0@0"), "the error names the record and the cause:\n{log}");
@@ -116,8 +116,8 @@ fn a_nacked_publish_stops_the_run_uncommitted() {
         ],
     );
     dir.produce("notifications", &notifications(0..5));
-    let mut child = spawn(&dir, &[("WEIR_AMQP_URL", &amqp.url)]);
-    let status = wait_for(&dir, "the run to stop on the nack", Duration::from_secs(60), || child.try_wait().expect("poll"));
+    let mut run = spawn(&dir, &[("WEIR_AMQP_URL", &amqp.url)]);
+    let status = wait_for(&dir, "the run to stop on the nack", Duration::from_secs(60), || run.0.try_wait().expect("poll"));
     assert_ne!(status.code(), Some(0), "the run went on past a nacked publish:\n{}", dir.read("run.stderr"));
     let log = dir.read("run.stderr");
     assert!(log.contains("NackError") && log.contains("notifications/0@2"), "the error names the nack and the record:\n{log}");

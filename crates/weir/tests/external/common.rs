@@ -162,9 +162,22 @@ pub fn example(dir: &Dir, name: &str, edits: &[(&str, &str, &str)]) {
     }
 }
 
+/// A running `weir run`, killed (SIGKILL) if the test ends without stopping it, e.g. when it
+/// fails, so no run outlives its test.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Starts `weir run --embedded ksml-runner.yaml` in `dir` with `env`; its stderr goes to
 /// `run.stderr` (appended, so a restart's log follows the first run's).
-pub fn spawn(dir: &Dir, env: &[(&str, &str)]) -> Child {
+pub fn spawn(dir: &Dir, env: &[(&str, &str)]) -> Running {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.path.join("run.stderr")).expect("open run log");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_weir"));
     cmd.args(["run", "--embedded", "--no-progress", "ksml-runner.yaml"])
@@ -177,11 +190,12 @@ pub fn spawn(dir: &Dir, env: &[(&str, &str)]) -> Child {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.spawn().expect("start weir run")
+    Running(cmd.spawn().expect("start weir run"))
 }
 
 /// Stops a run with SIGTERM and expects a clean exit (0) within 30 s.
-pub fn terminate(dir: &Dir, mut child: Child) {
+pub fn terminate(dir: &Dir, mut run: Running) {
+    let child = &mut run.0;
     let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("run kill");
     assert!(status.success(), "kill -TERM {} failed", child.id());
     let deadline = Instant::now() + Duration::from_secs(30);
