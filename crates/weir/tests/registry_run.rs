@@ -408,3 +408,59 @@ fn a_pipeline_reads_both_versions_and_an_incompatible_one_is_refused() {
         .collect();
     assert_eq!(latest, [("apple".to_string(), 42), ("pear".to_string(), 21)].into());
 }
+
+/// A topic name extractor writing Avro through the registry: each record's topic names its
+/// subject (`<topic>-value`, Confluent's default strategy), so the sink's codecs are made per
+/// topic; before, every record failed ("the topic is only known per record here").
+#[test]
+fn a_topic_name_extractor_writes_registry_avro_under_each_topics_subject() {
+    let dir = Dir::new("extractor-avro");
+    let schemas = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/schema-evolution/schemas/v2/Order.avsc");
+    dir.write("Order.avsc", &std::fs::read_to_string(schemas).expect("Order.avsc"));
+    dir.write(
+        "def.yaml",
+        "streams:\n  orders_in: {topic: orders_in, keyType: string, valueType: json}\n\
+         functions:\n  by_product:\n    type: topicNameExtractor\n    expression: '\"orders_\" + value[\"product\"]'\n\
+         pipelines:\n  route:\n    from: orders_in\n    via:\n      - type: mapValues\n        mapper:\n          \
+         expression: '{\"id\": key, \"product\": value[\"product\"], \"quantity\": value[\"q\"]}'\n          resultType: avro:Order\n    \
+         toTopicNameExtractor:\n      topicNameExtractor: by_product\n",
+    );
+    dir.write(
+        "ksml-runner.yaml",
+        "ksml:\n  definitions:\n    r: def.yaml\n  schemaDirectory: .\n  notations:\n    avro:\n      type: confluent_avro\n\
+         kafka:\n  application.id: tne\n  bootstrap.servers: unused:9092\n",
+    );
+    dir.produce(
+        "orders_in",
+        r#"{"key": "a", "value": {"product": "apple", "q": 1}} {"key": "b", "value": {"product": "pear", "q": 2}} {"key": "c", "value": {"product": "apple", "q": 3}}"#,
+    );
+    dir.run_ok(&["ksml-runner.yaml"]);
+    let read = |topic: &str| {
+        let out = dir.weir(
+            &[
+                "topic",
+                "consume",
+                topic,
+                "--from-beginning",
+                "--config",
+                "ksml-runner.yaml",
+                "--value-type",
+                "avro:Order",
+                "--format",
+                "json",
+            ],
+            "",
+        );
+        common::assert_ok(&out, topic);
+        common::stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON")["value"]["quantity"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(read("orders_apple"), [serde_json::json!(1), serde_json::json!(3)]);
+    assert_eq!(read("orders_pear"), [serde_json::json!(2)]);
+    let registry: serde_json::Value = serde_json::from_str(&dir.read(".weir-state/schemas.json")).expect("registry");
+    let mut subjects: Vec<&String> = registry["subjects"].as_object().expect("subjects").keys().collect();
+    subjects.sort();
+    assert_eq!(subjects, ["orders_apple-value", "orders_pear-value"]);
+}

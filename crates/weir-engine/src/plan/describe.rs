@@ -127,7 +127,7 @@ pub fn describe(topology: &Topology) -> Description {
             NodeKind::To { topic, sink } => {
                 (NodeRole::Sink { topic: Some(topic.clone()), extractor: None }, fn_stores(sink.partitioner.iter()))
             }
-            NodeKind::ToTopicNameExtractor { extractor, sink } => (
+            NodeKind::ToTopicNameExtractor { extractor, sink, .. } => (
                 NodeRole::Sink { topic: None, extractor: Some(extractor.qualified.clone()) },
                 fn_stores([extractor].into_iter().chain(sink.partitioner.iter())),
             ),
@@ -305,7 +305,7 @@ fn node_stores(kind: &NodeKind) -> Vec<String> {
         NodeKind::Print { mapper, .. } => functions.extend(mapper),
         NodeKind::Branch { branches } => functions.extend(branches.iter().filter_map(|(p, _)| p.as_ref())),
         NodeKind::To { sink, .. } => functions.extend(&sink.partitioner),
-        NodeKind::ToTopicNameExtractor { extractor, sink } => functions.extend([extractor].into_iter().chain(&sink.partitioner)),
+        NodeKind::ToTopicNameExtractor { extractor, sink, .. } => functions.extend([extractor].into_iter().chain(&sink.partitioner)),
         NodeKind::Aggregate { store, how } => {
             out.push(store.name.clone());
             functions.extend(aggregation_fns(how));

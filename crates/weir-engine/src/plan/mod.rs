@@ -42,7 +42,9 @@ mod describe;
 mod topology;
 mod windows;
 pub use describe::{Description, NodeRole, describe};
-pub use topology::{Aggregation, FnHandle, Node, NodeId, NodeKind, PrintTarget, ProducerPlan, Sink, Source, TopicFormat, Topology};
+pub use topology::{
+    Aggregation, FnHandle, Node, NodeId, NodeKind, PerTopicSinks, PrintTarget, ProducerPlan, Sink, Source, TopicFormat, Topology,
+};
 use topology::{Attach, parents, rekeyed};
 pub use windows::{SuppressUntil, Suppression, Windowing};
 mod grouped_table;
@@ -74,6 +76,10 @@ impl PlanOptions {
         PlanOptions { application_id: application_id.to_string(), pipelines: true, producers: true }
     }
 }
+
+/// The topic a topic name extractor's codecs are checked with at planning when they depend on
+/// the topic (their subjects are named per record at run time).
+const TOPIC_CHECKED: &str = "<topic of the record>";
 
 /// Builds the topology of all definitions of an application.
 pub fn plan(inputs: &[PlanInput], notations: &Notations, options: &PlanOptions) -> Result<Topology, Vec<Diagnostic>> {
@@ -764,11 +770,16 @@ impl DefPlanner<'_, '_> {
                 NodeKind::To { topic, sink }
             }
             S::ToTopicNameExtractor { extractor, partitioner } => {
-                let Some(format) = self.format(None, Some(&k), Some(&v), Span::default(), path) else { return };
-                NodeKind::ToTopicNameExtractor {
-                    extractor: self.handle(extractor),
-                    sink: Sink { format, partitioner: partitioner.as_ref().map(|f| self.handle(f)) },
-                }
+                // A registry notation names its subject after the topic, known per record:
+                // then the codecs are made per topic (checked here with a stand-in topic).
+                let per_record = [&k, &v]
+                    .iter()
+                    .any(|t| t.notation.as_deref().and_then(|n| self.p.notations.kind(n).ok()).is_some_and(|kind| kind.uses_registry()));
+                let topic = per_record.then_some(TOPIC_CHECKED);
+                let Some(format) = self.format(topic, Some(&k), Some(&v), Span::default(), path) else { return };
+                let sink = Sink { format, partitioner: partitioner.as_ref().map(|f| self.handle(f)) };
+                let per_topic = per_record.then(|| Arc::new(PerTopicSinks::new(self.p.notations.clone(), sink.clone())));
+                NodeKind::ToTopicNameExtractor { extractor: self.handle(extractor), sink, per_topic }
             }
             S::Branch(branches) => {
                 let junction = self.add(&tail, pipeline, name, NodeKind::Branch { branches: Vec::new() }, k.clone(), v.clone());

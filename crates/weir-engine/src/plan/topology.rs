@@ -3,14 +3,15 @@
 //! emits), sinks with their codecs, producers, the application's stores, global tables and
 //! co-partitioning requirements; and the graph queries the planner asks of it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use weir_dsl::duration::OffsetResetPolicy;
 use weir_dsl::types::UserType;
 
 use super::{Copartitioned, GlobalTable, GroupedTableNode, JoinNode, Suppression, Windowing};
 use crate::metrics::FnTiming;
-use crate::notation::{Codec, TextConversion};
+use crate::notation::{Codec, Notations, Target, TextConversion};
 use crate::ports::{ArgSchemas, Functions};
 use crate::store::StoreSpec;
 
@@ -51,6 +52,48 @@ pub struct TopicFormat {
 impl std::fmt::Debug for TopicFormat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.key_type, self.value_type)
+    }
+}
+
+/// The sinks of a topic name extractor whose codecs depend on the topic: a registry notation
+/// names the schema's subject `<topic>-key` / `<topic>-value`, which is only known per record.
+/// Each topic's sink is made the first time a record goes to it, then kept.
+pub struct PerTopicSinks {
+    notations: Notations,
+    template: Sink,
+    sinks: Mutex<HashMap<String, Arc<Sink>>>,
+}
+
+impl PerTopicSinks {
+    pub fn new(notations: Notations, template: Sink) -> PerTopicSinks {
+        PerTopicSinks { notations, template, sinks: Mutex::new(HashMap::new()) }
+    }
+
+    /// The sink for `topic`: the template's types and partitioner, with codecs for the topic.
+    pub fn sink(&self, topic: &str) -> Result<Arc<Sink>, String> {
+        let mut sinks = self.sinks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(sink) = sinks.get(topic) {
+            return Ok(Arc::clone(sink));
+        }
+        let format = &self.template.format;
+        let codec = |t: &UserType, is_key: bool| self.notations.codec(t, &Target { topic: Some(topic.to_string()), is_key });
+        let sink = Arc::new(Sink {
+            format: TopicFormat {
+                key_type: format.key_type.clone(),
+                value_type: format.value_type.clone(),
+                key: codec(&format.key_type, true).map_err(|e| format!("key: {e}"))?,
+                value: codec(&format.value_type, false).map_err(|e| format!("value: {e}"))?,
+            },
+            partitioner: self.template.partitioner.clone(),
+        });
+        sinks.insert(topic.to_string(), Arc::clone(&sink));
+        Ok(sink)
+    }
+}
+
+impl std::fmt::Debug for PerTopicSinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a sink per topic for {:?}", self.template.format)
     }
 }
 
@@ -150,6 +193,9 @@ pub enum NodeKind {
     ToTopicNameExtractor {
         extractor: FnHandle,
         sink: Sink,
+        /// Set when the sink's notation names registry subjects after the topic (the
+        /// default `TopicNameStrategy`): a sink per topic, made on first use.
+        per_topic: Option<Arc<PerTopicSinks>>,
     },
     /// `count`, `reduce` or `aggregate` of a grouped stream, materialized in `store` (one
     /// instance per task): emits every update of the table (KSML's default has caching off).

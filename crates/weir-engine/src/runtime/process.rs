@@ -26,6 +26,7 @@
 
 use std::borrow::Cow;
 use std::io::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -157,6 +158,9 @@ pub(super) enum Effect<'t> {
     Records(Vec<Record>),
     /// The record is written to a topic.
     Sink(Cow<'t, str>, &'t Sink),
+    /// The record is written to a topic with the sink made for it (a topic name extractor's
+    /// whose codecs depend on the topic).
+    TopicSink(String, Arc<Sink>),
 }
 
 impl<'a> Processor<'a> {
@@ -324,6 +328,7 @@ impl<'a> Processor<'a> {
                 return Ok(());
             }
             Effect::Sink(topic, sink) => return self.write(node.pipeline.as_str(), &topic, sink, r, origin),
+            Effect::TopicSink(topic, sink) => return self.write(node.pipeline.as_str(), &topic, &sink, r, origin),
         }
         self.forward(&node.children, r, origin)
     }
@@ -480,13 +485,19 @@ impl<'a> Processor<'a> {
                     Effect::Value(call(mapper, &kv)?)
                 }
             }
-            NodeKind::ToTopicNameExtractor { extractor, sink } => {
+            NodeKind::ToTopicNameExtractor { extractor, sink, per_topic } => {
                 let context = Datum::Value(Value::Struct(IndexMap::from([
                     ("timestamp".to_string(), Value::Long(r.timestamp)),
                     ("headers".to_string(), headers_value(&r.headers)),
                 ])));
                 match call_value(extractor, &[&r.key, &r.value, &context])? {
-                    Value::String(topic) if !topic.is_empty() => Effect::Sink(Cow::Owned(topic), sink),
+                    Value::String(topic) if !topic.is_empty() => match per_topic {
+                        None => Effect::Sink(Cow::Owned(topic), sink),
+                        Some(sinks) => match sinks.sink(&topic) {
+                            Ok(sink) => Effect::TopicSink(topic, sink),
+                            Err(e) => return Err(NodeError::Other(format!("cannot write to '{topic}': {e}"))),
+                        },
+                    },
                     other => return Err(unexpected("a topic name back", extractor, &other)),
                 }
             }
