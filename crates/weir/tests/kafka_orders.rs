@@ -9,23 +9,18 @@
 
 #[path = "kafka/common.rs"]
 mod common;
+#[path = "orders/http.rs"]
+mod http;
 #[path = "registry/common.rs"]
 mod registry;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{bootstrap, interrupt, serial, unique, wait};
+use http::{example, free_port};
 use serde_json::{Value as Json, json};
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/orders").canonicalize().expect("examples/orders")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
 
 /// `weir <args>` in the example's directory, with its runner configs' variables.
 fn weir(env: &[(&str, String)], args: &[&str]) -> Command {
@@ -44,56 +39,142 @@ fn get(url: &str) -> (u16, String) {
     }
 }
 
+/// The ecosystem on the broker: the seed written, then every service's process started.
+struct Ecosystem {
+    bootstrap: String,
+    state: PathBuf,
+    ports: [u16; 2],
+    services: Vec<(String, Option<Child>)>,
+    _registry: registry::Fake,
+    registry_url: String,
+}
+
+impl Ecosystem {
+    /// `routes`: the Orders Service instances serve `routes.yaml` too; `session_ms`: their
+    /// `session.timeout.ms`.
+    fn start(routes: bool, session_ms: Option<u64>) -> Ecosystem {
+        let bootstrap = bootstrap().to_string();
+        let fake = registry::Fake::start();
+        let registry_url = fake.url.clone();
+        let state = std::env::temp_dir().join(unique("weir-kafka-orders"));
+        let mut e = Ecosystem { bootstrap, state, ports: [free_port(), free_port()], services: Vec::new(), _registry: fake, registry_url };
+        // orders and order-validations with two partitions (equal: the aggregator joins
+        // them), as run-kafka.sh creates them; a broker that already has them (an earlier
+        // run) keeps them.
+        for topic in ["orders", "order-validations"] {
+            let exists = e.weir("topics", &["topic", "--bootstrap-server", &e.bootstrap, "describe", topic]).output().expect("describe");
+            if !exists.status.success() {
+                let out = e
+                    .weir("topics", &["topic", "--bootstrap-server", &e.bootstrap, "create", topic, "--partitions", "2"])
+                    .output()
+                    .expect("create");
+                common::assert_ok(&out, &format!("weir topic create {topic}"));
+            }
+        }
+        let seed = e.weir("seed", &["run", "--until-idle", "--no-progress", "kafka/seed.yaml"]).output().expect("weir run seed");
+        common::assert_ok(&seed, "the seed run");
+        for i in 0..2 {
+            let mut extra = vec![("ORDERS_PORT", e.ports[i].to_string())];
+            if let Some(ms) = session_ms {
+                extra.push(("ORDERS_SESSION_TIMEOUT_MS", ms.to_string()));
+            }
+            let args: &[&str] = if routes { &["--routes", "routes.yaml"] } else { &[] };
+            e.spawn(&format!("orders-service-{}", i + 1), "kafka/orders-service.yaml", &extra, args);
+        }
+        for service in ["order-details", "fraud", "inventory", "validations-aggregator", "email", "json-ingest"] {
+            e.spawn(service, &format!("kafka/{service}.yaml"), &[], &[]);
+        }
+        e
+    }
+
+    /// The runner configs' variables for the service `name`.
+    fn env(&self, name: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("KAFKA_BOOTSTRAP", self.bootstrap.clone()),
+            ("SCHEMA_REGISTRY_URL", self.registry_url.clone()),
+            ("WEIR_STATE", self.state.join(name).to_string_lossy().into_owned()),
+        ]
+    }
+
+    fn weir(&self, name: &str, args: &[&str]) -> Command {
+        weir(&self.env(name), args)
+    }
+
+    fn spawn(&mut self, name: &str, config: &str, extra: &[(&'static str, String)], args: &[&str]) {
+        let mut vars = self.env(name);
+        vars.extend(extra.iter().cloned());
+        std::fs::create_dir_all(&self.state).expect("state dir");
+        let log = std::fs::File::create(self.state.join(format!("{name}.log"))).expect("log file");
+        let mut all = vec!["run", "--no-progress"];
+        all.extend_from_slice(args);
+        all.push(config);
+        let child = weir(&vars, &all).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log).spawn().expect("start weir run");
+        self.services.push((name.to_string(), Some(child)));
+    }
+
+    fn base(&self, instance: usize) -> String {
+        format!("http://127.0.0.1:{}", self.ports[instance])
+    }
+
+    fn logs(&self) -> String {
+        self.services
+            .iter()
+            .map(|(name, _)| {
+                format!("--- {name}\n{}\n", std::fs::read_to_string(self.state.join(format!("{name}.log"))).unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// SIGKILL to the service `name`.
+    fn kill(&mut self, name: &str) {
+        let (_, child) = self.services.iter_mut().find(|(n, _)| n == name).expect("a service of that name");
+        let mut child = child.take().expect("running");
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+    }
+
+    /// Stops every service still running with SIGINT: the problems (a service not exiting 0).
+    fn stop(&mut self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (name, child) in &mut self.services {
+            if let Some(child) = child.as_mut() {
+                interrupt(child);
+                let code = wait(child, Duration::from_secs(60), name);
+                if code != Some(0) {
+                    problems.push(format!("{name} exited with {code:?}"));
+                }
+            }
+            *child = None;
+        }
+        problems
+    }
+
+    /// Panics with `problems` and the logs unless there are none; removes the state then.
+    fn finish(&self, problems: &[String]) {
+        if problems.is_empty() {
+            let _ = std::fs::remove_dir_all(&self.state);
+        } else {
+            panic!("{}\nlogs in {}:\n{}", problems.join("\n"), self.state.display(), self.logs());
+        }
+    }
+}
+
+impl Drop for Ecosystem {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.services {
+            if let Some(mut c) = child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
 #[test]
 fn orders_services_on_kafka() {
     let _serial = serial();
-    let bootstrap = bootstrap().to_string();
-    let fake = registry::Fake::start();
-    let state = std::env::temp_dir().join(unique("weir-kafka-orders"));
-    let env = |name: &str| -> Vec<(&str, String)> {
-        vec![
-            ("KAFKA_BOOTSTRAP", bootstrap.clone()),
-            ("SCHEMA_REGISTRY_URL", fake.url.clone()),
-            ("WEIR_STATE", state.join(name).to_string_lossy().into_owned()),
-        ]
-    };
-    // orders and order-validations with two partitions (equal: the aggregator joins them), as
-    // run-kafka.sh creates them; a broker that already has them (an earlier run) keeps them.
-    for topic in ["orders", "order-validations"] {
-        let exists =
-            weir(&env("topics"), &["topic", "--bootstrap-server", &bootstrap, "describe", topic]).output().expect("weir topic describe");
-        if !exists.status.success() {
-            let out = weir(&env("topics"), &["topic", "--bootstrap-server", &bootstrap, "create", topic, "--partitions", "2"])
-                .output()
-                .expect("create");
-            common::assert_ok(&out, &format!("weir topic create {topic}"));
-        }
-    }
-    let seed = weir(&env("seed"), &["run", "--until-idle", "--no-progress", "kafka/seed.yaml"]).output().expect("weir run seed");
-    common::assert_ok(&seed, "the seed run");
-
-    let ports = [free_port(), free_port()];
-    let mut services: Vec<(String, Child)> = Vec::new();
-    let mut start = |name: &str, config: &str, port: Option<u16>| {
-        let mut vars = env(name);
-        if let Some(port) = port {
-            vars.push(("ORDERS_PORT", port.to_string()));
-        }
-        std::fs::create_dir_all(&state).expect("state dir");
-        let log = std::fs::File::create(state.join(format!("{name}.log"))).expect("log file");
-        let child = weir(&vars, &["run", "--no-progress", config])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start weir run");
-        services.push((name.to_string(), child));
-    };
-    start("orders-service-1", "kafka/orders-service.yaml", Some(ports[0]));
-    start("orders-service-2", "kafka/orders-service.yaml", Some(ports[1]));
-    for service in ["order-details", "fraud", "inventory", "validations-aggregator", "email", "json-ingest"] {
-        start(service, &format!("kafka/{service}.yaml"), None);
-    }
+    let mut e = Ecosystem::start(false, None);
+    let (bootstrap, ports) = (e.bootstrap.clone(), e.ports);
 
     // Orders of every kind, with ids of this run (the broker may hold earlier runs' orders).
     let run = unique("o");
@@ -115,7 +196,8 @@ fn orders_services_on_kafka() {
         })
         .collect();
     let lines: String = orders.iter().map(|(id, order, _)| format!("{}\n", json!({"key": id, "value": order}))).collect();
-    let mut produce = weir(&env("topics"), &["topic", "--bootstrap-server", &bootstrap, "produce", "order-requests"])
+    let mut produce = e
+        .weir("topics", &["topic", "--bootstrap-server", &bootstrap, "produce", "order-requests"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -161,21 +243,104 @@ fn orders_services_on_kafka() {
             problems.push(format!("instance :{port}, order {id}: {value:?}, expected {expected}"));
         }
     }
+    problems.extend(e.stop());
+    e.finish(&problems);
+}
 
-    for (name, child) in &mut services {
-        interrupt(child);
-        let code = wait(child, Duration::from_secs(60), name);
-        if code != Some(0) {
-            problems.push(format!("{name} exited with {code:?}"));
+/// An order of the run `run` that passes every check without reserving stock (quantity 0),
+/// so that runs on a broker kept from earlier ones never run out of jumpers.
+fn free_order(run: &str, name: &str, i: usize) -> Json {
+    http::order(&format!("{run}-{name}{i:02}"), 1 + (i % 8) as u32, "JUMPERS", 0, 1.0)
+}
+
+#[test]
+fn orders_over_http_on_two_instances_survive_the_kill_of_one() {
+    // The ecosystem with the HTTP interface on both Orders Service instances (a 6 s session
+    // timeout, so that the survivor takes over soon after the kill).
+    let _serial = serial();
+    let mut e = Ecosystem::start(true, Some(6000));
+    let bases = [e.base(0), e.base(1)];
+    for base in &bases {
+        http::wait_ready(base, false, Duration::from_secs(120), || e.logs());
+    }
+    // The original's EndToEndTest over HTTP: client.py posts each order to one instance and
+    // reads it back, then waits for its validation at the other one (read-your-writes across
+    // instances, one of them forwarding), and checks each outcome against the rules.
+    let topic = format!("{} topic --bootstrap-server {}", env!("CARGO_BIN_EXE_weir"), e.bootstrap);
+    let report = http::run_client(&bases.join(","), 10, Some(&topic));
+    // Every order, from either instance, in its final state.
+    let finals: Vec<(String, String)> = report
+        .lines()
+        .filter_map(|l| l.split_once("  ->  ").map(|(order, state)| (order, state.split_whitespace().next().unwrap_or_default())))
+        .map(|(order, state)| (order.split_whitespace().next().unwrap_or_default().to_string(), state.to_string()))
+        .collect();
+    let mut problems = Vec::new();
+    for (id, state) in &finals {
+        for base in &bases {
+            let answer = http::get(&format!("{base}/v1/orders/{id}?timeout=30000"));
+            if http::json_200(&answer).is_none_or(|o| o["state"] != state.as_str()) {
+                problems.push(format!("GET {base}/v1/orders/{id}: {answer:?}, expected state {state}"));
+            }
         }
     }
-    if problems.is_empty() {
-        let _ = std::fs::remove_dir_all(&state);
-    } else {
-        let logs: String = services
-            .iter()
-            .map(|(name, _)| format!("--- {name}\n{}\n", std::fs::read_to_string(state.join(format!("{name}.log"))).unwrap_or_default()))
-            .collect();
-        panic!("{}\nlogs in {}:\n{logs}", problems.join("\n"), state.display());
+
+    // Orders posted to both instances, then instance 1 killed (SIGKILL), then more orders
+    // posted to instance 2: every one is validated, and instance 2 answers for all of them
+    // (and for the client's) once it has taken over instance 1's partitions.
+    let run = unique("k");
+    let before: Vec<Json> = (0..20).map(|i| free_order(&run, "before", i)).collect();
+    let statuses = http::post_concurrently(&bases, &before, 4);
+    assert!(statuses.iter().all(|s| *s == 201), "POSTs before the kill: {statuses:?}");
+    for (i, order) in before.iter().enumerate() {
+        let (base, id) = (&bases[(i + 1) % 2], order["id"].as_str().expect("id"));
+        let answer = http::get(&format!("{base}/v1/orders/{id}?timeout=30000"));
+        if answer.0 != 200 {
+            problems.push(format!("GET {base}/v1/orders/{id} (posted to the other): {answer:?}"));
+        }
     }
+    // Each instance holds a share of the orders (a partition of orders each): both answer
+    // for all only because they forward to each other.
+    let mut ids: Vec<String> = finals.iter().map(|(id, _)| id.clone()).collect();
+    ids.extend(before.iter().map(|o| o["id"].as_str().expect("id").to_string()));
+    let held = [local_orders(&bases[0]), local_orders(&bases[1])];
+    for id in &ids {
+        if held.iter().filter(|h| h.contains(id)).count() != 1 {
+            problems.push(format!("order {id} is not held by exactly one instance: {held:?}"));
+        }
+    }
+    assert!(held.iter().all(|h| !h.is_empty()), "{held:?}\n{problems:?}");
+    e.kill("orders-service-1");
+    let survivor = [bases[1].clone()];
+    let after: Vec<Json> = (0..20).map(|i| free_order(&run, "after", i)).collect();
+    let statuses = http::post_concurrently(&survivor, &after, 4);
+    assert!(statuses.iter().all(|s| *s == 201), "POSTs after the kill: {statuses:?}");
+    let new: Vec<String> = before.iter().chain(&after).map(|o| o["id"].as_str().expect("id").to_string()).collect();
+    for (id, result) in new.iter().zip(http::validated(&survivor, &new, 8, 120_000)) {
+        match result {
+            Ok(order) if order["state"] == "VALIDATED" => {}
+            other => problems.push(format!("order {id} at the survivor: {other:?}")),
+        }
+    }
+    for (id, state) in &finals {
+        let answer = http::get(&format!("{}/v1/orders/{id}?timeout=30000", survivor[0]));
+        if http::json_200(&answer).is_none_or(|o| o["state"] != state.as_str()) {
+            problems.push(format!("after the kill, GET {}/v1/orders/{id}: {answer:?}, expected state {state}", survivor[0]));
+        }
+    }
+    // The survivor took instance 1's partitions over: it holds every order itself.
+    let held = local_orders(&survivor[0]);
+    let missing: Vec<&String> = ids.iter().chain(&new).filter(|id| !held.contains(*id)).collect();
+    if !missing.is_empty() {
+        problems.push(format!("orders the survivor does not hold: {missing:?}"));
+    }
+    problems.extend(e.stop());
+    e.finish(&problems);
+}
+
+/// The ids of the orders an instance holds in its own `orders_store` (the REST API's
+/// `/local/all`).
+fn local_orders(base: &str) -> std::collections::BTreeSet<String> {
+    let answer = http::get(&format!("{base}/state/keyValue/orders_store/local/all"));
+    let entries = http::json_200(&answer).unwrap_or_else(|| panic!("local/all of {base}: {answer:?}"));
+    entries.as_array().expect("a list").iter().map(|e| e["key"].as_str().map_or_else(|| e["key"].to_string(), str::to_string)).collect()
 }
