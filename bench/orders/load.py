@@ -95,7 +95,7 @@ def main():
         time.sleep(0.5)
 
     lock = threading.Lock()
-    post_ms, final_ms, states, errors = [], [], {}, []
+    post_ms, final_ms, states, errors, slowest = [], [], {}, [], []
     counter = iter(range(1 << 62))
     start = time.perf_counter()
     stop_at = start + args.duration
@@ -124,6 +124,7 @@ def main():
             state = json.loads(body).get("state") if status == 200 else f"HTTP {status}"
             with lock:
                 post_ms.append((t1 - t0) * 1000)
+                slowest.append(((t2 - t0) * 1000, oid, t0 - start, (t1 - t0) * 1000, (t2 - t1) * 1000, c))
                 states[state] = states.get(state, 0) + 1
                 if status == 200:
                     final_ms.append((t2 - t0) * 1000)
@@ -144,6 +145,9 @@ def main():
     print(f"{label}POST -> 201       p50 {percentile(post_ms, 50):7.1f} ms  p99 {percentile(post_ms, 99):7.1f} ms  max {post_ms[-1] if post_ms else float('nan'):7.1f} ms")
     print(f"{label}POST -> VALIDATED p50 {percentile(final_ms, 50):7.1f} ms  p99 {percentile(final_ms, 99):7.1f} ms  max {final_ms[-1] if final_ms else float('nan'):7.1f} ms")
     print(f"RESULT label={args.label} accepted={accepted} rate={accepted / elapsed:.1f} p50_ms={percentile(final_ms, 50):.1f} p99_ms={percentile(final_ms, 99):.1f} errors={len(errors)}")
+    # The slowest orders: when they started, and where the time went.
+    for total, oid, at, post, wait, c in sorted(slowest, reverse=True)[:3]:
+        print(f"{label}slowest: order {oid} (client {c}) posted at +{at:.2f} s: POST {post:.1f} ms, then GET /validated {wait:.1f} ms")
     for e in errors[:5]:
         print(f"  {e}", file=sys.stderr)
     bad = accepted == 0 or errors or set(states) != {"VALIDATED"}

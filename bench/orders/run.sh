@@ -37,9 +37,14 @@ stop_run() {
         RUN_PID=
     fi
 }
+status=0
 cleanup() {
     stop_run
-    [[ -n ${WEIR_BENCH_DIR:-} ]] || rm -rf "$WORK"
+    if [[ $status != 0 ]]; then
+        echo "kept $WORK (the logs)" >&2
+    elif [[ -z ${WEIR_BENCH_DIR:-} ]]; then
+        rm -rf "$WORK"
+    fi
 }
 trap cleanup EXIT
 
@@ -61,7 +66,6 @@ load() {
     return $rc
 }
 
-status=0
 for backend in $BACKENDS; do
     case $backend in
     embedded)

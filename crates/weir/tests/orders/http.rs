@@ -130,8 +130,7 @@ pub fn post_concurrently(bases: &[String], orders: &[Json], threads: usize) -> V
     for w in workers {
         w.join().expect("poster");
     }
-    let statuses = statuses.lock().expect("statuses").clone();
-    statuses
+    statuses.lock().expect("statuses").clone()
 }
 
 /// Each order's final state, read with the blocking `GET /v1/orders/{id}/validated` (from
@@ -161,6 +160,5 @@ pub fn validated(bases: &[String], ids: &[String], threads: usize, timeout_ms: u
     for w in workers {
         w.join().expect("reader");
     }
-    let results = results.lock().expect("results").clone();
-    results
+    results.lock().expect("results").clone()
 }
