@@ -28,6 +28,7 @@ PYTHON=${PYTHON:-python3}
 EXAMPLE=$ROOT/examples/orders
 
 RUN_PID=
+# shellcheck disable=SC2317 # called by the EXIT trap
 stop_run() {
     # run-embedded.sh execs weir (SIGTERM: a clean stop); run-kafka.sh stops every process
     # it started, the broker too, on SIGTERM.
@@ -38,6 +39,7 @@ stop_run() {
     fi
 }
 status=0
+# shellcheck disable=SC2317 # the EXIT trap
 cleanup() {
     stop_run
     if [[ $status != 0 ]]; then
