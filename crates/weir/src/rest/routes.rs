@@ -25,7 +25,8 @@
 //!   open or close) and reads again, until its deadline: 504 `HTTP GET timed out after
 //!   {timeout} ms`. The version is noted before each read, so no update slips between the
 //!   read and the wait. Elsewhere: the request is forwarded to the owner (same path, the
-//!   time left as `?timeout=`, marked with [`FORWARDED`] so the owner answers it itself);
+//!   time left as `?timeout=`, marked with [`FORWARDED`] so the owner answers it itself, or
+//!   answers 503 at once when it knows the key is elsewhere now);
 //!   while tasks move, or when the owner cannot answer, the request waits and asks again,
 //!   and answers 504 at its own deadline.
 
@@ -518,7 +519,18 @@ fn step(rest: &Rest, routes: &Routes, q: &Query, key: &Value, forwarded: bool) -
         Ok(s) => s,
         Err(e) => return Step::Answer(Reply::text(500, &e.to_string())),
     };
-    let owner = if forwarded { Ok(Owner::Local { task: None }) } else { rest.owners.owner_of(&store, key) };
+    let owner = match rest.owners.owner_of(&store, key) {
+        // A forwarded query is answered here and never forwarded again (two processes that
+        // disagree during a rebalance cannot bounce it), but when this process knows the key
+        // is elsewhere now (its task moved away, maybe while the query waited) it says so at
+        // once: the forwarder asks again, instead of this process waiting out the timeout
+        // on a store it no longer updates.
+        Ok(Owner::Remote { endpoint, .. }) if forwarded => {
+            return Step::Answer(Reply::retry_later(&format!("the key of store '{name}' is not held here but at {endpoint}")));
+        }
+        Err(RouteError::Moving(_)) if forwarded => Ok(Owner::Local { task: None }),
+        owner => owner,
+    };
     match owner {
         Err(RouteError::BadKey(message)) => Step::Answer(Reply::text(400, &message)),
         Err(RouteError::Moving(why)) => {
@@ -843,5 +855,36 @@ pipelines:
         assert_eq!(status, 503, "{body}");
         assert!(body.contains("1 route requests are being answered already"), "{body}");
         assert_eq!(waiting.join().expect("waiter"), 504);
+    }
+
+    #[test]
+    fn a_forwarded_query_for_a_key_held_elsewhere_now_is_answered_at_once_not_waited_out() {
+        use weir_engine::broker::GroupOwner;
+        // This process holds no partition of the store any more (another does): a query
+        // forwarded here (by a process that still thinks otherwise) gets a 503 at once, so
+        // that its forwarder asks again, rather than a 504 at the end of its timeout.
+        let me = "http://10.0.0.1:8080";
+        let owner = |endpoint: &str, partitions: &[u32]| GroupOwner {
+            member: endpoint.to_string(),
+            endpoint: Some(endpoint.to_string()),
+            partitions: partitions.iter().map(|p| ("words".to_string(), *p)).collect(),
+        };
+        let group = GroupOwners {
+            stable: true,
+            state: "Stable".to_string(),
+            members: vec![owner(me, &[]), owner("http://10.0.0.2:8080", &[0, 1, 2, 3])],
+            partitions: vec![("words".to_string(), 4)],
+        };
+        let broker = Arc::new(TestBroker::new(group));
+        let text = "routes:\n  - path: /v1/counts/{w}\n    method: GET\n    query: {store: counts, key: \"{w}\"}\n";
+        let server = serve_with(text, &broker, Some(me), MAX_IN_FLIGHT);
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let url = format!("http://{}/v1/counts/hello?timeout=5000", server.address);
+        let began = Instant::now();
+        let mut response = agent.get(&url).header(FORWARDED, "1").call().expect("answer");
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        assert_eq!(response.status().as_u16(), 503, "{body}");
+        assert!(body.contains("not held here but at http://10.0.0.2:8080"), "{body}");
+        assert!(began.elapsed() < Duration::from_secs(3), "{:?}", began.elapsed());
     }
 }
