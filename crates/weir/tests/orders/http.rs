@@ -121,7 +121,10 @@ pub fn post_concurrently(bases: &[String], orders: &[Json], threads: usize) -> V
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(order) = orders.get(i) else { break };
-                    let (status, _, _) = post(&format!("{}/v1/orders", bases[i % bases.len()]), order);
+                    // 30 s for the write's acknowledgement (the route's default is the
+                    // original's 10 s): on the shared 2-core CI machine, two ecosystems' worth of
+                    // processes and a broker, one instance's acknowledgements once took longer.
+                    let (status, _, _) = post(&format!("{}/v1/orders?timeout=30000", bases[i % bases.len()]), order);
                     statuses.lock().expect("statuses")[i] = status;
                 }
             })
