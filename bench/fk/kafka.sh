@@ -140,6 +140,7 @@ one_run() {
     read -r recs bytes changelog < <(KU internal "$BOOTSTRAP" "$app" "$DATA")
     printf '  load: %s s from the process start to %s items written, %s items/s (%s s, %s items/s from the first item written); internal topics: %s records, %s MiB (changelogs %s MiB); local state %s MiB\n' \
         "$load_s" "$N" "$(rate "$N" "$load_s")" "$net_s" "$(rate "$N" "$net_s")" "$recs" "$(mib "$bytes")" "$(mib "$changelog")" "$(mib "$(du -sb "$state" | cut -f1)")"
+    KU internal "$BOOTSTRAP" "$app" "$DATA" detail | awk '{ printf "    %10s records %9s bytes  %s\n", $1, $2, $3 }'
     FIG[$side/load]+="$(rate "$N" "$load_s") "
     FIG[$side/load_net]+="$(rate "$N" "$net_s") "
     FIG[$side/load_recs]+="$recs "
@@ -215,5 +216,5 @@ figrow "changelogs on the broker after load, MiB" changelog_mib
 figrow "all internal topics after load, MiB" internal_mib
 figrow "local state dir after load, MiB" local_mib
 figrow "peak RSS, load + changes, MiB" rss
-echo "  (b)'s class change includes producing its $AFFECTED replay ids."
+[[ -z ${FIG[weir-replay/change_s]:-} ]] || echo "  (b)'s class change includes producing its $AFFECTED replay ids."
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) after the run"

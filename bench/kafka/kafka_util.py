@@ -17,10 +17,13 @@
                                                        up to N or more (fails after TIMEOUT s, or
                                                        once process PID is gone); prints the
                                                        time (epoch s) the first record was seen
-  kafka_util.py internal BOOTSTRAP PREFIX [DATA_DIR]   the topics named PREFIX-*: "records bytes
+  kafka_util.py internal BOOTSTRAP PREFIX [DATA_DIR [DETAIL]]
+                                                       the topics named PREFIX-*: "records bytes
                                                        changelog_bytes", records = end offsets
                                                        summed, bytes = their *.log files in the
-                                                       broker's DATA_DIR (- without it)
+                                                       broker's DATA_DIR (- without it);
+                                                       with DETAIL (any 5th argument), one line
+                                                       per topic: "records bytes topic"
   kafka_util.py change BOOTSTRAP OUT AFFECTED VERSION TOPIC FILE [TOPIC FILE]...
                                                        bench/fk/kafka.sh's class change: produces
                                                        each FILE's {"key", "value"} lines to its
@@ -240,14 +243,24 @@ def wait_end(bootstrap, topic, n, timeout, pid=None):
     raise SystemExit(f"{topic}: {have} records after {timeout} s, not {n}")
 
 
-def internal(bootstrap, prefix, data_dir=None):
+def internal(bootstrap, prefix, data_dir=None, detail=None):
     md = admin(bootstrap).list_topics(timeout=10).topics
     topics = sorted(t for t in md if t.startswith(prefix + "-"))
-    records = sum(end(bootstrap, t) for t in topics) if topics else 0
+    counts = {t: end(bootstrap, t) for t in topics}
+
+    def size(t):
+        if not data_dir:
+            return "-"
+        # the partitions' dirs are TOPIC-N: no other topic of the prefix is named TOPIC-N
+        dirs = [d for d in glob.glob(os.path.join(data_dir, glob.escape(t) + "-*")) if d.rsplit("-", 1)[1].isdigit()]
+        return sum(os.path.getsize(f) for d in dirs for f in glob.glob(os.path.join(d, "*.log")))
+
+    sizes = {t: size(t) for t in topics}
+    if detail:
+        return "\n".join(f"{counts[t]} {sizes[t]} {t}" for t in topics)
     if not data_dir:
-        return f"{records} - -"
-    size = lambda t: sum(os.path.getsize(f) for f in glob.glob(os.path.join(data_dir, glob.escape(t) + "-*", "*.log")))
-    return f"{records} {sum(size(t) for t in topics)} {sum(size(t) for t in topics if t.endswith('-changelog'))}"
+        return f"{sum(counts.values())} - -"
+    return f"{sum(counts.values())} {sum(sizes.values())} {sum(v for t, v in sizes.items() if t.endswith('-changelog'))}"
 
 
 def change(bootstrap, out, affected, version, pairs):
