@@ -2,8 +2,9 @@
 # Keeping items current when their delivery class changes (issue 17, part 1), on Apache Kafka:
 # Weir's design (a), the foreign-key join, and design (b), the replay, against Kafka Streams'
 # foreign-key join (the same topology in Java, bench/kafka/streams FkJoinBench), all on one
-# broker, in turns (Weir's join, Kafka Streams' join, Weir's replay; REPEAT rounds). Prints figures and ratios; asserts nothing except that each run wrote what it
-# must. See bench/README.md ("Entity updates on Kafka") and docs/entity-updates.md.
+# broker, in turns (Weir's join, Kafka Streams' join, Weir's replay; REPEAT rounds). Prints
+# figures and ratios; asserts nothing except that each run wrote what it must. See
+# bench/README.md ("On Kafka, against Kafka Streams") and docs/entity-updates.md.
 #
 #   bench/fk/kafka.sh                  # N=1,000,000 items over C=50 classes, 3 class changes
 #   N=20000 CHANGES=1 bench/fk/kafka.sh
@@ -25,7 +26,8 @@
 # class records, timestamped before the items, so the classes are there when the items come),
 # the output and (b) the replays, a fresh application id, and one process:
 # 1. load: from the process's start until the output topic's end offsets reach N (start-up,
-#    group join and the join's round trips included): items/s. Then the internal topics
+#    group join and the join's round trips included): items/s; and the same from the first
+#    output record. Then the internal topics
 #    (<application id>-*): records (end offsets) and bytes (their *.log files in the broker's
 #    log dir; the changelogs apart = the state on the broker), and the local state dir.
 # 2. class changes, CHANGES times, on the same running process: class CLASS gets a new version
