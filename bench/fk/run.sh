@@ -27,27 +27,14 @@ set -euo pipefail
 source "$(dirname "$0")/../common.sh"
 bench_setup weir-bench-fk
 # on any exit: stop the weir run and consumers this script started, then remove WORK
-RUN_PID=
+# shellcheck source=bench/fk/common.sh
+source "$ROOT/bench/fk/common.sh"
 cleanup() {
-    [[ -n $RUN_PID ]] && kill -INT "$(pgrep -P "$RUN_PID")" 2> /dev/null
-    jobs -p | xargs -r kill 2> /dev/null
-    wait
+    stop_runs
     [[ -n ${WEIR_BENCH_DIR:-} ]] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-N=${N:-1000000}
-C=${C:-50}
-CHANGES=${CHANGES:-3}
-CLASS=${CLASS:-C07}
-PYTHON=${PYTHON:-python3}
-TIMEOUT=${TIMEOUT:-600}
-TIME=/usr/bin/time
-[[ -x $TIME ]] || { echo "needs GNU time at /usr/bin/time (apt-get install time)" >&2; exit 1; }
-EXAMPLES=$ROOT/examples/entity-updates
-GEN=$EXAMPLES/entities.py
-
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 # records in the internal topics (application id prefix), summed; through the socket when running
 internal_records() { "$WEIR" topic list --storage "$1" | awk -v p="$2-" 'index($1, p) == 1 { n += $5 } END { print n + 0 }'; }
 # bytes on disk of the topics matching a pattern (a glob under topics/)
@@ -57,10 +44,7 @@ echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /p
 echo "weir: ${WEIR_BIN:-$(cd "$ROOT" && git describe --always --dirty)}; N=$N items over C=$C classes; class $CLASS changed $CHANGES times per design"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) before the run"
 
-AFFECTED=$("$PYTHON" "$GEN" count "$CLASS" "$N" "$C")
-"$PYTHON" "$GEN" classes "$C" > "$WORK/classes.jsonl"
-"$PYTHON" "$GEN" items "$N" "$C" > "$WORK/items.jsonl"
-"$PYTHON" "$GEN" replay "$CLASS" "$N" "$C" > "$WORK/replay.jsonl"
+fk_inputs
 echo "input: $(wc -c < "$WORK/items.jsonl") bytes of items; $AFFECTED items in class $CLASS"
 echo
 

@@ -12,10 +12,32 @@
   kafka_util.py verify-counts BOOTSTRAP TOPIC FILE     reads a count output topic (string keys,
                                                        8-byte big-endian longs) and checks each
                                                        key's last count against FILE's
+  kafka_util.py wait-end BOOTSTRAP TOPIC N TIMEOUT [PID]
+                                                       returns once the topic's end offsets add
+                                                       up to N or more (fails after TIMEOUT s, or
+                                                       once process PID is gone); prints the
+                                                       time (epoch s) the first record was seen
+  kafka_util.py internal BOOTSTRAP PREFIX [DATA_DIR [DETAIL]]
+                                                       the topics named PREFIX-*: "records bytes
+                                                       changelog_bytes", records = end offsets
+                                                       summed, bytes = their *.log files in the
+                                                       broker's DATA_DIR (- without it);
+                                                       with DETAIL (any 5th argument), one line
+                                                       per topic: "records bytes topic"
+  kafka_util.py change BOOTSTRAP OUT AFFECTED VERSION TOPIC FILE [TOPIC FILE]...
+                                                       bench/fk/kafka.sh's class change: produces
+                                                       each FILE's {"key", "value"} lines to its
+                                                       TOPIC (string keys, JSON values, Kafka's
+                                                       murmur2 partitioning), then waits until OUT
+                                                       holds a record with delivery version
+                                                       VERSION for AFFECTED distinct keys; prints
+                                                       the seconds from the first produce
 """
 
+import glob
 import json
 import os
+import re
 import struct
 import sys
 import time
@@ -200,6 +222,84 @@ def verify_counts(bootstrap, topic, path):
     return 0 if not bad and not malformed else 1
 
 
+def wait_end(bootstrap, topic, n, timeout, pid=None):
+    deadline = time.time() + float(timeout)
+    md = admin(bootstrap).list_topics(topic=topic, timeout=10).topics[topic]
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-end-offsets", "enable.auto.commit": False})
+    have, first = 0, None
+    while time.time() < deadline:
+        have = sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in md.partitions)
+        if have and first is None:
+            first = time.time()
+        if have >= int(n):
+            c.close()
+            return first
+        if pid:
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                raise SystemExit(f"{topic}: {have} records of {n}, and process {pid} has exited")
+        time.sleep(0.05)
+    raise SystemExit(f"{topic}: {have} records after {timeout} s, not {n}")
+
+
+def internal(bootstrap, prefix, data_dir=None, detail=None):
+    md = admin(bootstrap).list_topics(timeout=10).topics
+    topics = sorted(t for t in md if t.startswith(prefix + "-"))
+    counts = {t: end(bootstrap, t) for t in topics}
+
+    def size(t):
+        if not data_dir:
+            return "-"
+        # the partitions' dirs are TOPIC-N: no other topic of the prefix is named TOPIC-N
+        dirs = [d for d in glob.glob(os.path.join(data_dir, glob.escape(t) + "-*")) if d.rsplit("-", 1)[1].isdigit()]
+        return sum(os.path.getsize(f) for d in dirs for f in glob.glob(os.path.join(d, "*.log")))
+
+    sizes = {t: size(t) for t in topics}
+    if detail:
+        return "\n".join(f"{counts[t]} {sizes[t]} {t}" for t in topics)
+    if not data_dir:
+        return f"{sum(counts.values())} - -"
+    return f"{sum(counts.values())} {sum(sizes.values())} {sum(v for t, v in sizes.items() if t.endswith('-changelog'))}"
+
+
+def change(bootstrap, out, affected, version, pairs):
+    """Produce the files' records (a class change, then replay ids), timed from the first produce
+    until `affected` distinct keys of `out` carry the new version."""
+    affected, version = int(affected), int(version)
+    batches = []
+    for topic, path in zip(pairs[0::2], pairs[1::2]):
+        with open(path) as f:
+            batches.append((topic, [json.loads(line) for line in f if line.strip()]))
+    md = admin(bootstrap).list_topics(topic=out, timeout=10).topics[out]
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-change-{os.getpid()}",
+                  "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+    # from the output's current ends, assigned (no group join): nothing written after is missed
+    c.assign([TopicPartition(out, p, c.get_watermark_offsets(TopicPartition(out, p), timeout=10)[1])
+              for p in md.partitions])
+    c.consume(1, timeout=0.5)  # connected and fetching before the clock starts
+    p = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random", "linger.ms": 5})
+    mark = re.compile(rb'"version": ?%d[,}]' % version)
+    t0 = time.perf_counter()
+    for topic, recs in batches:
+        for r in recs:
+            p.produce(topic, key=r["key"].encode(), value=json.dumps(r["value"], separators=(",", ":")).encode())
+        p.flush(60)
+    seen = set()
+    deadline = time.time() + 600
+    while len(seen) < affected:
+        if time.time() > deadline:
+            raise SystemExit(f"{out}: {len(seen)} of {affected} items with version {version} after 600 s")
+        for m in c.consume(1000, timeout=0.05):
+            if m.error():
+                raise KafkaException(m.error())
+            if m.value() is not None and mark.search(m.value()):
+                seen.add(m.key())
+    took = time.perf_counter() - t0
+    c.close()
+    print(f"{took:.3f}")
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "create":
@@ -212,6 +312,12 @@ def main():
         print(retrying(end, *args))
     elif cmd == "expect":
         print(expect(*args))
+    elif cmd == "wait-end":
+        print(f"{retrying(wait_end, *args):.3f}")
+    elif cmd == "internal":
+        print(retrying(internal, *args))
+    elif cmd == "change":
+        change(args[0], args[1], args[2], args[3], args[4:])
     elif cmd == "verify-counts":
         sys.exit(verify_counts(*args))
     else:

@@ -57,12 +57,10 @@ else
     WORK=$(mktemp -d /tmp/weir-kafka-bench.XXXXXX)
     KEEP_WORK=0
 fi
-KAFKA_DIR=$WORK/kafka
-STARTED_BROKER=0
+# shellcheck source=bench/kafka/common.sh
+source "$HERE/common.sh"
 cleanup() {
-    if ((STARTED_BROKER)); then
-        "$ROOT/scripts/kafka.sh" stop --dir "$KAFKA_DIR" > /dev/null 2>&1 || true
-    fi
+    broker_stop
     ((KEEP_WORK)) || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -81,10 +79,7 @@ load() { echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) $1"; }
 
 # ---- builds (cached: a second run builds nothing) ---------------------------------------------
 
-KAFKA_PYTHON=${KAFKA_PYTHON:-$("$ROOT/scripts/python-deps.sh" | tail -n 1)}
-"$KAFKA_PYTHON" -c 'import confluent_kafka' 2> /dev/null \
-    || { echo "$KAFKA_PYTHON has no confluent_kafka (set KAFKA_PYTHON)" >&2; exit 1; }
-KU() { "$KAFKA_PYTHON" "$HERE/kafka_util.py" "$@"; }
+kafka_python
 
 RDK_DIR=$HERE/passthrough_rdkafka
 # shellcheck disable=SC2034 # used by the command templates (eval)
@@ -92,16 +87,7 @@ RDK=$RDK_DIR/target/release/passthrough_rdkafka
 echo "building: passthrough_rdkafka (cargo, own workspace; minutes the first time)" >&2
 cargo build --release --quiet --manifest-path "$RDK_DIR/Cargo.toml" --target-dir "$RDK_DIR/target" >&2
 
-STREAMS_DIR=$HERE/streams
-# shellcheck disable=SC2034 # used by the command templates (eval)
-STREAMS_CP="$STREAMS_DIR/target/streams-bench.jar:$STREAMS_DIR/target/lib/*"
-streams_stamp=$(find "$STREAMS_DIR/pom.xml" "$STREAMS_DIR/src" -type f -print0 | sort -z | xargs -0 cat | sha256sum | cut -d' ' -f1)
-if [[ ! -f $STREAMS_DIR/target/streams-bench.jar || "$(cat "$STREAMS_DIR/target/.bench-stamp" 2> /dev/null)" != "$streams_stamp" ]]; then
-    echo "building: Kafka Streams baseline (mvn -B -q package)" >&2
-    (cd "$STREAMS_DIR" && mvn -B -q -Dstyle.color=never package > "$WORK/mvn.log" 2>&1) \
-        || { cat "$WORK/mvn.log" >&2; echo "mvn package of $STREAMS_DIR failed" >&2; exit 1; }
-    echo "$streams_stamp" > "$STREAMS_DIR/target/.bench-stamp"
-fi
+streams_build
 
 if ((NO_WEIR)); then
     WEIR=""
@@ -114,20 +100,10 @@ else
 fi
 WEIR_OK=$([[ -n $WEIR ]] && echo 1 || echo 0)
 
-if [[ -n ${WEIR_KAFKA_BOOTSTRAP:-} ]]; then
-    BOOTSTRAP=$WEIR_KAFKA_BOOTSTRAP
-else
-    BOOTSTRAP=$("$ROOT/scripts/kafka.sh" start --dir "$KAFKA_DIR")
-    STARTED_BROKER=1
-fi
-KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/scripts/kafka/pom.xml" 2> /dev/null || true)
-STREAMS_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$STREAMS_DIR/pom.xml")
-if [[ -n $KAFKA_VERSION && $KAFKA_VERSION != "$STREAMS_VERSION" ]]; then
-    echo "NOTE: Kafka Streams $STREAMS_VERSION (bench/kafka/streams/pom.xml) but broker $KAFKA_VERSION (scripts/kafka/pom.xml): keep them in step" >&2
-fi
+broker_start
 
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r)"
-echo "broker:  $BOOTSTRAP ($([[ $STARTED_BROKER == 1 ]] && echo "scripts/kafka.sh, Apache Kafka ${KAFKA_VERSION:-?}, one KRaft node" || echo "WEIR_KAFKA_BOOTSTRAP")); $PARTITIONS partitions per topic; $GUARANTEE"
+echo "broker:  $(broker_describe); $PARTITIONS partitions per topic; $GUARANTEE"
 echo "clients: Kafka Streams $STREAMS_VERSION ($(java -version 2>&1 | head -n 1)), librdkafka $("$KAFKA_PYTHON" -c 'import confluent_kafka as c; print(c.libversion()[0], "/ confluent-kafka", c.version()[0] if isinstance(c.version(), tuple) else c.version())'), $("$KAFKA_PYTHON" --version 2>&1)"
 echo "weir:    ${WEIR:-none (NO_WEIR)}$([[ -n $WEIR && -z ${WEIR_BIN:-} ]] && echo " ($(cd "$ROOT" && git describe --always --dirty))")"
 load "before the run"
@@ -185,20 +161,8 @@ weir_run() {
     local run=$WORK/weir-run
     rm -rf "$run"
     mkdir -p "$run"
-    sed -E -e "s/^([[:space:]]*topic:[[:space:]]*)orders[[:space:]]*$/\1$in/" \
-        -e "s/^([[:space:]]*topic:[[:space:]]*)${out_in_def}[[:space:]]*$/\1$out/" "$def" > "$run/def.yaml"
-    {
-        echo "ksml:"
-        echo "  storageDirectory: state"
-        echo "  createStorageDirectory: true"
-        echo "  definitions:"
-        echo "    bench: $run/def.yaml"
-        echo "kafka:"
-        echo "  bootstrap.servers: $BOOTSTRAP"
-        echo "  application.id: $app"
-        echo "  processing.guarantee: $GUARANTEE"
-        echo "  auto.offset.reset: earliest"
-    } > "$run/ksml-runner.yaml"
+    topic_rename "$def" "orders=$in" "$out_in_def=$out" > "$run/def.yaml"
+    weir_runner_config "$run/def.yaml" "$app" > "$run/ksml-runner.yaml"
     local t0 t1 rc=0
     t0=$(now)
     (cd "$run" && timeout "$limit" $TIME -v -o "$run/time.txt" "$WEIR" run --until-idle "$run/ksml-runner.yaml" > "$run/weir.out" 2> "$run/weir.log") || rc=$?
