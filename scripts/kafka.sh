@@ -51,54 +51,26 @@ MARKER=.weir-kafka
 # with the metadata log and been unfenced: from then on it serves metadata and creates topics.
 READY_LINE='Kafka Server started'
 
-say() { echo "kafka.sh: $*" >&2; }
-die() { say "$*"; exit 1; }
-
-usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2
-  exit 2
-}
+NAME=kafka.sh
+# shellcheck source-path=SCRIPTDIR source=lib/service.sh
+. "$SCRIPT_DIR/lib/service.sh"
 
 # ---- options ---------------------------------------------------------------------------------
 
-CMD="${1:-}"
-[[ -n "$CMD" ]] || usage
-shift
-DIR="${WEIR_KAFKA_DIR:-/tmp/weir-kafka-$UID}"
-PORT=""
-KEEP=0
 EXTRA_SETTINGS=()
-while (($#)); do
+# --set KEY=VALUE (repeatable): a broker setting added to server.properties.
+extra_arg() {
   case "$1" in
-    --dir) [[ $# -ge 2 ]] || die "--dir needs a value"; DIR="$2"; shift 2 ;;
-    --dir=*) DIR="${1#--dir=}"; shift ;;
-    --port) [[ $# -ge 2 ]] || die "--port needs a value"; PORT="$2"; shift 2 ;;
-    --port=*) PORT="${1#--port=}"; shift ;;
-    --keep) KEEP=1; shift ;;
-    --set) [[ $# -ge 2 && "$2" == *=* ]] || die "--set needs KEY=VALUE"; EXTRA_SETTINGS+=("$2"); shift 2 ;;
-    --set=*) [[ "$1" == --set=*=* ]] || die "--set needs KEY=VALUE"; EXTRA_SETTINGS+=("${1#--set=}"); shift ;;
-    -h|--help) usage ;;
-    *) die "unknown argument: $1 (try: $0 --help)" ;;
+    --set) [[ $# -ge 2 && "$2" == *=* ]] || die "--set needs KEY=VALUE"; EXTRA_SETTINGS+=("$2"); EXTRA_USED=2 ;;
+    --set=*) [[ "$1" == --set=*=* ]] || die "--set needs KEY=VALUE"; EXTRA_SETTINGS+=("${1#--set=}"); EXTRA_USED=1 ;;
   esac
-done
-[[ -n "$DIR" ]] || die "empty --dir"
-DIR=$(realpath -m -- "$DIR")
-[[ "$DIR" != / ]] || die "refusing to use / as the state dir"
-if [[ -n "$PORT" ]] && ! [[ "$PORT" =~ ^[0-9]+$ && "$PORT" -ge 1 && "$PORT" -le 65535 ]]; then
-  die "--port must be a port number, not '$PORT'"
-fi
+}
+parse_args "${WEIR_KAFKA_DIR:-/tmp/weir-kafka-$UID}" "$@"
 PID_FILE="$DIR/kafka.pid"
 PROPS="$DIR/server.properties"
 LOG="$DIR/kafka.log"
 
 # ---- helpers ---------------------------------------------------------------------------------
-
-# Takes an exclusive lock on <dir>.lock (beside the dir, so `stop` can remove the dir) on fd 8.
-lock_dir() {
-  mkdir -p "$(dirname "$DIR")"
-  exec 8>"$DIR.lock"
-  flock -w 120 8 || die "could not lock $DIR.lock within 120 s (another kafka.sh on this dir is stuck?)"
-}
 
 # A setting of the dir's server.properties.
 prop() { sed -n "s/^$1=//p" "$PROPS" | tail -n 1; }
@@ -109,13 +81,7 @@ client_port() { local l; l=$(prop listeners); l="${l#*PLAINTEXT://}"; l="${l%%,*
 # reused PID is never taken for it), and it must not be a zombie (a broker whose parent has
 # exited is reaped by whoever adopted it, which in a container may be nobody).
 is_our_broker() {
-  local pid="$1" state cmdline
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  [[ -r "/proc/$pid/stat" ]] || return 1
-  state=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-  [[ "$state" != Z && "$state" != X ]] || return 1
-  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-  [[ "$cmdline" == *kafka.Kafka*"$PROPS"* ]]
+  pid_runs "$1" "$PROPS" && [[ "$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" == *kafka.Kafka* ]]
 }
 
 # Prints the PID of this dir's running broker, or fails.
@@ -127,11 +93,6 @@ running_pid() {
   echo "$pid"
 }
 
-# Does something accept TCP connections on 127.0.0.1:$1?
-port_answers() {
-  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
-}
-
 # Is something listening on port $1? (A socket of an earlier run of this broker left in
 # TIME_WAIT does not count: Kafka binds with SO_REUSEADDR.)
 port_in_use() {
@@ -140,27 +101,6 @@ port_in_use() {
     return 0
   fi
   port_answers "$p"
-}
-
-# Is port $1 used by any TCP socket at all, in any state?
-port_touched() {
-  local p="$1"
-  if command -v ss >/dev/null && [[ -n "$(ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null)" ]]; then
-    return 0
-  fi
-  port_answers "$p"
-}
-
-# A port free on loopback, below Linux's ephemeral range (32768-60999) so that no client
-# connection takes it between the choice and the broker's bind; never one of the arguments.
-free_port() {
-  local p tries=0
-  while ((tries++ < 200)); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
-    [[ " $* " == *" $p "* ]] && continue
-    port_touched "$p" || { echo "$p"; return 0; }
-  done
-  die "found no free port on 127.0.0.1 in 200 tries"
 }
 
 log_tail() {

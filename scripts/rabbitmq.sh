@@ -30,34 +30,7 @@ START_TIMEOUT="${WEIR_AMQP_START_TIMEOUT:-90}"
 MARKER=.weir-rabbitmq
 RABBIT_BIN=/usr/lib/rabbitmq/bin
 
-usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2
-  exit 2
-}
-
-CMD="${1:-}"
-[[ -n "$CMD" ]] || usage
-shift
-DIR="${WEIR_AMQP_DIR:-/tmp/weir-rabbitmq-$UID}"
-PORT=""
-KEEP=0
-while (($#)); do
-  case "$1" in
-    --dir) [[ $# -ge 2 ]] || die "--dir needs a value"; DIR="$2"; shift 2 ;;
-    --dir=*) DIR="${1#--dir=}"; shift ;;
-    --port) [[ $# -ge 2 ]] || die "--port needs a value"; PORT="$2"; shift 2 ;;
-    --port=*) PORT="${1#--port=}"; shift ;;
-    --keep) KEEP=1; shift ;;
-    -h|--help) usage ;;
-    *) die "unknown argument: $1 (try: $0 --help)" ;;
-  esac
-done
-[[ -n "$DIR" ]] || die "empty --dir"
-DIR=$(realpath -m -- "$DIR")
-[[ "$DIR" != / ]] || die "refusing to use / as the state dir"
-if [[ -n "$PORT" ]] && ! [[ "$PORT" =~ ^[0-9]+$ && "$PORT" -ge 1 && "$PORT" -le 65535 ]]; then
-  die "--port must be a port number, not '$PORT'"
-fi
+parse_args "${WEIR_AMQP_DIR:-/tmp/weir-rabbitmq-$UID}" "$@"
 PID_FILE="$DIR/rabbitmq.pid"
 EPMD_PID_FILE="$DIR/epmd.pid"
 LOG="$DIR/console.log"

@@ -1,10 +1,53 @@
 # shellcheck shell=bash
-# Shared by scripts/postgres.sh and scripts/rabbitmq.sh (sourced, not run): the parts of a
-# service script that do not depend on the service. The caller sets NAME (for messages),
-# DIR (the service's dir, absolute) and PID_FILE before using them.
+# Shared by scripts/kafka.sh, scripts/postgres.sh and scripts/rabbitmq.sh (sourced, not run):
+# the parts of a service script that do not depend on the service. The caller sets NAME (for
+# messages) before sourcing; parse_args sets CMD, DIR (absolute), PORT and KEEP.
 
 say() { echo "$NAME: $*" >&2; }
 die() { say "$*"; exit 1; }
+
+# The calling script's header comment (from its second line to `set -euo`), as help.
+usage() {
+  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+# Parses `CMD [--dir D] [--port P] [--keep]` (and `-h`): CMD, DIR (absolute; default $1), PORT
+# (checked to be a port number, or empty) and KEEP (0 or 1). An argument it does not know goes
+# to the caller's function `extra_arg`, if it has one, which sets EXTRA_USED to the number of
+# arguments it took (0: unknown).
+# shellcheck disable=SC2034 # CMD, PORT and KEEP are the caller's
+parse_args() {
+  DIR="$1"
+  shift
+  CMD="${1:-}"
+  [[ -n "$CMD" ]] || usage
+  shift
+  PORT=""
+  KEEP=0
+  while (($#)); do
+    case "$1" in
+      --dir) [[ $# -ge 2 ]] || die "--dir needs a value"; DIR="$2"; shift 2 ;;
+      --dir=*) DIR="${1#--dir=}"; shift ;;
+      --port) [[ $# -ge 2 ]] || die "--port needs a value"; PORT="$2"; shift 2 ;;
+      --port=*) PORT="${1#--port=}"; shift ;;
+      --keep) KEEP=1; shift ;;
+      -h|--help) usage ;;
+      *)
+        EXTRA_USED=0
+        if declare -F extra_arg >/dev/null; then extra_arg "$@"; fi
+        ((EXTRA_USED > 0)) || die "unknown argument: $1 (try: $0 --help)"
+        shift "$EXTRA_USED"
+        ;;
+    esac
+  done
+  [[ -n "$DIR" ]] || die "empty --dir"
+  DIR=$(realpath -m -- "$DIR")
+  [[ "$DIR" != / ]] || die "refusing to use / as the state dir"
+  if [[ -n "$PORT" ]] && ! [[ "$PORT" =~ ^[0-9]+$ && "$PORT" -ge 1 && "$PORT" -le 65535 ]]; then
+    die "--port must be a port number, not '$PORT'"
+  fi
+}
 
 # Takes an exclusive lock on <dir>.lock (beside the dir, so `stop` can remove the dir) on fd 8.
 lock_dir() {

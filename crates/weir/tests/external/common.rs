@@ -232,18 +232,8 @@ pub fn wait_for<T>(dir: &Dir, what: &str, timeout: Duration, mut check: impl FnM
 }
 
 /// Every record of `topic`, as `weir topic consume --format json` prints them; a topic (or a
-/// log) not made yet gives none (through a running `weir run` that is exit status 1, not 2 as
-/// when `weir topic` opens the log itself, so `Dir::consume` does not cover it).
+/// log) not made yet gives none, whether `weir topic` opened the log itself or went through a
+/// running `weir run` ([`Dir::consume`]).
 pub fn consume(dir: &Dir, topic: &str) -> Vec<serde_json::Value> {
-    let out = dir.weir(&["topic", "consume", topic, "--from-beginning", "--format", "json"], "");
-    let err = stderr(&out);
-    if !out.status.success() && (err.contains(&format!("unknown topic '{topic}'")) || err.contains("no embedded log in")) {
-        return Vec::new();
-    }
-    assert_ok(&out, &format!("weir topic consume {topic}"));
-    stdout(&out)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("consume printed a bad line {l:?}: {e}")))
-        .collect()
+    dir.consume(topic)
 }
