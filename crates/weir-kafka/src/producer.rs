@@ -39,6 +39,8 @@ struct Deliveries {
     failed: HashMap<usize, Vec<BrokerError>>,
     /// Count of deliveries (failed or not), for waiters on a full queue.
     done: u64,
+    /// Records sent and not yet delivered (or failed), per appending thread.
+    pending: HashMap<usize, u64>,
 }
 
 pub(crate) struct DeliveryContext {
@@ -68,6 +70,12 @@ impl ProducerContext for DeliveryContext {
     fn delivery(&self, result: &DeliveryResult<'_>, tag: usize) {
         let mut deliveries = self.lock();
         deliveries.done += 1;
+        if let Some(n) = deliveries.pending.get_mut(&tag) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                deliveries.pending.remove(&tag);
+            }
+        }
         if let Err((error, message)) = result {
             let (topic, partition) = (message.topic().to_string(), u32::try_from(message.partition()).ok());
             let e = broker_error(error, "cannot append to", Some(&topic), partition);
@@ -172,7 +180,18 @@ impl Producer {
                 }
                 base = base.headers(headers);
             }
-            self.send(base, topic, partition)?;
+            // Counted before it is sent: its delivery may come before `send` returns.
+            *self.inner.context().lock().pending.entry(tag).or_default() += 1;
+            if let Err(e) = self.send(base, topic, partition) {
+                let mut deliveries = self.inner.context().lock();
+                if let Some(n) = deliveries.pending.get_mut(&tag) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        deliveries.pending.remove(&tag);
+                    }
+                }
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -209,31 +228,44 @@ impl Producer {
         }
     }
 
-    /// Waits until every record sent so far is acknowledged (or failed), then reports this
-    /// thread's failures.
+    /// Waits until every record this thread sent is acknowledged (or failed), then reports
+    /// this thread's failures. A thread that sent nothing waits for every record sent so far.
+    ///
+    /// Per thread, because a flush of the whole producer waits until nothing at all is in
+    /// flight: with other threads sending all the time (a stream thread's outputs, the
+    /// concurrent POSTs of an HTTP route) that moment may not come for many seconds.
     pub fn sync(&self) -> Result<(), BrokerError> {
-        // rust-rdkafka's `flush` waits in whole 100 ms polls once its first check finds records
-        // in flight, so every sync that had to wait took ≥ 100 ms (an HTTP POST route's 201, a
-        // commit). Asking again every millisecond makes a sync take what the broker takes.
         let deadline = Instant::now() + self.flush_timeout;
-        let flushed = loop {
-            match self.inner.flush(Duration::ZERO) {
-                Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::OperationTimedOut) && Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(1));
+        let context = self.inner.context();
+        let tag = thread_tag();
+        let deliveries = context.lock();
+        let waiting = if deliveries.pending.contains_key(&tag) {
+            let (deliveries, _) = context
+                .delivered
+                .wait_timeout_while(deliveries, self.flush_timeout, |d| d.pending.contains_key(&tag) && Instant::now() < deadline)
+                .unwrap_or_else(PoisonError::into_inner);
+            deliveries.pending.get(&tag).copied().unwrap_or(0)
+        } else {
+            drop(deliveries);
+            // rust-rdkafka's `flush` waits in whole 100 ms polls once its first check finds
+            // records in flight; asking again every millisecond takes what the broker takes.
+            loop {
+                match self.inner.flush(Duration::ZERO) {
+                    Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::OperationTimedOut) && Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Ok(()) => break 0,
+                    Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::OperationTimedOut) => {
+                        break u64::try_from(self.inner.in_flight_count()).unwrap_or(0).max(1);
+                    }
+                    Err(e) => return Err(BrokerError::new(e.rdkafka_error_code().map_or(ErrorKind::Unavailable, kind_of), describe(&e))),
                 }
-                other => break other,
             }
         };
-        if let Err(error) = flushed {
-            let waiting = self.inner.in_flight_count();
-            let kind = error.rdkafka_error_code().map_or(ErrorKind::Unavailable, kind_of);
+        if waiting > 0 {
             return Err(BrokerError::new(
-                kind,
-                format!(
-                    "cannot make appended records durable: {waiting} still unacknowledged after {:?}: {}",
-                    self.flush_timeout,
-                    describe(&error)
-                ),
+                ErrorKind::Unavailable,
+                format!("cannot make appended records durable: {waiting} still unacknowledged after {:?}", self.flush_timeout),
             ));
         }
         match self.take_failure() {
